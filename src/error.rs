@@ -1,0 +1,44 @@
+//! The crate's one error type, in the style of candle: a `thiserror` enum and a `Result` alias.
+
+/// Everything that can go wrong in the numeric core and the web glue.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An error from candle (tensor shapes, dtypes, autograd).
+    #[error("tensor error: {0}")]
+    Candle(#[from] candle_core::Error),
+
+    /// A safetensors file that cannot be parsed.
+    #[error("cannot read safetensors data: {0}")]
+    SafeTensors(#[from] safetensors::SafeTensorError),
+
+    /// JSON that cannot be parsed or written (model cards, reports, worker messages).
+    #[error("JSON error: {0}")]
+    Json(#[from] serde_json::Error),
+
+    /// A data file whose contents are not what the lab expects.
+    #[error("invalid data: {0}")]
+    Data(String),
+
+    /// Model weights that are missing, truncated, of the wrong shape or not finite.
+    #[error("invalid weights for model '{model}': {reason}")]
+    Weights { model: String, reason: String },
+
+    /// A model name the lab does not know.
+    #[error("unknown model '{0}'")]
+    UnknownModel(String),
+
+    /// Input an experiment cannot work with (wrong size, NaN, ...).
+    #[error("invalid input: {0}")]
+    Input(String),
+
+    /// A long computation stopped because the user cancelled it.
+    #[error("cancelled")]
+    Cancelled,
+
+    /// Reading or writing a file (native tools only).
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// `Result` with the crate's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;

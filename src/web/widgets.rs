@@ -1,0 +1,141 @@
+//! Small display components shared by the demos.
+
+use crate::classifier::Prediction;
+use crate::mnist::SIDE;
+use wasm_bindgen::{Clamped, JsCast};
+use yew::prelude::*;
+
+/// Paints grey values in [0, 1] (white ink on black, as in MNIST) into a canvas of `side × side`.
+pub fn paint_grey(canvas: &web_sys::HtmlCanvasElement, values: &[f32], side: usize) {
+    canvas.set_width(side as u32);
+    canvas.set_height(side as u32);
+    let Ok(Some(ctx)) = canvas.get_context("2d") else {
+        return;
+    };
+    let Ok(ctx) = ctx.dyn_into::<web_sys::CanvasRenderingContext2d>() else {
+        return;
+    };
+    let mut rgba = vec![0u8; side * side * 4];
+    for (i, v) in values.iter().take(side * side).enumerate() {
+        let g = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+        rgba[i * 4..i * 4 + 4].copy_from_slice(&[g, g, g, 255]);
+    }
+    if let Ok(image) = web_sys::ImageData::new_with_u8_clamped_array_and_sh(
+        Clamped(&rgba),
+        side as u32,
+        side as u32,
+    ) {
+        let _ = ctx.put_image_data(&image, 0.0, 0.0);
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct DigitProps {
+    /// 784 intensities in [0, 1].
+    pub pixels: std::rc::Rc<Vec<f32>>,
+    /// CSS class (sets the displayed size).
+    #[prop_or_default]
+    pub class: Classes,
+    #[prop_or_default]
+    pub label: AttrValue,
+}
+
+/// A 28×28 digit, drawn into a canvas and scaled by CSS without smoothing.
+#[function_component(DigitCanvas)]
+pub fn digit_canvas(props: &DigitProps) -> Html {
+    let canvas = use_node_ref();
+    {
+        let canvas = canvas.clone();
+        use_effect_with(props.pixels.clone(), move |pixels| {
+            if let Some(c) = canvas.cast::<web_sys::HtmlCanvasElement>() {
+                paint_grey(&c, pixels, SIDE);
+            }
+        });
+    }
+    html! {
+        <canvas ref={canvas} class={classes!("digit-canvas", props.class.clone())}
+            role="img" aria-label={props.label.clone()} width="28" height="28" />
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct BarsProps {
+    pub prediction: Prediction,
+    /// The true label, if known.
+    #[prop_or_default]
+    pub truth: Option<usize>,
+}
+
+/// The prediction as a headline ("7 — 0.993") and one bar per class.
+#[function_component(PredictionBars)]
+pub fn prediction_bars(props: &BarsProps) -> Html {
+    let p = &props.prediction;
+    let top = p.top(3);
+    let verdict = props.truth.map(|t| {
+        if t == p.label {
+            html! { <span class="verdict ok">{"correct"}</span> }
+        } else {
+            html! { <span class="verdict wrong">{format!("wrong: the digit is a {t}")}</span> }
+        }
+    });
+    html! {
+        <div class="prediction">
+            <div class="headline" data-testid="predicted">
+                <span class="predicted-label" data-testid="predicted-label">{p.label}</span>
+                <span class="sep">{" — "}</span>
+                <span class="predicted-prob">{format!("{:.3}", p.probabilities[p.label])}</span>
+                {verdict}
+            </div>
+            <div class="top3" data-testid="top3">
+                { for top.iter().map(|(c, q)| html! { <span class="top-item">{format!("{c}: {q:.3}")}</span> }) }
+            </div>
+            <ol class="bars" aria-label="class probabilities">
+                { for p.probabilities.iter().enumerate().map(|(c, &q)| {
+                    let class = classes!("bar", (c == p.label).then_some("winner"), (Some(c) == props.truth).then_some("truth"));
+                    html! {
+                        <li class={class} data-class={c.to_string()}>
+                            <span class="bar-label">{c}</span>
+                            <span class="bar-track"><span class="bar-fill" style={format!("width: {:.1}%", q * 100.0)} /></span>
+                            <span class="bar-value">{format!("{q:.3}")}</span>
+                        </li>
+                    }
+                }) }
+            </ol>
+        </div>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct ProgressProps {
+    pub done: usize,
+    pub total: usize,
+}
+
+/// A labelled progress bar.
+#[function_component(Progress)]
+pub fn progress(props: &ProgressProps) -> Html {
+    html! {
+        <div class="progress" data-testid="progress">
+            <progress max={props.total.to_string()} value={props.done.to_string()} />
+            <span>{format!("{} / {}", props.done, props.total)}</span>
+        </div>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct NoticeProps {
+    pub children: Html,
+    #[prop_or(AttrValue::Static("info"))]
+    pub kind: AttrValue,
+}
+
+/// A short notice (information, warning or error).
+#[function_component(Notice)]
+pub fn notice(props: &NoticeProps) -> Html {
+    let role = if props.kind == "error" {
+        "alert"
+    } else {
+        "status"
+    };
+    html! { <div class={classes!("notice", props.kind.to_string())} role={role}>{props.children.clone()}</div> }
+}

@@ -1,0 +1,191 @@
+// Shared helpers for the end-to-end tests (and the benchmark): the release bundle, the browser,
+// a watchdog that fails a test on any console error, page error or failed request, and a probe
+// that sees the messages between the page and the compute worker.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { startServer } from '../../scripts/serve.mjs';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const DIST = path.join(ROOT, 'dist');
+export const ARTIFACTS = path.join(ROOT, 'tests/e2e/artifacts');
+export const VIEWPORT = { width: 1400, height: 900 };
+/** The first prediction waits for two wasm modules, the model and the digits. */
+export const FIRST = 20_000;
+
+export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+/** Whether the release bundle exists (tests skip with a hint otherwise). */
+export function haveDist() {
+  return fs.existsSync(path.join(DIST, 'index.html'));
+}
+
+export function launch() {
+  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+}
+
+export function serve(dir = DIST) {
+  return startServer(dir, 0);
+}
+
+export function screenshotPath(name) {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  return path.join(ARTIFACTS, name);
+}
+
+/**
+ * Watches a context for problems: console errors (page and workers), uncaught page errors,
+ * failed requests and HTTP error statuses. `allow` lists URL substrings (or RegExps) whose
+ * failures a test provokes on purpose. `check()` throws with every problem seen.
+ */
+export function watch(context, { allow = [] } = {}) {
+  const problems = [];
+  let active = true;
+  const allowed = (url) => allow.some((a) => (a instanceof RegExp ? a.test(url) : url.includes(a)));
+  const note = (what) => {
+    if (active) problems.push(what);
+  };
+  const onConsole = (where) => (msg) => {
+    if (msg.type() === 'error') {
+      const loc = msg.location?.();
+      // "Failed to load resource" for a URL the test breaks on purpose.
+      if (loc?.url && allowed(loc.url)) return;
+      note(`console error (${where}): ${msg.text()}${loc?.url ? ` at ${loc.url}:${loc.lineNumber}` : ''}`);
+    }
+  };
+  const hookPage = (page) => {
+    page.on('console', onConsole('page'));
+    page.on('pageerror', (err) => note(`page error: ${err.stack ?? err.message ?? err}`));
+    page.on('worker', (worker) => {
+      // Playwright also reports worker console messages on the page in recent versions; a
+      // duplicate only repeats a failure, so listen on both.
+      worker.on('console', onConsole(`worker ${worker.url()}`));
+    });
+    page.on('crash', () => note('the page crashed'));
+  };
+  context.pages().forEach(hookPage);
+  context.on('page', hookPage);
+  context.on('requestfailed', (req) => {
+    if (!allowed(req.url())) note(`request failed: ${req.method()} ${req.url()}: ${req.failure()?.errorText}`);
+  });
+  context.on('response', (res) => {
+    if (res.status() >= 400 && !allowed(res.url())) note(`HTTP ${res.status()} for ${res.url()}`);
+  });
+  return {
+    problems,
+    /** Stops listening (before closing: closing aborts requests in flight). */
+    stop() {
+      active = false;
+    },
+    check() {
+      active = false;
+      if (problems.length) {
+        throw new Error(`the page reported ${problems.length} problem(s):\n  ${problems.join('\n  ')}`);
+      }
+    },
+  };
+}
+
+/**
+ * An init script that records what the page posts to the compute worker and what it answers,
+ * in `window.__lab = { requests: [{id, kind, model}], replies: [{id, kind, ...}] }`. The app
+ * builds its worker with `new Worker(...)` from wasm-bindgen glue, which reads the global at
+ * call time, so wrapping the constructor is enough.
+ */
+export const WORKER_PROBE = `(() => {
+  if (typeof Worker === 'undefined' || window.__lab) return;
+  const lab = (window.__lab = { requests: [], replies: [] });
+  const parse = (d) => { try { return typeof d === 'string' ? JSON.parse(d) : null; } catch { return null; } };
+  const post = Worker.prototype.postMessage;
+  Worker.prototype.postMessage = function (data, ...rest) {
+    const r = parse(data);
+    if (r && r.job) lab.requests.push({ id: r.id, kind: r.job.kind, model: r.job.model, target: r.job.target });
+    return post.call(this, data, ...rest);
+  };
+  const Original = Worker;
+  window.Worker = class extends Original {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('message', (e) => {
+        const r = parse(e.data);
+        if (!r || !r.body) return;
+        const b = r.body;
+        const entry = { id: r.id, kind: b.kind };
+        if (b.kind === 'classified') { entry.model = b.model; entry.label = b.prediction.label; }
+        if (b.kind === 'failed' || b.kind === 'panicked') entry.message = b.message;
+        if (b.kind === 'evaluated') { entry.correct = b.correct; entry.count = b.count; entry.millis = b.millis; }
+        lab.replies.push(entry);
+      });
+    }
+  };
+})();`;
+
+/** A fresh context (own cache, own routes) and page, watched and probed. */
+export async function openPage(browser, { allow = [], route } = {}) {
+  const context = await browser.newContext({ viewport: VIEWPORT });
+  await context.addInitScript(WORKER_PROBE);
+  if (route) await route(context);
+  const watcher = watch(context, { allow });
+  const page = await context.newPage();
+  page.setDefaultTimeout(FIRST);
+  return {
+    context,
+    page,
+    watcher,
+    async close() {
+      watcher.stop();
+      await context.close();
+    },
+  };
+}
+
+/** The id of the newest classify request the page has posted (0 if none). */
+export function lastClassifyId(page) {
+  return page.evaluate(() => {
+    const rs = (window.__lab?.requests ?? []).filter((r) => r.kind === 'classify');
+    return rs.length ? rs[rs.length - 1].id : 0;
+  });
+}
+
+/**
+ * Waits for the answer to the newest classify request posted after request id `after`, then for
+ * the headline on screen to show that answer. Returns the label shown (a string).
+ */
+export async function freshPrediction(page, after = 0, timeout = FIRST) {
+  const handle = await page.waitForFunction(
+    (after) => {
+      const lab = window.__lab;
+      if (!lab) return null;
+      const rs = lab.requests.filter((r) => r.kind === 'classify' && r.id > after);
+      if (!rs.length) return null;
+      const id = rs[rs.length - 1].id;
+      const reply = lab.replies.find((r) => r.id === id && r.kind !== 'progress');
+      if (!reply) return null;
+      if (reply.kind !== 'classified') return { failed: reply.message ?? reply.kind, id };
+      const shown = document.querySelector('[data-testid="predicted-label"]')?.textContent?.trim();
+      return shown === String(reply.label) ? { label: shown, id } : null;
+    },
+    after,
+    { timeout, polling: 50 },
+  );
+  const result = await handle.jsonValue();
+  if (result.failed) throw new Error(`classify request ${result.id} failed: ${result.failed}`);
+  return result.label;
+}
+
+/** Fails with the fatal-error panel's text if the page panicked. */
+export async function noFatal(page) {
+  const fatal = page.locator('#fatal-error');
+  if (await fatal.count()) throw new Error(`the page panicked: ${await fatal.innerText()}`);
+}

@@ -1,0 +1,170 @@
+//! Web-glue tests, run by wasm-bindgen-test in headless Chromium
+//! (`cargo test --target wasm32-unknown-unknown`): fetching and checking weights, the worker
+//! runtime's job handling, and the page's worker client (queueing, routing, progress, crashes).
+#![cfg(target_arch = "wasm32")]
+
+use barriers_lab::card::ModelCard;
+use barriers_lab::protocol::{Body, Job};
+use barriers_lab::web::compute::{Compute, WorkerStatus};
+use barriers_lab::web::{fetch, runtime};
+use futures::channel::mpsc;
+use futures::StreamExt;
+use wasm_bindgen_test::*;
+use yew::Callback;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const LINEAR: &[u8] = include_bytes!("../static/models/linear.safetensors");
+const LINEAR_CARD: &str = include_str!("../static/models/linear.json");
+const HELD_OUT: &[u8] = include_bytes!("../static/data/mnist-heldout.safetensors");
+
+fn response(bytes: &[u8], status: u16) -> gloo::net::http::Response {
+    let mut copy = bytes.to_vec();
+    let init = web_sys::ResponseInit::new();
+    init.set_status(status);
+    let raw = web_sys::Response::new_with_opt_u8_array_and_init(Some(&mut copy), &init).unwrap();
+    gloo::net::http::Response::from(raw)
+}
+
+#[wasm_bindgen_test]
+async fn response_bytes_returns_the_body_or_names_the_http_error() {
+    let ok = fetch::response_bytes("w.safetensors", response(LINEAR, 200))
+        .await
+        .unwrap();
+    assert_eq!(ok, LINEAR);
+    let err = fetch::response_bytes("static/models/mlp.safetensors", response(b"nope", 404))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("mlp.safetensors") && err.contains("404"),
+        "{err}"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn runtime_classifies_with_installed_weights_and_rejects_bad_input() {
+    let card: ModelCard = serde_json::from_str(LINEAR_CARD).unwrap();
+    runtime::install_model(card, LINEAR).unwrap();
+    let digits = barriers_lab::mnist::Digits::from_safetensors(HELD_OUT).unwrap();
+    let no_progress = |_: Body| {};
+    let mut correct = 0;
+    for i in 0..20 {
+        let body = runtime::execute(
+            1,
+            Job::Classify {
+                model: "linear".into(),
+                image: digits.image(i),
+            },
+            &no_progress,
+        )
+        .await;
+        match body {
+            Body::Classified { prediction, .. } => {
+                assert!((prediction.probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-4);
+                correct += usize::from(prediction.label == digits.label(i));
+            }
+            other => panic!("unexpected reply {other:?}"),
+        }
+    }
+    assert!(correct >= 17, "{correct} of 20");
+    let bad = runtime::execute(
+        2,
+        Job::Classify {
+            model: "linear".into(),
+            image: vec![f32::NAN; 784],
+        },
+        &no_progress,
+    )
+    .await;
+    assert!(
+        matches!(bad, Body::Failed { ref message } if message.contains("NaN")),
+        "{bad:?}"
+    );
+    let unknown = runtime::execute(
+        3,
+        Job::LoadModel {
+            model: "resnet".into(),
+        },
+        &no_progress,
+    )
+    .await;
+    assert!(
+        matches!(unknown, Body::Failed { ref message } if message.contains("resnet")),
+        "{unknown:?}"
+    );
+    // Corrupt weights are refused with the model's name, not a panic.
+    let card: ModelCard = serde_json::from_str(LINEAR_CARD).unwrap();
+    let err = runtime::install_model(card, &LINEAR[..100])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("linear"), "{err}");
+}
+
+/// A stand-in worker speaking the protocol: it answers every job with one progress message and
+/// then a failure that echoes the job kind; a `load_model` job makes it throw (a crash).
+const FAKE_WORKER: &str = r#"
+setTimeout(() => postMessage(JSON.stringify({ id: 0, body: { kind: "ready" } })), 50);
+onmessage = (e) => {
+  const r = JSON.parse(e.data);
+  if (r.job.kind === "cancel") return;
+  if (r.job.kind === "load_model") throw new Error("boom in worker");
+  postMessage(JSON.stringify({ id: r.id, body: { kind: "progress", done: 1, total: 2 } }));
+  postMessage(JSON.stringify({ id: r.id, body: { kind: "failed", message: "echo " + r.job.kind } }));
+};
+"#;
+
+fn blob_url(source: &str) -> String {
+    let parts = js_sys::Array::of1(&source.into());
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type("text/javascript");
+    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options).unwrap();
+    web_sys::Url::create_object_url_with_blob(&blob).unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn client_queues_until_ready_routes_replies_and_reports_crashes() {
+    let (status_tx, mut status_rx) = mpsc::unbounded();
+    let compute = Compute::spawn(
+        &blob_url(FAKE_WORKER),
+        Callback::from(move |s: WorkerStatus| status_tx.unbounded_send(s).unwrap()),
+    );
+    // Sent before the worker is ready: must be queued, then answered in order.
+    let (tx, mut rx) = mpsc::unbounded();
+    let tx2 = tx.clone();
+    let id = compute.request(
+        Job::Evaluate {
+            model: "cnn".into(),
+            count: 10,
+        },
+        Callback::from(move |b: Body| tx2.unbounded_send(b).unwrap()),
+    );
+    assert!(id > 0);
+    assert_eq!(status_rx.next().await, Some(WorkerStatus::Ready));
+    assert_eq!(rx.next().await, Some(Body::Progress { done: 1, total: 2 }));
+    assert_eq!(
+        rx.next().await,
+        Some(Body::Failed {
+            message: "echo evaluate".into()
+        })
+    );
+    // A crash fails the pending request and is reported; a restart brings the worker back.
+    let tx3 = tx.clone();
+    compute.request(
+        Job::LoadModel {
+            model: "cnn".into(),
+        },
+        Callback::from(move |b: Body| tx3.unbounded_send(b).unwrap()),
+    );
+    match status_rx.next().await {
+        Some(WorkerStatus::Crashed(m)) => assert!(m.contains("boom"), "{m}"),
+        other => panic!("expected a crash, got {other:?}"),
+    }
+    match rx.next().await {
+        Some(Body::Failed { message }) => assert!(message.contains("boom"), "{message}"),
+        other => panic!("expected the pending job to fail, got {other:?}"),
+    }
+    compute.restart();
+    assert_eq!(status_rx.next().await, Some(WorkerStatus::Starting));
+    assert_eq!(status_rx.next().await, Some(WorkerStatus::Ready));
+}
