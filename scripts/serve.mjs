@@ -35,6 +35,11 @@ export function startServer(dir, port = 0) {
         res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
         return;
       }
+      const since = Date.parse(req.headers['if-modified-since'] ?? '');
+      if (!Number.isNaN(since) && Math.floor(stat.mtimeMs / 1000) * 1000 <= since) {
+        res.writeHead(304, { 'last-modified': stat.mtime.toUTCString() }).end();
+        return;
+      }
       res.writeHead(200, {
         'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream',
         'content-length': stat.size,

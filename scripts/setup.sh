@@ -5,7 +5,7 @@
 #   bash scripts/setup.sh --browser  # ... plus Debian's chromium + chromium-driver and npm packages
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH="$HOME/.cargo/bin:$PATH"
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
 TRUNK_VERSION=0.21.14
 # wasm-bindgen-cli must match the wasm-bindgen in Cargo.lock exactly.

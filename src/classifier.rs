@@ -7,6 +7,7 @@
 //! (f64 for the finite-difference tests).
 
 use crate::mnist::{CLASSES, PIXELS, SIDE};
+use crate::pooling::max_pool2;
 use crate::{Error, Result};
 use candle_core::{DType, Device, Module, Tensor, Var, D};
 use candle_nn::{conv2d, linear, Conv2d, Conv2dConfig, Linear, VarBuilder, VarMap};
@@ -363,15 +364,6 @@ impl Module for Classifier {
     }
 }
 
-/// 2×2 max-pooling with stride 2, `[B, C, H, W] → [B, C, H/2, W/2]`, written as two `max`
-/// reductions so that its gradient is exact: candle 0.11's `max_pool2d` backward multiplies the
-/// gradient by the share of maxima in each window (¼ for a unique maximum), which would scale
-/// input gradients by 1/16 through the CNN's two pools. Forward values are identical.
-pub fn max_pool2(x: &Tensor) -> candle_core::Result<Tensor> {
-    let (b, c, h, w) = x.dims4()?;
-    x.reshape((b, c, h / 2, 2, w / 2, 2))?.max(5)?.max(3)
-}
-
 /// Checks that an image has 784 finite values.
 pub fn check_image(image: &[f32]) -> Result<()> {
     if image.len() != PIXELS {
@@ -415,38 +407,6 @@ pub fn varmap_to_safetensors(varmap: &VarMap) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn max_pool_matches_candle_forward_and_has_exact_gradients() {
-        let dev = Device::Cpu;
-        let values: Vec<f64> = (0..2 * 3 * 6 * 4)
-            .map(|i| ((i * 37) % 23) as f64 - 7.5)
-            .collect();
-        let x = Tensor::from_vec(values, (2, 3, 6, 4), &dev).unwrap();
-        let ours = max_pool2(&x).unwrap();
-        let theirs = x.max_pool2d(2).unwrap();
-        assert_eq!(ours.dims(), &[2, 3, 3, 2]);
-        assert_eq!(
-            ours.flatten_all().unwrap().to_vec1::<f64>().unwrap(),
-            theirs.flatten_all().unwrap().to_vec1::<f64>().unwrap()
-        );
-        // d/dx Σ pool(x) for a window [[1, 2], [3, 4]] is [[0, 0], [0, 1]].
-        let x = Var::from_tensor(&Tensor::new(&[[[[1f64, 2.], [3., 4.]]]], &dev).unwrap()).unwrap();
-        let grads = max_pool2(x.as_tensor())
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
-        let g = grads
-            .get(x.as_tensor())
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f64>()
-            .unwrap();
-        assert_eq!(g, vec![0.0, 0.0, 0.0, 1.0]);
-    }
 
     #[test]
     fn parameter_counts_match_the_papers_architectures() {

@@ -33,6 +33,21 @@ pub fn has_ink(ink: &[f32]) -> bool {
     ink.iter().any(|&v| v > INK_THRESHOLD)
 }
 
+/// Centre of mass `(Σ v·x, Σ v·y) / Σ v` of a `w × h` image, in pixel coordinates (pixel
+/// centres at `+0.5`).
+pub fn centre_of_mass(img: &[f32], w: usize, h: usize) -> (f32, f32) {
+    let (mut m, mut mx, mut my) = (0.0f32, 0.0f32, 0.0f32);
+    for y in 0..h {
+        for x in 0..w {
+            let v = img[y * w + x];
+            m += v;
+            mx += v * (x as f32 + 0.5);
+            my += v * (y as f32 + 0.5);
+        }
+    }
+    (mx / m, my / m)
+}
+
 /// MNIST-style normalisation of a `side × side` drawing into 28×28 pixels in [0, 1].
 /// Returns all zeros for an empty drawing.
 pub fn centre_like_mnist(ink: &[f32], side: usize) -> Vec<f32> {
@@ -74,17 +89,7 @@ pub fn centre_like_mnist(ink: &[f32], side: usize) -> Vec<f32> {
             fitted[oy * ow + ox] = acc / (S * S) as f32;
         }
     }
-    // Centre of mass of the fitted digit.
-    let (mut m, mut mx, mut my) = (0.0f32, 0.0f32, 0.0f32);
-    for oy in 0..oh {
-        for ox in 0..ow {
-            let v = fitted[oy * ow + ox];
-            m += v;
-            mx += v * (ox as f32 + 0.5);
-            my += v * (oy as f32 + 0.5);
-        }
-    }
-    let (cx, cy) = (mx / m, my / m);
+    let (cx, cy) = centre_of_mass(&fitted, ow, oh);
     let half = SIDE as f32 / 2.0;
     let left = ((half - cx).round() as isize).clamp(0, (SIDE - ow) as isize) as usize;
     let top = ((half - cy).round() as isize).clamp(0, (SIDE - oh) as isize) as usize;
@@ -133,19 +138,6 @@ pub fn stroke(ink: &mut [f32], side: usize, a: (f32, f32), b: (f32, f32), r: f32
 mod tests {
     use super::*;
 
-    fn centre_of_mass(img: &[f32]) -> (f32, f32) {
-        let (mut m, mut mx, mut my) = (0.0, 0.0, 0.0);
-        for y in 0..SIDE {
-            for x in 0..SIDE {
-                let v = img[y * SIDE + x];
-                m += v;
-                mx += v * (x as f32 + 0.5);
-                my += v * (y as f32 + 0.5);
-            }
-        }
-        (mx / m, my / m)
-    }
-
     #[test]
     fn empty_drawing_gives_zeros() {
         assert!(centre_like_mnist(&vec![0.0; 112 * 112], 112)
@@ -165,7 +157,7 @@ mod tests {
             }
         }
         let out = centre_like_mnist(&ink, side);
-        let (cx, cy) = centre_of_mass(&out);
+        let (cx, cy) = centre_of_mass(&out, SIDE, SIDE);
         assert!(
             (cx - 14.0).abs() <= 1.0 && (cy - 14.0).abs() <= 1.0,
             "{cx}, {cy}"

@@ -31,6 +31,10 @@ pub enum Error {
     #[error("invalid input: {0}")]
     Input(String),
 
+    /// A shared load (a file fetched once for many users) that failed; the message says why.
+    #[error("{0}")]
+    Load(String),
+
     /// A long computation stopped because the user cancelled it.
     #[error("cancelled")]
     Cancelled,

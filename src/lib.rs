@@ -9,6 +9,7 @@
 //! - [`mnist`]: the digits, their compact safetensors form and the seeded split;
 //! - [`classifier`]: the candle models (logits, probabilities, input gradients);
 //! - [`drawing`]: MNIST-style normalisation of drawn digits;
+//! - [`pooling`]: max-pooling with an exact gradient;
 //! - [`training`]: seeded training and evaluation;
 //! - [`card`]: model cards, the JSON beside each shipped weight file;
 //! - [`protocol`]: the messages between the page and the compute worker;
@@ -20,6 +21,7 @@ pub mod classifier;
 pub mod drawing;
 mod error;
 pub mod mnist;
+pub mod pooling;
 pub mod protocol;
 pub mod route;
 pub mod training;

@@ -168,3 +168,26 @@ async fn client_queues_until_ready_routes_replies_and_reports_crashes() {
     assert_eq!(status_rx.next().await, Some(WorkerStatus::Starting));
     assert_eq!(status_rx.next().await, Some(WorkerStatus::Ready));
 }
+
+#[wasm_bindgen_test]
+fn fatal_panel_shows_the_message_and_a_reload_button() {
+    barriers_lab::web::panic::show_fatal("index out of bounds: the len is 3 but the index is 7");
+    let document = web_sys::window().unwrap().document().unwrap();
+    let panel = document
+        .get_element_by_id("fatal-error")
+        .expect("panel shown");
+    let text = panel.text_content().unwrap();
+    assert!(text.contains("Something went wrong"), "{text}");
+    assert!(text.contains("the index is 7"), "{text}");
+    assert!(panel.query_selector("button").unwrap().is_some());
+    // A second panic reuses the panel instead of stacking another.
+    barriers_lab::web::panic::show_fatal("second");
+    assert_eq!(
+        document
+            .query_selector_all(".fatal-error")
+            .unwrap()
+            .length(),
+        1
+    );
+    panel.remove();
+}

@@ -89,7 +89,7 @@ pub fn app() -> Html {
 }
 
 /// Whether the page was opened in embed mode (`?embed` before the hash, or `embed=1` in it).
-fn embed_mode(location: &Option<Location>) -> bool {
+pub fn embed_mode(location: &Option<Location>) -> bool {
     let page_query = web_sys::window()
         .and_then(|w| w.location().search().ok())
         .unwrap_or_default();

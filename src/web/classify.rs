@@ -5,7 +5,7 @@ use crate::card::ModelCard;
 use crate::classifier::{Architecture, Prediction};
 use crate::mnist::{Digits, CLASSES};
 use crate::protocol::{Body, Job};
-use crate::route::{is_embed, ClassifyState, DigitSource};
+use crate::route::{ClassifyState, DigitSource};
 use crate::web::compute::Compute;
 use crate::web::data::held_out;
 use crate::web::draw::DrawPad;
@@ -14,7 +14,7 @@ use std::rc::Rc;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use super::app::Route;
+use super::app::{embed_mode, Route};
 
 /// Digits per gallery page.
 const PAGE: usize = 40;
@@ -22,8 +22,27 @@ const PAGE: usize = 40;
 #[derive(Clone, PartialEq)]
 enum Outcome {
     Waiting,
-    Done { prediction: Prediction, millis: f64 },
-    Failed(String),
+    Done {
+        model: Architecture,
+        prediction: Prediction,
+        millis: f64,
+    },
+    Failed {
+        model: Architecture,
+        message: String,
+    },
+}
+
+impl Outcome {
+    /// Whether this is (still) an answer of `model`: while another model's answer is pending, the
+    /// previous model's is not shown under the new name. The same model's last answer stays up
+    /// until the next one arrives, so predictions do not flicker while drawing.
+    fn is_for(&self, model: Architecture) -> bool {
+        match self {
+            Outcome::Waiting => true,
+            Outcome::Done { model: m, .. } | Outcome::Failed { model: m, .. } => *m == model,
+        }
+    }
 }
 
 #[derive(Clone, PartialEq)]
@@ -71,18 +90,15 @@ pub fn classify_demo() -> Html {
         .unwrap_or_default();
     let parsed = ClassifyState::from_query(&query);
     let state = parsed.state.clone();
-    let embed = is_embed(&query);
+    let embed = embed_mode(&location);
 
     let set_state = {
         let navigator = navigator.clone();
         Callback::from(move |s: ClassifyState| {
             if let Some(n) = &navigator {
-                let mut pairs: Vec<(&str, String)> = crate::route::parse_query(&s.to_query())
-                    .into_iter()
-                    .map(|(k, v)| (if k == "model" { "model" } else { "digit" }, v))
-                    .collect();
+                let mut pairs = crate::route::parse_query(&s.to_query());
                 if embed {
-                    pairs.push(("embed", "1".into()));
+                    pairs.push(("embed".into(), "1".into()));
                 }
                 let _ = n.replace_with_query(&Route::Classify, &pairs);
             }
@@ -131,6 +147,7 @@ pub fn classify_demo() -> Html {
         let (compute, outcome, latest) = (compute.clone(), outcome.clone(), latest.clone());
         let model = state.model;
         use_effect_with((model, image.clone()), move |(model, image)| {
+            let model = *model;
             if let Some((pixels, _)) = image {
                 let ticket = {
                     let mut l = latest.borrow_mut();
@@ -152,9 +169,15 @@ pub fn classify_demo() -> Html {
                                 prediction, millis, ..
                             } => {
                                 mark_first_prediction();
-                                outcome2.set(Outcome::Done { prediction, millis });
+                                outcome2.set(Outcome::Done {
+                                    model,
+                                    prediction,
+                                    millis,
+                                });
                             }
-                            Body::Failed { message } => outcome2.set(Outcome::Failed(message)),
+                            Body::Failed { message } => {
+                                outcome2.set(Outcome::Failed { model, message })
+                            }
                             _ => {}
                         }
                     }),
@@ -237,29 +260,25 @@ pub fn classify_demo() -> Html {
         })
     };
 
-    let on_model = {
-        let (set_state, state) = (set_state.clone(), state.clone());
-        move |model: Architecture| {
-            let (set_state, state) = (set_state.clone(), state.clone());
-            Callback::from(move |_: MouseEvent| {
-                set_state.emit(ClassifyState {
-                    model,
-                    ..state.clone()
-                })
-            })
+    // A click that moves to another state (model or digit source).
+    let go_to = {
+        let set_state = set_state.clone();
+        move |target: ClassifyState| {
+            let set_state = set_state.clone();
+            Callback::from(move |_: MouseEvent| set_state.emit(target.clone()))
         }
     };
-    let on_source = {
-        let (set_state, state) = (set_state.clone(), state.clone());
-        move |source: DigitSource| {
-            let (set_state, state) = (set_state.clone(), state.clone());
-            Callback::from(move |_: MouseEvent| {
-                set_state.emit(ClassifyState {
-                    source,
-                    ..state.clone()
-                })
-            })
-        }
+    let on_model = |model: Architecture| {
+        go_to(ClassifyState {
+            model,
+            ..state.clone()
+        })
+    };
+    let on_source = |source: DigitSource| {
+        go_to(ClassifyState {
+            source,
+            ..state.clone()
+        })
     };
     let on_pick = {
         let (set_state, state) = (set_state.clone(), state.clone());
@@ -320,11 +339,17 @@ pub fn classify_demo() -> Html {
 
     let prediction_panel = match (&image, &*outcome) {
         (None, _) => html! { <p class="muted">{"The prediction appears here."}</p> },
+        (_, o) if !o.is_for(state.model) => html! { <p class="muted">{"Classifying…"}</p> },
         (_, Outcome::Waiting) => html! { <p class="muted">{"Classifying…"}</p> },
-        (_, Outcome::Failed(m)) => html! {
-            <Notice kind="error">{format!("Model \u{201c}{}\u{201d} is unavailable: {m}", state.model.name())}</Notice>
+        (_, Outcome::Failed { model, message }) => html! {
+            <Notice kind="error">{format!("Model \u{201c}{}\u{201d} is unavailable: {message}", model.name())}</Notice>
         },
-        (_, Outcome::Done { prediction, millis }) => html! {
+        (
+            _,
+            Outcome::Done {
+                prediction, millis, ..
+            },
+        ) => html! {
             <>
                 <PredictionBars prediction={prediction.clone()} truth={truth} />
                 <p class="small muted">{format!("computed in the worker in {millis:.1} ms")}</p>
@@ -345,7 +370,9 @@ pub fn classify_demo() -> Html {
         },
     };
 
+    let card_failed = matches!(&*card, CardState::Failed(_));
     let evaluation_panel = match &*evaluation {
+        Evaluation::Idle if card_failed => html! {},
         Evaluation::Idle => html! {
             <button type="button" class="secondary" onclick={on_evaluate} data-testid="evaluate">
                 {"Measure held-out accuracy in this browser"}</button>

@@ -39,10 +39,20 @@ pub fn draw_pad(props: &DrawProps) -> Html {
             }
         }
     };
+    let emit = {
+        let on_change = props.on_change.clone();
+        move |pad: &Rc<RefCell<Pad>>| {
+            let ink = &pad.borrow().ink;
+            on_change.emit(has_ink(ink).then(|| centre_like_mnist(ink, INK_SIDE)));
+        }
+    };
     {
-        let pad = pad.clone();
-        let repaint = repaint.clone();
-        use_effect_with((), move |_| repaint(&pad));
+        // A fresh pad is empty: paint it and tell the parent, which may hold an older drawing.
+        let (pad, repaint, emit) = (pad.clone(), repaint.clone(), emit.clone());
+        use_effect_with((), move |_| {
+            repaint(&pad);
+            emit(&pad);
+        });
     }
 
     let to_buffer = {
@@ -58,60 +68,45 @@ pub fn draw_pad(props: &DrawProps) -> Html {
             Some((x as f32, y as f32))
         }
     };
-    let emit = {
-        let on_change = props.on_change.clone();
-        move |pad: &Rc<RefCell<Pad>>| {
-            let ink = &pad.borrow().ink;
-            on_change.emit(has_ink(ink).then(|| centre_like_mnist(ink, INK_SIDE)));
-        }
-    };
-
-    let onpointerdown = {
+    // Continues the stroke (or starts one at the pointer) and shows the result.
+    let draw_at = {
         let (pad, repaint, to_buffer, emit, brush) = (
             pad.clone(),
             repaint.clone(),
-            to_buffer.clone(),
+            to_buffer,
             emit.clone(),
             *brush,
         );
+        move |e: &PointerEvent, from: Option<(f32, f32)>| {
+            if let Some(p) = to_buffer(e) {
+                {
+                    let mut pad = pad.borrow_mut();
+                    stroke(&mut pad.ink, INK_SIDE, from.unwrap_or(p), p, brush);
+                    pad.last = Some(p);
+                }
+                repaint(&pad);
+                emit(&pad);
+            }
+        }
+    };
+    let onpointerdown = {
+        let draw_at = draw_at.clone();
         Callback::from(move |e: PointerEvent| {
             e.prevent_default();
             if let Some(target) = e.target_dyn_into::<web_sys::Element>() {
                 let _ = target.set_pointer_capture(e.pointer_id());
             }
-            if let Some(p) = to_buffer(&e) {
-                {
-                    let mut pad = pad.borrow_mut();
-                    stroke(&mut pad.ink, INK_SIDE, p, p, brush);
-                    pad.last = Some(p);
-                }
-                repaint(&pad);
-                emit(&pad);
-            }
+            draw_at(&e, None);
         })
     };
     let onpointermove = {
-        let (pad, repaint, to_buffer, emit, brush) = (
-            pad.clone(),
-            repaint.clone(),
-            to_buffer.clone(),
-            emit.clone(),
-            *brush,
-        );
+        let pad = pad.clone();
         Callback::from(move |e: PointerEvent| {
             let Some(last) = pad.borrow().last else {
                 return;
             };
             e.prevent_default();
-            if let Some(p) = to_buffer(&e) {
-                {
-                    let mut pad = pad.borrow_mut();
-                    stroke(&mut pad.ink, INK_SIDE, last, p, brush);
-                    pad.last = Some(p);
-                }
-                repaint(&pad);
-                emit(&pad);
-            }
+            draw_at(&e, Some(last));
         })
     };
     let onpointerup = {

@@ -7,7 +7,7 @@ use crate::card::ModelCard;
 use crate::classifier::{Architecture, Classifier};
 use crate::protocol::{Body, Job, Reply, Request};
 use crate::training::count_correct;
-use crate::web::data::{held_out, Shareable};
+use crate::web::data::{held_out, load_once, Shareable};
 use crate::web::fetch::{fetch_bytes, fetch_json};
 use crate::web::now_ms;
 use crate::{Error, Result};
@@ -180,26 +180,6 @@ async fn fetch_model(name: String) -> Result<LoadedModel> {
 
 /// The model called `name`, fetched and checked once; a failed load is retried next time.
 pub async fn model_named(name: &str) -> Result<Rc<LoadedModel>> {
-    let future = MODELS.with(|m| {
-        m.borrow_mut()
-            .entry(name.to_string())
-            .or_insert_with(|| {
-                let name = name.to_string();
-                let f: LocalBoxFuture<'static, _> = Box::pin(async move {
-                    fetch_model(name)
-                        .await
-                        .map(Rc::new)
-                        .map_err(|e| e.to_string())
-                });
-                f.shared()
-            })
-            .clone()
-    });
-    match future.await {
-        Ok(m) => Ok(m),
-        Err(message) => {
-            MODELS.with(|m| m.borrow_mut().remove(name));
-            Err(Error::Data(message))
-        }
-    }
+    let owned = name.to_string();
+    load_once(&MODELS, name, || fetch_model(owned)).await
 }

@@ -161,7 +161,8 @@ describe('Barriers Lab in the browser', { skip }, () => {
         await page.locator(`button.model-choice[data-model="${model}"]`).click();
         const label = await freshPrediction(page, before);
         t.diagnostic(`vertical stroke read as ${label} by ${model}`);
-        assert.match(label, /^[0-9]$/);
+        // All three models read this stroke as a 1 (checked on the trained models).
+        assert.equal(label, '1', `${model} reads a clear vertical stroke as a 1`);
       }
 
       // Clear, then a "7": a bar and a diagonal.
@@ -175,7 +176,7 @@ describe('Barriers Lab in the browser', { skip }, () => {
         [0.42, 0.85],
       ]);
       t.diagnostic(`"7" stroke read as ${seven} by cnn`);
-      assert.match(seven, /^[0-9]$/);
+      assert.equal(seven, '7', 'the CNN reads a bar and a diagonal as a 7');
       await page.screenshot({ path: screenshotPath('classify-draw-7.png'), fullPage: true });
 
       await page.getByTestId('clear').click();
@@ -292,16 +293,19 @@ describe('Barriers Lab in the browser', { skip }, () => {
       await freshPrediction(page, 0);
 
       await page.locator('button.model-choice[data-model="mlp"]').click();
-      const mlpError = page.locator('.notice.error', { hasText: 'mlp' });
+      // The worker's own words about the bad file (not a stale message from another model).
+      const mlpError = page.locator('.notice.error', { hasText: "invalid weights for model 'mlp'" });
       await mlpError.first().waitFor();
       assert.ok(hits.mlp >= 1, 'the worker fetched mlp.safetensors through the route');
       assert.equal(await page.getByTestId('worker-crash').count(), 0, 'the worker survives bad weights');
       await page.screenshot({ path: screenshotPath('corrupt-weights.png'), fullPage: true });
 
       await page.locator('button.model-choice[data-model="linear"]').click();
-      await page.locator('.notice.error', { hasText: 'linear' }).first().waitFor();
+      // Wait for the failure of linear itself: right after the click the prediction panel can
+      // still show mlp's failure under linear's name (reported as an app bug).
+      await page.locator('.notice.error', { hasText: 'linear.safetensors' }).filter({ hasText: '404' }).first().waitFor();
       assert.ok(hits.linear >= 1, 'the worker fetched linear.safetensors through the route');
-      assert.match((await page.locator('.notice.error').allInnerTexts()).join('\n'), /404/);
+      assert.equal(await page.getByTestId('worker-crash').count(), 0, 'the worker survives missing weights');
       await page.screenshot({ path: screenshotPath('missing-weights.png'), fullPage: true });
 
       const before = await lastClassifyId(page);
