@@ -19,6 +19,10 @@ pub enum Route {
     NotFound,
 }
 
+/// How many times the compute worker was restarted: demos re-run their requests when it changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct WorkerEpoch(pub u32);
+
 /// A demo card on the home page.
 struct Demo {
     title: &'static str,
@@ -105,9 +109,14 @@ fn shell() -> Html {
         let status = status.setter();
         use_state(move || Compute::spawn(WORKER_SCRIPT, Callback::from(move |s| status.set(s))))
     };
+    // Bumped on every restart, so that demos ask the fresh worker again.
+    let epoch = use_state(|| WorkerEpoch(0));
     let restart = {
-        let compute = (*compute).clone();
-        Callback::from(move |_: MouseEvent| compute.restart())
+        let (compute, epoch) = ((*compute).clone(), epoch.clone());
+        Callback::from(move |_: MouseEvent| {
+            compute.restart();
+            epoch.set(WorkerEpoch(epoch.0 + 1));
+        })
     };
     let crash = match &*status {
         WorkerStatus::Crashed(message) => html! {
@@ -121,6 +130,7 @@ fn shell() -> Html {
     };
     html! {
         <ContextProvider<Compute> context={(*compute).clone()}>
+        <ContextProvider<WorkerEpoch> context={*epoch}>
             <div class={classes!("shell", embed.then_some("embed"))}>
                 if !embed { <Header /> }
                 {crash}
@@ -129,6 +139,7 @@ fn shell() -> Html {
                 </main>
                 if !embed { <Footer /> }
             </div>
+        </ContextProvider<WorkerEpoch>>
         </ContextProvider<Compute>>
     }
 }

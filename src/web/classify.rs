@@ -14,7 +14,7 @@ use std::rc::Rc;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use super::app::{embed_mode, Route};
+use super::app::{embed_mode, Route, WorkerEpoch};
 
 /// Digits per gallery page.
 const PAGE: usize = 40;
@@ -82,6 +82,7 @@ fn mark_first_prediction() {
 #[function_component(ClassifyDemo)]
 pub fn classify_demo() -> Html {
     let compute = use_context::<Compute>().expect("the compute worker is provided by the app");
+    let epoch = use_context::<WorkerEpoch>().unwrap_or_default();
     let location = use_location();
     let navigator = use_navigator();
     let query = location
@@ -146,7 +147,7 @@ pub fn classify_demo() -> Html {
     {
         let (compute, outcome, latest) = (compute.clone(), outcome.clone(), latest.clone());
         let model = state.model;
-        use_effect_with((model, image.clone()), move |(model, image)| {
+        use_effect_with((model, image.clone(), epoch), move |(model, image, _)| {
             let model = *model;
             if let Some((pixels, _)) = image {
                 let ticket = {
@@ -190,7 +191,7 @@ pub fn classify_demo() -> Html {
     let card = use_state(|| CardState::Loading);
     {
         let (compute, card) = (compute.clone(), card.clone());
-        use_effect_with(state.model, move |model| {
+        use_effect_with((state.model, epoch), move |(model, _)| {
             card.set(CardState::Loading);
             let card2 = card.clone();
             compute.request(

@@ -315,4 +315,51 @@ describe('Barriers Lab in the browser', { skip }, () => {
       assert.equal(await page.locator('.notice.error').count(), 0, 'the errors go with the broken model');
     });
   });
+
+  test('a worker that cannot start is reported, and restarting it recovers the demo', async () => {
+    let broken = true;
+    const route = async (context) => {
+      await context.route('**/worker_bg.wasm', (r) =>
+        broken ? r.fulfill({ status: 200, contentType: 'application/wasm', body: Buffer.from('not wasm at all') }) : r.continue(),
+      );
+    };
+    await withPage({ route, allow: ['worker_bg.wasm'] }, async (page) => {
+      await page.goto(`${base}#/classify?model=cnn&digit=3`);
+      const crash = page.getByTestId('worker-crash');
+      await crash.waitFor();
+      assert.match(await crash.innerText(), /could not start/);
+      // The demo says why it has no prediction instead of waiting for ever.
+      await page.locator('.notice.error', { hasText: 'compute worker' }).first().waitFor();
+      await page.screenshot({ path: screenshotPath('worker-crash.png'), fullPage: true });
+
+      broken = false;
+      await crash.getByRole('button', { name: 'Restart it' }).click();
+      await crash.waitFor({ state: 'detached' });
+      await page.getByTestId('model-card').waitFor();
+      await page.locator('[data-testid="predicted-label"]', { hasText: '5' }).waitFor();
+      assert.equal(await page.locator('.notice.error').count(), 0);
+    });
+  });
+
+  test('an app that cannot load shows a readable message, not a blank page', async () => {
+    const route = async (context) => {
+      await context.route(/\/app-[0-9a-f]+_bg\.wasm$/, (r) =>
+        r.fulfill({ status: 200, contentType: 'application/wasm', body: Buffer.from('truncated download') }),
+      );
+    };
+    const session = await openPage(browser, { route });
+    try {
+      await session.page.goto(`${base}#/classify`);
+      const panel = session.page.locator('#fatal-error');
+      await panel.waitFor();
+      assert.match(await panel.innerText(), /could not start/);
+      assert.equal(await panel.getByRole('button', { name: 'Reload' }).count(), 1);
+      await session.page.screenshot({ path: screenshotPath('app-cannot-load.png'), fullPage: true });
+      // The only problems are the ones provoked here: the uncaught rejection of the app's start
+      // (Chromium reports it as a page error without a message) and the wasm compile error.
+      for (const p of session.watcher.problems) assert.match(p, /^page error|CompileError|WebAssembly|wasm/i, p);
+    } finally {
+      await session.close();
+    }
+  });
 });
