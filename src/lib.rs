@@ -11,18 +11,27 @@
 //! - [`drawing`]: MNIST-style normalisation of drawn digits;
 //! - [`pooling`]: max-pooling with an exact gradient;
 //! - [`training`]: seeded training and evaluation;
+//! - [`affine`]: affine classifiers, the closed-form case of the attacks;
+//! - [`attack`]: what the attacks share (model interface, norms, outcomes);
+//! - [`random_noise`], [`fast_gradient`], [`deepfool`]: the attacks, with [`line_search`];
 //! - [`card`]: model cards, the JSON beside each shipped weight file;
 //! - [`protocol`]: the messages between the page and the compute worker;
 //! - [`route`]: the demos' URL state (deep links, embed mode);
 //! - `web` (wasm32 only): the Yew components and the worker runtime.
 
+pub mod affine;
+pub mod attack;
 pub mod card;
 pub mod classifier;
+pub mod deepfool;
 pub mod drawing;
 mod error;
+pub mod fast_gradient;
+pub mod line_search;
 pub mod mnist;
 pub mod pooling;
 pub mod protocol;
+pub mod random_noise;
 pub mod route;
 pub mod training;
 
