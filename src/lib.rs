@@ -14,6 +14,8 @@
 //! - [`affine`]: affine classifiers, the closed-form case of the attacks;
 //! - [`attack`]: what the attacks share (model interface, norms, outcomes);
 //! - [`random_noise`], [`fast_gradient`], [`deepfool`]: the attacks, with [`line_search`];
+//! - [`robustness`]: the per-model, per-attack summary;
+//! - [`geometry`]: the 2-D DeepFool playground (a binary linear and a small trained classifier);
 //! - [`card`]: model cards, the JSON beside each shipped weight file;
 //! - [`protocol`]: the messages between the page and the compute worker;
 //! - [`route`]: the demos' URL state (deep links, embed mode);
@@ -27,11 +29,13 @@ pub mod deepfool;
 pub mod drawing;
 mod error;
 pub mod fast_gradient;
+pub mod geometry;
 pub mod line_search;
 pub mod mnist;
 pub mod pooling;
 pub mod protocol;
 pub mod random_noise;
+pub mod robustness;
 pub mod route;
 pub mod training;
 

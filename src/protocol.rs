@@ -5,8 +5,10 @@
 //! (a result, [`Body::Failed`] or [`Body::Cancelled`]). [`Job::Cancel`] asks the worker to stop the
 //! job with the given id at its next check point. Messages travel as JSON strings.
 
+use crate::attack::{AttackKind, AttackOutcome};
 use crate::card::ModelCard;
 use crate::classifier::Prediction;
+use crate::robustness::AttackSummary;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +30,16 @@ pub enum Job {
     /// Measure a model's accuracy on the first `count` held-out digits, reporting progress;
     /// answered by [`Body::Evaluated`].
     Evaluate { model: String, count: usize },
+    /// Attack one image (784 intensities) with `attack`; answered by [`Body::Attacked`].
+    Attack {
+        model: String,
+        image: Vec<f32>,
+        attack: AttackKind,
+        seed: u64,
+    },
+    /// Attack the first `count` held-out digits with every attack, reporting progress;
+    /// answered by [`Body::Robustness`].
+    Robustness { model: String, count: usize },
     /// Stop the job with this id.
     Cancel { target: u64 },
 }
@@ -62,6 +74,24 @@ pub enum Body {
         correct: usize,
         count: usize,
         millis: f64,
+    },
+    /// An attack's result.
+    Attacked {
+        model: String,
+        outcome: AttackOutcome,
+        /// The model's answer on the unperturbed image.
+        original: Prediction,
+        /// The smallest `t` with `k̂(x + t·r) ≠ k̂(x)` (where the slider flips).
+        flip_t: f64,
+        millis: f64,
+    },
+    /// The robustness summary of one model.
+    Robustness {
+        model: String,
+        /// Correctly classified digits among those attacked.
+        correct: usize,
+        count: usize,
+        summaries: Vec<(AttackKind, AttackSummary)>,
     },
     /// The job stopped because it was cancelled.
     Cancelled,

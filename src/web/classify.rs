@@ -3,21 +3,17 @@
 
 use crate::card::ModelCard;
 use crate::classifier::{Architecture, Prediction};
-use crate::mnist::{Digits, CLASSES};
+
 use crate::protocol::{Body, Job};
 use crate::route::{ClassifyState, DigitSource};
 use crate::web::compute::Compute;
-use crate::web::data::held_out;
-use crate::web::draw::DrawPad;
-use crate::web::widgets::{DigitCanvas, Notice, PredictionBars, Progress};
+use crate::web::picker::{use_digit, use_held_out, DigitPicker};
+use crate::web::widgets::{DigitCanvas, ModelPicker, Notice, PredictionBars, Progress};
 use std::rc::Rc;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
 use super::app::{embed_mode, Route, WorkerEpoch};
-
-/// Digits per gallery page.
-const PAGE: usize = 40;
 
 #[derive(Clone, PartialEq)]
 enum Outcome {
@@ -106,40 +102,8 @@ pub fn classify_demo() -> Html {
         })
     };
 
-    // The held-out digits (shared with the worker's copy through the browser cache).
-    let digits = use_state(|| None::<Result<Rc<Digits>, String>>);
-    {
-        let digits = digits.clone();
-        use_effect_with((), move |_| {
-            wasm_bindgen_futures::spawn_local(async move {
-                digits.set(Some(held_out().await.map_err(|e| e.to_string())));
-            });
-        });
-    }
-    let loaded = match &*digits {
-        Some(Ok(d)) => Some(d.clone()),
-        _ => None,
-    };
-
-    let drawing = use_state(|| None::<Rc<Vec<f32>>>);
-
-    // The image being classified, and its true label when known.
-    let image: Option<(Rc<Vec<f32>>, Option<usize>)> = {
-        let loaded = loaded.clone();
-        let drawing = (*drawing).clone();
-        let source = state.source;
-        use_memo(
-            (source, loaded.is_some(), drawing),
-            move |(source, _, drawing)| match source {
-                DigitSource::Gallery(i) => loaded
-                    .as_ref()
-                    .map(|d| (Rc::new(d.image(*i)), Some(d.label(*i)))),
-                DigitSource::Drawing => drawing.clone().map(|d| (d, None)),
-            },
-        )
-        .as_ref()
-        .clone()
-    };
+    let digits = use_held_out();
+    let (image, on_draw) = use_digit(state.source, &digits);
 
     // Classify whenever the model or the image changes; only the latest answer is shown.
     let outcome = use_state(|| Outcome::Waiting);
@@ -261,64 +225,25 @@ pub fn classify_demo() -> Html {
         })
     };
 
-    // A click that moves to another state (model or digit source).
-    let go_to = {
-        let set_state = set_state.clone();
-        move |target: ClassifyState| {
-            let set_state = set_state.clone();
-            Callback::from(move |_: MouseEvent| set_state.emit(target.clone()))
-        }
-    };
-    let on_model = |model: Architecture| {
-        go_to(ClassifyState {
-            model,
-            ..state.clone()
-        })
-    };
-    let on_source = |source: DigitSource| {
-        go_to(ClassifyState {
-            source,
-            ..state.clone()
-        })
-    };
-    let on_pick = {
+    let on_model = {
         let (set_state, state) = (set_state.clone(), state.clone());
-        Callback::from(move |i: usize| {
+        Callback::from(move |model: Architecture| {
             set_state.emit(ClassifyState {
-                source: DigitSource::Gallery(i),
+                model,
                 ..state.clone()
             })
         })
     };
-    let on_draw = {
-        let drawing = drawing.clone();
-        Callback::from(move |d: Option<Vec<f32>>| drawing.set(d.map(Rc::new)))
+    let on_source = {
+        let (set_state, state) = (set_state.clone(), state.clone());
+        Callback::from(move |source: DigitSource| {
+            set_state.emit(ClassifyState {
+                source,
+                ..state.clone()
+            })
+        })
     };
-
     let drawing_mode = state.source == DigitSource::Drawing;
-    let selected = match state.source {
-        DigitSource::Gallery(i) => Some(i),
-        DigitSource::Drawing => None,
-    };
-    let last_gallery = use_mut_ref(|| 0usize);
-    if let Some(i) = selected {
-        *last_gallery.borrow_mut() = i;
-    }
-    let gallery_target = DigitSource::Gallery(*last_gallery.borrow());
-
-    let input_panel = if drawing_mode {
-        html! { <DrawPad on_change={on_draw} /> }
-    } else {
-        match &*digits {
-            None => html! { <p class="muted">{"Loading the held-out digits…"}</p> },
-            Some(Err(e)) => {
-                html! { <Notice kind="error">{format!("The digits could not be loaded: {e}")}</Notice> }
-            }
-            Some(Ok(d)) => {
-                html! { <Gallery digits={d.clone()} selected={selected} on_pick={on_pick} /> }
-            }
-        }
-    };
 
     let truth = image.as_ref().and_then(|(_, t)| *t);
     let image_panel = match &image {
@@ -412,26 +337,10 @@ pub fn classify_demo() -> Html {
                 </div>
             }
             { for parsed.notices.iter().map(|n| html! { <Notice kind="warning">{n.clone()}</Notice> }) }
-            <div class="model-picker" role="radiogroup" aria-label="model">
-                { for Architecture::ALL.iter().map(|&a| html! {
-                    <button type="button" role="radio" aria-checked={(a == state.model).to_string()}
-                        class={classes!("model-choice", (a == state.model).then_some("active"))}
-                        data-model={a.name()} onclick={on_model(a)}>
-                        <strong>{a.name()}</strong><span>{a.description()}</span>
-                    </button>
-                }) }
-            </div>
+            <ModelPicker model={state.model} on_pick={on_model} />
             <div class="classify-grid">
                 <div class="panel input-panel">
-                    <div class="tabs" role="tablist">
-                        <button type="button" role="tab" aria-selected={(!drawing_mode).to_string()}
-                            class={classes!("tab", (!drawing_mode).then_some("active"))}
-                            onclick={on_source(gallery_target)} data-testid="tab-gallery">{"Held-out digits"}</button>
-                        <button type="button" role="tab" aria-selected={drawing_mode.to_string()}
-                            class={classes!("tab", drawing_mode.then_some("active"))}
-                            onclick={on_source(DigitSource::Drawing)} data-testid="tab-draw">{"Draw"}</button>
-                    </div>
-                    {input_panel}
+                    <DigitPicker digits={digits.clone()} source={state.source} on_source={on_source} on_draw={on_draw} />
                 </div>
                 <div class="panel image-panel">
                     <h2>{"Input x"}</h2>
@@ -447,68 +356,5 @@ pub fn classify_demo() -> Html {
                 </div>
             </div>
         </section>
-    }
-}
-
-#[derive(Properties, PartialEq)]
-struct GalleryProps {
-    digits: Rc<Digits>,
-    selected: Option<usize>,
-    on_pick: Callback<usize>,
-}
-
-/// A paged grid of held-out digits with their labels, filterable by label.
-#[function_component(Gallery)]
-fn gallery(props: &GalleryProps) -> Html {
-    let filter = use_state(|| None::<usize>);
-    let page = use_state(|| props.selected.unwrap_or(0) / PAGE);
-    let indices: Vec<usize> = (0..props.digits.len())
-        .filter(|&i| filter.is_none_or(|f| props.digits.label(i) == f))
-        .collect();
-    let pages = indices.len().div_ceil(PAGE).max(1);
-    let current = (*page).min(pages - 1);
-    let shown =
-        &indices[(current * PAGE).min(indices.len())..((current + 1) * PAGE).min(indices.len())];
-    let set_filter = |f: Option<usize>| {
-        let (filter, page) = (filter.clone(), page.clone());
-        Callback::from(move |_: MouseEvent| {
-            filter.set(f);
-            page.set(0);
-        })
-    };
-    let go = |p: usize| {
-        let page = page.clone();
-        Callback::from(move |_: MouseEvent| page.set(p))
-    };
-    html! {
-        <div class="gallery">
-            <div class="filters" aria-label="show only one label">
-                <button type="button" class={classes!("chip", filter.is_none().then_some("active"))} onclick={set_filter(None)}>{"all"}</button>
-                { for (0..CLASSES).map(|c| html! {
-                    <button type="button" class={classes!("chip", (*filter == Some(c)).then_some("active"))}
-                        onclick={set_filter(Some(c))}>{c}</button>
-                }) }
-            </div>
-            <div class="digit-grid" data-testid="gallery">
-                { for shown.iter().map(|&i| {
-                    let on_pick = props.on_pick.clone();
-                    let label = props.digits.label(i);
-                    html! {
-                        <button type="button" class={classes!("digit-tile", (props.selected == Some(i)).then_some("selected"))}
-                            data-index={i.to_string()} data-label={label.to_string()}
-                            title={format!("held-out digit #{i}, label {label}")}
-                            onclick={Callback::from(move |_: MouseEvent| on_pick.emit(i))}>
-                            <DigitCanvas pixels={Rc::new(props.digits.image(i))} label={format!("digit #{i}")} />
-                            <span class="tile-label">{label}</span>
-                        </button>
-                    }
-                }) }
-            </div>
-            <div class="pager">
-                <button type="button" class="secondary" disabled={current == 0} onclick={go(current.saturating_sub(1))}>{"‹ previous"}</button>
-                <span>{format!("page {} of {pages}", current + 1)}</span>
-                <button type="button" class="secondary" disabled={current + 1 >= pages} onclick={go(current + 1)}>{"next ›"}</button>
-            </div>
-        </div>
     }
 }

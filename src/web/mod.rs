@@ -2,12 +2,16 @@
 //! Both are thin layers over the web-free core: they fetch files, pass messages and draw.
 
 pub mod app;
+pub mod attacks;
 pub mod classify;
 pub mod compute;
 pub mod data;
 pub mod draw;
 pub mod fetch;
+pub mod geometry;
 pub mod panic;
+pub mod picker;
+pub mod robustness;
 pub mod runtime;
 pub mod widgets;
 

@@ -3,9 +3,12 @@
 //! between chunks, report progress and stop at the next chunk after a [`Job::Cancel`].
 //! A panic posts [`Body::Panicked`] before the worker dies, so the page can say so and restart it.
 
+use crate::attack::{AttackKind, Model};
 use crate::card::ModelCard;
 use crate::classifier::{Architecture, Classifier};
+use crate::line_search::LineSearch;
 use crate::protocol::{Body, Job, Reply, Request};
+use crate::robustness::{run_attack, AttackSummary};
 use crate::training::count_correct;
 use crate::web::data::{held_out, load_once, Shareable};
 use crate::web::fetch::{fetch_bytes, fetch_json};
@@ -23,6 +26,8 @@ use wasm_bindgen::JsCast;
 pub const MODEL_DIR: &str = "./static/models";
 /// Digits evaluated between two checks for cancellation.
 const CHUNK: usize = 100;
+/// Digits attacked (with every attack) between two checks for cancellation.
+const ROBUSTNESS_CHUNK: usize = 2;
 
 /// A model ready to use, with its card.
 pub struct LoadedModel {
@@ -101,6 +106,13 @@ pub async fn execute(id: u64, job: Job, progress: &dyn Fn(Body)) -> Body {
         }),
         Job::Classify { model, image } => classify(&model, &image).await,
         Job::Evaluate { model, count } => evaluate(id, &model, count, progress).await,
+        Job::Attack {
+            model,
+            image,
+            attack,
+            seed,
+        } => attack_one(&model, &image, attack, seed).await,
+        Job::Robustness { model, count } => robustness(id, &model, count, progress).await,
         Job::Cancel { .. } => Err(Error::Input("a cancel request is not a job".into())),
     };
     match result {
@@ -147,6 +159,65 @@ async fn evaluate(id: u64, model: &str, count: usize, progress: &dyn Fn(Body)) -
         correct,
         count,
         millis: now_ms() - start,
+    })
+}
+
+async fn attack_one(model: &str, image: &[f32], attack: AttackKind, seed: u64) -> Result<Body> {
+    let loaded = model_named(model).await?;
+    let original = loaded.model.classify(image)?;
+    let x: Vec<f64> = image.iter().map(|&v| v as f64).collect();
+    let start = now_ms();
+    let outcome = run_attack(attack, &loaded.model, &x, seed)?;
+    let millis = now_ms() - start;
+    let flip_t = LineSearch::default()
+        .run(&loaded.model, &x, &outcome.perturbation, original.label)
+        .map(|s| s.alpha)
+        .unwrap_or(1.0);
+    Ok(Body::Attacked {
+        model: model.to_string(),
+        outcome,
+        original,
+        flip_t,
+        millis,
+    })
+}
+
+async fn robustness(id: u64, model: &str, count: usize, progress: &dyn Fn(Body)) -> Result<Body> {
+    let loaded = model_named(model).await?;
+    let digits = held_out().await?;
+    let count = count.min(digits.len());
+    let mut summaries: Vec<(AttackKind, AttackSummary)> = AttackKind::ALL
+        .iter()
+        .map(|&a| (a, AttackSummary::default()))
+        .collect();
+    let mut correct = 0;
+    for i in 0..count {
+        if i % ROBUSTNESS_CHUNK == 0 {
+            gloo::timers::future::TimeoutFuture::new(0).await;
+            if CANCELLED.with(|c| c.borrow().contains(&id)) {
+                return Err(Error::Cancelled);
+            }
+            progress(Body::Progress {
+                done: i,
+                total: count,
+            });
+        }
+        let x: Vec<f64> = digits.image(i).iter().map(|&v| v as f64).collect();
+        if loaded.model.label(&x)? != digits.label(i) {
+            continue;
+        }
+        correct += 1;
+        for (attack, summary) in summaries.iter_mut() {
+            let start = now_ms();
+            let outcome = run_attack(*attack, &loaded.model, &x, i as u64);
+            summary.add(&outcome, now_ms() - start);
+        }
+    }
+    Ok(Body::Robustness {
+        model: model.to_string(),
+        correct,
+        count,
+        summaries,
     })
 }
 

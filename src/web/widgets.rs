@@ -139,3 +139,103 @@ pub fn notice(props: &NoticeProps) -> Html {
     };
     html! { <div class={classes!("notice", props.kind.to_string())} role={role}>{props.children.clone()}</div> }
 }
+
+#[derive(Properties, PartialEq)]
+pub struct ModelPickerProps {
+    pub model: crate::classifier::Architecture,
+    pub on_pick: Callback<crate::classifier::Architecture>,
+}
+
+/// One button per shipped model, with its description.
+#[function_component(ModelPicker)]
+pub fn model_picker(props: &ModelPickerProps) -> Html {
+    html! {
+        <div class="model-picker" role="radiogroup" aria-label="model">
+            { for crate::classifier::Architecture::ALL.iter().map(|&a| {
+                let on_pick = props.on_pick.clone();
+                html! {
+                    <button type="button" role="radio" aria-checked={(a == props.model).to_string()}
+                        class={classes!("model-choice", (a == props.model).then_some("active"))}
+                        data-model={a.name()} onclick={Callback::from(move |_: MouseEvent| on_pick.emit(a))}>
+                        <strong>{a.name()}</strong><span>{a.description()}</span>
+                    </button>
+                }
+            }) }
+        </div>
+    }
+}
+
+/// Paints a signed image (a perturbation) with a diverging colour map centred at 0: blue for
+/// negative, white for 0, red for positive, saturating at `±scale`.
+pub fn paint_signed(canvas: &web_sys::HtmlCanvasElement, values: &[f64], side: usize, scale: f64) {
+    canvas.set_width(side as u32);
+    canvas.set_height(side as u32);
+    let Ok(Some(ctx)) = canvas.get_context("2d") else {
+        return;
+    };
+    let Ok(ctx) = ctx.dyn_into::<web_sys::CanvasRenderingContext2d>() else {
+        return;
+    };
+    let mut rgba = vec![0u8; side * side * 4];
+    for (i, v) in values.iter().take(side * side).enumerate() {
+        rgba[i * 4..i * 4 + 4].copy_from_slice(&diverging(if scale > 0.0 {
+            v / scale
+        } else {
+            0.0
+        }));
+    }
+    if let Ok(image) = web_sys::ImageData::new_with_u8_clamped_array_and_sh(
+        Clamped(&rgba),
+        side as u32,
+        side as u32,
+    ) {
+        let _ = ctx.put_image_data(&image, 0.0, 0.0);
+    }
+}
+
+/// The diverging colour of `t ∈ [−1, 1]` (clamped): white → #2166ac below 0, white → #b2182b above.
+pub fn diverging(t: f64) -> [u8; 4] {
+    let t = if t.is_finite() {
+        t.clamp(-1.0, 1.0)
+    } else {
+        0.0
+    };
+    let (end, s) = if t < 0.0 {
+        ([33.0, 102.0, 172.0], -t)
+    } else {
+        ([178.0, 24.0, 43.0], t)
+    };
+    let mix = |e: f64| (255.0 + (e - 255.0) * s).round() as u8;
+    [mix(end[0]), mix(end[1]), mix(end[2]), 255]
+}
+
+#[derive(Properties, PartialEq)]
+pub struct SignedProps {
+    pub values: std::rc::Rc<Vec<f64>>,
+    #[prop_or_default]
+    pub label: AttrValue,
+}
+
+/// A perturbation `r` in a diverging colour map, auto-scaled to `±max|r|`, with its colour bar.
+#[function_component(PerturbationCanvas)]
+pub fn perturbation_canvas(props: &SignedProps) -> Html {
+    let canvas = use_node_ref();
+    let scale = props.values.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    {
+        let canvas = canvas.clone();
+        use_effect_with(props.values.clone(), move |values| {
+            if let Some(c) = canvas.cast::<web_sys::HtmlCanvasElement>() {
+                paint_signed(&c, values, SIDE, scale);
+            }
+        });
+    }
+    html! {
+        <div class="signed">
+            <canvas ref={canvas} class="digit-canvas big signed-canvas" role="img"
+                aria-label={props.label.clone()} width="28" height="28" />
+            <div class="colour-bar" aria-label="colour scale">
+                <span>{format!("−{scale:.3}")}</span><span>{"0"}</span><span>{format!("+{scale:.3}")}</span>
+            </div>
+        </div>
+    }
+}

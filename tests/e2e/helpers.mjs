@@ -189,3 +189,46 @@ export async function noFatal(page) {
   const fatal = page.locator('#fatal-error');
   if (await fatal.count()) throw new Error(`the page panicked: ${await fatal.innerText()}`);
 }
+
+/**
+ * Sets a range input to `target` like a user: drags the thumb with the mouse to about the right
+ * place, then fine-tunes with the arrow keys (each move fires real `input` events). Returns the
+ * value reached (a number).
+ */
+export async function setRange(page, slider, target) {
+  const { min, max, step } = await slider.evaluate((el) => ({
+    min: Number(el.min || 0),
+    max: Number(el.max || 100),
+    step: Number(el.step) || 1,
+  }));
+  const value = async () => Number(await slider.inputValue());
+  await slider.scrollIntoViewIfNeeded();
+  const box = await slider.boundingBox();
+  // Chromium's default thumb is about 16 px wide; the arrow keys correct any error.
+  const half = Math.min(8, box.width / 4);
+  const xOf = (v) => box.x + half + ((v - min) / (max - min)) * (box.width - 2 * half);
+  const y = box.y + box.height / 2;
+  await page.mouse.move(xOf(await value()), y);
+  await page.mouse.down();
+  await page.mouse.move(xOf(target), y, { steps: 8 });
+  await page.mouse.up();
+  await slider.focus();
+  for (let i = 0; i < 500; i++) {
+    const diff = target - (await value());
+    if (Math.abs(diff) < step / 2) break;
+    await slider.press(diff > 0 ? 'ArrowRight' : 'ArrowLeft');
+  }
+  return value();
+}
+
+/** Drags `locator` from its centre by (dx, dy) screen pixels with the mouse, in several moves. */
+export async function dragBy(page, locator, dx, dy, steps = 6) {
+  await locator.scrollIntoViewIfNeeded();
+  const box = await locator.boundingBox();
+  const x = box.x + box.width / 2;
+  const y = box.y + box.height / 2;
+  await page.mouse.move(x, y);
+  await page.mouse.down();
+  for (let i = 1; i <= steps; i++) await page.mouse.move(x + (dx * i) / steps, y + (dy * i) / steps, { steps: 2 });
+  await page.mouse.up();
+}
