@@ -78,7 +78,5 @@ pub fn fgsm(model: &dyn Model, x: &[f64], search: &LineSearch) -> Result<AttackO
     check_input(model, x)?;
     let label = model.label(x)?;
     let v = fgsm_direction(model, x)?;
-    let step = search.run(model, x, &v, label)?;
-    let r = v.iter().map(|vi| step.alpha * vi).collect();
-    AttackOutcome::measure(model, AttackKind::Fgsm, x, r, label, step.evaluations + 1)
+    search.attack(model, AttackKind::Fgsm, x, label, &v, false, 1)
 }

@@ -2,7 +2,7 @@
 //! found by bracketing (doubling α) and then bisection. Used by the random-noise and
 //! fast-gradient attacks, and by the slider that marks where the label flips.
 
-use crate::attack::{add_scaled, norm2, Model};
+use crate::attack::{add_scaled, norm2, AttackKind, AttackOutcome, Model};
 use crate::{Error, Result};
 
 /// Settings of the search.
@@ -114,5 +114,28 @@ impl LineSearch {
             }),
             (Err(e), Err(_)) => Err(e),
         }
+    }
+
+    /// The attack `r = α*·v` along direction `v` from `x` (label `label`): the smallest
+    /// label-changing step, along `±v` if `both_ways`. `extra` counts the model evaluations spent
+    /// on finding `v`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn attack(
+        &self,
+        model: &dyn Model,
+        kind: AttackKind,
+        x: &[f64],
+        label: usize,
+        v: &[f64],
+        both_ways: bool,
+        extra: usize,
+    ) -> Result<AttackOutcome> {
+        let step = if both_ways {
+            self.run_both_ways(model, x, v, label)?
+        } else {
+            self.run(model, x, v, label)?
+        };
+        let r = v.iter().map(|vi| step.alpha * vi).collect();
+        AttackOutcome::measure(model, kind, x, r, label, step.evaluations + extra)
     }
 }

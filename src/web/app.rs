@@ -106,6 +106,23 @@ pub fn embed_mode(location: &Option<Location>) -> bool {
     is_embed(&page_query) || location.as_ref().is_some_and(|l| is_embed(l.query_str()))
 }
 
+/// A callback that replaces the query of `route` in the URL (keeping embed mode): the demos keep
+/// their state there, so that an address is a deep link to the experiment on screen.
+#[hook]
+pub fn use_set_query(route: Route) -> Callback<String> {
+    let navigator = use_navigator();
+    let embed = embed_mode(&use_location());
+    Callback::from(move |query: String| {
+        if let Some(n) = &navigator {
+            let mut pairs = crate::route::parse_query(&query);
+            if embed {
+                pairs.push(("embed".into(), "1".into()));
+            }
+            let _ = n.replace_with_query(&route, &pairs);
+        }
+    })
+}
+
 #[function_component(Shell)]
 fn shell() -> Html {
     let location = use_location();

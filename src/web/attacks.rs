@@ -8,7 +8,7 @@ use crate::mnist::PIXELS;
 use crate::protocol::{Body, Job};
 use crate::random_noise::gaussian;
 use crate::route::{AttackChoice, AttackState, DigitSource};
-use crate::web::app::{embed_mode, Route, WorkerEpoch};
+use crate::web::app::{embed_mode, use_set_query, Route, WorkerEpoch};
 use crate::web::compute::Compute;
 use crate::web::picker::{use_digit, use_held_out, DigitPicker};
 use crate::web::robustness::RobustnessPanel;
@@ -119,7 +119,6 @@ pub fn attack_demo() -> Html {
     let compute = use_context::<Compute>().expect("the compute worker is provided by the app");
     let epoch = use_context::<WorkerEpoch>().unwrap_or_default();
     let location = use_location();
-    let navigator = use_navigator();
     let query = location
         .as_ref()
         .map(|l| l.query_str().to_string())
@@ -129,16 +128,8 @@ pub fn attack_demo() -> Html {
     let embed = embed_mode(&location);
 
     let set_state = {
-        let navigator = navigator.clone();
-        Callback::from(move |s: AttackState| {
-            if let Some(n) = &navigator {
-                let mut pairs = crate::route::parse_query(&s.to_query());
-                if embed {
-                    pairs.push(("embed".into(), "1".into()));
-                }
-                let _ = n.replace_with_query(&Route::Attacks, &pairs);
-            }
-        })
+        let set_query = use_set_query(Route::Attacks);
+        Callback::from(move |s: AttackState| set_query.emit(s.to_query()))
     };
     let digits = use_held_out();
     let (image, on_draw) = use_digit(state.digit.source, &digits);

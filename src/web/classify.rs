@@ -13,7 +13,7 @@ use std::rc::Rc;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use super::app::{embed_mode, Route, WorkerEpoch};
+use super::app::{embed_mode, use_set_query, Route, WorkerEpoch};
 
 #[derive(Clone, PartialEq)]
 enum Outcome {
@@ -80,7 +80,6 @@ pub fn classify_demo() -> Html {
     let compute = use_context::<Compute>().expect("the compute worker is provided by the app");
     let epoch = use_context::<WorkerEpoch>().unwrap_or_default();
     let location = use_location();
-    let navigator = use_navigator();
     let query = location
         .as_ref()
         .map(|l| l.query_str().to_string())
@@ -90,16 +89,8 @@ pub fn classify_demo() -> Html {
     let embed = embed_mode(&location);
 
     let set_state = {
-        let navigator = navigator.clone();
-        Callback::from(move |s: ClassifyState| {
-            if let Some(n) = &navigator {
-                let mut pairs = crate::route::parse_query(&s.to_query());
-                if embed {
-                    pairs.push(("embed".into(), "1".into()));
-                }
-                let _ = n.replace_with_query(&Route::Classify, &pairs);
-            }
-        })
+        let set_query = use_set_query(Route::Classify);
+        Callback::from(move |s: ClassifyState| set_query.emit(s.to_query()))
     };
 
     let digits = use_held_out();

@@ -16,10 +16,9 @@ use crate::geometry::{
     boundary_mask, decision_grid, default_classifier, linearise, step_boundaries, BinaryLinear,
     Linearisation, Segment, Trained, VIEW,
 };
-use crate::web::widgets::Notice;
+use crate::web::widgets::{paint_pixels, Notice};
 use std::cell::RefCell;
 use std::rc::Rc;
-use wasm_bindgen::{Clamped, JsCast};
 use yew::prelude::*;
 
 /// Side of the SVG's view box, in pixels of the 480 × 480 drawing.
@@ -74,26 +73,12 @@ impl PartialEq for Regions {
 
 /// Paints an `n × n` label grid into `canvas`, darkening the cells on a boundary.
 fn paint_regions(canvas: &web_sys::HtmlCanvasElement, labels: &[usize], n: usize) {
-    canvas.set_width(n as u32);
-    canvas.set_height(n as u32);
-    let Ok(Some(ctx)) = canvas.get_context("2d") else {
-        return;
-    };
-    let Ok(ctx) = ctx.dyn_into::<web_sys::CanvasRenderingContext2d>() else {
-        return;
-    };
     let edge = boundary_mask(labels, n);
-    let mut rgba = vec![0u8; n * n * 4];
-    for (i, (&k, &on_edge)) in labels.iter().zip(&edge).enumerate() {
-        let c = REGION[k % REGION.len()];
-        let shade = |v: u8| if on_edge { v / 2 } else { v };
-        rgba[i * 4..i * 4 + 4].copy_from_slice(&[shade(c[0]), shade(c[1]), shade(c[2]), 255]);
-    }
-    if let Ok(image) =
-        web_sys::ImageData::new_with_u8_clamped_array_and_sh(Clamped(&rgba), n as u32, n as u32)
-    {
-        let _ = ctx.put_image_data(&image, 0.0, 0.0);
-    }
+    paint_pixels(canvas, n, |i| {
+        let c = REGION[labels[i] % REGION.len()];
+        let shade = |v: u8| if edge[i] { v / 2 } else { v };
+        [shade(c[0]), shade(c[1]), shade(c[2]), 255]
+    });
 }
 
 #[derive(Properties, PartialEq)]

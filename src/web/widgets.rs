@@ -5,8 +5,12 @@ use crate::mnist::SIDE;
 use wasm_bindgen::{Clamped, JsCast};
 use yew::prelude::*;
 
-/// Paints grey values in [0, 1] (white ink on black, as in MNIST) into a canvas of `side × side`.
-pub fn paint_grey(canvas: &web_sys::HtmlCanvasElement, values: &[f32], side: usize) {
+/// Paints `side × side` pixels, each given as RGBA by `colour(i)`, into `canvas` (resized to fit).
+pub fn paint_pixels(
+    canvas: &web_sys::HtmlCanvasElement,
+    side: usize,
+    colour: impl Fn(usize) -> [u8; 4],
+) {
     canvas.set_width(side as u32);
     canvas.set_height(side as u32);
     let Ok(Some(ctx)) = canvas.get_context("2d") else {
@@ -16,9 +20,8 @@ pub fn paint_grey(canvas: &web_sys::HtmlCanvasElement, values: &[f32], side: usi
         return;
     };
     let mut rgba = vec![0u8; side * side * 4];
-    for (i, v) in values.iter().take(side * side).enumerate() {
-        let g = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
-        rgba[i * 4..i * 4 + 4].copy_from_slice(&[g, g, g, 255]);
+    for (i, px) in rgba.chunks_exact_mut(4).enumerate() {
+        px.copy_from_slice(&colour(i));
     }
     if let Ok(image) = web_sys::ImageData::new_with_u8_clamped_array_and_sh(
         Clamped(&rgba),
@@ -27,6 +30,14 @@ pub fn paint_grey(canvas: &web_sys::HtmlCanvasElement, values: &[f32], side: usi
     ) {
         let _ = ctx.put_image_data(&image, 0.0, 0.0);
     }
+}
+
+/// Paints grey values in [0, 1] (white ink on black, as in MNIST) into a canvas of `side × side`.
+pub fn paint_grey(canvas: &web_sys::HtmlCanvasElement, values: &[f32], side: usize) {
+    paint_pixels(canvas, side, |i| {
+        let g = (values.get(i).copied().unwrap_or(0.0).clamp(0.0, 1.0) * 255.0).round() as u8;
+        [g, g, g, 255]
+    });
 }
 
 #[derive(Properties, PartialEq)]
@@ -168,29 +179,10 @@ pub fn model_picker(props: &ModelPickerProps) -> Html {
 /// Paints a signed image (a perturbation) with a diverging colour map centred at 0: blue for
 /// negative, white for 0, red for positive, saturating at `±scale`.
 pub fn paint_signed(canvas: &web_sys::HtmlCanvasElement, values: &[f64], side: usize, scale: f64) {
-    canvas.set_width(side as u32);
-    canvas.set_height(side as u32);
-    let Ok(Some(ctx)) = canvas.get_context("2d") else {
-        return;
-    };
-    let Ok(ctx) = ctx.dyn_into::<web_sys::CanvasRenderingContext2d>() else {
-        return;
-    };
-    let mut rgba = vec![0u8; side * side * 4];
-    for (i, v) in values.iter().take(side * side).enumerate() {
-        rgba[i * 4..i * 4 + 4].copy_from_slice(&diverging(if scale > 0.0 {
-            v / scale
-        } else {
-            0.0
-        }));
-    }
-    if let Ok(image) = web_sys::ImageData::new_with_u8_clamped_array_and_sh(
-        Clamped(&rgba),
-        side as u32,
-        side as u32,
-    ) {
-        let _ = ctx.put_image_data(&image, 0.0, 0.0);
-    }
+    paint_pixels(canvas, side, |i| {
+        let v = values.get(i).copied().unwrap_or(0.0);
+        diverging(if scale > 0.0 { v / scale } else { 0.0 })
+    });
 }
 
 /// The diverging colour of `t ∈ [−1, 1]` (clamped): white → #2166ac below 0, white → #b2182b above.
