@@ -5,6 +5,7 @@
 //! lab train [linear|mlp|cnn|all]                  train and write static/models/<name>.{safetensors,json}
 //! lab evaluate                                    held-out accuracy of every shipped model
 //! lab robustness [--count N]                      attack every model: static/reports/robustness.json
+//! lab bench-attacks [--count N]                   DeepFool time per digit (median, p95) per model
 //! ```
 
 #[cfg(target_arch = "wasm32")]
@@ -51,13 +52,17 @@ mod native {
                 Ok(())
             }
             Some("evaluate") => evaluate(),
+            Some("bench-attacks") => {
+                let count = flag(&args, "--count").map(|c| c.parse()).transpose()?;
+                bench_attacks(count.unwrap_or(30))
+            }
             Some("robustness") => {
                 let count = flag(&args, "--count").map(|c| c.parse()).transpose()?;
                 robustness(count)
             }
             _ => {
                 eprintln!(
-                    "usage: lab prepare-mnist [--from DIR] | lab train [linear|mlp|cnn|all] | lab evaluate | lab robustness [--count N]"
+                    "usage: lab prepare-mnist [--from DIR] | lab train [linear|mlp|cnn|all] | lab evaluate | lab robustness [--count N] | lab bench-attacks [--count N]"
                 );
                 bail!("no command given")
             }
@@ -270,6 +275,53 @@ mod native {
             serde_json::to_string_pretty(&json)? + "\n",
         )?;
         println!("wrote static/reports/robustness.json");
+        Ok(())
+    }
+
+    /// Median and 95th percentile of `v` (sorted in place).
+    fn median_p95(v: &mut [f64]) -> (f64, f64) {
+        v.sort_by(f64::total_cmp);
+        let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+        (at(0.5), at(0.95))
+    }
+
+    /// DeepFool (ℓ₂) time per digit on the first `count` correctly classified held-out digits.
+    /// Prints one line per model: `native <model> median_ms p95_ms iterations`.
+    fn bench_attacks(count: usize) -> anyhow::Result<()> {
+        use barriers_lab::attack::Model;
+        use barriers_lab::deepfool::DeepFool;
+        let (_, held_out) = load_split()?;
+        println!(
+            "DeepFool (l2) per digit, natively (candle CPU, {} threads), {count} digits:",
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        );
+        for arch in Architecture::ALL {
+            let bytes = std::fs::read(format!("{MODEL_DIR}/{}.safetensors", arch.name()))?;
+            let model = Classifier::from_safetensors(arch, &bytes, DType::F32, &Device::Cpu)?;
+            let (mut times, mut iterations) = (Vec::new(), 0);
+            for i in 0..held_out.len() {
+                if times.len() == count {
+                    break;
+                }
+                let x: Vec<f64> = held_out.image(i).iter().map(|&v| v as f64).collect();
+                if model.label(&x)? != held_out.label(i) {
+                    continue;
+                }
+                let start = Instant::now();
+                let run = DeepFool::default().run(&model, &x)?;
+                times.push(start.elapsed().as_secs_f64() * 1e3);
+                iterations += run.iterations;
+            }
+            let n = times.len();
+            let (median, p95) = median_p95(&mut times);
+            println!(
+                "native {:<7} median {median:8.2} ms  p95 {p95:8.2} ms  mean iterations {:.2}",
+                arch.name(),
+                iterations as f64 / n as f64
+            );
+        }
         Ok(())
     }
 }

@@ -1,0 +1,115 @@
+// Benchmark of the attacks (a report, not a test): DeepFool (ℓ₂) time per digit for each model,
+// natively (`lab bench-attacks`) and in the browser's compute worker, with the browser/native
+// ratio; and the time the t slider takes from an input event to the re-evaluated prediction.
+// Targets (issue 3): CNN DeepFool ≤ 30 ms per digit in the browser; slider ≤ 16 ms.
+//   cargo build --release --bin lab && trunk build --release && node scripts/bench-attacks.mjs [digits=20]
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { startServer } from './serve.mjs';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const DIGITS = Number(process.argv[2] ?? 20);
+const MODELS = ['linear', 'mlp', 'cnn'];
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+function stats(v) {
+  const s = [...v].sort((a, b) => a - b);
+  const at = (q) => s[Math.round((s.length - 1) * q)];
+  return { median: at(0.5), p95: at(0.95) };
+}
+
+// Native figures, from the same machine and the same digits count.
+const lab = path.join(ROOT, 'target/release/lab');
+if (!fs.existsSync(lab)) {
+  console.error('build the native tool first: cargo build --release --bin lab');
+  process.exit(2);
+}
+if (!fs.existsSync(path.join(ROOT, 'dist/index.html'))) {
+  console.error('build the bundle first: trunk build --release');
+  process.exit(2);
+}
+const nativeOut = execFileSync(lab, ['bench-attacks', '--count', String(DIGITS)], { cwd: ROOT, encoding: 'utf8' });
+process.stdout.write(nativeOut);
+const native = {};
+for (const m of nativeOut.matchAll(/^native (\w+)\s+median\s+([\d.]+) ms\s+p95\s+([\d.]+) ms/gm)) {
+  native[m[1]] = { median: Number(m[2]), p95: Number(m[3]) };
+}
+
+// Records the worker's attack and classify replies with their times.
+const PROBE = `(() => {
+  const lab = (window.__bench = { attacked: [], classified: 0 });
+  const Original = Worker;
+  window.Worker = class extends Original {
+    constructor(...a) {
+      super(...a);
+      this.addEventListener('message', (e) => {
+        let r; try { r = JSON.parse(e.data); } catch { return; }
+        if (r?.body?.kind === 'attacked') lab.attacked.push(r.body.millis);
+        if (r?.body?.kind === 'classified') lab.classified += 1;
+      });
+    }
+  };
+})();`;
+
+const { server, url } = await startServer(path.join(ROOT, 'dist'), 0);
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: ARGS });
+const results = {};
+let slider = null;
+try {
+  for (const model of MODELS) {
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    await context.addInitScript(PROBE);
+    const page = await context.newPage();
+    await page.goto(`${url}#/attacks?model=${model}&digit=0&attack=deepfool_l2`);
+    await page.waitForFunction(() => window.__bench.attacked.length >= 1, null, { timeout: 120_000 });
+    for (let i = 1; i <= DIGITS; i++) {
+      await page.evaluate((h) => { location.hash = h; }, `#/attacks?model=${model}&digit=${i}&attack=deepfool_l2`);
+      await page.waitForFunction((n) => window.__bench.attacked.length >= n, i + 1, { timeout: 120_000 });
+    }
+    // The first attack includes loading the model; keep the next DIGITS.
+    results[model] = stats((await page.evaluate(() => window.__bench.attacked)).slice(1));
+    if (model === 'cnn') {
+      // Slider: input event → worker re-evaluation → prediction on screen (next frame).
+      await page.getByTestId('t-slider').waitFor();
+      const times = await page.evaluate(async () => {
+        const input = document.querySelector('[data-testid="t-slider"]');
+        const out = [];
+        for (let k = 0; k < 30; k++) {
+          const before = window.__bench.classified;
+          const t0 = performance.now();
+          input.value = (0.5 + (k % 10) * 0.1).toFixed(2);
+          input.dispatchEvent(new Event('input', { bubbles: true }));
+          while (window.__bench.classified === before) await new Promise((r) => setTimeout(r, 0));
+          await new Promise((r) => requestAnimationFrame(() => r()));
+          out.push(performance.now() - t0);
+        }
+        return out;
+      });
+      slider = stats(times);
+    }
+    await context.close();
+  }
+} finally {
+  await browser.close();
+  server.close();
+}
+
+console.log(`\nDeepFool (l2) per digit in the browser worker (${DIGITS} digits after the first):`);
+console.log('model     browser median  browser p95   native median  native p95   ratio (median)');
+for (const m of MODELS) {
+  const b = results[m];
+  const n = native[m];
+  console.log(`${m.padEnd(9)} ${b.median.toFixed(2).padStart(11)} ms ${b.p95.toFixed(2).padStart(9)} ms ` +
+    `${n ? n.median.toFixed(2).padStart(11) + ' ms' : '        n/a'} ${n ? n.p95.toFixed(2).padStart(9) + ' ms' : ''}` +
+    `   ${n ? (b.median / n.median).toFixed(2) : 'n/a'}`);
+}
+const cnn = results.cnn;
+console.log(`\ntarget: CNN ≤ 30 ms per digit in the browser -> median ${cnn.median.toFixed(1)} ms: ${cnn.median <= 30 ? 'met' : 'NOT MET'}`);
+if (slider) {
+  console.log(`slider re-evaluation (cnn): median ${slider.median.toFixed(1)} ms, p95 ${slider.p95.toFixed(1)} ms; ` +
+    `target ≤ 16 ms -> ${slider.p95 <= 16 ? 'met' : slider.median <= 16 ? 'median met, p95 not' : 'NOT MET'}`);
+}
