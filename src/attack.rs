@@ -5,7 +5,7 @@
 //! the lecture compares attacks by `ρ = ‖r‖₂ / ‖x‖₂` (its slide: random noise 1.47, fast gradient
 //! 0.34, DeepFool 0.0052 on an ImageNet network).
 
-use crate::classifier::Classifier;
+use crate::classifier::{argmax, Classifier};
 use crate::{Error, Result};
 use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
@@ -34,19 +34,8 @@ pub trait Model {
     /// The predicted label `k̂(x)`.
     fn label(&self, x: &[f64]) -> Result<usize> {
         let f = self.logits(x)?;
-        Ok(argmax64(&f))
+        Ok(argmax(&f))
     }
-}
-
-/// Index of the largest value (the first on ties).
-pub fn argmax64(v: &[f64]) -> usize {
-    let mut best = 0;
-    for (i, &x) in v.iter().enumerate() {
-        if x > v[best] {
-            best = i;
-        }
-    }
-    best
 }
 
 /// `‖v‖₂`.
@@ -174,7 +163,7 @@ impl AttackOutcome {
         iterations: usize,
     ) -> Result<Self> {
         let f = model.logits(&add_scaled(x, 1.0, &r))?;
-        let adversarial_label = argmax64(&f);
+        let adversarial_label = argmax(&f);
         let nx = norm2(x);
         let l2 = norm2(&r);
         Ok(Self {

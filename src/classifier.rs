@@ -162,10 +162,10 @@ impl Prediction {
 }
 
 /// Index of the largest value (the first on ties).
-pub fn argmax(v: &[f32]) -> usize {
+pub fn argmax<T: PartialOrd>(v: &[T]) -> usize {
     let mut best = 0;
-    for (i, &x) in v.iter().enumerate() {
-        if x > v[best] {
+    for (i, x) in v.iter().enumerate() {
+        if *x > v[best] {
             best = i;
         }
     }

@@ -13,9 +13,8 @@
 //! candidates, and at most 50 iterations run. The result is `r̂ = (1 + η)Σrᵢ`. Pixel-range
 //! clipping is an option, off by default (as in the paper).
 
-use crate::attack::{
-    add_scaled, argmax64, check_input, norm1, norm2, AttackKind, AttackOutcome, Model,
-};
+use crate::attack::{add_scaled, check_input, norm1, norm2, AttackKind, AttackOutcome, Model};
+use crate::classifier::argmax;
 use crate::{Error, Result};
 
 /// The norm DeepFool minimises.
@@ -77,7 +76,7 @@ impl DeepFool {
     pub fn run(&self, model: &dyn Model, x: &[f64]) -> Result<DeepFoolRun> {
         check_input(model, x)?;
         let (f0, _) = model.jacobian(x)?;
-        let k0 = argmax64(&f0);
+        let k0 = argmax(&f0);
         let mut total = vec![0.0; x.len()];
         let mut xi = x.to_vec();
         let mut iterates = vec![xi.clone()];

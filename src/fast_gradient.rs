@@ -34,7 +34,7 @@ pub fn fast_gradient_direction(model: &dyn Model, x: &[f64], seed: u64) -> Resul
 /// FGSM's direction `sign(∇ₓ CE(x, k̂(x)))` at `x`.
 pub fn fgsm_direction(model: &dyn Model, x: &[f64]) -> Result<Vec<f64>> {
     let f = model.logits(x)?;
-    let k = crate::attack::argmax64(&f);
+    let k = crate::classifier::argmax(&f);
     let mut w = softmax(&f);
     w[k] -= 1.0;
     let g = model.vjp(x, &w)?;

@@ -14,7 +14,8 @@
 //! - [`decision_grid`], [`boundary_mask`] and [`clip_line`]: what the page draws, in data
 //!   coordinates of a view box `(x₀, x₁, y₀, y₁)`.
 
-use crate::attack::{argmax64, softmax, Model};
+use crate::attack::{softmax, Model};
+use crate::classifier::argmax;
 use crate::deepfool::DeepFoolRun;
 use crate::{Error, Result};
 use rand::{Rng, SeedableRng};
@@ -245,7 +246,7 @@ impl Mlp2 {
 
     /// The label `k̂(x) = argmaxₖ fₖ(x)` at a point of the plane.
     pub fn label_at(&self, x: [f64; 2]) -> usize {
-        argmax64(&self.forward(x).f)
+        argmax(&self.forward(x).f)
     }
 
     /// The logits and the Jacobian rows `∇fₖ(x)`, from
@@ -466,7 +467,7 @@ pub fn train(data: &Dataset, config: &TrainConfig) -> Result<Trained> {
     for (&x, &y) in data.points.iter().zip(&data.labels) {
         let f = model.logits_at(x);
         loss -= softmax(&f)[y].max(f64::MIN_POSITIVE).ln();
-        correct += usize::from(argmax64(&f) == y);
+        correct += usize::from(argmax(&f) == y);
     }
     let count = data.points.len() as f64;
     Ok(Trained {

@@ -64,7 +64,7 @@ fn multiclass_deepfool_on_an_affine_classifier_is_the_closed_form() {
     .unwrap();
     let x = vec![0.9, 0.1, 0.3];
     let f = m.logits(&x).unwrap();
-    let k0 = barriers_lab::attack::argmax64(&f);
+    let k0 = barriers_lab::classifier::argmax(&f);
     // Closed form: the nearest of the K − 1 hyperplanes fₖ = f_k̂.
     let (mut best, mut r_star) = (f64::INFINITY, vec![]);
     for k in (0..4).filter(|&k| k != k0) {

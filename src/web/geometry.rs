@@ -10,7 +10,8 @@
 //! The numbers come from [`crate::geometry`]; the decision regions are painted once into a canvas
 //! under the SVG, so dragging only redraws a few lines.
 
-use crate::attack::{argmax64, norm2, Model};
+use crate::attack::{norm2, Model};
+use crate::classifier::argmax;
 use crate::deepfool::{deepfool_binary, DeepFool, DeepFoolRun};
 use crate::geometry::{
     boundary_mask, decision_grid, default_classifier, linearise, step_boundaries, BinaryLinear,
@@ -419,7 +420,7 @@ fn multi_panel() -> Html {
     let model = &network.trained.model;
     let x0 = *point;
     let f0 = model.logits_at(x0);
-    let k0 = argmax64(&f0);
+    let k0 = argmax(&f0);
     let run: Result<(DeepFoolRun, Vec<Linearisation>), String> = DeepFool::default()
         .run(model, &x0)
         .and_then(|run| {
