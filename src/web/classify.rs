@@ -6,10 +6,9 @@ use crate::classifier::{Architecture, Prediction};
 
 use crate::protocol::{Body, Job};
 use crate::route::{ClassifyState, DigitSource};
-use crate::web::compute::Compute;
+use crate::web::compute::{use_long_job, Compute, LongJob};
 use crate::web::picker::{use_digit, use_held_out, DigitPicker};
 use crate::web::widgets::{DigitCanvas, ModelPicker, Notice, PredictionBars, Progress};
-use std::rc::Rc;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
@@ -48,21 +47,12 @@ enum CardState {
     Failed(String),
 }
 
+/// A held-out accuracy measured in the worker.
 #[derive(Clone, PartialEq)]
-enum Evaluation {
-    Idle,
-    Running {
-        id: u64,
-        done: usize,
-        total: usize,
-    },
-    Done {
-        correct: usize,
-        count: usize,
-        millis: f64,
-    },
-    Cancelled,
-    Failed(String),
+struct Measured {
+    correct: usize,
+    count: usize,
+    millis: f64,
 }
 
 /// Marks the first prediction shown, for the start-up benchmark.
@@ -162,57 +152,31 @@ pub fn classify_demo() -> Html {
         });
     }
 
-    let evaluation = use_state(|| Evaluation::Idle);
+    let evaluation = use_long_job(|body| match body {
+        Body::Evaluated {
+            correct,
+            count,
+            millis,
+            ..
+        } => Some(Measured {
+            correct,
+            count,
+            millis,
+        }),
+        _ => None,
+    });
     {
-        let evaluation = evaluation.clone();
-        use_effect_with(state.model, move |_| evaluation.set(Evaluation::Idle));
+        let job = evaluation.state.clone();
+        use_effect_with(state.model, move |_| job.set(LongJob::Idle));
     }
     let on_evaluate = {
-        let (compute, evaluation, model) = (compute.clone(), evaluation.clone(), state.model);
+        let (start, model) = (evaluation.start.clone(), state.model);
         Callback::from(move |_: MouseEvent| {
-            let ev = evaluation.clone();
-            let id_cell = Rc::new(std::cell::Cell::new(0u64));
-            let id_cell2 = id_cell.clone();
-            let id = compute.request(
-                Job::Evaluate {
-                    model: model.name().to_string(),
-                    count: crate::mnist::HELD_OUT_COUNT,
-                },
-                Callback::from(move |body| match body {
-                    Body::Progress { done, total } => ev.set(Evaluation::Running {
-                        id: id_cell2.get(),
-                        done,
-                        total,
-                    }),
-                    Body::Evaluated {
-                        correct,
-                        count,
-                        millis,
-                        ..
-                    } => ev.set(Evaluation::Done {
-                        correct,
-                        count,
-                        millis,
-                    }),
-                    Body::Cancelled => ev.set(Evaluation::Cancelled),
-                    Body::Failed { message } => ev.set(Evaluation::Failed(message)),
-                    _ => {}
-                }),
-            );
-            id_cell.set(id);
-            evaluation.set(Evaluation::Running {
-                id,
-                done: 0,
-                total: crate::mnist::HELD_OUT_COUNT,
-            });
-        })
-    };
-    let on_cancel = {
-        let (compute, evaluation) = (compute.clone(), evaluation.clone());
-        Callback::from(move |_: MouseEvent| {
-            if let Evaluation::Running { id, .. } = &*evaluation {
-                compute.cancel(*id);
-            }
+            let job = Job::Evaluate {
+                model: model.name().to_string(),
+                count: crate::mnist::HELD_OUT_COUNT,
+            };
+            start.emit((job, crate::mnist::HELD_OUT_COUNT))
         })
     };
 
@@ -288,31 +252,31 @@ pub fn classify_demo() -> Html {
     };
 
     let card_failed = matches!(&*card, CardState::Failed(_));
-    let evaluation_panel = match &*evaluation {
-        Evaluation::Idle if card_failed => html! {},
-        Evaluation::Idle => html! {
+    let evaluation_panel = match &*evaluation.state {
+        LongJob::Idle if card_failed => html! {},
+        LongJob::Idle => html! {
             <button type="button" class="secondary" onclick={on_evaluate} data-testid="evaluate">
                 {"Measure held-out accuracy in this browser"}</button>
         },
-        Evaluation::Running { done, total, .. } => html! {
+        LongJob::Running { done, total, .. } => html! {
             <div class="row">
                 <Progress done={*done} total={*total} />
-                <button type="button" class="secondary" onclick={on_cancel} data-testid="cancel">{"Cancel"}</button>
+                <button type="button" class="secondary" onclick={evaluation.cancel.clone()} data-testid="cancel">{"Cancel"}</button>
             </div>
         },
-        Evaluation::Done {
+        LongJob::Done(Measured {
             correct,
             count,
             millis,
-        } => html! {
+        }) => html! {
             <p data-testid="evaluation">{format!("{correct} of {count} correct: {:.2}% (in {:.0} ms)",
                 100.0 * *correct as f64 / (*count).max(1) as f64, millis)}</p>
         },
-        Evaluation::Cancelled => html! {
+        LongJob::Cancelled => html! {
             <p data-testid="evaluation">{"Cancelled. "}
                 <button type="button" class="link" onclick={on_evaluate}>{"Run again"}</button></p>
         },
-        Evaluation::Failed(m) => html! { <Notice kind="error">{m.clone()}</Notice> },
+        LongJob::Failed(m) => html! { <Notice kind="error">{m.clone()}</Notice> },
     };
 
     html! {

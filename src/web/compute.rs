@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use yew::Callback;
+use yew::prelude::*;
 
 /// The worker script Trunk writes (`data-loader-shim`).
 pub const WORKER_SCRIPT: &str = "./worker_loader.js";
@@ -215,5 +215,72 @@ fn post(worker: Option<&web_sys::Worker>, text: &str) {
         if let Err(e) = w.post_message(&JsValue::from_str(text)) {
             web_sys::console::error_2(&"cannot post to the compute worker".into(), &e);
         }
+    }
+}
+
+/// Where a long job (progress, cancel) stands; `T` is its final answer.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LongJob<T> {
+    Idle,
+    Running { id: u64, done: usize, total: usize },
+    Done(T),
+    Cancelled,
+    Failed(String),
+}
+
+/// A long job's state with the callbacks that start one (the job and its number of units, for
+/// the progress bar) and cancel the running one.
+pub struct LongJobHandle<T> {
+    pub state: UseStateHandle<LongJob<T>>,
+    pub start: Callback<(Job, usize)>,
+    pub cancel: Callback<MouseEvent>,
+}
+
+/// Runs long jobs on the compute worker; `finish` turns the job's final reply into its answer.
+#[hook]
+pub fn use_long_job<T: Clone + PartialEq + 'static>(
+    finish: fn(Body) -> Option<T>,
+) -> LongJobHandle<T> {
+    let compute = use_context::<Compute>().expect("the compute worker is provided by the app");
+    let state = use_state(|| LongJob::Idle);
+    let start = {
+        let (compute, state) = (compute.clone(), state.clone());
+        Callback::from(move |(job, total): (Job, usize)| {
+            let st = state.clone();
+            let id_cell = Rc::new(std::cell::Cell::new(0u64));
+            let id_of_reply = id_cell.clone();
+            let id = compute.request(
+                job,
+                Callback::from(move |body| match body {
+                    Body::Progress { done, total } => st.set(LongJob::Running {
+                        id: id_of_reply.get(),
+                        done,
+                        total,
+                    }),
+                    Body::Cancelled => st.set(LongJob::Cancelled),
+                    Body::Failed { message } => st.set(LongJob::Failed(message)),
+                    body => {
+                        if let Some(answer) = finish(body) {
+                            st.set(LongJob::Done(answer));
+                        }
+                    }
+                }),
+            );
+            id_cell.set(id);
+            state.set(LongJob::Running { id, done: 0, total });
+        })
+    };
+    let cancel = {
+        let state = state.clone();
+        Callback::from(move |_: MouseEvent| {
+            if let LongJob::Running { id, .. } = &*state {
+                compute.cancel(*id);
+            }
+        })
+    };
+    LongJobHandle {
+        state,
+        start,
+        cancel,
     }
 }

@@ -8,7 +8,7 @@ use crate::protocol::{Body, Job};
 use crate::robustness::AttackSummary;
 use crate::web::app::WorkerEpoch;
 use crate::web::attacks::attack_title;
-use crate::web::compute::Compute;
+use crate::web::compute::{use_long_job, LongJob};
 use crate::web::fetch::fetch_json;
 use crate::web::widgets::{Notice, Progress};
 use serde::Deserialize;
@@ -32,21 +32,12 @@ pub struct ModelReport {
     pub attacks: BTreeMap<String, AttackSummary>,
 }
 
+/// A robustness summary measured in the worker.
 #[derive(Clone, PartialEq)]
-enum Live {
-    Idle,
-    Running {
-        id: u64,
-        done: usize,
-        total: usize,
-    },
-    Done {
-        correct: usize,
-        count: usize,
-        summaries: Vec<(AttackKind, AttackSummary)>,
-    },
-    Cancelled,
-    Failed(String),
+struct Measured {
+    correct: usize,
+    count: usize,
+    summaries: Vec<(AttackKind, AttackSummary)>,
 }
 
 #[derive(Properties, PartialEq)]
@@ -56,7 +47,6 @@ pub struct RobustnessProps {
 
 #[function_component(RobustnessPanel)]
 pub fn robustness_panel(props: &RobustnessProps) -> Html {
-    let compute = use_context::<Compute>().expect("the compute worker is provided by the app");
     let epoch = use_context::<WorkerEpoch>().unwrap_or_default();
     let report = use_state(|| None::<Result<Report, String>>);
     {
@@ -72,57 +62,31 @@ pub fn robustness_panel(props: &RobustnessProps) -> Html {
         });
     }
     let count = use_state(|| 50usize);
-    let live = use_state(|| Live::Idle);
+    let live = use_long_job(|body| match body {
+        Body::Robustness {
+            correct,
+            count,
+            summaries,
+            ..
+        } => Some(Measured {
+            correct,
+            count,
+            summaries,
+        }),
+        _ => None,
+    });
     {
-        let live = live.clone();
-        use_effect_with((props.model, epoch), move |_| live.set(Live::Idle));
+        let state = live.state.clone();
+        use_effect_with((props.model, epoch), move |_| state.set(LongJob::Idle));
     }
     let on_run = {
-        let (compute, live, count, model) = (compute.clone(), live.clone(), *count, props.model);
+        let (start, count, model) = (live.start.clone(), *count, props.model);
         Callback::from(move |_: MouseEvent| {
-            let l = live.clone();
-            let id_cell = std::rc::Rc::new(std::cell::Cell::new(0u64));
-            let id_cell2 = id_cell.clone();
-            let id = compute.request(
-                Job::Robustness {
-                    model: model.name().to_string(),
-                    count,
-                },
-                Callback::from(move |body| match body {
-                    Body::Progress { done, total } => l.set(Live::Running {
-                        id: id_cell2.get(),
-                        done,
-                        total,
-                    }),
-                    Body::Robustness {
-                        correct,
-                        count,
-                        summaries,
-                        ..
-                    } => l.set(Live::Done {
-                        correct,
-                        count,
-                        summaries,
-                    }),
-                    Body::Cancelled => l.set(Live::Cancelled),
-                    Body::Failed { message } => l.set(Live::Failed(message)),
-                    _ => {}
-                }),
-            );
-            id_cell.set(id);
-            live.set(Live::Running {
-                id,
-                done: 0,
-                total: count,
-            });
-        })
-    };
-    let on_cancel = {
-        let (compute, live) = (compute.clone(), live.clone());
-        Callback::from(move |_: MouseEvent| {
-            if let Live::Running { id, .. } = &*live {
-                compute.cancel(*id);
-            }
+            let job = Job::Robustness {
+                model: model.name().to_string(),
+                count,
+            };
+            start.emit((job, count))
         })
     };
     let on_count = {
@@ -135,8 +99,8 @@ pub fn robustness_panel(props: &RobustnessProps) -> Html {
         })
     };
 
-    let live_col: Option<BTreeMap<&'static str, AttackSummary>> = match &*live {
-        Live::Done { summaries, .. } => Some(
+    let live_col: Option<BTreeMap<&'static str, AttackSummary>> = match &*live.state {
+        LongJob::Done(Measured { summaries, .. }) => Some(
             summaries
                 .iter()
                 .map(|(k, s)| (k.name(), s.clone()))
@@ -178,14 +142,20 @@ pub fn robustness_panel(props: &RobustnessProps) -> Html {
             }
         }
     };
-    let live_panel = match &*live {
-        Live::Idle | Live::Cancelled | Live::Failed(_) | Live::Done { .. } => {
-            let note = match &*live {
-                Live::Cancelled => {
+    let live_panel = match &*live.state {
+        LongJob::Running { done, total, .. } => html! {
+            <div class="row">
+                <Progress done={*done} total={*total} />
+                <button type="button" class="secondary" onclick={live.cancel.clone()} data-testid="robustness-cancel">{"Cancel"}</button>
+            </div>
+        },
+        finished => {
+            let note = match finished {
+                LongJob::Cancelled => {
                     html! { <span data-testid="robustness-status">{"Cancelled."}</span> }
                 }
-                Live::Failed(m) => html! { <Notice kind="error">{m.clone()}</Notice> },
-                Live::Done { correct, count, .. } => html! {
+                LongJob::Failed(m) => html! { <Notice kind="error">{m.clone()}</Notice> },
+                LongJob::Done(Measured { correct, count, .. }) => html! {
                     <span data-testid="robustness-status">{format!("Done: {correct} of the first {count} digits were classified correctly and attacked.")}</span>
                 },
                 _ => html! {},
@@ -205,12 +175,6 @@ pub fn robustness_panel(props: &RobustnessProps) -> Html {
                 </div>
             }
         }
-        Live::Running { done, total, .. } => html! {
-            <div class="row">
-                <Progress done={*done} total={*total} />
-                <button type="button" class="secondary" onclick={on_cancel} data-testid="robustness-cancel">{"Cancel"}</button>
-            </div>
-        },
     };
     let digits = match &*report {
         Some(Ok(r)) => r.digits,
