@@ -41,7 +41,7 @@ for (const m of nativeOut.matchAll(/^native (\w+)\s+median\s+([\d.]+) ms\s+p95\s
 
 // Records the worker's attack and classify replies with their times.
 const PROBE = `(() => {
-  const lab = (window.__bench = { attacked: [], classified: 0 });
+  const lab = (window.__bench = { attacked: [], classifiedAt: [], classifiedMillis: [] });
   const Original = Worker;
   window.Worker = class extends Original {
     constructor(...a) {
@@ -49,7 +49,10 @@ const PROBE = `(() => {
       this.addEventListener('message', (e) => {
         let r; try { r = JSON.parse(e.data); } catch { return; }
         if (r?.body?.kind === 'attacked') lab.attacked.push(r.body.millis);
-        if (r?.body?.kind === 'classified') lab.classified += 1;
+        if (r?.body?.kind === 'classified') {
+          lab.classifiedAt.push(performance.now());
+          lab.classifiedMillis.push(r.body.millis);
+        }
       });
     }
   };
@@ -73,23 +76,37 @@ try {
     // The first attack includes loading the model; keep the next DIGITS.
     results[model] = stats((await page.evaluate(() => window.__bench.attacked)).slice(1));
     if (model === 'cnn') {
-      // Slider: input event → worker re-evaluation → prediction on screen (next frame).
+      // Slider: input event → page → worker → reply → prediction bars updated in the DOM (the
+      // browser shows them at its next frame). Also the reply alone and the worker's compute.
       await page.getByTestId('t-slider').waitFor();
       const times = await page.evaluate(async () => {
         const input = document.querySelector('[data-testid="t-slider"]');
-        const out = [];
-        for (let k = 0; k < 30; k++) {
-          const before = window.__bench.classified;
+        const root = document.querySelector('[data-testid="single-attack"]');
+        const lab = window.__bench;
+        const out = { screen: [], reply: [], worker: [] };
+        for (let k = 0; k < 40; k++) {
+          const before = lab.classifiedAt.length;
+          let shown = null;
+          const observer = new MutationObserver(() => {
+            if (shown === null && lab.classifiedAt.length > before) shown = performance.now();
+          });
+          observer.observe(root, { subtree: true, childList: true, characterData: true, attributes: true });
           const t0 = performance.now();
           input.value = (0.5 + (k % 10) * 0.1).toFixed(2);
           input.dispatchEvent(new Event('input', { bubbles: true }));
-          while (window.__bench.classified === before) await new Promise((r) => setTimeout(r, 0));
-          await new Promise((r) => requestAnimationFrame(() => r()));
-          out.push(performance.now() - t0);
+          while (shown === null && performance.now() - t0 < 2000) {
+            await new Promise((r) => setTimeout(r, 0));
+          }
+          observer.disconnect();
+          if (shown === null || lab.classifiedAt.length <= before) throw new Error('the slider did not update the prediction');
+          out.screen.push(shown - t0);
+          out.reply.push(lab.classifiedAt[before] - t0);
+          out.worker.push(lab.classifiedMillis[before]);
+          await new Promise((r) => setTimeout(r, 30));
         }
         return out;
       });
-      slider = stats(times);
+      slider = { screen: stats(times.screen), reply: stats(times.reply), worker: stats(times.worker) };
     }
     await context.close();
   }
@@ -110,6 +127,8 @@ for (const m of MODELS) {
 const cnn = results.cnn;
 console.log(`\ntarget: CNN ≤ 30 ms per digit in the browser -> median ${cnn.median.toFixed(1)} ms: ${cnn.median <= 30 ? 'met' : 'NOT MET'}`);
 if (slider) {
-  console.log(`slider re-evaluation (cnn): median ${slider.median.toFixed(1)} ms, p95 ${slider.p95.toFixed(1)} ms; ` +
-    `target ≤ 16 ms -> ${slider.p95 <= 16 ? 'met' : slider.median <= 16 ? 'median met, p95 not' : 'NOT MET'}`);
+  const f = (x) => `median ${x.median.toFixed(1)} ms, p95 ${x.p95.toFixed(1)} ms`;
+  console.log(`slider re-evaluation (cnn), input event to prediction updated on the page: ${f(slider.screen)}`);
+  console.log(`  of which: reply from the worker ${f(slider.reply)}; the worker's classification ${f(slider.worker)}`);
+  console.log(`target ≤ 16 ms -> ${slider.screen.p95 <= 16 ? 'met (p95)' : slider.screen.median <= 16 ? 'median met, p95 not' : 'NOT MET'}`);
 }

@@ -319,6 +319,40 @@ impl Classifier {
         self.input_gradient(&batch, &eye)
     }
 
+    /// The parameters by name (as in [`Architecture::parameter_shapes`]), flattened row-major, in f32.
+    pub fn parameters(&self) -> Result<HashMap<String, Vec<f32>>> {
+        let mut out = HashMap::new();
+        let mut put = |name: &str, w: &Tensor, b: Option<&Tensor>| -> Result<()> {
+            let flat = |t: &Tensor| -> Result<Vec<f32>> {
+                Ok(t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?)
+            };
+            out.insert(format!("{name}.weight"), flat(w)?);
+            let b = b.ok_or_else(|| Error::Data(format!("{name} has no bias")))?;
+            out.insert(format!("{name}.bias"), flat(b)?);
+            Ok(())
+        };
+        match &self.layers {
+            Layers::Linear { fc } => put("fc", fc.weight(), fc.bias())?,
+            Layers::Mlp { fc1, fc2, fc3 } => {
+                put("fc1", fc1.weight(), fc1.bias())?;
+                put("fc2", fc2.weight(), fc2.bias())?;
+                put("fc3", fc3.weight(), fc3.bias())?;
+            }
+            Layers::Cnn {
+                conv1,
+                conv2,
+                fc1,
+                fc2,
+            } => {
+                put("conv1", conv1.weight(), conv1.bias())?;
+                put("conv2", conv2.weight(), conv2.bias())?;
+                put("fc1", fc1.weight(), fc1.bias())?;
+                put("fc2", fc2.weight(), fc2.bias())?;
+            }
+        }
+        Ok(out)
+    }
+
     /// The dtype of the weights.
     pub fn dtype(&self) -> DType {
         self.first_weight().dtype()

@@ -14,7 +14,6 @@
 //! clipping is an option, off by default (as in the paper).
 
 use crate::attack::{add_scaled, check_input, norm1, norm2, AttackKind, AttackOutcome, Model};
-use crate::classifier::argmax;
 use crate::{Error, Result};
 
 /// The norm DeepFool minimises.
@@ -75,8 +74,7 @@ impl DeepFool {
     /// Multiclass DeepFool on `model` at `x` (Algorithm 2, ℓ₂ or ℓ∞).
     pub fn run(&self, model: &dyn Model, x: &[f64]) -> Result<DeepFoolRun> {
         check_input(model, x)?;
-        let (f0, _) = model.jacobian(x)?;
-        let k0 = argmax(&f0);
+        let k0 = model.label(x)?;
         let mut total = vec![0.0; x.len()];
         let mut xi = x.to_vec();
         let mut iterates = vec![xi.clone()];

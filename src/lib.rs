@@ -10,6 +10,8 @@
 //! - [`classifier`]: the candle models (logits, probabilities, input gradients);
 //! - [`drawing`]: MNIST-style normalisation of drawn digits;
 //! - [`pooling`]: max-pooling with an exact gradient;
+//! - [`inference`]: the shipped classifiers as plain loops (forward pass, input Jacobian) for the
+//!   attacks;
 //! - [`training`]: seeded training and evaluation;
 //! - [`affine`]: affine classifiers, the closed-form case of the attacks;
 //! - [`attack`]: what the attacks share (model interface, norms, outcomes);
@@ -30,6 +32,7 @@ pub mod drawing;
 mod error;
 pub mod fast_gradient;
 pub mod geometry;
+pub mod inference;
 pub mod line_search;
 pub mod mnist;
 pub mod pooling;

@@ -44,14 +44,28 @@ pub struct AttackSummary {
     pub ms_per_image: f64,
     /// Digits attacked (the correctly classified ones).
     pub images: usize,
+    /// Mean `‖r‖₂ / ‖x − μ‖₂` over the successful attacks, `μ` the mean training image: ρ as
+    /// measured on mean-subtracted inputs (MatConvNet's MNIST networks, used by the DeepFool
+    /// paper, subtract `μ`). Only when the caller supplies `‖x − μ‖₂`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean_rho_centred: Option<f64>,
     #[serde(skip)]
-    sums: (f64, usize, f64, f64),
+    sums: (f64, usize, f64, f64, f64),
 }
 
 impl AttackSummary {
     /// Adds one digit's result (an error counts as a failed attack) and the time it took.
     pub fn add(&mut self, outcome: &Result<AttackOutcome>, millis: f64) {
-        let (rho, successes, iterations, time) = &mut self.sums;
+        self.add_digit(outcome, millis, None);
+    }
+
+    /// [`AttackSummary::add`], also accumulating `‖r‖₂ / ‖x − μ‖₂` given `centred_norm = ‖x − μ‖₂`.
+    pub fn add_centred(&mut self, outcome: &Result<AttackOutcome>, millis: f64, centred_norm: f64) {
+        self.add_digit(outcome, millis, Some(centred_norm));
+    }
+
+    fn add_digit(&mut self, outcome: &Result<AttackOutcome>, millis: f64, centred: Option<f64>) {
+        let (rho, successes, iterations, time, rho_centred) = &mut self.sums;
         self.images += 1;
         *time += millis;
         if let Ok(o) = outcome {
@@ -59,7 +73,13 @@ impl AttackSummary {
             if o.success {
                 *successes += 1;
                 *rho += o.rho.unwrap_or(0.0);
+                if let Some(c) = centred.filter(|&c| c > 0.0) {
+                    *rho_centred += o.l2 / c;
+                }
             }
+        }
+        if centred.is_some() && *successes > 0 {
+            self.mean_rho_centred = Some(*rho_centred / *successes as f64);
         }
         let n = self.images as f64;
         self.success_rate = *successes as f64 / n;

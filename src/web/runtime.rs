@@ -6,6 +6,7 @@
 use crate::attack::{AttackKind, Model};
 use crate::card::ModelCard;
 use crate::classifier::{Architecture, Classifier};
+use crate::inference::Network;
 use crate::line_search::LineSearch;
 use crate::protocol::{Body, Job, Reply, Request};
 use crate::robustness::{run_attack, AttackSummary};
@@ -31,7 +32,10 @@ const ROBUSTNESS_CHUNK: usize = 2;
 
 /// A model ready to use, with its card.
 pub struct LoadedModel {
+    /// The candle model (batched evaluation).
     pub model: Classifier,
+    /// The same weights as plain loops (single images, attacks).
+    pub network: Network,
     pub card: ModelCard,
 }
 
@@ -127,7 +131,7 @@ pub async fn execute(id: u64, job: Job, progress: &dyn Fn(Body)) -> Body {
 async fn classify(model: &str, image: &[f32]) -> Result<Body> {
     let loaded = model_named(model).await?;
     let start = now_ms();
-    let prediction = loaded.model.classify(image)?;
+    let prediction = loaded.network.classify(image)?;
     Ok(Body::Classified {
         model: model.to_string(),
         prediction,
@@ -164,13 +168,13 @@ async fn evaluate(id: u64, model: &str, count: usize, progress: &dyn Fn(Body)) -
 
 async fn attack_one(model: &str, image: &[f32], attack: AttackKind, seed: u64) -> Result<Body> {
     let loaded = model_named(model).await?;
-    let original = loaded.model.classify(image)?;
+    let original = loaded.network.classify(image)?;
     let x: Vec<f64> = image.iter().map(|&v| v as f64).collect();
     let start = now_ms();
-    let outcome = run_attack(attack, &loaded.model, &x, seed)?;
+    let outcome = run_attack(attack, &loaded.network, &x, seed)?;
     let millis = now_ms() - start;
     let flip_t = LineSearch::default()
-        .run(&loaded.model, &x, &outcome.perturbation, original.label)
+        .run(&loaded.network, &x, &outcome.perturbation, original.label)
         .map(|s| s.alpha)
         .unwrap_or(1.0);
     Ok(Body::Attacked {
@@ -203,13 +207,13 @@ async fn robustness(id: u64, model: &str, count: usize, progress: &dyn Fn(Body))
             });
         }
         let x: Vec<f64> = digits.image(i).iter().map(|&v| v as f64).collect();
-        if loaded.model.label(&x)? != digits.label(i) {
+        if loaded.network.label(&x)? != digits.label(i) {
             continue;
         }
         correct += 1;
         for (attack, summary) in summaries.iter_mut() {
             let start = now_ms();
-            let outcome = run_attack(*attack, &loaded.model, &x, i as u64);
+            let outcome = run_attack(*attack, &loaded.network, &x, i as u64);
             summary.add(&outcome, now_ms() - start);
         }
     }
@@ -233,7 +237,12 @@ pub fn install_model(card: ModelCard, weights: &[u8]) -> Result<()> {
 fn check_model(card: ModelCard, weights: &[u8]) -> Result<LoadedModel> {
     let arch = card.architecture_kind()?;
     let model = Classifier::from_safetensors(arch, weights, DType::F32, &Device::Cpu)?;
-    Ok(LoadedModel { model, card })
+    let network = Network::from_classifier(&model)?;
+    Ok(LoadedModel {
+        model,
+        network,
+        card,
+    })
 }
 
 async fn fetch_model(name: String) -> Result<LoadedModel> {

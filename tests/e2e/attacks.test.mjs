@@ -223,6 +223,9 @@ describe('Attacks and DeepFool geometry in the browser', { skip }, () => {
       for (const m of ['cnn', 'linear', 'mlp']) assert.ok(heads.includes(m), `column ${m} in ${heads}`);
       assert.equal(await table.locator('tbody tr').count(), 5, 'a row per attack');
       assert.equal(await table.locator('th.current').innerText(), 'cnn');
+      // The comparison with the paper, with the centred ρ from the report.
+      const comparison = await panel.getByTestId('paper-comparison').innerText();
+      assert.match(comparison, /ρ = 0\.\d{3} \(CNN\) and 0\.\d{3} \(MLP\), against the paper's 0\.20 and 0\.11/);
 
       const select = panel.locator('select');
       await select.selectOption('20');
@@ -254,7 +257,8 @@ describe('Attacks and DeepFool geometry in the browser', { skip }, () => {
       );
       t.diagnostic(`linear here: ${JSON.stringify(cells)}`);
       assert.equal(cells.length, 5);
-      for (const c of cells) assert.match(c, /^\d+\.\d{3} \(\d+%\)$/);
+      // ρ (success rate), then mean iterations and time per digit.
+      for (const c of cells) assert.match(c, /^\d+\.\d{3} \(\d+%\)\d+\.\d it · \d+\.\d+ ms$/);
       await page.screenshot({ path: screenshotPath('attack-robustness.png'), fullPage: true });
     });
   });
