@@ -21,26 +21,42 @@
 //! - [`card`]: model cards, the JSON beside each shipped weight file;
 //! - [`protocol`]: the messages between the page and the compute worker;
 //! - [`route`]: the demos' URL state (deep links, embed mode);
+//! - MRI (inverse problems): [`fourier`] (the unitary 2-D DFT), [`sampling`] (nested sampling
+//!   patterns), [`wavelet`] (orthogonal periodic 2-D wavelets), [`operator`] (`A = P_Ω F`,
+//!   `B = A W⁻¹`, the seam for other engines), [`firenet`] (the stable unrolled network),
+//!   [`reconstruction`] (one experiment: measurements, zero-filling, FIRENET, quality),
+//!   [`metrics`] (PSNR, SSIM), [`brain`] (MNI template slices), [`phantom`] (Shepp–Logan,
+//!   random ellipses), [`upload`] (users' images);
 //! - `web` (wasm32 only): the Yew components and the worker runtime.
 
 pub mod affine;
 pub mod attack;
+pub mod brain;
 pub mod card;
 pub mod classifier;
 pub mod deepfool;
 pub mod drawing;
 mod error;
 pub mod fast_gradient;
+pub mod firenet;
+pub mod fourier;
 pub mod geometry;
 pub mod inference;
 pub mod line_search;
+pub mod metrics;
 pub mod mnist;
+pub mod operator;
+pub mod phantom;
 pub mod pooling;
 pub mod protocol;
 pub mod random_noise;
+pub mod reconstruction;
 pub mod robustness;
 pub mod route;
+pub mod sampling;
 pub mod training;
+pub mod upload;
+pub mod wavelet;
 
 #[cfg(target_arch = "wasm32")]
 pub mod web;

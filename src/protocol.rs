@@ -8,7 +8,9 @@
 use crate::attack::{AttackKind, AttackOutcome};
 use crate::card::ModelCard;
 use crate::classifier::Prediction;
+use crate::reconstruction::Quality;
 use crate::robustness::AttackSummary;
+use crate::sampling::Pattern;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -40,8 +42,124 @@ pub enum Job {
     /// Attack the first `count` held-out digits with every attack, reporting progress;
     /// answered by [`Body::Robustness`].
     Robustness { model: String, count: usize },
+    /// Reconstruct an MRI image (sampling, zero-filling, FIRENET) with per-layer outputs kept
+    /// for [`Job::FirenetLayer`]; answered by [`Body::Reconstructed`].
+    Reconstruct(ReconstructJob),
+    /// The FIRENET estimate after `layer` layers of reconstruction `run` (the id of its
+    /// [`Job::Reconstruct`]); answered by [`Body::FirenetLayer`].
+    FirenetLayer { run: u64, layer: usize },
+    /// Decode an uploaded image file (a `data:` URL, base64) into a grey `side × side` image kept
+    /// in the worker as [`MriImage::Upload`]; answered by [`Body::Uploaded`].
+    Upload { data_url: String, side: usize },
+    /// The held-out brain slices available at `side`; answered by [`Body::BrainCatalog`].
+    BrainCatalog { side: usize },
     /// Stop the job with this id.
     Cancel { target: u64 },
+}
+
+/// Which image the MRI demo reconstructs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "source", rename_all = "snake_case")]
+pub enum MriImage {
+    /// A held-out slice of the MNI brain template: `index` into the held-out slices of
+    /// `orientation` (`axial`, `coronal`, `sagittal`).
+    Brain { orientation: String, index: usize },
+    /// The (modified) Shepp–Logan phantom.
+    SheppLogan,
+    /// Seeded random ellipses.
+    Ellipses { seed: u64 },
+    /// The image last uploaded to the worker.
+    Upload,
+}
+
+/// Everything a reconstruction needs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReconstructJob {
+    pub image: MriImage,
+    pub side: usize,
+    pub pattern: Pattern,
+    pub rate: f64,
+    /// `‖e‖₂ / ‖Ax‖₂`.
+    pub noise: f64,
+    pub seed: u64,
+    /// Wavelet name (`haar`, `db4`, `sym4`, …).
+    pub wavelet: String,
+    pub lambda: f32,
+    /// FIRENET's `n`.
+    pub blocks: usize,
+    /// FIRENET's `p`.
+    pub layers_per_block: usize,
+}
+
+/// A grey image for display: 8-bit pixels (row-major, `side²`), base64-encoded.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Picture {
+    pub side: usize,
+    pub pixels: String,
+}
+
+impl Picture {
+    /// Quantises values in [0, 1] (clamped; NaN as 0) to 8 bits.
+    pub fn from_unit(values: &[f32], side: usize) -> Self {
+        use base64::Engine;
+        let bytes: Vec<u8> = values
+            .iter()
+            .map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8)
+            .collect();
+        Self {
+            side,
+            pixels: base64::engine::general_purpose::STANDARD.encode(bytes),
+        }
+    }
+
+    /// The 8-bit pixels.
+    pub fn bytes(&self) -> Result<Vec<u8>> {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(&self.pixels)
+            .map_err(|e| Error::Data(format!("a picture's pixels are not base64: {e}")))?;
+        if bytes.len() != self.side * self.side {
+            return Err(Error::Data(format!(
+                "a {0}×{0} picture has {1} pixels",
+                self.side,
+                bytes.len()
+            )));
+        }
+        Ok(bytes)
+    }
+}
+
+/// One reconstruction as shown: its picture and quality.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Panel {
+    pub picture: Picture,
+    pub quality: Quality,
+}
+
+/// The answer to [`Job::Reconstruct`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Reconstruction {
+    /// The id of the request, for [`Job::FirenetLayer`].
+    pub run: u64,
+    pub side: usize,
+    pub truth: Picture,
+    /// The sampling mask, zero frequency at the centre.
+    pub mask: Picture,
+    /// `log|Fx|` (see [`crate::reconstruction::Experiment::kspace_display`]).
+    pub kspace: Picture,
+    /// Sampled share and count of frequencies.
+    pub rate: f64,
+    pub samples: usize,
+    pub wavelet_levels: usize,
+    pub zero_filled: Panel,
+    /// FIRENET after all layers.
+    pub firenet: Panel,
+    /// `‖x_k − x‖₂/‖x‖₂` of the complex estimate after each layer `k = 1 … n·p`.
+    pub layer_errors: Vec<f64>,
+    /// FIRENET's `p` (restarts come every `p` layers).
+    pub layers_per_block: usize,
+    /// FIRENET's time in the worker, milliseconds.
+    pub millis: f64,
 }
 
 /// A reply from the worker.
@@ -92,6 +210,25 @@ pub enum Body {
         correct: usize,
         count: usize,
         summaries: Vec<(AttackKind, AttackSummary)>,
+    },
+    /// A reconstruction.
+    Reconstructed(Box<Reconstruction>),
+    /// FIRENET after `layer` layers.
+    FirenetLayer {
+        run: u64,
+        layer: usize,
+        panel: Panel,
+    },
+    /// An upload, decoded.
+    Uploaded {
+        preview: Picture,
+        /// What was done to the file, and warnings.
+        notes: Vec<String>,
+    },
+    /// Held-out brain slices per orientation (name, count) at a side.
+    BrainCatalog {
+        side: usize,
+        slices: Vec<(String, usize)>,
     },
     /// The job stopped because it was cancelled.
     Cancelled,
@@ -154,6 +291,33 @@ mod tests {
         assert!(!p.body.is_final());
         assert!(Body::Cancelled.is_final());
         assert!(Request::decode("{\"id\":1}").is_err());
+        let mri = Request {
+            id: 9,
+            job: Job::Reconstruct(ReconstructJob {
+                image: MriImage::Brain {
+                    orientation: "axial".into(),
+                    index: 2,
+                },
+                side: 128,
+                pattern: Pattern::Radial,
+                rate: 0.25,
+                noise: 0.01,
+                seed: 1,
+                wavelet: "db4".into(),
+                lambda: 1e-3,
+                blocks: 5,
+                layers_per_block: 10,
+            }),
+        };
+        assert_eq!(Request::decode(&mri.encode()).unwrap(), mri);
+        let picture = Picture::from_unit(&[0.0, 0.5, 1.0, 2.0], 2);
+        assert_eq!(picture.bytes().unwrap(), vec![0, 128, 255, 255]);
+        assert!(Picture {
+            side: 3,
+            ..picture.clone()
+        }
+        .bytes()
+        .is_err());
         assert!(Reply::decode("garbage").is_err());
     }
 }

@@ -8,6 +8,8 @@
 use crate::attack::AttackKind;
 use crate::classifier::Architecture;
 use crate::mnist::HELD_OUT_COUNT;
+use crate::protocol::{MriImage, ReconstructJob};
+use crate::sampling::Pattern;
 
 /// Splits a query string (`a=1&b=two`, with or without a leading `?`) into decoded pairs.
 pub fn parse_query(query: &str) -> Vec<(String, String)> {
@@ -194,6 +196,205 @@ impl AttackState {
     }
 }
 
+/// The URL state of the MRI reconstruction demo: the image, sampling and FIRENET settings, and
+/// the layer shown (`None`: the last).
+#[derive(Clone, Debug, PartialEq)]
+pub struct MriState {
+    pub job: ReconstructJob,
+    pub layer: Option<usize>,
+}
+
+/// Sampling rates the demo's slider offers.
+pub const MRI_RATES: std::ops::RangeInclusive<f64> = 0.05..=0.6;
+/// Relative noise levels the demo's slider offers.
+pub const MRI_NOISE: std::ops::RangeInclusive<f64> = 0.0..=0.2;
+/// λ the advanced panel accepts.
+pub const MRI_LAMBDA: std::ops::RangeInclusive<f32> = 1e-6..=0.1;
+/// FIRENET blocks `n` and layers per block `p` the advanced panel accepts.
+pub const MRI_BLOCKS: std::ops::RangeInclusive<usize> = 1..=20;
+pub const MRI_LAYERS_PER_BLOCK: std::ops::RangeInclusive<usize> = 1..=50;
+
+impl Default for MriState {
+    fn default() -> Self {
+        Self {
+            job: ReconstructJob {
+                image: MriImage::Brain {
+                    orientation: "axial".into(),
+                    index: 4,
+                },
+                side: 128,
+                pattern: Pattern::VariableDensity,
+                rate: 0.25,
+                noise: 0.0,
+                seed: 1,
+                wavelet: "db4".into(),
+                lambda: DEFAULT_LAMBDA,
+                blocks: 5,
+                layers_per_block: 10,
+            },
+            layer: None,
+        }
+    }
+}
+
+/// FIRENET's default λ for images in [0, 1] (see `lab firenet-report`).
+pub const DEFAULT_LAMBDA: f32 = 1e-3;
+
+impl MriState {
+    /// Reads `image=<brain|shepp_logan|ellipses|upload>`, `orientation`, `slice`, `seed`, `side`,
+    /// `pattern`, `rate`, `noise`, `wavelet`, `lambda`, `n`, `p`, `layer`; bad values fall back
+    /// to the defaults with a notice.
+    pub fn from_query(query: &str) -> Parsed<Self> {
+        let mut state = Self::default();
+        let mut notices = Vec::new();
+        let (mut image, mut orientation, mut slice, mut seed) =
+            ("brain".to_string(), "axial".to_string(), 4usize, 1u64);
+        let job = &mut state.job;
+        fn number<T: std::str::FromStr + PartialOrd + std::fmt::Display>(
+            key: &str,
+            value: &str,
+            range: std::ops::RangeInclusive<T>,
+            notices: &mut Vec<String>,
+        ) -> Option<T> {
+            match value.parse::<T>() {
+                Ok(v) if range.contains(&v) => Some(v),
+                _ => {
+                    notices.push(format!(
+                        "Ignored {key}=\u{201c}{value}\u{201d}: expected a number from {} to {}.",
+                        range.start(),
+                        range.end()
+                    ));
+                    None
+                }
+            }
+        }
+        for (key, value) in parse_query(query) {
+            match key.as_str() {
+                "image" => match value.as_str() {
+                    "brain" | "shepp_logan" | "ellipses" | "upload" => image = value,
+                    _ => notices.push(format!(
+                        "Unknown image \u{201c}{value}\u{201d}: showing a brain slice."
+                    )),
+                },
+                "orientation" => match crate::brain::Orientation::from_name(&value) {
+                    Ok(_) => orientation = value,
+                    Err(_) => notices.push(format!(
+                        "Unknown orientation \u{201c}{value}\u{201d}: showing an axial slice."
+                    )),
+                },
+                "slice" => {
+                    if let Some(v) = number(&key, &value, 0..=999, &mut notices) {
+                        slice = v;
+                    }
+                }
+                "seed" => {
+                    if let Some(v) = number(&key, &value, 0..=u64::MAX, &mut notices) {
+                        seed = v;
+                    }
+                }
+                "side" => match value.as_str() {
+                    "128" => job.side = 128,
+                    "256" => job.side = 256,
+                    _ => notices.push(format!(
+                        "The lab works at 128 or 256 pixels, not \u{201c}{value}\u{201d}: using 128."
+                    )),
+                },
+                "pattern" => match Pattern::from_name(&value) {
+                    Ok(p) => job.pattern = p,
+                    Err(_) => notices.push(format!(
+                        "Unknown sampling pattern \u{201c}{value}\u{201d}: using variable density."
+                    )),
+                },
+                "rate" => {
+                    if let Some(v) = number(&key, &value, MRI_RATES, &mut notices) {
+                        job.rate = v;
+                    }
+                }
+                "noise" => {
+                    if let Some(v) = number(&key, &value, MRI_NOISE, &mut notices) {
+                        job.noise = v;
+                    }
+                }
+                "wavelet" => match crate::wavelet::Wavelet::from_name(&value) {
+                    Ok(w) => job.wavelet = w.name().to_string(),
+                    Err(_) => notices.push(format!(
+                        "Unknown wavelet \u{201c}{value}\u{201d}: using db4."
+                    )),
+                },
+                "lambda" => {
+                    if let Some(v) = number(&key, &value, MRI_LAMBDA, &mut notices) {
+                        job.lambda = v;
+                    }
+                }
+                "n" => {
+                    if let Some(v) = number(&key, &value, MRI_BLOCKS, &mut notices) {
+                        job.blocks = v;
+                    }
+                }
+                "p" => {
+                    if let Some(v) = number(&key, &value, MRI_LAYERS_PER_BLOCK, &mut notices) {
+                        job.layers_per_block = v;
+                    }
+                }
+                "layer" => {
+                    if let Some(v) = number(&key, &value, 1..=1000, &mut notices) {
+                        state.layer = Some(v);
+                    }
+                }
+                "embed" => {}
+                other => notices.push(unknown(other)),
+            }
+        }
+        job.image = match image.as_str() {
+            "shepp_logan" => MriImage::SheppLogan,
+            "ellipses" => MriImage::Ellipses { seed },
+            "upload" => MriImage::Upload,
+            _ => MriImage::Brain {
+                orientation,
+                index: slice,
+            },
+        };
+        if let Some(l) = state.layer {
+            let layers = job.blocks * job.layers_per_block;
+            if l > layers {
+                notices.push(format!(
+                    "FIRENET has {layers} layers here: showing the last."
+                ));
+                state.layer = None;
+            }
+        }
+        Parsed { state, notices }
+    }
+
+    /// The query that [`MriState::from_query`] reads back to this state.
+    pub fn to_query(&self) -> String {
+        let j = &self.job;
+        let image = match &j.image {
+            MriImage::Brain { orientation, index } => {
+                format!("image=brain&orientation={orientation}&slice={index}")
+            }
+            MriImage::SheppLogan => "image=shepp_logan".into(),
+            MriImage::Ellipses { seed } => format!("image=ellipses&seed={seed}"),
+            MriImage::Upload => "image=upload".into(),
+        };
+        let mut q = format!(
+            "{image}&side={}&pattern={}&rate={}&noise={}&wavelet={}&lambda={}&n={}&p={}",
+            j.side,
+            j.pattern.name(),
+            j.rate,
+            j.noise,
+            j.wavelet,
+            j.lambda,
+            j.blocks,
+            j.layers_per_block
+        );
+        if let Some(l) = self.layer {
+            q.push_str(&format!("&layer={l}"));
+        }
+        q
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,6 +475,34 @@ mod tests {
         let p = ClassifyState::from_query("digit=-1&model=mlp");
         assert_eq!(p.state.model, Architecture::Mlp);
         assert_eq!(p.state.source, DigitSource::Gallery(0));
+        assert_eq!(p.notices.len(), 1);
+    }
+
+    #[test]
+    fn mri_state_round_trips_and_falls_back() {
+        let mut state = MriState::default();
+        state.job.image = MriImage::Ellipses { seed: 42 };
+        state.job.pattern = Pattern::Radial;
+        state.job.rate = 0.15;
+        state.job.noise = 0.02;
+        state.job.side = 256;
+        state.job.wavelet = "haar".into();
+        state.job.lambda = 0.003;
+        state.job.blocks = 6;
+        state.job.layers_per_block = 15;
+        state.layer = Some(33);
+        let parsed = MriState::from_query(&state.to_query());
+        assert_eq!(parsed.state, state);
+        assert!(parsed.notices.is_empty(), "{:?}", parsed.notices);
+        let default = MriState::default();
+        assert_eq!(MriState::from_query(&default.to_query()).state, default);
+        let p = MriState::from_query(
+            "image=cat&rate=2&noise=-1&lambda=NaN&n=0&p=abc&side=100&pattern=spiral&wavelet=db99&layer=5000&zoom=1",
+        );
+        assert_eq!(p.state, MriState::default());
+        assert_eq!(p.notices.len(), 11, "{:?}", p.notices);
+        let p = MriState::from_query("n=2&p=3&layer=7");
+        assert_eq!(p.state.layer, None);
         assert_eq!(p.notices.len(), 1);
     }
 }

@@ -191,3 +191,120 @@ fn fatal_panel_shows_the_message_and_a_reload_button() {
     );
     panel.remove();
 }
+
+fn reconstruct_job(image: barriers_lab::protocol::MriImage) -> Job {
+    Job::Reconstruct(barriers_lab::protocol::ReconstructJob {
+        image,
+        side: 128,
+        pattern: barriers_lab::sampling::Pattern::VariableDensity,
+        rate: 0.25,
+        noise: 0.0,
+        seed: 1,
+        wavelet: "db4".into(),
+        lambda: 1e-3,
+        blocks: 2,
+        layers_per_block: 3,
+    })
+}
+
+/// A PNG (a bright square on a dark background) as a data URL, as the page reads an upload.
+fn png_data_url(width: u32, height: u32) -> String {
+    use base64::Engine;
+    let img = image::GrayImage::from_fn(width, height, |x, y| {
+        let inside = (x > width / 4 && x < 3 * width / 4) && (y > height / 4 && y < 3 * height / 4);
+        image::Luma([if inside { 220 } else { 20 }])
+    });
+    let mut bytes = Vec::new();
+    img.write_to(
+        &mut std::io::Cursor::new(&mut bytes),
+        image::ImageFormat::Png,
+    )
+    .unwrap();
+    format!(
+        "data:image/png;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    )
+}
+
+#[wasm_bindgen_test]
+async fn runtime_reconstructs_keeps_layers_and_handles_uploads() {
+    use barriers_lab::protocol::MriImage;
+    let progress = std::cell::RefCell::new(Vec::new());
+    let record = |b: Body| progress.borrow_mut().push(b);
+    let body = runtime::execute(40, reconstruct_job(MriImage::SheppLogan), &record).await;
+    let Body::Reconstructed(r) = body else {
+        panic!("unexpected reply {body:?}")
+    };
+    assert_eq!((r.run, r.side, r.layer_errors.len()), (40, 128, 6));
+    assert!(r.firenet.quality.error < r.zero_filled.quality.error * 1.5);
+    assert_eq!(r.truth.bytes().unwrap().len(), 128 * 128);
+    assert!((r.rate - 0.25).abs() < 0.005);
+    assert_eq!(progress.borrow().len(), 2, "one progress report per block");
+    // Any layer of the last run, on request; other runs and layers are clear errors.
+    let layer = runtime::execute(41, Job::FirenetLayer { run: 40, layer: 2 }, &record).await;
+    assert!(
+        matches!(layer, Body::FirenetLayer { layer: 2, .. }),
+        "{layer:?}"
+    );
+    let stale = runtime::execute(42, Job::FirenetLayer { run: 7, layer: 2 }, &record).await;
+    assert!(matches!(stale, Body::Failed { .. }), "{stale:?}");
+    let deep = runtime::execute(43, Job::FirenetLayer { run: 40, layer: 99 }, &record).await;
+    assert!(
+        matches!(deep, Body::Failed { ref message } if message.contains("6 layers")),
+        "{deep:?}"
+    );
+    // Uploads: a PNG becomes the "upload" image; broken files and sizes are clear errors.
+    let before = runtime::execute(44, reconstruct_job(MriImage::Upload), &record).await;
+    assert!(
+        matches!(before, Body::Failed { ref message } if message.contains("uploaded")),
+        "{before:?}"
+    );
+    let uploaded = runtime::execute(
+        45,
+        Job::Upload {
+            data_url: png_data_url(300, 200),
+            side: 128,
+        },
+        &record,
+    )
+    .await;
+    let Body::Uploaded { preview, notes } = uploaded else {
+        panic!("unexpected reply {uploaded:?}")
+    };
+    assert_eq!(preview.side, 128);
+    assert!(!notes.is_empty());
+    let from_upload = runtime::execute(46, reconstruct_job(MriImage::Upload), &record).await;
+    assert!(
+        matches!(from_upload, Body::Reconstructed(_)),
+        "{from_upload:?}"
+    );
+    for (data_url, expect) in [
+        ("data:image/png;base64,AAAA".to_string(), "PNG or JPEG"),
+        ("not a data url".to_string(), "could not be read"),
+        (png_data_url(4, 4), "small"),
+    ] {
+        let bad = runtime::execute(
+            47,
+            Job::Upload {
+                data_url,
+                side: 128,
+            },
+            &record,
+        )
+        .await;
+        assert!(
+            matches!(bad, Body::Failed { ref message } if message.contains(expect)),
+            "{expect}: {bad:?}"
+        );
+    }
+    let odd = runtime::execute(
+        48,
+        Job::Upload {
+            data_url: png_data_url(64, 64),
+            side: 100,
+        },
+        &record,
+    )
+    .await;
+    assert!(matches!(odd, Body::Failed { .. }), "{odd:?}");
+}

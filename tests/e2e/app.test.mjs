@@ -59,7 +59,7 @@ describe('Barriers Lab in the browser', { skip }, () => {
       const live = grid.locator('.demo-card.live');
       assert.deepEqual(
         (await live.locator('h3').allInnerTexts()).map((t) => t.trim()),
-        ['Classify', 'Attacks', 'DeepFool geometry'],
+        ['Classify', 'Attacks', 'DeepFool geometry', 'MRI reconstruction'],
         'the live demos, in order',
       );
       const coming = grid.locator('.demo-card.coming');

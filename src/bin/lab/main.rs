@@ -6,6 +6,8 @@
 //! lab evaluate                                    held-out accuracy of every shipped model
 //! lab robustness [--count N]                      attack every model: static/reports/robustness.json
 //! lab bench-attacks [--count N]                   DeepFool time per digit (median, p95) per model
+//! lab firenet-report                              FIRENET's measured properties: static/reports/firenet.json
+//! lab bench-firenet [--repeats N]                 FIRENET time at 128² and 256², one A/A* pair
 //! ```
 
 #[cfg(target_arch = "wasm32")]
@@ -15,6 +17,9 @@ fn main() {}
 fn main() -> anyhow::Result<()> {
     native::main()
 }
+
+#[cfg(not(target_arch = "wasm32"))]
+mod mri;
 
 #[cfg(not(target_arch = "wasm32"))]
 mod native {
@@ -60,9 +65,14 @@ mod native {
                 let count = flag(&args, "--count").map(|c| c.parse()).transpose()?;
                 robustness(count)
             }
+            Some("firenet-report") => crate::mri::firenet_report(),
+            Some("bench-firenet") => {
+                let repeats = flag(&args, "--repeats").map(|c| c.parse()).transpose()?;
+                crate::mri::bench_firenet(repeats.unwrap_or(3))
+            }
             _ => {
                 eprintln!(
-                    "usage: lab prepare-mnist [--from DIR] | lab train [linear|mlp|cnn|all] | lab evaluate | lab robustness [--count N] | lab bench-attacks [--count N]"
+                    "usage: lab prepare-mnist [--from DIR] | lab train [linear|mlp|cnn|all] | lab evaluate | lab robustness [--count N] | lab bench-attacks [--count N] | lab firenet-report | lab bench-firenet [--repeats N]"
                 );
                 bail!("no command given")
             }

@@ -1,0 +1,345 @@
+//! FIRENET (Colbrook, Antun & Hansen, "The difficulty of computing stable and accurate neural
+//! networks", PNAS 2022): an unrolled, provably stable network that reconstructs `x` from
+//! `y = Ax + e` by solving the weighted square-root LASSO over wavelet coefficients `z`,
+//!
+//! `min_z  λ‖z‖_{ℓ¹_w} + ‖Bz − y‖₂`,   `B = P_Ω F W⁻¹`,  `x = W⁻¹z`,
+//!
+//! with restarted primal–dual (Chambolle–Pock) iterations. One layer is one step:
+//!
+//! - `z_{k+1} = soft_{τλw}(z_k − τB*u_k)`, `soft_t(v) = v/|v|·max(|v| − t, 0)` (complex);
+//! - `u_{k+1} = Π_{‖·‖₂≤1}(u_k + σB(2z_{k+1} − z_k) − σy)`;
+//!
+//! `p` layers form a block returning the ergodic average of its iterates, `Inner_p(y, z₀)`, and
+//! `n` blocks are chained by the restart scheme: `ε₀ = ‖y‖₂`, `ε_k = e⁻¹(δ + ε_{k−1})`,
+//! `β_k = ε_k/(2‖B‖)`, `α_k = 1/(β_k p)`, `ψ_k = α_k⁻¹ Inner_p(α_k y, α_k ψ_{k−1})`, `ψ₀ = 0` or an
+//! initial guess. Under the robust null space property the error decays geometrically, by `e⁻¹`
+//! per block, down to the noise level: `O(|log ε|)` layers reach accuracy `ε`, and the map
+//! `y ↦ Φ(y)` stays Lipschitz-stable.
+//!
+//! The estimate after layer `j` of block `k` (shown by the lab's layer slider) is
+//! `α_k⁻¹ · (mean of the block's first j iterates)`.
+
+use crate::operator::{norm, LinearOperator};
+use crate::{Error, Result};
+use rustfft::num_complex::Complex32;
+
+/// FIRENET's settings.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Firenet {
+    /// `λ`, the weight of the sparsity term.
+    pub lambda: f32,
+    /// `n`, the number of restarted blocks.
+    pub blocks: usize,
+    /// `p`, the layers (primal–dual steps) per block.
+    pub layers_per_block: usize,
+    /// Primal step `τ`.
+    pub tau: f32,
+    /// Dual step `σ` (`τσ‖B‖² ≤ 1`).
+    pub sigma: f32,
+    /// `δ`, the restart scheme's noise-level guess.
+    pub delta: f32,
+}
+
+impl Default for Firenet {
+    fn default() -> Self {
+        Self {
+            lambda: 1e-3,
+            blocks: 5,
+            layers_per_block: 10,
+            tau: 1.0,
+            sigma: 1.0,
+            delta: 1e-9,
+        }
+    }
+}
+
+/// Largest number of layers a run may have (keeps a playful "advanced" panel from stalling).
+pub const MAX_LAYERS: usize = 2000;
+
+impl Firenet {
+    /// The depth `n·p`.
+    pub fn layers(&self) -> usize {
+        self.blocks * self.layers_per_block
+    }
+
+    fn check(&self, op: &dyn LinearOperator, y: &[Complex32], weights: &[f32]) -> Result<()> {
+        let bad = |m: String| Err(Error::Input(m));
+        if !(self.lambda.is_finite() && self.lambda >= 0.0) {
+            return bad(format!("λ must be finite and ≥ 0, got {}", self.lambda));
+        }
+        if self.blocks == 0 || self.layers_per_block == 0 {
+            return bad("FIRENET needs at least one block of at least one layer".into());
+        }
+        if self.layers() > MAX_LAYERS {
+            return bad(format!(
+                "{} layers requested; at most {MAX_LAYERS}",
+                self.layers()
+            ));
+        }
+        let b = op.norm_bound();
+        if !(self.tau > 0.0 && self.sigma > 0.0 && self.tau * self.sigma * b * b <= 1.0 + 1e-6) {
+            return bad(format!(
+                "the steps must satisfy τσ‖B‖² ≤ 1 (τ = {}, σ = {}, ‖B‖ ≤ {b})",
+                self.tau, self.sigma
+            ));
+        }
+        if !(self.delta.is_finite() && self.delta >= 0.0) {
+            return bad(format!("δ must be finite and ≥ 0, got {}", self.delta));
+        }
+        if y.len() != op.output_len() {
+            return bad(format!(
+                "{} measurements for an operator with {} outputs",
+                y.len(),
+                op.output_len()
+            ));
+        }
+        if y.iter().any(|v| !v.re.is_finite() || !v.im.is_finite()) {
+            return bad("the measurements contain NaN or infinite values".into());
+        }
+        if weights.len() != op.input_len() {
+            return bad(format!(
+                "{} weights for {} coefficients",
+                weights.len(),
+                op.input_len()
+            ));
+        }
+        if weights.iter().any(|w| !(w.is_finite() && *w >= 0.0)) {
+            return bad("the weights must be finite and ≥ 0".into());
+        }
+        Ok(())
+    }
+
+    /// Runs FIRENET on `op = B` with data `y`, per-coefficient weights `w` and an optional initial
+    /// guess `ψ₀` (coefficients). `each_layer(k, ψ)` receives the estimate after layer `k = 1 …
+    /// n·p`; return `false` from it to stop (the run then ends with [`Error::Cancelled`]).
+    /// Returns `ψ_n`.
+    pub fn run(
+        &self,
+        op: &dyn LinearOperator,
+        y: &[Complex32],
+        weights: &[f32],
+        initial: Option<&[Complex32]>,
+        mut each_layer: impl FnMut(usize, &[Complex32]) -> bool,
+    ) -> Result<Vec<Complex32>> {
+        let mut run = self.start(op, y, weights, initial)?;
+        while run.next_block(&mut each_layer)? {}
+        Ok(run.finish())
+    }
+
+    /// Starts a run that the caller advances block by block with [`FirenetRun::next_block`]
+    /// (the worker yields to its event loop between blocks).
+    pub fn start<'a>(
+        &self,
+        op: &'a dyn LinearOperator,
+        y: &'a [Complex32],
+        weights: &[f32],
+        initial: Option<&[Complex32]>,
+    ) -> Result<FirenetRun<'a>> {
+        self.check(op, y, weights)?;
+        let (len, m) = (op.input_len(), op.output_len());
+        let psi = match initial {
+            Some(z) if z.len() == len => {
+                if z.iter().any(|v| !v.re.is_finite() || !v.im.is_finite()) {
+                    return Err(Error::Input(
+                        "the initial guess contains NaN or infinite values".into(),
+                    ));
+                }
+                z.to_vec()
+            }
+            Some(z) => {
+                return Err(Error::Input(format!(
+                    "initial guess of {} coefficients, expected {len}",
+                    z.len()
+                )))
+            }
+            None => vec![Complex32::default(); len],
+        };
+        let zeros = |k: usize| vec![Complex32::default(); k];
+        Ok(FirenetRun {
+            settings: *self,
+            op,
+            y,
+            thresholds: weights.iter().map(|w| self.tau * self.lambda * w).collect(),
+            estimate: psi.clone(),
+            psi,
+            z: zeros(len),
+            z_new: zeros(len),
+            sum: zeros(len),
+            bt_u: zeros(len),
+            extrapolated: zeros(len),
+            u: zeros(m),
+            bz: zeros(m),
+            epsilon: norm(y) as f32,
+            block: 0,
+            layer: 0,
+        })
+    }
+}
+
+/// A FIRENET run in progress (see [`Firenet::start`]).
+pub struct FirenetRun<'a> {
+    settings: Firenet,
+    op: &'a dyn LinearOperator,
+    y: &'a [Complex32],
+    thresholds: Vec<f32>,
+    psi: Vec<Complex32>,
+    estimate: Vec<Complex32>,
+    z: Vec<Complex32>,
+    z_new: Vec<Complex32>,
+    sum: Vec<Complex32>,
+    bt_u: Vec<Complex32>,
+    extrapolated: Vec<Complex32>,
+    u: Vec<Complex32>,
+    bz: Vec<Complex32>,
+    epsilon: f32,
+    block: usize,
+    layer: usize,
+}
+
+impl FirenetRun<'_> {
+    /// Blocks completed.
+    pub fn blocks_done(&self) -> usize {
+        self.block
+    }
+
+    /// Runs the next block of `p` layers, calling `each_layer(k, ψ)` after each layer `k`.
+    /// Returns whether blocks remain.
+    pub fn next_block(
+        &mut self,
+        mut each_layer: impl FnMut(usize, &[Complex32]) -> bool,
+    ) -> Result<bool> {
+        let Firenet {
+            blocks,
+            layers_per_block: p,
+            tau,
+            sigma,
+            delta,
+            ..
+        } = self.settings;
+        if self.block >= blocks {
+            return Ok(false);
+        }
+        self.block += 1;
+        self.epsilon = (delta + self.epsilon) / std::f32::consts::E;
+        let beta = self.epsilon / (2.0 * self.op.norm_bound());
+        let alpha = 1.0 / (beta * p as f32);
+        if !alpha.is_finite() || alpha == 0.0 {
+            // ε underflowed (zero data and δ = 0) or overflowed: ψ stands as it is.
+            for _ in 0..p {
+                self.layer += 1;
+                if !each_layer(self.layer, &self.psi) {
+                    return Err(Error::Cancelled);
+                }
+            }
+            return Ok(self.block < blocks);
+        }
+        let sy = sigma * alpha;
+        for (zi, pi) in self.z.iter_mut().zip(&self.psi) {
+            *zi = pi * alpha;
+        }
+        self.u.fill(Complex32::default());
+        self.sum.fill(Complex32::default());
+        for j in 1..=p {
+            self.op.adjoint(&self.u, &mut self.bt_u);
+            // z′ = soft(z − τB*u) and the extrapolation 2z′ − z, in one pass.
+            for ((((zn, e), zi), g), t) in self
+                .z_new
+                .iter_mut()
+                .zip(self.extrapolated.iter_mut())
+                .zip(&self.z)
+                .zip(&self.bt_u)
+                .zip(&self.thresholds)
+            {
+                *zn = soft(zi - g * tau, *t);
+                *e = *zn * 2.0 - zi;
+            }
+            self.op.apply(&self.extrapolated, &mut self.bz);
+            // u + σB(2z′ − z) − σy and its norm, then the projection onto the unit ball.
+            let mut un2 = 0.0f64;
+            for ((ui, bi), yi) in self.u.iter_mut().zip(&self.bz).zip(self.y) {
+                *ui += bi * sigma - yi * sy;
+                un2 += ui.norm_sqr() as f64;
+            }
+            let un = un2.sqrt() as f32;
+            if un > 1.0 {
+                let s = 1.0 / un;
+                for ui in self.u.iter_mut() {
+                    *ui *= s;
+                }
+            }
+            std::mem::swap(&mut self.z, &mut self.z_new);
+            self.layer += 1;
+            let scale = 1.0 / (alpha * j as f32);
+            for ((s, e), zi) in self
+                .sum
+                .iter_mut()
+                .zip(self.estimate.iter_mut())
+                .zip(&self.z)
+            {
+                *s += zi;
+                *e = *s * scale;
+            }
+            if !each_layer(self.layer, &self.estimate) {
+                return Err(Error::Cancelled);
+            }
+        }
+        self.psi.copy_from_slice(&self.estimate);
+        Ok(self.block < blocks)
+    }
+
+    /// The current estimate `ψ` (after the last completed block).
+    pub fn psi(&self) -> &[Complex32] {
+        &self.psi
+    }
+
+    /// `ψ_n` (or the estimate after the blocks run so far).
+    pub fn finish(self) -> Vec<Complex32> {
+        self.psi
+    }
+}
+
+/// `soft_t(v) = v/|v| · max(|v| − t, 0)`, 0 at `v = 0`.
+#[inline]
+fn soft(v: Complex32, t: f32) -> Complex32 {
+    // √(re² + im²) rather than `norm()` (hypot), which is several times slower on wasm32.
+    let a = v.norm_sqr().sqrt();
+    if a <= t {
+        Complex32::default()
+    } else {
+        v * ((a - t) / a)
+    }
+}
+
+/// Per-coefficient weights from one weight per wavelet level, `w_j = √(s/s_j)` for sparsity
+/// levels `s_j` (`s = Σ s_j`), as in the authors' code.
+pub fn sparsity_weights(sparsities: &[f64]) -> Result<Vec<f32>> {
+    if sparsities.is_empty() || sparsities.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
+        return Err(Error::Input(
+            "sparsity levels must be positive numbers".into(),
+        ));
+    }
+    let s: f64 = sparsities.iter().sum();
+    Ok(sparsities.iter().map(|sj| (s / sj).sqrt() as f32).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn soft_threshold_shrinks_the_modulus() {
+        let v = Complex32::new(3.0, 4.0);
+        let s = soft(v, 1.0);
+        assert!((s.norm() - 4.0).abs() < 1e-6);
+        assert!((s.arg() - v.arg()).abs() < 1e-6);
+        assert_eq!(soft(v, 5.0), Complex32::default());
+        assert_eq!(soft(Complex32::default(), 0.0), Complex32::default());
+    }
+
+    #[test]
+    fn sparsity_weights_follow_the_formula() {
+        let w = sparsity_weights(&[4.0, 12.0]).unwrap();
+        assert!((w[0] - 2.0).abs() < 1e-6 && (w[1] - (16.0f32 / 12.0).sqrt()).abs() < 1e-6);
+        assert!(sparsity_weights(&[1.0, 0.0]).is_err());
+    }
+}

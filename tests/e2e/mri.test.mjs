@@ -1,0 +1,180 @@
+// End-to-end tests of the MRI reconstruction page of the release bundle (dist/) in headless
+// Chromium: sampling pattern, rate, the FIRENET layer slider, uploads (a PNG and a broken file),
+// bad links. Every test fails on any console error, page error or failed request.
+//   trunk build --release && node --test tests/e2e/mri.test.mjs
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import zlib from 'node:zlib';
+import { haveDist, launch, serve, openPage, noFatal, screenshotPath, setRange } from './helpers.mjs';
+
+const skip = haveDist() ? false : 'no release bundle: run `trunk build --release` first (dist/index.html is missing)';
+
+/** A reconstruction (brain data, first tier-up of the wasm) takes well under this. */
+const RUN = 60_000;
+
+/** CRC-32 of a buffer (PNG chunks). */
+function crc32(buf) {
+  let c = ~0;
+  for (const b of buf) {
+    c ^= b;
+    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
+  }
+  return ~c >>> 0;
+}
+
+/** A grey 8-bit PNG of `w × h` pixels given by `f(x, y)` in 0…255. */
+function png(w, h, f) {
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body));
+    return Buffer.concat([len, body, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 0; // greyscale
+  const raw = Buffer.alloc((w + 1) * h);
+  for (let y = 0; y < h; y++) {
+    raw[y * (w + 1)] = 0;
+    for (let x = 0; x < w; x++) raw[y * (w + 1) + 1 + x] = f(x, y);
+  }
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', zlib.deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+/** "PSNR 33.12 dB · SSIM 0.912" → { psnr, ssim }. */
+function quality(text) {
+  const m = /PSNR ([\d.]+) dB · SSIM ([\d.]+)/.exec(text);
+  assert.ok(m, `quality text: ${text}`);
+  return { psnr: Number(m[1]), ssim: Number(m[2]) };
+}
+
+/** Waits for a finished reconstruction other than `previous` (by run id); returns its id. */
+async function finished(page, previous = null) {
+  const results = page.locator('[data-testid="mri-results"]:not(.updating)');
+  await page.waitForFunction(
+    (prev) => {
+      const el = document.querySelector('[data-testid="mri-results"]');
+      return el && !el.classList.contains('updating') && el.dataset.run !== prev;
+    },
+    previous,
+    { timeout: RUN },
+  );
+  return results.getAttribute('data-run');
+}
+
+describe('MRI reconstruction in the browser', { skip }, () => {
+  let browser;
+  let server;
+  let base;
+
+  before(async () => {
+    ({ server, url: base } = await serve());
+    browser = await launch();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await new Promise((resolve) => (server ? server.close(resolve) : resolve()));
+  });
+
+  async function withPage(options, body) {
+    const session = await openPage(browser, options);
+    try {
+      await body(session.page, session);
+      await noFatal(session.page);
+      session.watcher.check();
+    } finally {
+      await session.close();
+    }
+  }
+
+  test('pattern, rate and the layer slider; FIRENET beats zero-filling', async (t) => {
+    await withPage({}, async (page) => {
+      await page.goto(`${base}#/mri`);
+      let run = await finished(page);
+      const zf = quality(await page.getByTestId('panel-zero-filled').getByTestId('quality').innerText());
+      const fi = quality(await page.getByTestId('panel-firenet').getByTestId('quality').innerText());
+      t.diagnostic(`default brain slice: zero-filled ${zf.psnr} dB, FIRENET ${fi.psnr} dB`);
+      assert.ok(fi.psnr > zf.psnr + 1, `FIRENET ${fi.psnr} dB vs zero-filled ${zf.psnr} dB`);
+      assert.match(await page.getByTestId('mri-summary').innerText(), /4096 of 16384 frequencies sampled \(25\.0%\)/);
+      await page.screenshot({ path: screenshotPath('mri-default.png'), fullPage: true });
+
+      // Pattern: radial lines.
+      await page.getByTestId('pattern').selectOption('radial');
+      run = await finished(page, run);
+      await page.waitForFunction(() => location.hash.includes('pattern=radial'));
+
+      // Rate: drag the slider to 40%.
+      const reached = await setRange(page, page.getByTestId('rate'), 0.4);
+      assert.ok(Math.abs(reached - 0.4) < 0.006, `rate slider at ${reached}`);
+      run = await finished(page, run);
+      const summary = await page.getByTestId('mri-summary').innerText();
+      const rate = Number(/\(([\d.]+)%\)/.exec(summary)[1]);
+      assert.ok(Math.abs(rate - 40) <= 0.5, `sampled ${rate}% for 40%: ${summary}`);
+      await page.waitForFunction(() => /rate=0\.4(&|$)/.test(location.hash));
+
+      // Layer slider: an early layer is worse than the last, and the title says which layer.
+      const last = quality(await page.getByTestId('panel-firenet').getByTestId('quality').innerText());
+      await setRange(page, page.getByTestId('layer'), 3);
+      await page.getByTestId('panel-firenet').locator('figcaption', { hasText: 'layer 3/50' }).waitFor();
+      const early = quality(await page.getByTestId('panel-firenet').getByTestId('quality').innerText());
+      t.diagnostic(`radial 40%: layer 3 ${early.psnr} dB, layer 50 ${last.psnr} dB`);
+      assert.ok(early.psnr < last.psnr, `layer 3 ${early.psnr} dB should be below layer 50 ${last.psnr} dB`);
+      await page.waitForFunction(() => location.hash.includes('layer=3'));
+      assert.equal(await page.getByTestId('error-plot').locator('polyline.firenet').count(), 1);
+      await page.screenshot({ path: screenshotPath('mri-radial-layer3.png'), fullPage: true });
+    });
+  });
+
+  test('uploading a PNG reconstructs it; a broken file gives a clear message', async (t) => {
+    await withPage({}, async (page) => {
+      await page.goto(`${base}#/mri?image=shepp_logan`);
+      let run = await finished(page);
+      // A non-square PNG: a bright disc on a dark background.
+      const disc = png(300, 200, (x, y) => ((x - 150) ** 2 + (y - 100) ** 2 < 70 ** 2 ? 230 : 25));
+      await page.getByTestId('upload').setInputFiles({ name: 'disc.png', mimeType: 'image/png', buffer: disc });
+      await page.getByTestId('upload-notes').waitFor();
+      run = await finished(page, run);
+      await page.waitForFunction(() => location.hash.includes('image=upload'));
+      t.diagnostic(`upload notes: ${await page.getByTestId('upload-notes').innerText()}`);
+      const fi = quality(await page.getByTestId('panel-firenet').getByTestId('quality').innerText());
+      assert.ok(fi.psnr > 20, `FIRENET on the upload: ${fi.psnr} dB`);
+      await page.screenshot({ path: screenshotPath('mri-upload.png'), fullPage: true });
+
+      await page.getByTestId('upload').setInputFiles({
+        name: 'broken.png',
+        mimeType: 'image/png',
+        buffer: Buffer.concat([disc.subarray(0, 60), Buffer.from('not the rest of a png')]),
+      });
+      const error = page.locator('.mri .notice.error');
+      await error.waitFor();
+      const message = await error.innerText();
+      t.diagnostic(`broken file: ${message}`);
+      assert.match(message, /damaged|incomplete|could not be decoded|PNG or JPEG/i);
+      // The last good reconstruction stays, and the page keeps working.
+      assert.equal(await page.locator('[data-testid="mri-results"]').getAttribute('data-run'), run);
+      await page.getByTestId('image').selectOption('shepp_logan');
+      await finished(page, run);
+      await page.screenshot({ path: screenshotPath('mri-broken-upload.png'), fullPage: true });
+    });
+  });
+
+  test('a bad link falls back to the defaults with notices', async () => {
+    await withPage({}, async (page) => {
+      await page.goto(`${base}#/mri?rate=7&pattern=spiral&lambda=abc&side=100`);
+      await finished(page);
+      const notices = await page.locator('.mri .notice.warning').allInnerTexts();
+      assert.equal(notices.length, 4, notices.join(' | '));
+      assert.match(await page.getByTestId('mri-summary').innerText(), /\(25\.0%\)/);
+    });
+  });
+});
