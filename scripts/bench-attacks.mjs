@@ -7,20 +7,12 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import { startServer } from './serve.mjs';
+import { launch, stats } from '../tests/e2e/helpers.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DIGITS = Number(process.argv[2] ?? 20);
 const MODELS = ['linear', 'mlp', 'cnn'];
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-
-function stats(v) {
-  const s = [...v].sort((a, b) => a - b);
-  const at = (q) => s[Math.round((s.length - 1) * q)];
-  return { median: at(0.5), p95: at(0.95) };
-}
 
 // Native figures, from the same machine and the same digits count.
 const lab = path.join(ROOT, 'target/release/lab');
@@ -59,7 +51,7 @@ const PROBE = `(() => {
 })();`;
 
 const { server, url } = await startServer(path.join(ROOT, 'dist'), 0);
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: ARGS });
+const browser = await launch();
 const results = {};
 let slider = null;
 try {

@@ -7,19 +7,11 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import { startServer } from './serve.mjs';
+import { launch, stats } from '../tests/e2e/helpers.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RUNS = Number(process.argv[2] ?? 12);
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-
-function stats(v) {
-  const s = [...v].sort((a, b) => a - b);
-  const at = (q) => s[Math.round((s.length - 1) * q)];
-  return { median: at(0.5), p95: at(0.95) };
-}
 
 const lab = path.join(ROOT, 'target/release/lab');
 for (const [file, how] of [[lab, 'cargo build --release --bin lab'], [path.join(ROOT, 'dist/index.html'), 'trunk build --release']]) {
@@ -51,7 +43,7 @@ const PROBE = `(() => {
 })();`;
 
 const { server, url } = await startServer(path.join(ROOT, 'dist'), 0);
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: ARGS });
+const browser = await launch();
 const results = {};
 try {
   for (const side of [128, 256]) {
@@ -63,6 +55,9 @@ try {
     await page.goto(`${url}${hash(0)}`);
     await page.waitForFunction(() => window.__bench.millis.length >= 1, null, { timeout: 120_000 });
     for (let k = 1; k <= RUNS; k++) {
+      // Let the page finish drawing the previous result (canvases, plot), so that the worker's
+      // time is measured without the page's rendering competing for the two cores.
+      await page.waitForTimeout(400);
       await page.evaluate((h) => { location.hash = h; }, hash(k).replace('seed=', `rate=0.${25 + (k % 2)}&seed=`));
       await page.waitForFunction((n) => window.__bench.millis.length >= n, k + 1, { timeout: 120_000 });
     }

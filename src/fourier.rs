@@ -54,6 +54,30 @@ impl Fourier2 {
         self.apply(data, &self.inverse);
     }
 
+    /// `data ← N·(F data)ᵀ`: the unnormalised spectrum, transposed (entry `(v, u)` holds
+    /// frequency `(u, v)`). One transpose and no scaling pass fewer than [`Fourier2::forward`];
+    /// [`crate::operator::SubsampledFourier`] gathers its samples from this layout and scales
+    /// only those.
+    pub fn forward_transposed_unscaled(&self, data: &mut [Complex32]) {
+        let n = self.n;
+        assert_eq!(data.len(), n * n, "Fourier2: expected an {n}×{n} image");
+        let mut scratch = vec![Complex32::default(); self.forward.get_inplace_scratch_len()];
+        self.forward.process_with_scratch(data, &mut scratch);
+        transpose_scaled(data, n, 1.0);
+        self.forward.process_with_scratch(data, &mut scratch);
+    }
+
+    /// The adjoint of [`Fourier2::forward_transposed_unscaled`]: `data ← N·F⁻¹(dataᵀ)` for a
+    /// spectrum given transposed.
+    pub fn inverse_from_transposed_unscaled(&self, data: &mut [Complex32]) {
+        let n = self.n;
+        assert_eq!(data.len(), n * n, "Fourier2: expected an {n}×{n} image");
+        let mut scratch = vec![Complex32::default(); self.inverse.get_inplace_scratch_len()];
+        self.inverse.process_with_scratch(data, &mut scratch);
+        transpose_scaled(data, n, 1.0);
+        self.inverse.process_with_scratch(data, &mut scratch);
+    }
+
     fn apply(&self, data: &mut [Complex32], fft: &Arc<dyn Fft<f32>>) {
         let n = self.n;
         assert_eq!(data.len(), n * n, "Fourier2: expected an {n}×{n} image");
@@ -202,6 +226,34 @@ mod tests {
             .sum::<f64>()
             .sqrt();
         assert!(err <= 1e-5 * norm(&x));
+    }
+
+    #[test]
+    fn transposed_unscaled_variants_agree_with_the_unitary_transform() {
+        let n = 16;
+        let f = Fourier2::new(n).unwrap();
+        let x = random_image(n, 21);
+        let (mut a, mut b) = (x.clone(), x.clone());
+        f.forward(&mut a);
+        f.forward_transposed_unscaled(&mut b);
+        for u in 0..n {
+            for v in 0..n {
+                assert!((a[u * n + v] * n as f32 - b[v * n + u]).norm() < 1e-4);
+            }
+        }
+        let (mut c, mut d) = (x.clone(), x.clone());
+        f.inverse(&mut c);
+        let mut xt = vec![Complex32::default(); n * n];
+        for u in 0..n {
+            for v in 0..n {
+                xt[v * n + u] = x[u * n + v];
+            }
+        }
+        d.copy_from_slice(&xt);
+        f.inverse_from_transposed_unscaled(&mut d);
+        for (p, q) in c.iter().zip(&d) {
+            assert!((p * n as f32 - q).norm() < 1e-4);
+        }
     }
 
     #[test]

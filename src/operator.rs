@@ -38,6 +38,9 @@ pub trait LinearOperator {
 pub struct SubsampledFourier {
     fourier: Fourier2,
     mask: Mask,
+    /// Where each sample sits in the transposed spectrum (see
+    /// [`Fourier2::forward_transposed_unscaled`]), in the order of `y`.
+    transposed: Vec<u32>,
     scratch: RefCell<Vec<Complex32>>,
 }
 
@@ -47,9 +50,15 @@ impl SubsampledFourier {
         if mask.count() == 0 {
             return Err(Error::Input("the sampling mask is empty".into()));
         }
+        let transposed = mask
+            .indices()
+            .iter()
+            .map(|&i| (i as usize % n * n + i as usize / n) as u32)
+            .collect();
         Ok(Self {
             fourier: Fourier2::new(n)?,
             scratch: RefCell::new(vec![Complex32::default(); n * n]),
+            transposed,
             mask,
         })
     }
@@ -99,18 +108,20 @@ impl LinearOperator for SubsampledFourier {
     fn apply(&self, x: &[Complex32], out: &mut [Complex32]) {
         let mut s = self.scratch.borrow_mut();
         s.copy_from_slice(x);
-        self.fourier.forward(&mut s);
-        for (o, &i) in out.iter_mut().zip(self.mask.indices()) {
-            *o = s[i as usize];
+        self.fourier.forward_transposed_unscaled(&mut s);
+        let scale = 1.0 / self.side() as f32;
+        for (o, &i) in out.iter_mut().zip(&self.transposed) {
+            *o = s[i as usize] * scale;
         }
     }
 
     fn adjoint(&self, y: &[Complex32], out: &mut [Complex32]) {
         out.fill(Complex32::default());
-        for (&v, &i) in y.iter().zip(self.mask.indices()) {
-            out[i as usize] = v;
+        let scale = 1.0 / self.side() as f32;
+        for (&v, &i) in y.iter().zip(&self.transposed) {
+            out[i as usize] = v * scale;
         }
-        self.fourier.inverse(out);
+        self.fourier.inverse_from_transposed_unscaled(out);
     }
 }
 
@@ -164,6 +175,15 @@ impl LinearOperator for WaveletSampling<'_> {
 /// `‖v‖₂` of a complex vector, accumulated in f64.
 pub fn norm(v: &[Complex32]) -> f64 {
     v.iter().map(|z| z.norm_sqr() as f64).sum::<f64>().sqrt()
+}
+
+/// `‖a − b‖₂` of complex vectors, accumulated in f64.
+pub fn distance(a: &[Complex32], b: &[Complex32]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(p, q)| (p - q).norm_sqr() as f64)
+        .sum::<f64>()
+        .sqrt()
 }
 
 /// `Re ⟨a, b⟩ = Re Σ aᵢ conj(bᵢ)`, accumulated in f64.

@@ -82,6 +82,28 @@ impl Default for ClassifyState {
     }
 }
 
+/// A demo's state kept in its URL query.
+pub trait QueryState: Sized {
+    /// Reads a query; never fails (bad values fall back to defaults, with notices).
+    fn from_query(query: &str) -> Parsed<Self>;
+    /// The query that [`QueryState::from_query`] reads back to this state.
+    fn to_query(&self) -> String;
+}
+
+macro_rules! query_state {
+    ($($t:ty),*) => {$(
+        impl QueryState for $t {
+            fn from_query(query: &str) -> Parsed<Self> {
+                <$t>::from_query(query)
+            }
+            fn to_query(&self) -> String {
+                <$t>::to_query(self)
+            }
+        }
+    )*};
+}
+query_state!(ClassifyState, AttackState, MriState);
+
 /// A parsed state and what was wrong with the URL.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Parsed<T> {

@@ -4,7 +4,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use barriers_lab::firenet::Firenet;
-use barriers_lab::operator::{LinearOperator, SubsampledFourier, WaveletSampling};
+use barriers_lab::operator::{distance, LinearOperator, SubsampledFourier, WaveletSampling};
 use barriers_lab::sampling::Mask;
 use barriers_lab::wavelet::{Wavelet, Wavelet2};
 use rustfft::num_complex::Complex32;
@@ -173,14 +173,6 @@ fn sparse_problem() -> (Wavelet2, SubsampledFourier, Vec<Complex32>, Vec<Complex
     let mut y = vec![Complex32::default(); a.output_len()];
     a.apply(&x, &mut y);
     (w, a, x, y)
-}
-
-fn distance(a: &[Complex32], b: &[Complex32]) -> f64 {
-    a.iter()
-        .zip(b)
-        .map(|(p, q)| (p - q).norm_sqr() as f64)
-        .sum::<f64>()
-        .sqrt()
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! The app shell: hash routes, header, home page of demo cards, footer with the references,
 //! embed mode, and the compute worker shared by every demo.
 
-use crate::route::is_embed;
+use crate::route::{is_embed, Parsed, QueryState};
 use crate::web::attacks::AttackDemo;
 use crate::web::classify::ClassifyDemo;
 use crate::web::compute::{Compute, WorkerStatus, WORKER_SCRIPT};
@@ -124,6 +124,21 @@ pub fn use_set_query(route: Route) -> Callback<String> {
             let _ = n.replace_with_query(&route, &pairs);
         }
     })
+}
+
+/// A demo's URL state: parsed from the hash query (with notices for bad values), a callback
+/// that writes a new state back into the URL, and whether the page is in embed mode.
+#[hook]
+pub fn use_query_state<S: QueryState + 'static>(route: Route) -> (Parsed<S>, Callback<S>, bool) {
+    let location = use_location();
+    let query = location
+        .as_ref()
+        .map(|l| l.query_str().to_string())
+        .unwrap_or_default();
+    let embed = embed_mode(&location);
+    let set_query = use_set_query(route);
+    let set_state = Callback::from(move |s: S| set_query.emit(s.to_query()));
+    (S::from_query(&query), set_state, embed)
 }
 
 #[function_component(Shell)]

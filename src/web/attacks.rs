@@ -8,7 +8,7 @@ use crate::mnist::PIXELS;
 use crate::protocol::{Body, Job};
 use crate::random_noise::gaussian;
 use crate::route::{AttackChoice, AttackState, DigitSource};
-use crate::web::app::{embed_mode, use_set_query, Route, WorkerEpoch};
+use crate::web::app::{use_query_state, Route, WorkerEpoch};
 use crate::web::compute::Compute;
 use crate::web::picker::{use_digit, use_held_out, DigitPicker};
 use crate::web::robustness::RobustnessPanel;
@@ -16,7 +16,6 @@ use crate::web::widgets::{DigitCanvas, ModelPicker, Notice, PerturbationCanvas, 
 use std::collections::BTreeMap;
 use std::rc::Rc;
 use yew::prelude::*;
-use yew_router::prelude::*;
 
 /// The attacks of "compare all", in the lecture's order.
 const COMPARED: [AttackKind; 3] = [
@@ -118,19 +117,8 @@ fn attack_formula(a: AttackKind) -> (&'static str, &'static str) {
 pub fn attack_demo() -> Html {
     let compute = use_context::<Compute>().expect("the compute worker is provided by the app");
     let epoch = use_context::<WorkerEpoch>().unwrap_or_default();
-    let location = use_location();
-    let query = location
-        .as_ref()
-        .map(|l| l.query_str().to_string())
-        .unwrap_or_default();
-    let parsed = AttackState::from_query(&query);
+    let (parsed, set_state, embed) = use_query_state::<AttackState>(Route::Attacks);
     let state = parsed.state.clone();
-    let embed = embed_mode(&location);
-
-    let set_state = {
-        let set_query = use_set_query(Route::Attacks);
-        Callback::from(move |s: AttackState| set_query.emit(s.to_query()))
-    };
     let digits = use_held_out();
     let (image, on_draw) = use_digit(state.digit.source, &digits);
     let model = state.digit.model;

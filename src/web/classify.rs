@@ -10,9 +10,8 @@ use crate::web::compute::{use_long_job, Compute, LongJob};
 use crate::web::picker::{use_digit, use_held_out, DigitPicker};
 use crate::web::widgets::{DigitCanvas, ModelPicker, Notice, PredictionBars, Progress};
 use yew::prelude::*;
-use yew_router::prelude::*;
 
-use super::app::{embed_mode, use_set_query, Route, WorkerEpoch};
+use super::app::{use_query_state, Route, WorkerEpoch};
 
 #[derive(Clone, PartialEq)]
 enum Outcome {
@@ -69,19 +68,8 @@ fn mark_first_prediction() {
 pub fn classify_demo() -> Html {
     let compute = use_context::<Compute>().expect("the compute worker is provided by the app");
     let epoch = use_context::<WorkerEpoch>().unwrap_or_default();
-    let location = use_location();
-    let query = location
-        .as_ref()
-        .map(|l| l.query_str().to_string())
-        .unwrap_or_default();
-    let parsed = ClassifyState::from_query(&query);
+    let (parsed, set_state, embed) = use_query_state::<ClassifyState>(Route::Classify);
     let state = parsed.state.clone();
-    let embed = embed_mode(&location);
-
-    let set_state = {
-        let set_query = use_set_query(Route::Classify);
-        Callback::from(move |s: ClassifyState| set_query.emit(s.to_query()))
-    };
 
     let digits = use_held_out();
     let (image, on_draw) = use_digit(state.source, &digits);

@@ -8,12 +8,11 @@ use crate::reconstruction::Quality;
 use crate::route::{MriState, MRI_NOISE, MRI_RATES};
 use crate::sampling::Pattern;
 use crate::wavelet::Wavelet;
-use crate::web::app::{embed_mode, use_set_query, Route, WorkerEpoch};
+use crate::web::app::{use_query_state, Route, WorkerEpoch};
 use crate::web::compute::Compute;
 use crate::web::widgets::{paint_pixels, Notice, Progress};
 use std::rc::Rc;
 use yew::prelude::*;
-use yew_router::prelude::*;
 
 /// A change of the URL state from a control's value.
 type Edit = Rc<dyn Fn(&mut MriState, String)>;
@@ -187,18 +186,8 @@ fn error_plot(props: &ErrorPlotProps) -> Html {
 pub fn mri_demo() -> Html {
     let compute = use_context::<Compute>().expect("the compute worker is provided by the app");
     let epoch = use_context::<WorkerEpoch>().unwrap_or_default();
-    let location = use_location();
-    let query = location
-        .as_ref()
-        .map(|l| l.query_str().to_string())
-        .unwrap_or_default();
-    let parsed = MriState::from_query(&query);
+    let (parsed, set_state, embed) = use_query_state::<MriState>(Route::Mri);
     let state = parsed.state.clone();
-    let embed = embed_mode(&location);
-    let set_state = {
-        let set_query = use_set_query(Route::Mri);
-        Callback::from(move |s: MriState| set_query.emit(s.to_query()))
-    };
 
     // The held-out slices per orientation at this size.
     let catalog = use_state(|| None::<Vec<(String, usize)>>);

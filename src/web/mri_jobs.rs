@@ -144,13 +144,8 @@ pub async fn reconstruct(
     loop {
         let start = now_ms();
         let more = run.next_block(|_, estimate| {
-            let gap: f64 = estimate
-                .iter()
-                .zip(&truth_coefficients)
-                .map(|(e, t)| (e - t).norm_sqr() as f64)
-                .sum::<f64>()
-                .sqrt();
-            errors.push(gap / truth_norm);
+            // W is orthogonal: the image error is the coefficient error.
+            errors.push(crate::operator::distance(estimate, &truth_coefficients) / truth_norm);
             layers.push(estimate.to_vec());
             true
         })?;

@@ -2,21 +2,18 @@
 //   trunk build --release && node --test tests/e2e/
 // Every test fails on any console error, page error or failed request (except the one a test
 // provokes on purpose). Screenshots of the main states go to tests/e2e/artifacts/.
-import { test, describe, before, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
   DIST,
-  FIRST,
   haveDist,
-  launch,
-  serve,
   openPage,
   lastClassifyId,
   freshPrediction,
-  noFatal,
   screenshotPath,
+  browserSuite,
 } from './helpers.mjs';
 
 const skip = haveDist() ? false : 'no release bundle: run `trunk build --release` first (dist/index.html is missing)';
@@ -25,35 +22,12 @@ const skip = haveDist() ? false : 'no release bundle: run `trunk build --release
 const card = (model) => JSON.parse(fs.readFileSync(path.join(DIST, 'static/models', `${model}.json`), 'utf8'));
 
 describe('Barriers Lab in the browser', { skip }, () => {
-  let browser;
-  let server;
-  let base;
-
-  before(async () => {
-    ({ server, url: base } = await serve());
-    browser = await launch();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await new Promise((resolve) => (server ? server.close(resolve) : resolve()));
-  });
-
-  /** Runs `body` on a fresh watched page; fails on any problem the watchdog saw. */
-  async function withPage(options, body) {
-    const session = await openPage(browser, options);
-    try {
-      await body(session.page, session);
-      await noFatal(session.page);
-      session.watcher.check();
-    } finally {
-      await session.close();
-    }
-  }
+  const lab = browserSuite();
+  const { withPage } = lab;
 
   test('home page shows the demo grid and opens Classify', async () => {
     await withPage({}, async (page) => {
-      await page.goto(base);
+      await page.goto(lab.base);
       const grid = page.getByTestId('demo-grid');
       await grid.waitFor({ state: 'visible' });
       const live = grid.locator('.demo-card.live');
@@ -80,7 +54,7 @@ describe('Barriers Lab in the browser', { skip }, () => {
 
   test('gallery digits are classified correctly, and every model answers', async () => {
     await withPage({}, async (page) => {
-      await page.goto(`${base}#/classify`);
+      await page.goto(`${lab.base}#/classify`);
       await page.getByTestId('gallery').locator('button.digit-tile').first().waitFor();
       await freshPrediction(page, 0);
       assert.match(await page.getByTestId('image-caption').innerText(), /held-out digit #0\b/);
@@ -127,7 +101,7 @@ describe('Barriers Lab in the browser', { skip }, () => {
 
   test('drawing a digit classifies it; Clear empties the pad', async (t) => {
     await withPage({}, async (page) => {
-      await page.goto(`${base}#/classify?model=cnn&digit=0`);
+      await page.goto(`${lab.base}#/classify?model=cnn&digit=0`);
       await freshPrediction(page, 0);
       await page.getByTestId('tab-draw').click();
       await page.waitForFunction(() => location.hash.includes('digit=draw'));
@@ -191,7 +165,7 @@ describe('Barriers Lab in the browser', { skip }, () => {
 
   test('deep links open the right model and digit; bad values fall back with a warning', async () => {
     await withPage({}, async (page) => {
-      await page.goto(`${base}#/classify?model=mlp&digit=42`);
+      await page.goto(`${lab.base}#/classify?model=mlp&digit=42`);
       await page.getByTestId('classify').waitFor();
       assert.equal(await page.locator('button.model-choice[data-model="mlp"]').getAttribute('aria-checked'), 'true');
       assert.equal(await page.locator('button.model-choice[data-model="cnn"]').getAttribute('aria-checked'), 'false');
@@ -204,7 +178,7 @@ describe('Barriers Lab in the browser', { skip }, () => {
     });
 
     await withPage({}, async (page) => {
-      await page.goto(`${base}#/classify?model=resnet&digit=99999`);
+      await page.goto(`${lab.base}#/classify?model=resnet&digit=99999`);
       await page.getByTestId('classify').waitFor();
       const warnings = page.locator('.notice.warning');
       await warnings.first().waitFor();
@@ -220,7 +194,7 @@ describe('Barriers Lab in the browser', { skip }, () => {
 
   test('embed mode hides header and footer', async () => {
     await withPage({}, async (page) => {
-      await page.goto(`${base}?embed#/classify?model=linear&digit=7`);
+      await page.goto(`${lab.base}?embed#/classify?model=linear&digit=7`);
       await page.getByTestId('classify').waitFor();
       assert.equal(await page.locator('header.site-header').count(), 0);
       assert.equal(await page.locator('footer.site-footer').count(), 0);
@@ -232,7 +206,7 @@ describe('Barriers Lab in the browser', { skip }, () => {
     });
 
     await withPage({}, async (page) => {
-      await page.goto(`${base}#/classify?digit=7&embed=1`);
+      await page.goto(`${lab.base}#/classify?digit=7&embed=1`);
       await page.getByTestId('classify').waitFor();
       assert.equal(await page.locator('header.site-header').count(), 0);
       assert.equal(await page.locator('footer.site-footer').count(), 0);
@@ -249,7 +223,7 @@ describe('Barriers Lab in the browser', { skip }, () => {
 
   test('held-out evaluation shows progress, cancels, and completes', async () => {
     await withPage({}, async (page) => {
-      await page.goto(`${base}#/classify?model=cnn&digit=0`);
+      await page.goto(`${lab.base}#/classify?model=cnn&digit=0`);
       await freshPrediction(page, 0);
       const modelCard = page.getByTestId('model-card');
       await modelCard.waitFor();
@@ -292,7 +266,7 @@ describe('Barriers Lab in the browser', { skip }, () => {
       });
     };
     await withPage({ route, allow: ['/static/models/linear.safetensors'] }, async (page) => {
-      await page.goto(`${base}#/classify?model=cnn&digit=3`);
+      await page.goto(`${lab.base}#/classify?model=cnn&digit=3`);
       await freshPrediction(page, 0);
 
       await page.locator('button.model-choice[data-model="mlp"]').click();
@@ -327,7 +301,7 @@ describe('Barriers Lab in the browser', { skip }, () => {
       );
     };
     await withPage({ route, allow: ['worker_bg.wasm'] }, async (page) => {
-      await page.goto(`${base}#/classify?model=cnn&digit=3`);
+      await page.goto(`${lab.base}#/classify?model=cnn&digit=3`);
       const crash = page.getByTestId('worker-crash');
       await crash.waitFor();
       assert.match(await crash.innerText(), /could not start/);
@@ -350,9 +324,9 @@ describe('Barriers Lab in the browser', { skip }, () => {
         r.fulfill({ status: 200, contentType: 'application/wasm', body: Buffer.from('truncated download') }),
       );
     };
-    const session = await openPage(browser, { route });
+    const session = await openPage(lab.browser, { route });
     try {
-      await session.page.goto(`${base}#/classify`);
+      await session.page.goto(`${lab.base}#/classify`);
       const panel = session.page.locator('#fatal-error');
       await panel.waitFor();
       assert.match(await panel.innerText(), /could not start/);

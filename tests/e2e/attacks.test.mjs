@@ -3,20 +3,17 @@
 //   trunk build --release && node --test tests/e2e/attacks.test.mjs
 // Every test fails on any console error, page error or failed request. Screenshots go to
 // tests/e2e/artifacts/.
-import { test, describe, before, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   FIRST,
   haveDist,
-  launch,
-  serve,
-  openPage,
   lastClassifyId,
   freshPrediction,
-  noFatal,
   screenshotPath,
   setRange,
   dragBy,
+  browserSuite,
 } from './helpers.mjs';
 
 const skip = haveDist() ? false : 'no release bundle: run `trunk build --release` first (dist/index.html is missing)';
@@ -61,31 +58,8 @@ async function probeAt(page, t) {
 }
 
 describe('Attacks and DeepFool geometry in the browser', { skip }, () => {
-  let browser;
-  let server;
-  let base;
-
-  before(async () => {
-    ({ server, url: base } = await serve());
-    browser = await launch();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await new Promise((resolve) => (server ? server.close(resolve) : resolve()));
-  });
-
-  /** Runs `body` on a fresh watched page; fails on any problem the watchdog saw. */
-  async function withPage(options, body) {
-    const session = await openPage(browser, options);
-    try {
-      await body(session.page, session);
-      await noFatal(session.page);
-      session.watcher.check();
-    } finally {
-      await session.close();
-    }
-  }
+  const lab = browserSuite();
+  const { withPage } = lab;
 
   /** Waits for the single-attack view of `attack` with its readouts (or its error notice). */
   async function attackResult(page, attack) {
@@ -99,7 +73,7 @@ describe('Attacks and DeepFool geometry in the browser', { skip }, () => {
   test('DeepFool from the UI: ρ < 1, the label flips at the marked t and not before', async (t) => {
     await withPage({}, async (page) => {
       // Start on another attack, then choose DeepFool with a click.
-      await page.goto(`${base}#/attacks?model=cnn&digit=3&attack=fgsm`);
+      await page.goto(`${lab.base}#/attacks?model=cnn&digit=3&attack=fgsm`);
       await page.getByTestId('attacks').waitFor();
       await attackResult(page, 'fgsm');
       const button = page.locator('button.attack-choice[data-attack="deepfool_l2"]');
@@ -154,7 +128,7 @@ describe('Attacks and DeepFool geometry in the browser', { skip }, () => {
 
   test('each attack runs from its button and is kept in the link', async (t) => {
     await withPage({}, async (page) => {
-      await page.goto(`${base}#/attacks?model=cnn&digit=3`);
+      await page.goto(`${lab.base}#/attacks?model=cnn&digit=3`);
       await page.getByTestId('attacks').waitFor();
       // No attack in the link: DeepFool (ℓ₂), without a warning.
       assert.equal(
@@ -184,7 +158,7 @@ describe('Attacks and DeepFool geometry in the browser', { skip }, () => {
 
   test('compare all: random noise ≫ fast gradient > DeepFool', async (t) => {
     await withPage({}, async (page) => {
-      await page.goto(`${base}#/attacks?model=cnn&digit=3`);
+      await page.goto(`${lab.base}#/attacks?model=cnn&digit=3`);
       await page.getByTestId('attacks').waitFor();
       await page.locator('button.attack-choice[data-attack="compare"]').click();
       await page.waitForFunction(() => location.hash.includes('attack=compare'));
@@ -214,7 +188,7 @@ describe('Attacks and DeepFool geometry in the browser', { skip }, () => {
 
   test('robustness: the precomputed table, a cancelled run, and a live column', async (t) => {
     await withPage({}, async (page) => {
-      await page.goto(`${base}#/attacks?model=cnn&digit=3`);
+      await page.goto(`${lab.base}#/attacks?model=cnn&digit=3`);
       const panel = page.getByTestId('robustness');
       const table = panel.getByTestId('robustness-table');
       await table.waitFor();
@@ -265,7 +239,7 @@ describe('Attacks and DeepFool geometry in the browser', { skip }, () => {
 
   test('a bad attack in the link warns and falls back to DeepFool', async () => {
     await withPage({}, async (page) => {
-      await page.goto(`${base}#/attacks?attack=magic`);
+      await page.goto(`${lab.base}#/attacks?attack=magic`);
       await page.getByTestId('attacks').waitFor();
       const warning = page.locator('.notice.warning');
       await warning.first().waitFor();
@@ -281,7 +255,7 @@ describe('Attacks and DeepFool geometry in the browser', { skip }, () => {
 
   test('geometry: dragging x₀ moves the DeepFool iterates in both planes', async (t) => {
     await withPage({}, async (page) => {
-      await page.goto(`${base}#/geometry`);
+      await page.goto(`${lab.base}#/geometry`);
       await page.getByTestId('geometry').waitFor();
       const panels = { binary: page.getByTestId('geometry-binary'), multi: page.getByTestId('geometry-multi') };
       // The multiclass network trains in the page after the first paint.

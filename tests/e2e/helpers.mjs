@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { before, after } from 'node:test';
 import { chromium } from 'playwright-core';
 import { startServer } from '../../scripts/serve.mjs';
 
@@ -29,6 +30,13 @@ export const CHROMIUM_ARGS = [
 /** Whether the release bundle exists (tests skip with a hint otherwise). */
 export function haveDist() {
   return fs.existsSync(path.join(DIST, 'index.html'));
+}
+
+/** Median and 95th percentile of a list of numbers (benchmarks). */
+export function stats(values) {
+  const s = [...values].sort((a, b) => a - b);
+  const at = (q) => s[Math.round((s.length - 1) * q)];
+  return { median: at(0.5), p95: at(0.95) };
 }
 
 export function launch() {
@@ -231,4 +239,33 @@ export async function dragBy(page, locator, dx, dy, steps = 6) {
   await page.mouse.down();
   for (let i = 1; i <= steps; i++) await page.mouse.move(x + (dx * i) / steps, y + (dy * i) / steps, { steps: 2 });
   await page.mouse.up();
+}
+
+/**
+ * The set-up every end-to-end suite shares, called inside `describe`: a server for the release
+ * bundle and a browser (closed after the suite). Returns `{ base, browser, withPage }`, where
+ * `withPage(options, body)` runs `body(page, session)` on a fresh watched page and fails on any
+ * problem the watchdog saw or a panic on the page.
+ */
+export function browserSuite() {
+  const suite = { base: null, browser: null, server: null };
+  before(async () => {
+    ({ server: suite.server, url: suite.base } = await serve());
+    suite.browser = await launch();
+  });
+  after(async () => {
+    await suite.browser?.close();
+    await new Promise((resolve) => (suite.server ? suite.server.close(resolve) : resolve()));
+  });
+  suite.withPage = async (options, body) => {
+    const session = await openPage(suite.browser, options);
+    try {
+      await body(session.page, session);
+      await noFatal(session.page);
+      session.watcher.check();
+    } finally {
+      await session.close();
+    }
+  };
+  return suite;
 }

@@ -2,10 +2,10 @@
 // Chromium: sampling pattern, rate, the FIRENET layer slider, uploads (a PNG and a broken file),
 // bad links. Every test fails on any console error, page error or failed request.
 //   trunk build --release && node --test tests/e2e/mri.test.mjs
-import { test, describe, before, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import zlib from 'node:zlib';
-import { haveDist, launch, serve, openPage, noFatal, screenshotPath, setRange } from './helpers.mjs';
+import { haveDist, screenshotPath, setRange, browserSuite } from './helpers.mjs';
 
 const skip = haveDist() ? false : 'no release bundle: run `trunk build --release` first (dist/index.html is missing)';
 
@@ -72,34 +72,12 @@ async function finished(page, previous = null) {
 }
 
 describe('MRI reconstruction in the browser', { skip }, () => {
-  let browser;
-  let server;
-  let base;
-
-  before(async () => {
-    ({ server, url: base } = await serve());
-    browser = await launch();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await new Promise((resolve) => (server ? server.close(resolve) : resolve()));
-  });
-
-  async function withPage(options, body) {
-    const session = await openPage(browser, options);
-    try {
-      await body(session.page, session);
-      await noFatal(session.page);
-      session.watcher.check();
-    } finally {
-      await session.close();
-    }
-  }
+  const lab = browserSuite();
+  const { withPage } = lab;
 
   test('pattern, rate and the layer slider; FIRENET beats zero-filling', async (t) => {
     await withPage({}, async (page) => {
-      await page.goto(`${base}#/mri`);
+      await page.goto(`${lab.base}#/mri`);
       let run = await finished(page);
       const zf = quality(await page.getByTestId('panel-zero-filled').getByTestId('quality').innerText());
       const fi = quality(await page.getByTestId('panel-firenet').getByTestId('quality').innerText());
@@ -137,7 +115,7 @@ describe('MRI reconstruction in the browser', { skip }, () => {
 
   test('uploading a PNG reconstructs it; a broken file gives a clear message', async (t) => {
     await withPage({}, async (page) => {
-      await page.goto(`${base}#/mri?image=shepp_logan`);
+      await page.goto(`${lab.base}#/mri?image=shepp_logan`);
       let run = await finished(page);
       // A non-square PNG: a bright disc on a dark background.
       const disc = png(300, 200, (x, y) => ((x - 150) ** 2 + (y - 100) ** 2 < 70 ** 2 ? 230 : 25));
@@ -170,7 +148,7 @@ describe('MRI reconstruction in the browser', { skip }, () => {
 
   test('a bad link falls back to the defaults with notices', async () => {
     await withPage({}, async (page) => {
-      await page.goto(`${base}#/mri?rate=7&pattern=spiral&lambda=abc&side=100`);
+      await page.goto(`${lab.base}#/mri?rate=7&pattern=spiral&lambda=abc&side=100`);
       await finished(page);
       const notices = await page.locator('.mri .notice.warning').allInnerTexts();
       assert.equal(notices.length, 4, notices.join(' | '));

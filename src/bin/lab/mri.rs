@@ -5,7 +5,7 @@ use barriers_lab::brain::BrainSlices;
 use barriers_lab::firenet::Firenet;
 use barriers_lab::fourier::complexify;
 use barriers_lab::operator::{
-    noise_like, norm, LinearOperator, SubsampledFourier, WaveletSampling,
+    distance, noise_like, norm, LinearOperator, SubsampledFourier, WaveletSampling,
 };
 use barriers_lab::phantom::wavelet_sparse;
 use barriers_lab::reconstruction::{Experiment, Setup};
@@ -19,15 +19,6 @@ use std::time::Instant;
 fn brain(side: usize) -> anyhow::Result<BrainSlices> {
     let path = format!("static/data/mri/brain-{side}.safetensors");
     Ok(BrainSlices::from_safetensors(&std::fs::read(&path)?)?)
-}
-
-/// `‖a − b‖₂`.
-fn distance(a: &[Complex32], b: &[Complex32]) -> f64 {
-    a.iter()
-        .zip(b)
-        .map(|(p, q)| (p - q).norm_sqr() as f64)
-        .sum::<f64>()
-        .sqrt()
 }
 
 /// FIRENET's image `W⁻¹ψ` from data `y`.
