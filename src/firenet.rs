@@ -310,6 +310,195 @@ fn soft(v: Complex32, t: f32) -> Complex32 {
     }
 }
 
+/// `Re⟨a, b⟩` in f64.
+fn re_inner(a: &[Complex32], b: &[Complex32]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(p, q)| p.re as f64 * q.re as f64 + p.im as f64 * q.im as f64)
+        .sum()
+}
+
+impl Firenet {
+    /// The vector–Jacobian product of `y ↦ ψ_n` (from `ψ₀ = 0`): the gradient in `y` of
+    /// `Re⟨ψ_n(y), g⟩`, by reverse mode through every layer, including the restart scales
+    /// `α_k`, which depend on `y` through `ε₀ = ‖y‖₂`. The real Jacobians used:
+    /// `soft_t(v) = v − t·v/|v|` (for `|v| > t`, else 0) has `ā = z̄ − t(z̄ − v̂⟨v̂, z̄⟩)/|v|` per
+    /// entry; `Π(b) = b/‖b‖` (for `‖b‖ > 1`) has `b̄ = (ū − b̂⟨b̂, ū⟩)/‖b‖`.
+    pub fn vjp(
+        &self,
+        op: &dyn LinearOperator,
+        y: &[Complex32],
+        weights: &[f32],
+        g: &[Complex32],
+    ) -> Result<Vec<Complex32>> {
+        self.check(op, y, weights)?;
+        let (len, m, p) = (op.input_len(), op.output_len(), self.layers_per_block);
+        if g.len() != len {
+            return Err(Error::Input(format!(
+                "a cotangent of {} entries for {len} coefficients",
+                g.len()
+            )));
+        }
+        let zeros = |k: usize| vec![Complex32::default(); k];
+        let thresholds: Vec<f32> = weights.iter().map(|w| self.tau * self.lambda * w).collect();
+        let (tau, sigma) = (self.tau, self.sigma);
+        let y_norm = norm(y);
+        // Forward, keeping what the backward pass needs.
+        struct Block {
+            alpha: f32,
+            epsilon: f32,
+            psi_in: Vec<Complex32>,
+            a: Vec<Vec<Complex32>>,
+            b: Vec<Vec<Complex32>>,
+            sum: Vec<Complex32>,
+        }
+        let mut blocks: Vec<Block> = Vec::with_capacity(self.blocks);
+        let mut psi = zeros(len);
+        let mut epsilon = y_norm as f32;
+        let (mut bt_u, mut e, mut bz) = (zeros(len), zeros(len), zeros(m));
+        for _ in 0..self.blocks {
+            epsilon = (self.delta + epsilon) / std::f32::consts::E;
+            let alpha = 2.0 * op.norm_bound() / (epsilon * p as f32);
+            if !alpha.is_finite() {
+                return Err(Error::Input(
+                    "FIRENET's gradient needs non-zero data".into(),
+                ));
+            }
+            let mut prev: Vec<Complex32> = psi.iter().map(|v| v * alpha).collect();
+            let (mut a_all, mut b_all) = (Vec::with_capacity(p), Vec::with_capacity(p));
+            let mut u = zeros(m);
+            let mut sum = zeros(len);
+            for _ in 0..p {
+                op.adjoint(&u, &mut bt_u);
+                let a: Vec<Complex32> = prev
+                    .iter()
+                    .zip(&bt_u)
+                    .map(|(zi, gi)| zi - gi * tau)
+                    .collect();
+                let next: Vec<Complex32> = a
+                    .iter()
+                    .zip(&thresholds)
+                    .map(|(v, t)| soft(*v, *t))
+                    .collect();
+                for ((ei, n), zi) in e.iter_mut().zip(&next).zip(&prev) {
+                    *ei = n * 2.0 - zi;
+                }
+                op.apply(&e, &mut bz);
+                let b: Vec<Complex32> = u
+                    .iter()
+                    .zip(&bz)
+                    .zip(y)
+                    .map(|((ui, bi), yi)| ui + bi * sigma - yi * (sigma * alpha))
+                    .collect();
+                let bn = norm(&b) as f32;
+                u = if bn > 1.0 {
+                    b.iter().map(|v| v / bn).collect()
+                } else {
+                    b.clone()
+                };
+                for (s, n) in sum.iter_mut().zip(&next) {
+                    *s += n;
+                }
+                a_all.push(a);
+                b_all.push(b);
+                prev = next;
+            }
+            let psi_out: Vec<Complex32> = sum.iter().map(|s| s / (alpha * p as f32)).collect();
+            blocks.push(Block {
+                alpha,
+                epsilon,
+                psi_in: std::mem::replace(&mut psi, psi_out),
+                a: a_all,
+                b: b_all,
+                sum,
+            });
+        }
+        // Backward.
+        let mut y_bar = zeros(m);
+        let mut psi_bar = g.to_vec();
+        let mut epsilon0_bar = 0.0f64;
+        for (k, block) in blocks.iter().enumerate().rev() {
+            let alpha = block.alpha;
+            let mut alpha_bar =
+                -re_inner(&psi_bar, &block.sum) / (alpha as f64 * alpha as f64 * p as f64);
+            let s_bar: Vec<Complex32> = psi_bar.iter().map(|v| v / (alpha * p as f32)).collect();
+            let mut z_bar: Vec<Vec<Complex32>> = (0..=p)
+                .map(|j| if j == 0 { zeros(len) } else { s_bar.clone() })
+                .collect();
+            let mut u_bar = zeros(m);
+            for j in (1..=p).rev() {
+                // u^j = Π(b_j).
+                let b = &block.b[j - 1];
+                let bn = norm(b);
+                let b_bar: Vec<Complex32> = if bn > 1.0 {
+                    let along = re_inner(b, &u_bar) / (bn * bn);
+                    b.iter()
+                        .zip(&u_bar)
+                        .map(|(bi, ui)| (ui - bi * along as f32) / bn as f32)
+                        .collect()
+                } else {
+                    u_bar.clone()
+                };
+                // b_j = u^{j−1} + σBe_j − σαy.
+                u_bar = b_bar.clone();
+                for (yb, bb) in y_bar.iter_mut().zip(&b_bar) {
+                    *yb -= bb * (sigma * alpha);
+                }
+                alpha_bar -= sigma as f64 * re_inner(&b_bar, y);
+                let mut e_bar = zeros(len);
+                op.adjoint(&b_bar, &mut e_bar);
+                // e_j = 2z^j − z^{j−1}.
+                {
+                    let (lo, hi) = z_bar.split_at_mut(j);
+                    for ((prev, cur), eb) in lo[j - 1].iter_mut().zip(hi[0].iter_mut()).zip(&e_bar)
+                    {
+                        let eb = eb * sigma;
+                        *cur += eb * 2.0;
+                        *prev -= eb;
+                    }
+                }
+                // z^j = soft(a_j).
+                let a = &block.a[j - 1];
+                let a_bar: Vec<Complex32> = a
+                    .iter()
+                    .zip(&z_bar[j])
+                    .zip(&thresholds)
+                    .map(|((v, zb), t)| {
+                        let r = v.norm_sqr().sqrt();
+                        if r <= *t {
+                            Complex32::default()
+                        } else {
+                            let vh = v / r;
+                            let along = vh.re * zb.re + vh.im * zb.im;
+                            zb - (zb - vh * along) * (t / r)
+                        }
+                    })
+                    .collect();
+                // a_j = z^{j−1} − τB*u^{j−1}.
+                for (zb, ab) in z_bar[j - 1].iter_mut().zip(&a_bar) {
+                    *zb += ab;
+                }
+                op.apply(&a_bar, &mut bz);
+                for (ub, v) in u_bar.iter_mut().zip(&bz) {
+                    *ub -= v * tau;
+                }
+            }
+            // z⁰ = αψ_{k−1}.
+            alpha_bar += re_inner(&z_bar[0], &block.psi_in);
+            psi_bar = z_bar[0].iter().map(|v| v * alpha).collect();
+            // α_k = 2‖B‖/(ε_k p), ε_k = e^{−k}ε₀ + (terms in δ).
+            let epsilon_bar = alpha_bar * (-(alpha as f64) / block.epsilon as f64);
+            epsilon0_bar += epsilon_bar * (-((k + 1) as f64)).exp();
+        }
+        if y_norm > 0.0 {
+            for (yb, yi) in y_bar.iter_mut().zip(y) {
+                *yb += yi * (epsilon0_bar / y_norm) as f32;
+            }
+        }
+        Ok(y_bar)
+    }
+}
+
 /// Per-coefficient weights from one weight per wavelet level, `w_j = √(s/s_j)` for sparsity
 /// levels `s_j` (`s = Σ s_j`), as in the authors' code.
 pub fn sparsity_weights(sparsities: &[f64]) -> Result<Vec<f32>> {

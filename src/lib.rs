@@ -26,7 +26,8 @@
 //!   `B = A W⁻¹`, the seam for other engines), [`firenet`] (the stable unrolled network),
 //!   [`reconstruction`] (one experiment: measurements, zero-filling, FIRENET, quality),
 //!   [`metrics`] (PSNR, SSIM), [`brain`] (MNI template slices), [`phantom`] (Shepp–Logan,
-//!   random ellipses), [`upload`] (users' images);
+//!   random ellipses), [`upload`] (users' images), [`instability`] (the worst-case perturbation
+//!   search of the PNAS 2020 paper);
 //! - `web` (wasm32 only): the Yew components and the worker runtime.
 
 pub mod affine;
@@ -42,6 +43,7 @@ pub mod firenet;
 pub mod fourier;
 pub mod geometry;
 pub mod inference;
+pub mod instability;
 pub mod line_search;
 pub mod metrics;
 pub mod mnist;
