@@ -27,7 +27,8 @@
 //!   [`reconstruction`] (one experiment: measurements, zero-filling, FIRENET, quality),
 //!   [`metrics`] (PSNR, SSIM), [`brain`] (MNI template slices), [`phantom`] (Shepp–Logan,
 //!   random ellipses), [`upload`] (users' images), [`instability`] (the worst-case perturbation
-//!   search of the PNAS 2020 paper);
+//!   search of the PNAS 2020 paper), [`consistency`] (the deep cascade's data-consistency
+//!   layer in candle);
 //! - `web` (wasm32 only): the Yew components and the worker runtime.
 
 pub mod affine;
@@ -35,6 +36,7 @@ pub mod attack;
 pub mod brain;
 pub mod card;
 pub mod classifier;
+pub mod consistency;
 pub mod deepfool;
 pub mod drawing;
 mod error;
