@@ -28,13 +28,14 @@
 //!   [`metrics`] (PSNR, SSIM), [`brain`] (MNI template slices), [`phantom`] (Shepp–Logan,
 //!   random ellipses), [`upload`] (users' images), [`instability`] (the worst-case perturbation
 //!   search of the PNAS 2020 paper), [`consistency`] (the deep cascade's data-consistency
-//!   layer in candle);
+//!   layer in candle), [`cascade`] (the deep cascade network, trainable and differentiable);
 //! - `web` (wasm32 only): the Yew components and the worker runtime.
 
 pub mod affine;
 pub mod attack;
 pub mod brain;
 pub mod card;
+pub mod cascade;
 pub mod classifier;
 pub mod consistency;
 pub mod deepfool;
