@@ -8,6 +8,7 @@
 //! lab bench-attacks [--count N]                   DeepFool time per digit (median, p95) per model
 //! lab firenet-report                              FIRENET's measured properties: static/reports/firenet.json
 //! lab bench-firenet [--repeats N]                 FIRENET time at 128² and 256², one A/A* pair
+//! lab train-cascade [--steps N] [--rate R]        experiment: a deep cascade at 64², PSNR and κ
 //! ```
 
 #[cfg(target_arch = "wasm32")]
@@ -66,13 +67,18 @@ mod native {
                 robustness(count)
             }
             Some("firenet-report") => crate::mri::firenet_report(),
+            Some("train-cascade") => {
+                let steps = flag(&args, "--steps").map(|c| c.parse()).transpose()?;
+                let rate = flag(&args, "--rate").map(|c| c.parse()).transpose()?;
+                crate::mri::train_cascade(steps.unwrap_or(600), rate.unwrap_or(0.125))
+            }
             Some("bench-firenet") => {
                 let repeats = flag(&args, "--repeats").map(|c| c.parse()).transpose()?;
                 crate::mri::bench_firenet(repeats.unwrap_or(3))
             }
             _ => {
                 eprintln!(
-                    "usage: lab prepare-mnist [--from DIR] | lab train [linear|mlp|cnn|all] | lab evaluate | lab robustness [--count N] | lab bench-attacks [--count N] | lab firenet-report | lab bench-firenet [--repeats N]"
+                    "usage: lab prepare-mnist [--from DIR] | lab train [linear|mlp|cnn|all] | lab evaluate | lab robustness [--count N] | lab bench-attacks [--count N] | lab firenet-report | lab bench-firenet [--repeats N] | lab train-cascade [--steps N] [--rate R]"
                 );
                 bail!("no command given")
             }

@@ -266,3 +266,138 @@ pub fn bench_firenet(repeats: usize) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Trains a small deep cascade on the training brain slices (128² downsampled to 64²) with a
+/// fixed Cartesian mask at `rate`, seeded; prints held-out PSNR against zero-filling and the
+/// worst-case amplification against FIRENET's. An experiment of the hallucinations issue: it
+/// writes nothing to `static/`.
+pub fn train_cascade(steps: usize, rate: f64) -> anyhow::Result<()> {
+    use barriers_lab::cascade::{mse_loss, CascadeNet, CascadeShape};
+    use barriers_lab::firenet::Firenet;
+    use barriers_lab::instability::{FirenetReconstructor, InstabilityTest, Reconstructor};
+    use barriers_lab::metrics::psnr;
+    use barriers_lab::operator::WaveletSampling;
+    use candle_core::{DType, Device, Tensor};
+    use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
+    let n = 64;
+    let slices = brain(128)?;
+    let down = |img: Vec<f32>| -> Vec<f32> {
+        (0..n * n)
+            .map(|i| {
+                let (y, x) = (i / n, i % n);
+                (img[2 * y * 128 + 2 * x]
+                    + img[2 * y * 128 + 2 * x + 1]
+                    + img[(2 * y + 1) * 128 + 2 * x]
+                    + img[(2 * y + 1) * 128 + 2 * x + 1])
+                    / 4.0
+            })
+            .collect()
+    };
+    let train: Vec<Vec<f32>> = slices
+        .train_slices()
+        .into_iter()
+        .map(|id| Ok(down(slices.image(id)?)))
+        .collect::<anyhow::Result<_>>()?;
+    let test: Vec<Vec<f32>> = slices
+        .test_slices()
+        .into_iter()
+        .map(|id| Ok(down(slices.image(id)?)))
+        .collect::<anyhow::Result<_>>()?;
+    let m = mask(Pattern::Cartesian, n, rate, 1)?;
+    let a = SubsampledFourier::new(m.clone())?;
+    let device = Device::Cpu;
+    let varmap = VarMap::new();
+    let shape = CascadeShape {
+        cascades: 4,
+        layers: 5,
+        channels: 24,
+    };
+    let net = CascadeNet::build(
+        shape,
+        &m,
+        VarBuilder::from_varmap(&varmap, DType::F32, &device),
+    )?;
+    let mut opt = AdamW::new(
+        varmap.all_vars(),
+        ParamsAdamW {
+            lr: 1e-3,
+            weight_decay: 0.0,
+            ..Default::default()
+        },
+    )?;
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let batch = 4;
+    let started = Instant::now();
+    for step in 0..steps {
+        let (mut zre, mut zim, mut kre, mut kim, mut truth) =
+            (vec![], vec![], vec![], vec![], vec![]);
+        for _ in 0..batch {
+            let mut img = train[rng.random_range(0..train.len())].clone();
+            if rng.random_bool(0.5) {
+                for row in img.chunks_mut(n) {
+                    row.reverse();
+                }
+            }
+            let (zf, k) = net.inputs(&a.measure(&img), DType::F32, &device)?;
+            zre.push(zf.0);
+            zim.push(zf.1);
+            kre.push(k.0);
+            kim.push(k.1);
+            truth.push(Tensor::from_vec(img, (1, n, n), &device)?);
+        }
+        let cat = |v: &[Tensor]| Tensor::cat(v, 0);
+        let out = net.forward(&(cat(&zre)?, cat(&zim)?), &(cat(&kre)?, cat(&kim)?))?;
+        let loss = mse_loss(&out, &cat(&truth)?)?;
+        let lr = 1e-3
+            * (0.05
+                + 0.95 * 0.5 * (1.0 + (std::f64::consts::PI * step as f64 / steps as f64).cos()));
+        opt.set_learning_rate(lr);
+        opt.backward_step(&loss)?;
+        if step % 50 == 0 || step + 1 == steps {
+            println!(
+                "step {step:>4}: loss {:.5} ({:.0} s)",
+                loss.to_scalar::<f32>()?,
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    // Held-out PSNR and the worst-case amplification at 2% and 5%, against FIRENET's.
+    let w = Wavelet2::new(Wavelet::Haar, n, 3)?;
+    let b = WaveletSampling::new(&a, &w)?;
+    let weights = vec![1.0f32; n * n];
+    let firenet = FirenetReconstructor {
+        firenet: Firenet::default(),
+        b: &b,
+        wavelet: &w,
+        weights: &weights,
+    };
+    let (mut p_zf, mut p_net, mut p_fire) = (0.0, 0.0, 0.0);
+    for x in &test {
+        let y = a.measure(x);
+        let mag = |v: Vec<Complex32>| v.iter().map(|z| z.norm()).collect::<Vec<f32>>();
+        p_zf += psnr(x, &mag(a.zero_filled(&y)), 1.0);
+        p_net += psnr(x, &mag(net.reconstruct(&y)?), 1.0);
+        p_fire += psnr(x, &mag(firenet.reconstruct(&y)?), 1.0);
+    }
+    let k = test.len() as f64;
+    println!(
+        "held-out PSNR ({} slices, 64², Cartesian {:.1}%): zero-filled {:.2} dB, cascade {:.2} dB, FIRENET (Haar) {:.2} dB",
+        test.len(),
+        m.rate() * 100.0,
+        p_zf / k,
+        p_net / k,
+        p_fire / k
+    );
+    for x in test.iter().take(5) {
+        let tn = InstabilityTest::new(&a, &net, x)?;
+        let tf = InstabilityTest::new(&a, &firenet, x)?;
+        println!(
+            "  kappa at 2%: cascade {:.2}, FIRENET {:.2}; at 5%: cascade {:.2}, FIRENET {:.2}",
+            tn.at_fixed_norm(0.02, 20, 1)?.kappa,
+            tf.at_fixed_norm(0.02, 20, 1)?.kappa,
+            tn.at_fixed_norm(0.05, 20, 1)?.kappa,
+            tf.at_fixed_norm(0.05, 20, 1)?.kappa
+        );
+    }
+    Ok(())
+}
