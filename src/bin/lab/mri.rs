@@ -278,7 +278,7 @@ pub fn train_cascade(steps: usize, rate: f64) -> anyhow::Result<()> {
     use barriers_lab::metrics::psnr;
     use barriers_lab::operator::WaveletSampling;
     use candle_core::{DType, Device, Tensor};
-    use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
+    use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarMap};
     let n = 64;
     let slices = brain(128)?;
     let down = |img: Vec<f32>| -> Vec<f32> {
@@ -312,11 +312,7 @@ pub fn train_cascade(steps: usize, rate: f64) -> anyhow::Result<()> {
         layers: 5,
         channels: 24,
     };
-    let net = CascadeNet::build(
-        shape,
-        &m,
-        VarBuilder::from_varmap(&varmap, DType::F32, &device),
-    )?;
+    let net = CascadeNet::new_seeded(shape, &m, &varmap, 3, DType::F32, &device)?;
     let mut opt = AdamW::new(
         varmap.all_vars(),
         ParamsAdamW {
