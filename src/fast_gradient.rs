@@ -61,16 +61,8 @@ pub fn fast_gradient(
     check_input(model, x)?;
     let label = model.label(x)?;
     let v = fast_gradient_direction(model, x, seed)?;
-    let step = search.run_both_ways(model, x, &v, label)?;
-    let r = v.iter().map(|vi| step.alpha * vi).collect();
-    AttackOutcome::measure(
-        model,
-        AttackKind::FastGradient,
-        x,
-        r,
-        label,
-        step.evaluations + 1,
-    )
+    // One extra evaluation: the gradient that gave v.
+    search.attack(model, AttackKind::FastGradient, x, label, &v, true, 1)
 }
 
 /// Runs FGSM with the smallest label-changing `ε` on `x`.

@@ -24,14 +24,5 @@ pub fn random_noise(
     check_input(model, x)?;
     let label = model.label(x)?;
     let v = gaussian(x.len(), seed);
-    let step = search.run(model, x, &v, label)?;
-    let r = v.iter().map(|vi| step.alpha * vi).collect();
-    AttackOutcome::measure(
-        model,
-        AttackKind::RandomNoise,
-        x,
-        r,
-        label,
-        step.evaluations,
-    )
+    search.attack(model, AttackKind::RandomNoise, x, label, &v, false, 0)
 }
