@@ -96,6 +96,22 @@ pub struct SliceId {
 }
 
 impl SliceId {
+    /// Parses the [`fmt::Display`] form, `"<orientation> <index>"` (e.g. `axial 42`).
+    pub fn from_name(name: &str) -> Result<Self> {
+        let (o, i) = name
+            .trim()
+            .split_once(' ')
+            .ok_or_else(|| Error::Input(format!("'{name}' is not a slice (e.g. 'axial 42')")))?;
+        let index = i
+            .trim()
+            .parse()
+            .map_err(|_| Error::Input(format!("'{name}' is not a slice (e.g. 'axial 42')")))?;
+        Ok(Self {
+            orientation: Orientation::from_name(o)?,
+            index,
+        })
+    }
+
     /// Whether this slice is held out for testing (see the module docs).
     pub fn is_test(self) -> bool {
         is_test_index(self.index)

@@ -226,7 +226,30 @@ impl<'a> InstabilityTest<'a> {
     /// Projected gradient ascent on `½‖Ψ(A(x + r)) − Ψ(Ax)‖²` over the sphere
     /// `‖r‖₂ = ρ‖x‖₂`, from the seeded start; returns the best probe found.
     pub fn at_fixed_norm(&self, rho: f64, iterations: usize, seed: u64) -> Result<Probe> {
-        let xn = self
+        let mut search = FixedNormSearch::new(self, rho, seed)?;
+        for _ in 0..iterations {
+            if !search.step()? {
+                break;
+            }
+        }
+        Ok(search.best)
+    }
+}
+
+/// [`InstabilityTest::at_fixed_norm`] one iteration at a time (for a worker that yields, reports
+/// progress and can be cancelled between iterations).
+pub struct FixedNormSearch<'t, 'a> {
+    test: &'t InstabilityTest<'a>,
+    radius: f64,
+    r: Vec<f32>,
+    /// The best probe so far (the start before any step).
+    pub best: Probe,
+}
+
+impl<'t, 'a> FixedNormSearch<'t, 'a> {
+    /// The seeded start on the sphere `‖r‖₂ = ρ‖x‖₂`.
+    pub fn new(test: &'t InstabilityTest<'a>, rho: f64, seed: u64) -> Result<Self> {
+        let xn = test
             .x
             .iter()
             .map(|v| (*v as f64).powi(2))
@@ -238,34 +261,45 @@ impl<'a> InstabilityTest<'a> {
                 "the fixed-norm search needs a non-zero image and ρ > 0".into(),
             ));
         }
-        let project = |v: Vec<f32>| -> Vec<f32> {
-            let n = v.iter().map(|a| (*a as f64).powi(2)).sum::<f64>().sqrt();
-            let s = (radius / n.max(f64::MIN_POSITIVE)) as f32;
-            v.into_iter().map(|a| a * s).collect()
-        };
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let mut r = project(
-            (0..self.x.len())
-                .map(|_| rng.random_range(-1.0f32..1.0))
-                .collect(),
-        );
-        let mut best = self.probe(r.clone())?;
-        for _ in 0..iterations {
-            let g = self.gradient(&r, 0.0)?;
-            // A step of the size of r along the gradient, then back to the sphere.
-            let gn = g.iter().map(|a| (*a as f64).powi(2)).sum::<f64>().sqrt();
-            if gn == 0.0 {
-                break;
-            }
-            let step = (radius / gn) as f32;
-            r = project(r.iter().zip(&g).map(|(a, b)| a + step * b).collect());
-            let probe = self.probe(r.clone())?;
-            if probe.kappa > best.kappa {
-                best = probe;
-            }
-        }
-        Ok(best)
+        let start: Vec<f32> = (0..test.x.len())
+            .map(|_| rng.random_range(-1.0f32..1.0))
+            .collect();
+        let r = project(start, radius);
+        let best = test.probe(r.clone())?;
+        Ok(Self {
+            test,
+            radius,
+            r,
+            best,
+        })
     }
+
+    /// One step of the size of `r` along `∇Q`, back to the sphere; returns `false` when the
+    /// gradient vanished (nothing left to do).
+    pub fn step(&mut self) -> Result<bool> {
+        let g = self.test.gradient(&self.r, 0.0)?;
+        let gn = g.iter().map(|a| (*a as f64).powi(2)).sum::<f64>().sqrt();
+        if gn == 0.0 {
+            return Ok(false);
+        }
+        let step = (self.radius / gn) as f32;
+        self.r = project(
+            self.r.iter().zip(&g).map(|(a, b)| a + step * b).collect(),
+            self.radius,
+        );
+        let probe = self.test.probe(self.r.clone())?;
+        if probe.kappa > self.best.kappa {
+            self.best = probe;
+        }
+        Ok(true)
+    }
+}
+
+fn project(v: Vec<f32>, radius: f64) -> Vec<f32> {
+    let n = v.iter().map(|a| (*a as f64).powi(2)).sum::<f64>().sqrt();
+    let s = (radius / n.max(f64::MIN_POSITIVE)) as f32;
+    v.into_iter().map(|a| a * s).collect()
 }
 
 #[cfg(test)]

@@ -28,7 +28,8 @@
 //!   [`metrics`] (PSNR, SSIM), [`brain`] (MNI template slices), [`phantom`] (Shepp–Logan,
 //!   random ellipses), [`upload`] (users' images), [`instability`] (the worst-case perturbation
 //!   search of the PNAS 2020 paper), [`consistency`] (the deep cascade's data-consistency
-//!   layer in candle), [`cascade`] (the deep cascade network, trainable and differentiable);
+//!   layer in candle), [`cascade`] (the deep cascade network, trainable and differentiable),
+//!   [`hallucination`] (the trained networks' setting and cards, structure of a change);
 //! - `web` (wasm32 only): the Yew components and the worker runtime.
 
 pub mod affine;
@@ -45,6 +46,7 @@ pub mod fast_gradient;
 pub mod firenet;
 pub mod fourier;
 pub mod geometry;
+pub mod hallucination;
 pub mod inference;
 pub mod instability;
 pub mod line_search;

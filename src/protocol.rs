@@ -53,8 +53,80 @@ pub enum Job {
     Upload { data_url: String, side: usize },
     /// The held-out brain slices available at `side`; answered by [`Body::BrainCatalog`].
     BrainCatalog { side: usize },
+    /// The hallucinations figure: a shipped network and FIRENET on `x + t·r_j`, `j = 0…3`;
+    /// answered by [`Body::Hallucinated`] after [`Body::Progress`] per pass.
+    Hallucinate(HallucinateJob),
+    /// The fixed-norm worst-case search of the instability report, live, against a shipped
+    /// network and FIRENET on a demo slice (`seed` as in the report), with a progress report per
+    /// iteration; answered by [`Body::InstabilitySearched`].
+    InstabilitySearch {
+        net: String,
+        slice: String,
+        rel_r: f64,
+        iterations: usize,
+        seed: u64,
+    },
     /// Stop the job with this id.
     Cancel { target: u64 },
+}
+
+/// What the hallucinations demo asks for.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HallucinateJob {
+    /// A shipped reconstruction network (`static/models/<net>.json`).
+    pub net: String,
+    /// A demo slice of the instability report (`axial 42`).
+    pub slice: String,
+    /// `t` in `x + t·r_j`.
+    pub strength: f64,
+    /// Replace every `r_j` by Gaussian noise of the same norm.
+    pub gaussian: bool,
+}
+
+/// One column of the figure: `x + t·r_j` and what a method made of it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HallucinationColumn {
+    /// `|x + t·r_j|` (clamped to [0, 1] for display).
+    pub input: Picture,
+    /// `|Ψ(A(x + t·r_j))|`.
+    pub output: Picture,
+    /// `|Ψ(A(x + t·r_j))| − |Ψ(Ax)|`, mid-grey for 0, on the figure's common scale.
+    pub change: Picture,
+    /// `‖t·r_j‖/‖x‖`.
+    pub rel_r: f64,
+    /// `‖Ψ(A(x + t·r_j)) − Ψ(Ax)‖/‖t·r_j‖`.
+    pub kappa: f64,
+    /// `‖Ψ(A(x + t·r_j)) − x‖/‖x‖`.
+    pub error: f64,
+    /// Largest share of the squared change in one window, and that window (row, column, side).
+    pub share: f64,
+    pub window: [usize; 3],
+}
+
+/// One method's row.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HallucinationRow {
+    /// `net` or `firenet`.
+    pub method: String,
+    pub title: String,
+    pub columns: Vec<HallucinationColumn>,
+    /// Mean time of one reconstruction in this browser.
+    pub millis_per_pass: f64,
+}
+
+/// The hallucinations figure.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Hallucination {
+    pub net: String,
+    pub slice: String,
+    pub strength: f64,
+    pub gaussian: bool,
+    pub side: usize,
+    /// `|x|`.
+    pub truth: Picture,
+    /// Change that maps to white (and its negative to black) in the change pictures.
+    pub change_scale: f64,
+    pub rows: Vec<HallucinationRow>,
 }
 
 /// Which image the MRI demo reconstructs.
@@ -224,6 +296,19 @@ pub enum Body {
         preview: Picture,
         /// What was done to the file, and warnings.
         notes: Vec<String>,
+    },
+    /// The hallucinations figure.
+    Hallucinated(Box<Hallucination>),
+    /// The live search: the worst κ found for each method and the time of each iteration
+    /// (forward + backward + probe), milliseconds.
+    InstabilitySearched {
+        net: String,
+        slice: String,
+        rel_r: f64,
+        kappa_net: f64,
+        kappa_firenet: f64,
+        iteration_ms_net: Vec<f64>,
+        iteration_ms_firenet: Vec<f64>,
     },
     /// Held-out brain slices per orientation (name, count) at a side.
     BrainCatalog {

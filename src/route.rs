@@ -102,7 +102,7 @@ macro_rules! query_state {
         }
     )*};
 }
-query_state!(ClassifyState, AttackState, MriState);
+query_state!(ClassifyState, AttackState, MriState, HallucinationState);
 
 /// A parsed state and what was wrong with the URL.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -414,6 +414,122 @@ impl MriState {
             q.push_str(&format!("&layer={l}"));
         }
         q
+    }
+}
+
+/// Strengths `t` the hallucinations demo's slider offers (`x + t·r`).
+pub const STRENGTHS: std::ops::RangeInclusive<f64> = 0.0..=1.5;
+
+/// The URL state of the hallucinations demo.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HallucinationState {
+    /// A shipped network; `None` for the report's hallucinating one (or its first).
+    pub net: Option<String>,
+    /// Index into the report's demo slices.
+    pub slice: usize,
+    /// `t` in `x + t·r_j`.
+    pub strength: f64,
+    /// Gaussian noise of the same norms instead of the worst cases.
+    pub gaussian: bool,
+}
+
+impl Default for HallucinationState {
+    fn default() -> Self {
+        Self {
+            net: None,
+            slice: 0,
+            strength: 1.0,
+            gaussian: false,
+        }
+    }
+}
+
+impl HallucinationState {
+    /// Reads `net`, `slice`, `t` and `noise=gaussian|worst`; bad values fall back to the
+    /// defaults with a notice. (Whether `net` and `slice` exist is checked against the report.)
+    pub fn from_query(query: &str) -> Parsed<Self> {
+        let mut state = Self::default();
+        let mut notices = Vec::new();
+        for (key, value) in parse_query(query) {
+            match key.as_str() {
+                "net" => {
+                    if !value.is_empty()
+                        && value
+                            .chars()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                    {
+                        state.net = Some(value);
+                    } else {
+                        notices.push(format!(
+                            "There is no network \u{201c}{value}\u{201d}: showing the default."
+                        ));
+                    }
+                }
+                "slice" => match value.parse::<usize>() {
+                    Ok(i) if i < 16 => state.slice = i,
+                    _ => notices.push(format!(
+                        "There is no demo slice \u{201c}{value}\u{201d}: showing the first."
+                    )),
+                },
+                "t" => match value.parse::<f64>() {
+                    Ok(t) if STRENGTHS.contains(&t) => state.strength = t,
+                    _ => notices.push(format!(
+                        "The strength t must lie between 0 and {}, not \u{201c}{value}\u{201d}: using 1.",
+                        STRENGTHS.end()
+                    )),
+                },
+                "noise" => match value.as_str() {
+                    "gaussian" => state.gaussian = true,
+                    "worst" => state.gaussian = false,
+                    _ => notices.push(format!(
+                        "Unknown perturbation \u{201c}{value}\u{201d} (worst or gaussian): using the worst case."
+                    )),
+                },
+                "embed" => {}
+                _ => notices.push(format!("Unknown setting \u{201c}{key}\u{201d} ignored.")),
+            }
+        }
+        Parsed { state, notices }
+    }
+
+    /// The query that [`HallucinationState::from_query`] reads back to this state.
+    pub fn to_query(&self) -> String {
+        let mut q = String::new();
+        if let Some(net) = &self.net {
+            q.push_str(&format!("net={net}&"));
+        }
+        q.push_str(&format!(
+            "slice={}&t={}&noise={}",
+            self.slice,
+            self.strength,
+            if self.gaussian { "gaussian" } else { "worst" }
+        ));
+        q
+    }
+}
+
+#[cfg(test)]
+mod hallucination_state_tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_rejects_bad_values() {
+        let state = HallucinationState {
+            net: Some("cascade".into()),
+            slice: 2,
+            strength: 0.35,
+            gaussian: true,
+        };
+        let parsed = HallucinationState::from_query(&state.to_query());
+        assert_eq!(parsed.state, state);
+        assert!(parsed.notices.is_empty());
+        let d = HallucinationState::default();
+        assert_eq!(HallucinationState::from_query(&d.to_query()).state, d);
+        let bad =
+            HallucinationState::from_query("net=../x&slice=99&t=NaN&noise=pink&zoom=2&embed=1");
+        assert_eq!(bad.state, d);
+        assert_eq!(bad.notices.len(), 5, "{:?}", bad.notices);
+        assert_eq!(HallucinationState::from_query("t=2").state.strength, 1.0);
     }
 }
 

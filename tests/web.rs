@@ -308,3 +308,78 @@ async fn runtime_reconstructs_keeps_layers_and_handles_uploads() {
     .await;
     assert!(matches!(odd, Body::Failed { .. }), "{odd:?}");
 }
+
+#[wasm_bindgen_test]
+async fn hallucination_jobs_reject_bad_requests_before_loading_anything() {
+    use barriers_lab::protocol::HallucinateJob;
+    let none = |_: Body| {};
+    let job = |strength: f64, slice: &str| {
+        Job::Hallucinate(HallucinateJob {
+            net: "cascade-12".into(),
+            slice: slice.into(),
+            strength,
+            gaussian: false,
+        })
+    };
+    for (j, expect) in [
+        (job(f64::NAN, "axial 10"), "strength"),
+        (job(2.0, "axial 10"), "strength"),
+        (job(1.0, "axial"), "not a slice"),
+        (job(1.0, "oblique 3"), "oblique"),
+    ] {
+        let body = runtime::execute(60, j, &none).await;
+        assert!(
+            matches!(body, Body::Failed { ref message } if message.contains(expect)),
+            "{expect}: {body:?}"
+        );
+    }
+    let search = |rel_r: f64, iterations: usize| Job::InstabilitySearch {
+        net: "cascade-12".into(),
+        slice: "axial 10".into(),
+        rel_r,
+        iterations,
+        seed: 1,
+    };
+    for (j, expect) in [
+        (search(0.0, 5), "‖r‖/‖x‖"),
+        (search(0.5, 5), "‖r‖/‖x‖"),
+        (search(0.02, 0), "iterations"),
+        (search(0.02, 1000), "iterations"),
+    ] {
+        let body = runtime::execute(61, j, &none).await;
+        assert!(
+            matches!(body, Body::Failed { ref message } if message.contains(expect)),
+            "{expect}: {body:?}"
+        );
+    }
+}
+
+#[wasm_bindgen_test]
+fn the_shipped_cascade_runs_in_wasm_and_keeps_its_measurements() {
+    use barriers_lab::hallucination::NetCard;
+    use barriers_lab::instability::Reconstructor;
+    use barriers_lab::operator::{distance, norm, LinearOperator, SubsampledFourier};
+    let card: NetCard =
+        serde_json::from_str(include_str!("../static/models/cascade-12.json")).unwrap();
+    let (net, mask) = card
+        .load(include_bytes!("../static/models/cascade-12.safetensors"))
+        .unwrap();
+    let a = SubsampledFourier::new(mask).unwrap();
+    let x = barriers_lab::phantom::shepp_logan(card.side);
+    let y = a.measure(&x);
+    let mut times = Vec::new();
+    let mut out = Vec::new();
+    for _ in 0..3 {
+        let start = barriers_lab::web::now_ms();
+        out = net.reconstruct(&y).unwrap();
+        times.push(barriers_lab::web::now_ms() - start);
+    }
+    gloo::console::log!(format!("cascade-12 forward in wasm: {times:?} ms"));
+    assert!(out.iter().all(|z| z.re.is_finite() && z.im.is_finite()));
+    // Data consistency: A Ψ(y) = y.
+    let mut again = vec![Default::default(); y.len()];
+    a.apply(&out, &mut again);
+    assert!(distance(&again, &y) / norm(&y) < 1e-4);
+    // Corrupt weights are a clear error.
+    assert!(card.load(b"not safetensors").is_err());
+}

@@ -6,6 +6,7 @@ use crate::web::attacks::AttackDemo;
 use crate::web::classify::ClassifyDemo;
 use crate::web::compute::{Compute, WorkerStatus, WORKER_SCRIPT};
 use crate::web::geometry::GeometryDemo;
+use crate::web::hallucinations::HallucinationsDemo;
 use crate::web::mri::MriDemo;
 use yew::prelude::*;
 use yew_router::prelude::*;
@@ -23,6 +24,8 @@ pub enum Route {
     Geometry,
     #[at("/mri")]
     Mri,
+    #[at("/hallucinations")]
+    Hallucinations,
     #[not_found]
     #[at("/not-found")]
     NotFound,
@@ -80,7 +83,7 @@ const DEMOS: &[Demo] = &[
     Demo {
         title: "Hallucinations",
         blurb: "A trained reconstruction network under tiny worst-case perturbations, beside FIRENET.",
-        route: None,
+        route: Some(Route::Hallucinations),
         part: "Inverse problems",
     },
     Demo {
@@ -192,6 +195,7 @@ fn switch(route: Route) -> Html {
         Route::Attacks => html! { <AttackDemo /> },
         Route::Geometry => html! { <GeometryDemo /> },
         Route::Mri => html! { <MriDemo /> },
+        Route::Hallucinations => html! { <HallucinationsDemo /> },
         Route::NotFound => html! {
             <section class="panel">
                 <h2>{"No such experiment"}</h2>
@@ -214,6 +218,7 @@ fn header() -> Html {
                 <Link<Route> to={Route::Attacks}>{"Attacks"}</Link<Route>>
                 <Link<Route> to={Route::Geometry}>{"Geometry"}</Link<Route>>
                 <Link<Route> to={Route::Mri}>{"MRI"}</Link<Route>>
+                <Link<Route> to={Route::Hallucinations}>{"Hallucinations"}</Link<Route>>
             </nav>
         </header>
     }

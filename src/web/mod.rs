@@ -9,6 +9,8 @@ pub mod data;
 pub mod draw;
 pub mod fetch;
 pub mod geometry;
+pub mod hallucination_jobs;
+pub mod hallucinations;
 pub mod mri;
 pub mod mri_jobs;
 pub mod panic;

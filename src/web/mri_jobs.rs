@@ -38,7 +38,7 @@ thread_local! {
     static UPLOADS: RefCell<HashMap<usize, Vec<f32>>> = RefCell::new(HashMap::new());
 }
 
-async fn brain(side: usize) -> Result<Rc<BrainSlices>> {
+pub(crate) async fn brain(side: usize) -> Result<Rc<BrainSlices>> {
     let url = brain_url(side);
     load_once(&BRAINS, &url.clone(), || async move {
         let slices = BrainSlices::from_safetensors(&fetch_bytes(&url).await?)?;

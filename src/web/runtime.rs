@@ -13,8 +13,8 @@ use crate::robustness::{run_attack, AttackSummary};
 use crate::training::count_correct;
 use crate::web::data::{held_out, load_once, Shareable};
 use crate::web::fetch::{fetch_bytes, fetch_json};
-use crate::web::mri_jobs;
 use crate::web::now_ms;
+use crate::web::{hallucination_jobs, mri_jobs};
 use crate::{Error, Result};
 use candle_core::{DType, Device};
 use futures::future::{FutureExt, LocalBoxFuture};
@@ -125,6 +125,21 @@ pub async fn execute(id: u64, job: Job, progress: &dyn Fn(Body)) -> Body {
         Job::FirenetLayer { run, layer } => mri_jobs::firenet_layer(run, layer),
         Job::Upload { data_url, side } => mri_jobs::upload(&data_url, side),
         Job::BrainCatalog { side } => mri_jobs::brain_catalog(side).await,
+        Job::Hallucinate(job) => {
+            let cancelled = || CANCELLED.with(|c| c.borrow().contains(&id));
+            hallucination_jobs::hallucinate(id, job, &cancelled, progress).await
+        }
+        Job::InstabilitySearch {
+            net,
+            slice,
+            rel_r,
+            iterations,
+            seed,
+        } => {
+            let cancelled = || CANCELLED.with(|c| c.borrow().contains(&id));
+            let job = (net, slice, rel_r, iterations, seed);
+            hallucination_jobs::search(id, job, &cancelled, progress).await
+        }
         Job::Cancel { .. } => Err(Error::Input("a cancel request is not a job".into())),
     };
     match result {

@@ -8,7 +8,12 @@
 //! lab bench-attacks [--count N]                   DeepFool time per digit (median, p95) per model
 //! lab firenet-report                              FIRENET's measured properties: static/reports/firenet.json
 //! lab bench-firenet [--repeats N]                 FIRENET time at 128² and 256², one A/A* pair
-//! lab train-cascade [--steps N] [--rate R]        experiment: a deep cascade at 64², PSNR and κ
+//! lab train-net [--name N] [--dir D] [--steps N] [--rate R] [--cascades C] [--layers L]
+//!               [--channels K] [--seed S] [--batch B] [--lr R]
+//!                                                 a deep cascade at 64² (weights + model card)
+//! lab bench-instability [--nets a,b] [--repeats N]  forward and search-iteration time per network
+//! lab instability-report [--nets a,b] [--dir D] [--add]
+//!                                                 static/reports/instability.json + demo perturbations
 //! ```
 
 #[cfg(target_arch = "wasm32")]
@@ -19,6 +24,8 @@ fn main() -> anyhow::Result<()> {
     native::main()
 }
 
+#[cfg(not(target_arch = "wasm32"))]
+mod hallucination;
 #[cfg(not(target_arch = "wasm32"))]
 mod mri;
 
@@ -67,10 +74,45 @@ mod native {
                 robustness(count)
             }
             Some("firenet-report") => crate::mri::firenet_report(),
-            Some("train-cascade") => {
-                let steps = flag(&args, "--steps").map(|c| c.parse()).transpose()?;
-                let rate = flag(&args, "--rate").map(|c| c.parse()).transpose()?;
-                crate::mri::train_cascade(steps.unwrap_or(600), rate.unwrap_or(0.125))
+            Some("train-net") => {
+                let get = |name: &str, default: &str| flag(&args, name).unwrap_or(default.into());
+                let settings = crate::hallucination::TrainNet {
+                    name: get("--name", "cascade"),
+                    dir: get("--dir", "target/nets"),
+                    steps: get("--steps", "1000").parse()?,
+                    rate: get("--rate", "0.125").parse()?,
+                    shape: barriers_lab::cascade::CascadeShape {
+                        cascades: get("--cascades", "4").parse()?,
+                        layers: get("--layers", "5").parse()?,
+                        channels: get("--channels", "24").parse()?,
+                    },
+                    seed: get("--seed", "3").parse()?,
+                    batch: get("--batch", "4").parse()?,
+                    learning_rate: get("--lr", "0.001").parse()?,
+                };
+                let command = format!("cargo run --release --bin lab -- {}", args.join(" "));
+                crate::hallucination::train_net(&settings, &command)
+            }
+            Some("instability-report") => {
+                let nets = flag(&args, "--nets").unwrap_or_default();
+                let names: Vec<String> = nets
+                    .split(',')
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_string)
+                    .collect();
+                let dir = flag(&args, "--dir").unwrap_or_else(|| "static/models".into());
+                crate::hallucination::instability_report(
+                    &dir,
+                    &names,
+                    args.iter().any(|a| a == "--add"),
+                )
+            }
+            Some("bench-instability") => {
+                let nets = flag(&args, "--nets").unwrap_or_else(|| "cascade-12".into());
+                let names: Vec<String> = nets.split(',').map(str::to_string).collect();
+                let dir = flag(&args, "--dir").unwrap_or_else(|| "static/models".into());
+                let repeats = flag(&args, "--repeats").map(|c| c.parse()).transpose()?;
+                crate::hallucination::bench_instability(&dir, &names, repeats.unwrap_or(15))
             }
             Some("bench-firenet") => {
                 let repeats = flag(&args, "--repeats").map(|c| c.parse()).transpose()?;
@@ -78,7 +120,7 @@ mod native {
             }
             _ => {
                 eprintln!(
-                    "usage: lab prepare-mnist [--from DIR] | lab train [linear|mlp|cnn|all] | lab evaluate | lab robustness [--count N] | lab bench-attacks [--count N] | lab firenet-report | lab bench-firenet [--repeats N] | lab train-cascade [--steps N] [--rate R]"
+                    "usage: lab prepare-mnist [--from DIR] | lab train [linear|mlp|cnn|all] | lab evaluate | lab robustness [--count N] | lab bench-attacks [--count N] | lab firenet-report | lab instability-report [--nets a,b] [--dir D] [--add] | lab bench-instability [--nets a,b] [--repeats N] | lab bench-firenet [--repeats N] | lab train-net [--name N] [--dir D] [--steps N] [--rate R] [--cascades C] [--layers L] [--channels K] [--seed S] [--batch B] [--lr R]"
                 );
                 bail!("no command given")
             }

@@ -1,0 +1,593 @@
+//! The hallucinations commands of `lab`: `train-net` (a deep cascade on 64² brain slices with a
+//! Cartesian mask, seeded; weights and model card) and `instability-report`.
+
+use barriers_lab::brain::BrainSlices;
+use barriers_lab::cascade::{mse_loss, CascadeNet, CascadeShape};
+use barriers_lab::classifier::varmap_to_safetensors;
+use barriers_lab::hallucination::{
+    gaussian_like, halve, outcome, AtNorm, CascadeShapeCard, CurvePoint, Effect, FirenetSetting,
+    HeldOut, MaskSpec, NetCard, NetReport, NetTraining, Perturbations, SliceReport, SIDE,
+};
+use barriers_lab::instability::{InstabilityTest, Reconstructor};
+use barriers_lab::metrics::{psnr, ssim};
+use barriers_lab::operator::SubsampledFourier;
+use barriers_lab::sampling::Pattern;
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarMap};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rustfft::num_complex::Complex32;
+use std::path::Path;
+use std::time::Instant;
+
+/// Images of one side, row-major.
+type Images = Vec<Vec<f32>>;
+
+/// The 64² training and held-out slices (128² template slices halved).
+pub fn slices() -> anyhow::Result<(Images, Images)> {
+    let path = "static/data/mri/brain-128.safetensors";
+    let brain = BrainSlices::from_safetensors(&std::fs::read(path)?)?;
+    let get = |ids: Vec<barriers_lab::brain::SliceId>| -> anyhow::Result<Images> {
+        ids.into_iter()
+            .map(|id| Ok(halve(&brain.image(id)?, 128)?))
+            .collect()
+    };
+    Ok((get(brain.train_slices())?, get(brain.test_slices())?))
+}
+
+/// Settings of `train-net`.
+pub struct TrainNet {
+    pub name: String,
+    pub dir: String,
+    pub steps: usize,
+    pub rate: f64,
+    pub shape: CascadeShape,
+    pub seed: u64,
+    pub batch: usize,
+    pub learning_rate: f64,
+}
+
+fn magnitudes(v: &[Complex32]) -> Vec<f32> {
+    v.iter().map(|z| z.norm()).collect()
+}
+
+/// Held-out PSNR and SSIM of zero-filling, FIRENET and `net` on `test`.
+pub fn held_out(
+    a: &SubsampledFourier,
+    net: &dyn Reconstructor,
+    test: &[Vec<f32>],
+) -> anyhow::Result<HeldOut> {
+    let fire = FirenetSetting::new(SIDE)?;
+    let b = fire.sampling(a)?;
+    let firenet = fire.reconstructor(&b);
+    let mut sums = [0.0f64; 6];
+    for x in test {
+        let y = a.measure(x);
+        let outs = [
+            magnitudes(&a.zero_filled(&y)),
+            magnitudes(&firenet.reconstruct(&y)?),
+            magnitudes(&net.reconstruct(&y)?),
+        ];
+        for (k, out) in outs.iter().enumerate() {
+            sums[k] += psnr(x, out, 1.0);
+            sums[3 + k] += ssim(x, out, SIDE, 1.0);
+        }
+    }
+    let k = test.len() as f64;
+    Ok(HeldOut {
+        slices: test.len(),
+        psnr_zero_filled: sums[0] / k,
+        psnr_firenet: sums[1] / k,
+        psnr_net: sums[2] / k,
+        ssim_zero_filled: sums[3] / k,
+        ssim_firenet: sums[4] / k,
+        ssim_net: sums[5] / k,
+    })
+}
+
+/// Trains a cascade, writes `<dir>/<name>.safetensors` and `<dir>/<name>.json`, prints held-out
+/// quality and a quick worst-case κ at 2% and 5% on 5 held-out slices against FIRENET's.
+pub fn train_net(s: &TrainNet, command: &str) -> anyhow::Result<()> {
+    let n = SIDE;
+    let (train, test) = slices()?;
+    let spec = MaskSpec {
+        pattern: Pattern::Cartesian,
+        rate: s.rate,
+        seed: 1,
+    };
+    let m = spec.mask(n)?;
+    let a = SubsampledFourier::new(m.clone())?;
+    let device = Device::Cpu;
+    let varmap = VarMap::new();
+    let net = CascadeNet::new_seeded(s.shape, &m, &varmap, s.seed, DType::F32, &device)?;
+    let mut opt = AdamW::new(
+        varmap.all_vars(),
+        ParamsAdamW {
+            lr: s.learning_rate,
+            weight_decay: 0.0,
+            ..Default::default()
+        },
+    )?;
+    let mut rng = ChaCha8Rng::seed_from_u64(s.seed.wrapping_add(2));
+    let started = Instant::now();
+    let mut history = Vec::new();
+    let mut last = f64::NAN;
+    for step in 0..s.steps {
+        let (mut zre, mut zim, mut kre, mut kim, mut truth) =
+            (vec![], vec![], vec![], vec![], vec![]);
+        for _ in 0..s.batch {
+            let mut img = train[rng.random_range(0..train.len())].clone();
+            if rng.random_bool(0.5) {
+                for row in img.chunks_mut(n) {
+                    row.reverse();
+                }
+            }
+            let (zf, k) = net.inputs(&a.measure(&img), DType::F32, &device)?;
+            zre.push(zf.0);
+            zim.push(zf.1);
+            kre.push(k.0);
+            kim.push(k.1);
+            truth.push(Tensor::from_vec(img, (1, n, n), &device)?);
+        }
+        let cat = |v: &[Tensor]| Tensor::cat(v, 0);
+        let out = net.forward(&(cat(&zre)?, cat(&zim)?), &(cat(&kre)?, cat(&kim)?))?;
+        let loss = mse_loss(&out, &cat(&truth)?)?;
+        // Cosine decay to 5% of the initial rate.
+        let lr = s.learning_rate
+            * (0.05
+                + 0.95 * 0.5 * (1.0 + (std::f64::consts::PI * step as f64 / s.steps as f64).cos()));
+        opt.set_learning_rate(lr);
+        opt.backward_step(&loss)?;
+        last = loss.to_scalar::<f32>()? as f64;
+        if step % 50 == 0 || step + 1 == s.steps {
+            history.push((step, last));
+            println!(
+                "step {step:>5}: loss {last:.5} ({:.0} s)",
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let quality = held_out(&a, &net, &test)?;
+    println!(
+        "held-out ({} slices, {n}², Cartesian {:.1}%): PSNR zero-filled {:.2} dB, FIRENET {:.2} dB, net {:.2} dB; SSIM {:.3} / {:.3} / {:.3}",
+        quality.slices,
+        m.rate() * 100.0,
+        quality.psnr_zero_filled,
+        quality.psnr_firenet,
+        quality.psnr_net,
+        quality.ssim_zero_filled,
+        quality.ssim_firenet,
+        quality.ssim_net
+    );
+    let weights = varmap_to_safetensors(&varmap)?;
+    let parameters = varmap
+        .all_vars()
+        .iter()
+        .map(|v| v.as_tensor().elem_count())
+        .sum();
+    let card = NetCard {
+        name: s.name.clone(),
+        title: format!(
+            "Deep cascade ({} × CNN + data consistency)",
+            s.shape.cascades
+        ),
+        architecture: format!(
+            "{} cascades of {} 3×3 convolutions ({} channels, ReLU, residual) each followed by a data-consistency layer (Schlemper et al. 2018)",
+            s.shape.cascades, s.shape.layers, s.shape.channels
+        ),
+        shape: CascadeShapeCard::from(s.shape),
+        side: n,
+        mask: spec,
+        parameters,
+        weights_bytes: weights.len(),
+        held_out: quality,
+        training: NetTraining {
+            steps: s.steps,
+            batch: s.batch,
+            learning_rate: s.learning_rate,
+            seed: s.seed,
+            seconds,
+            final_loss: last,
+            history,
+            data: "MNI ICBM152 2009a T1 template slices (nilearn), 128² halved to 64², held-out slices i % 4 == 2 excluded; random left-right flips; noise-free measurements".into(),
+            trained_with: "candle 0.11 on CPU (2 cores), f32, AdamW".into(),
+            command: command.into(),
+        },
+    };
+    std::fs::create_dir_all(&s.dir)?;
+    let dir = Path::new(&s.dir);
+    std::fs::write(dir.join(format!("{}.safetensors", s.name)), &weights)?;
+    std::fs::write(
+        dir.join(format!("{}.json", s.name)),
+        serde_json::to_string_pretty(&card)? + "\n",
+    )?;
+    let fire = FirenetSetting::new(n)?;
+    let b = fire.sampling(&a)?;
+    let firenet = fire.reconstructor(&b);
+    for x in test.iter().take(5) {
+        let tn = InstabilityTest::new(&a, &net, x)?;
+        let tf = InstabilityTest::new(&a, &firenet, x)?;
+        println!(
+            "  kappa at 2%: net {:.2}, FIRENET {:.2}; at 5%: net {:.2}, FIRENET {:.2}",
+            tn.at_fixed_norm(0.02, 20, 1)?.kappa,
+            tf.at_fixed_norm(0.02, 20, 1)?.kappa,
+            tn.at_fixed_norm(0.05, 20, 1)?.kappa,
+            tf.at_fixed_norm(0.05, 20, 1)?.kappa
+        );
+    }
+    Ok(())
+}
+
+/// The relative norms `‖r‖/‖x‖` of the full comparison (the acceptance bar is at ≤ 5%); they
+/// are among the curve's.
+const NORMS: [f64; 2] = [0.02, 0.05];
+/// The relative norms of the error curve.
+const CURVE: [f64; 6] = [0.005, 0.01, 0.02, 0.03, 0.05, 0.08];
+/// Iterations of every fixed-norm search (the same budget for each method).
+const FIXED_ITERATIONS: usize = 20;
+/// The ascent's snapshots: the first iterates past these relative norms.
+const SNAPSHOTS: [f64; 3] = [0.01, 0.02, 0.04];
+/// A change is structure when at least this share of its energy lies in one window (fixed
+/// before any network was measured; a change spread evenly puts 3.5% there).
+pub const STRUCTURE_SHARE: f64 = 0.25;
+/// Held-out slices of the report: positions 2 and 3 in each orientation's held-out list.
+const REPORT_POSITIONS: [usize; 2] = [2, 3];
+
+fn effect(
+    a: &SubsampledFourier,
+    psi: &dyn Reconstructor,
+    x: &[f32],
+    r: &[f32],
+) -> anyhow::Result<Effect> {
+    let clean = psi.reconstruct(&a.measure(x))?;
+    Ok(Effect::from(&outcome(a, psi, x, &clean, r)?))
+}
+
+/// Measures every listed network (cards and weights in `static/models`) against FIRENET on the
+/// report's held-out slices; writes `static/reports/instability.json` and the demo's
+/// perturbations `static/data/mri/perturbations.safetensors`.
+pub fn instability_report(dir: &str, names: &[String], add: bool) -> anyhow::Result<()> {
+    use barriers_lab::instability::{Ascent, ZeroFilling};
+    let started = Instant::now();
+    let brain =
+        BrainSlices::from_safetensors(&std::fs::read("static/data/mri/brain-128.safetensors")?)?;
+    let tests = brain.test_slices();
+    let mut ids = Vec::new();
+    for o in brain.orientations() {
+        let of: Vec<_> = tests.iter().filter(|id| id.orientation == o).collect();
+        for p in REPORT_POSITIONS {
+            ids.push(*of[p]);
+        }
+    }
+    let images: Vec<Vec<f32>> = ids
+        .iter()
+        .map(|id| Ok(halve(&brain.image(*id)?, 128)?))
+        .collect::<anyhow::Result<_>>()?;
+    let (_, held) = slices()?;
+    // With `add`, keep the networks already in the report (and their perturbations) that are
+    // not measured again now.
+    let (mut shipped, mut reports) = if add {
+        let old = barriers_lab::hallucination::InstabilityReport::from_json(
+            &std::fs::read_to_string("static/reports/instability.json")?,
+        )?;
+        let mut shipped = Perturbations::from_safetensors(&std::fs::read(
+            "static/data/mri/perturbations.safetensors",
+        )?)?;
+        shipped.retain(|key| {
+            !names.iter().any(|n| {
+                key.starts_with(&format!("{n}/")) || key.starts_with(&format!("firenet@{n}/"))
+            })
+        });
+        let kept: Vec<NetReport> = old
+            .networks
+            .into_iter()
+            .filter(|n| !names.contains(&n.name))
+            .map(|mut n| {
+                n.verdict = verdict([n.psnr_net, n.psnr_zero_filled, n.psnr_firenet], &n.slices);
+                n
+            })
+            .collect();
+        (shipped, kept)
+    } else {
+        (Perturbations::default(), Vec::new())
+    };
+    let ascent = Ascent {
+        tau: 1e-3,
+        iterations: 60,
+        ..Ascent::default()
+    };
+    for name in names {
+        let card: NetCard =
+            serde_json::from_str(&std::fs::read_to_string(format!("{dir}/{name}.json"))?)?;
+        let (net, m) = card.load(&std::fs::read(format!("{dir}/{name}.safetensors"))?)?;
+        let a = SubsampledFourier::new(m)?;
+        let fire = FirenetSetting::new(SIDE)?;
+        let b = fire.sampling(&a)?;
+        let firenet = fire.reconstructor(&b);
+        let zf = ZeroFilling(&a);
+        let quality = held_out(&a, &net, &held)?;
+        let useful = quality.psnr_net >= quality.psnr_zero_filled + 1.0;
+        let mut slices_out = Vec::new();
+        for (k, (id, x)) in ids.iter().zip(&images).enumerate() {
+            let tn = InstabilityTest::new(&a, &net, x)?;
+            let tf = InstabilityTest::new(&a, &firenet, x)?;
+            let tz = InstabilityTest::new(&a, &zf, x)?;
+            let seed = 100 + k as u64;
+            let mut at = Vec::new();
+            let mut curve = Vec::new();
+            for rho in CURVE {
+                let rn = tn.at_fixed_norm(rho, FIXED_ITERATIONS, seed)?;
+                let rf = tf.at_fixed_norm(rho, FIXED_ITERATIONS, seed)?;
+                let rz = tz.at_fixed_norm(rho, FIXED_ITERATIONS, seed)?;
+                let g = gaussian_like(&rn.r, seed + 1000);
+                let en = effect(&a, &net, x, &rn.r)?;
+                let eg = effect(&a, &net, x, &g)?;
+                let ef = effect(&a, &firenet, x, &rf.r)?;
+                let efg = effect(&a, &firenet, x, &g)?;
+                curve.push(CurvePoint {
+                    rel_r: rho,
+                    net_worst: en.error,
+                    net_random: eg.error,
+                    firenet_worst: ef.error,
+                    firenet_random: efg.error,
+                    zero_filled_worst: effect(&a, &zf, x, &rz.r)?.error,
+                });
+                if !NORMS.contains(&rho) {
+                    continue;
+                }
+                let meets_bar = useful
+                    && en.kappa >= 2.0 * ef.kappa
+                    && en.share >= STRUCTURE_SHARE
+                    && eg.kappa < 1.0;
+                println!(
+                    "{name} {id} at {:.0}%: kappa net {:.2} (random {:.2}), FIRENET {:.2} (random {:.2}), zero-filling {:.3}; share net {:.2} (random {:.2}), FIRENET {:.2}{}",
+                    rho * 100.0, en.kappa, eg.kappa, ef.kappa, efg.kappa, rz.kappa, en.share, eg.share, ef.share,
+                    if meets_bar { "  <- meets the bar" } else { "" }
+                );
+                at.push(AtNorm {
+                    rel_r: en.rel_r,
+                    kappa_net: en.kappa,
+                    kappa_firenet: ef.kappa,
+                    kappa_net_random: eg.kappa,
+                    kappa_firenet_random: efg.kappa,
+                    kappa_zero_filled: rz.kappa,
+                    share_net: en.share,
+                    share_net_random: eg.share,
+                    share_firenet: ef.share,
+                    window_net: en.window,
+                    meets_bar,
+                });
+            }
+            // The momentum ascent and its snapshots.
+            let probes = tn.ascend(&Ascent { seed, ..ascent }, |_, p| {
+                p.relative_norm < SNAPSHOTS[SNAPSHOTS.len() - 1]
+            })?;
+            let mut snaps: Vec<Vec<f32>> = Vec::new();
+            for target in SNAPSHOTS {
+                let p = probes
+                    .iter()
+                    .find(|p| p.relative_norm >= target)
+                    .or(probes.last())
+                    .ok_or_else(|| anyhow::anyhow!("the ascent made no iterate"))?;
+                snaps.push(p.r.clone());
+            }
+            let mut ascent_effects = Vec::new();
+            let mut fixed = Vec::new();
+            let mut fire_snaps = Vec::new();
+            for r in &snaps {
+                let e = effect(&a, &net, x, r)?;
+                fixed.push(tn.at_fixed_norm(e.rel_r, FIXED_ITERATIONS, seed)?.kappa);
+                fire_snaps.push(tf.at_fixed_norm(e.rel_r, FIXED_ITERATIONS, seed)?.r);
+                ascent_effects.push(e);
+            }
+            if REPORT_POSITIONS[0] == id_position(&tests, id) {
+                shipped.insert(&format!("{name}/{id}"), &snaps);
+                shipped.insert(&format!("firenet@{name}/{id}"), &fire_snaps);
+            }
+            slices_out.push(SliceReport {
+                slice: id.to_string(),
+                at,
+                ascent: ascent_effects,
+                fixed_at_ascent_norms: fixed,
+                curve,
+            });
+        }
+        let hallucinating = useful
+            && NORMS
+                .iter()
+                .enumerate()
+                .any(|(j, _)| slices_out.iter().all(|s| s.at[j].meets_bar));
+        let verdict = verdict(
+            [
+                quality.psnr_net,
+                quality.psnr_zero_filled,
+                quality.psnr_firenet,
+            ],
+            &slices_out,
+        );
+        println!("{name}: {verdict}");
+        reports.push(NetReport {
+            name: name.clone(),
+            title: card.title.clone(),
+            psnr_zero_filled: quality.psnr_zero_filled,
+            psnr_firenet: quality.psnr_firenet,
+            psnr_net: quality.psnr_net,
+            useful,
+            hallucinating,
+            verdict,
+            slices: slices_out,
+        });
+    }
+    // The checks that can fail: zero-filling's worst case is κ = 1, and the fixed-norm search
+    // finds at least the ascent's κ at the same norm.
+    let zf_kappas: Vec<f64> = reports
+        .iter()
+        .flat_map(|r| {
+            r.slices
+                .iter()
+                .flat_map(|s| s.at.iter().map(|a| a.kappa_zero_filled))
+        })
+        .collect();
+    let zf_range = (
+        zf_kappas.iter().cloned().fold(f64::INFINITY, f64::min),
+        zf_kappas.iter().cloned().fold(f64::NEG_INFINITY, f64::max),
+    );
+    let fixed_beats_ascent = reports.iter().all(|r| {
+        r.slices.iter().all(|s| {
+            s.ascent
+                .iter()
+                .zip(&s.fixed_at_ascent_norms)
+                .all(|(e, f)| *f >= e.kappa * 0.99)
+        })
+    });
+    println!(
+        "checks: zero-filling kappa in [{:.4}, {:.4}]; fixed-norm >= ascent: {fixed_beats_ascent}",
+        zf_range.0, zf_range.1
+    );
+    let hallucinating: Vec<&str> = reports
+        .iter()
+        .filter(|r| r.hallucinating)
+        .map(|r| r.name.as_str())
+        .collect();
+    let json = serde_json::json!({
+        "generated_by": "cargo run --release --bin lab -- instability-report",
+        "side": SIDE,
+        "slices": ids.iter().map(|id| id.to_string()).collect::<Vec<_>>(),
+        "demo_slices": ids.iter().filter(|id| id_position(&tests, id) == REPORT_POSITIONS[0]).map(|id| id.to_string()).collect::<Vec<_>>(),
+        "search": {
+            "fixed_norm": { "iterations": FIXED_ITERATIONS, "norms": NORMS, "note": "projected gradient ascent on the sphere ‖r‖ = ρ‖x‖ from a seeded uniform start; the same budget for every method" },
+            "ascent": { "lambda": ascent.lambda, "eta": ascent.eta, "gamma": ascent.gamma, "tau": ascent.tau, "max_iterations": ascent.iterations, "snapshots_at": SNAPSHOTS },
+            "random": "Gaussian noise of the same norm as the worst case (seeded)",
+        },
+        "firenet": { "wavelet": "haar", "levels": barriers_lab::hallucination::FIRENET_LEVELS, "settings": format!("{:?}", barriers_lab::firenet::Firenet::default()) },
+        "structure": { "window": barriers_lab::hallucination::WINDOW, "share_threshold": STRUCTURE_SHARE, "uniform_share": (barriers_lab::hallucination::WINDOW as f64).powi(2) / (SIDE * SIDE) as f64 },
+        "bar": "useful (net ≥ zero-filled + 1 dB held-out PSNR) and, on every report slice at one norm ≤ 5%: κ_net ≥ 2 κ_FIRENET, share_net ≥ share_threshold, κ_net_random < 1",
+        "checks": {
+            "zero_filling_kappa": [zf_range.0, zf_range.1],
+            "zero_filling_kappa_is_one": (zf_range.0 - 1.0).abs() <= 0.02 && (zf_range.1 - 1.0).abs() <= 0.02,
+            "fixed_norm_at_least_ascent": fixed_beats_ascent,
+        },
+        "hallucinating": hallucinating,
+        "networks": reports,
+        "seconds": started.elapsed().as_secs_f64(),
+    });
+    std::fs::create_dir_all("static/reports")?;
+    std::fs::write(
+        "static/reports/instability.json",
+        serde_json::to_string_pretty(&json)? + "\n",
+    )?;
+    std::fs::write(
+        "static/data/mri/perturbations.safetensors",
+        shipped.to_safetensors()?,
+    )?;
+
+    println!(
+        "wrote static/reports/instability.json and static/data/mri/perturbations.safetensors ({:.0} s)",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn id_position(tests: &[barriers_lab::brain::SliceId], id: &barriers_lab::brain::SliceId) -> usize {
+    tests
+        .iter()
+        .filter(|t| t.orientation == id.orientation)
+        .position(|t| t == id)
+        .unwrap_or(usize::MAX)
+}
+
+fn verdict(psnr: [f64; 3], slices: &[SliceReport]) -> String {
+    let mean = |j: usize, f: fn(&AtNorm) -> f64| {
+        slices.iter().map(|s| f(&s.at[j])).sum::<f64>() / slices.len() as f64
+    };
+    let figures = NORMS
+        .iter()
+        .enumerate()
+        .map(|(j, rho)| {
+            format!(
+                "at ‖r‖/‖x‖ = {:.0}%: mean κ {:.2} against FIRENET's {:.2}, Gaussian {:.2}, share in one window {:.2}",
+                rho * 100.0,
+                mean(j, |a| a.kappa_net),
+                mean(j, |a| a.kappa_firenet),
+                mean(j, |a| a.kappa_net_random),
+                mean(j, |a| a.share_net)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let quality = format!(
+        "held-out PSNR {:.2} dB against zero-filling's {:.2} and FIRENET's {:.2}",
+        psnr[0], psnr[1], psnr[2]
+    );
+    let share = |j: usize| slices.iter().filter(|s| s.at[j].meets_bar).count();
+    let bar = NORMS
+        .iter()
+        .enumerate()
+        .map(|(j, rho)| {
+            format!(
+                "{} of {} slices at {:.0}%",
+                share(j),
+                slices.len(),
+                rho * 100.0
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!("{quality}; {figures}; the bar is met on {bar}.")
+}
+
+fn median_p95(v: &mut [f64]) -> (f64, f64) {
+    v.sort_by(|a, b| a.total_cmp(b));
+    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+    (at(0.5), at(0.95))
+}
+
+/// Times one reconstruction and one instability-test iteration (forward, backward, probe) of
+/// each shipped network and of FIRENET in its setting, natively, on the first demo slice.
+pub fn bench_instability(dir: &str, names: &[String], repeats: usize) -> anyhow::Result<()> {
+    use barriers_lab::instability::FixedNormSearch;
+    let report: barriers_lab::hallucination::InstabilityReport =
+        serde_json::from_str(&std::fs::read_to_string("static/reports/instability.json")?)?;
+    let brain =
+        BrainSlices::from_safetensors(&std::fs::read("static/data/mri/brain-128.safetensors")?)?;
+    let id = barriers_lab::brain::SliceId::from_name(&report.demo_slices[0])?;
+    let x = halve(&brain.image(id)?, 128)?;
+    let repeats = repeats.max(3);
+    for name in names {
+        let card: NetCard =
+            serde_json::from_str(&std::fs::read_to_string(format!("{dir}/{name}.json"))?)?;
+        let (net, m) = card.load(&std::fs::read(format!("{dir}/{name}.safetensors"))?)?;
+        let a = SubsampledFourier::new(m)?;
+        let fire = FirenetSetting::new(card.side)?;
+        let b = fire.sampling(&a)?;
+        let firenet = fire.reconstructor(&b);
+        let y = a.measure(&x);
+        for (label, psi) in [
+            (name.as_str(), &net as &dyn Reconstructor),
+            ("firenet", &firenet),
+        ] {
+            let mut forward: Vec<f64> = (0..repeats)
+                .map(|_| {
+                    let t = Instant::now();
+                    psi.reconstruct(&y).map(|_| t.elapsed().as_secs_f64() * 1e3)
+                })
+                .collect::<Result<_, _>>()?;
+            let test = InstabilityTest::new(&a, psi, &x)?;
+            let mut search = FixedNormSearch::new(&test, 0.02, 1)?;
+            let mut iteration = Vec::with_capacity(repeats);
+            for _ in 0..repeats {
+                let t = Instant::now();
+                search.step()?;
+                iteration.push(t.elapsed().as_secs_f64() * 1e3);
+            }
+            let (fm, fp) = median_p95(&mut forward);
+            let (im, ip) = median_p95(&mut iteration);
+            println!(
+                "native {label} ({}², with {name}'s mask) forward median {fm:.2} ms p95 {fp:.2} ms; iteration median {im:.2} ms p95 {ip:.2} ms",
+                card.side
+            );
+        }
+    }
+    Ok(())
+}

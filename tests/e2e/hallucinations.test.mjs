@@ -1,0 +1,137 @@
+// End-to-end tests of the hallucinations page of the release bundle (dist/) in headless Chromium:
+// the figure (rows per method, columns x + t·r_j), the strength slider, the Gaussian toggle, the
+// verdict worded after the report, the error plot, and bad links. Every test fails on any console
+// error, page error or failed request.
+//   trunk build --release && node --test tests/e2e/hallucinations.test.mjs
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { haveDist, screenshotPath, setRange, browserSuite, ROOT } from './helpers.mjs';
+
+const skip = haveDist() ? false : 'no release bundle: run `trunk build --release` first (dist/index.html is missing)';
+const RUN = 90_000;
+const report = JSON.parse(fs.readFileSync(path.join(ROOT, 'static/reports/instability.json'), 'utf8'));
+
+/** Waits for a finished figure whose data attributes match `want`; returns its dataset. */
+async function figure(page, want = {}) {
+  await page.waitForFunction(
+    (want) => {
+      const el = document.querySelector('[data-testid="halluc-results"]');
+      if (!el || el.classList.contains('updating')) return false;
+      return Object.entries(want).every(([k, v]) => el.dataset[k] === String(v));
+    },
+    want,
+    { timeout: RUN },
+  );
+  return page.evaluate(() => ({ ...document.querySelector('[data-testid="halluc-results"]').dataset }));
+}
+
+/** "‖r‖/‖x‖ 2.0% · κ 3.41 · error 0.123 · window share 0.31" → numbers. */
+function numbers(text) {
+  const m = /‖r‖\/‖x‖ ([\d.]+)% · κ ([\d.]+) · error ([\d.]+) · window share ([\d.]+)/.exec(text);
+  assert.ok(m, `cell numbers: ${text}`);
+  return { rel: Number(m[1]) / 100, kappa: Number(m[2]), error: Number(m[3]), share: Number(m[4]) };
+}
+
+async function cell(page, method, j) {
+  return numbers(await page.getByTestId(`${method}-${j}`).getByTestId('cell-numbers').innerText());
+}
+
+describe('Hallucinations in the browser', { skip }, () => {
+  const lab = browserSuite();
+  const { withPage } = lab;
+
+  test('the figure, the verdict, the strength slider and the Gaussian toggle', async (t) => {
+    await withPage({}, async (page) => {
+      await page.goto(`${lab.base}#/hallucinations`);
+      const first = await figure(page, { strength: 1, gaussian: false });
+      const net = report.networks.find((n) => n.name === first.net);
+      assert.ok(net, `the figure's network ${first.net} is in the report`);
+      // The verdict says what the report measured, never more.
+      const verdict = await page.getByTestId('verdict').innerText();
+      t.diagnostic(`verdict: ${verdict}`);
+      if (net.hallucinating) assert.match(verdict, /hallucinates/);
+      else assert.match(verdict, /stable under the test/);
+      // Two rows (network, FIRENET), four columns each, three pictures per column.
+      for (const method of ['net', 'firenet']) {
+        for (let j = 0; j < 4; j++) {
+          assert.equal(await page.getByTestId(`${method}-${j}`).locator('canvas').count(), 3);
+        }
+      }
+      // r₁ < r₂ < r₃ and FIRENET perturbed at the same norms.
+      const worst = [];
+      for (let j = 1; j <= 3; j++) {
+        const n = await cell(page, 'net', j);
+        const f = await cell(page, 'firenet', j);
+        assert.ok(Math.abs(n.rel - f.rel) <= 0.002, `column ${j}: ${n.rel} vs ${f.rel}`);
+        worst.push(n);
+      }
+      assert.ok(worst[0].rel < worst[1].rel && worst[1].rel < worst[2].rel);
+      // The shipped worst case for the last column matches the report's (8-bit perturbations).
+      const slice = net.slices.find((s) => s.slice === first.slice);
+      const reported = slice.ascent[2].kappa;
+      t.diagnostic(`${first.slice}: κ in the browser ${worst[2].kappa} vs report ${reported.toFixed(3)}`);
+      assert.ok(Math.abs(worst[2].kappa - reported) <= 0.05 * reported + 0.01);
+      await page.screenshot({ path: screenshotPath('hallucinations-worst.png'), fullPage: true });
+
+      // Halve the strength: every ‖t·r‖ halves.
+      await setRange(page, page.getByTestId('strength'), 0.5);
+      await figure(page, { strength: 0.5 });
+      await page.waitForFunction(() => /t=0\.5(&|$)/.test(location.hash));
+      const half = await cell(page, 'net', 3);
+      assert.ok(Math.abs(half.rel - worst[2].rel / 2) <= 0.001, `${half.rel} vs ${worst[2].rel / 2}`);
+
+      // Gaussian noise of the same norm: the network moves by less than the noise (κ < 1).
+      await page.getByTestId('gaussian').check();
+      await figure(page, { strength: 0.5, gaussian: true });
+      await page.waitForFunction(() => location.hash.includes('noise=gaussian'));
+      const noisy = await cell(page, 'net', 3);
+      t.diagnostic(`Gaussian at ${noisy.rel}: κ ${noisy.kappa}; worst case at the same norm: κ ${half.kappa}`);
+      assert.ok(Math.abs(noisy.rel - half.rel) <= 0.001);
+      assert.ok(noisy.kappa < 1 && noisy.kappa < half.kappa);
+      assert.equal(await page.getByTestId('curve-plot').locator('polyline').count(), 5);
+      await page.screenshot({ path: screenshotPath('hallucinations-gaussian.png'), fullPage: true });
+    });
+  });
+
+  test('the live search in the worker reproduces the report, and can be cancelled', async (t) => {
+    await withPage({}, async (page) => {
+      await page.goto(`${lab.base}#/hallucinations?slice=0`);
+      const d = await figure(page);
+      // Cancel: the progress goes away and the button is back.
+      await page.getByTestId('search-run').click();
+      await page.getByTestId('search-running').waitFor();
+      await page.getByTestId('search-cancel').click();
+      await page.getByTestId('search-running').waitFor({ state: 'detached' });
+      assert.equal(await page.getByTestId('search-run').isEnabled(), true);
+      // Run: κ of both methods as in the report (same seed and budget; wasm vs native rounding).
+      await page.getByTestId('search-run').click();
+      const result = page.getByTestId('search-result');
+      await result.waitFor({ timeout: 300_000 });
+      const text = await result.innerText();
+      t.diagnostic(text);
+      const m = /κ = ([\d.]+) for the network, ([\d.]+) for FIRENET \(report: ([\d.]+) and ([\d.]+)\)/.exec(text);
+      assert.ok(m, text);
+      const [net, fire, netReport, fireReport] = m.slice(1).map(Number);
+      assert.ok(Math.abs(net - netReport) <= 0.02 * netReport + 0.01, `${net} vs ${netReport}`);
+      assert.ok(Math.abs(fire - fireReport) <= 0.02 * fireReport + 0.01, `${fire} vs ${fireReport}`);
+      assert.match(await page.getByTestId('search-timing').innerText(), /network median \d+ ms \(p95 \d+\), FIRENET median \d+ ms/);
+      assert.equal(d.slice, report.demo_slices[0]);
+      await page.screenshot({ path: screenshotPath('hallucinations-search.png'), fullPage: true });
+    });
+  });
+
+  test('another slice and network by link; a bad link falls back with notices', async () => {
+    await withPage({}, async (page) => {
+      const last = report.networks[report.networks.length - 1].name;
+      await page.goto(`${lab.base}#/hallucinations?net=${last}&slice=1&t=1.5`);
+      const d = await figure(page, { net: last, slice: report.demo_slices[1], strength: 1.5 });
+      assert.equal(d.gaussian, 'false');
+      await page.goto(`${lab.base}#/hallucinations?net=nosuch&slice=42&t=9&noise=pink`);
+      await figure(page, { slice: report.demo_slices[0], strength: 1 });
+      const notices = await page.locator('.hallucinations .notice.warning').allInnerTexts();
+      assert.equal(notices.length, 4, notices.join(' | '));
+    });
+  });
+});
