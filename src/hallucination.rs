@@ -286,6 +286,9 @@ pub struct SliceReport {
     pub ascent: Vec<Effect>,
     /// κ of the fixed-norm search at each snapshot's norm.
     pub fixed_at_ascent_norms: Vec<f64>,
+    /// The same momentum ascent against FIRENET (its snapshots past the same norms).
+    #[serde(default)]
+    pub ascent_firenet: Vec<Effect>,
     /// Error against `‖r‖/‖x‖` for every method, worst case and Gaussian.
     pub curve: Vec<CurvePoint>,
 }

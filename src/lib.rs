@@ -16,6 +16,7 @@
 //! - [`affine`]: affine classifiers, the closed-form case of the attacks;
 //! - [`attack`]: what the attacks share (model interface, norms, outcomes);
 //! - [`random_noise`], [`fast_gradient`], [`deepfool`]: the attacks, with [`line_search`];
+//! - [`universal`]: universal perturbations (one `v` for most images) and ℓp projections;
 //! - [`robustness`]: the per-model, per-attack summary;
 //! - [`geometry`]: the 2-D DeepFool playground (a binary linear and a small trained classifier);
 //! - [`card`]: model cards, the JSON beside each shipped weight file;
@@ -62,6 +63,7 @@ pub mod robustness;
 pub mod route;
 pub mod sampling;
 pub mod training;
+pub mod universal;
 pub mod upload;
 pub mod wavelet;
 

@@ -109,7 +109,7 @@ fn curve_plot(props: &CurveProps) -> Html {
                 } else {
                     label.to_string()
                 };
-                html! { <g class={classes!("series", class.replace(' ', "-"))}>
+                html! { <g class={classes!("series", format!("s-{}", class.replace(' ', "-")))}>
                     <polyline points={points} />
                     <line x1={(w - right + 10.0).to_string()} x2={(w - right + 34.0).to_string()} y1={ly.to_string()} y2={ly.to_string()} />
                     <text x={(w - right + 38.0).to_string()} y={(ly + 4.0).to_string()}>{name}</text>
@@ -332,6 +332,34 @@ fn live_search(props: &LiveSearchProps) -> Html {
             <button type="button" data-testid="search-run" onclick={on_run} disabled={running}>{"Search at 2%"}</button>
             {result}
         </div>
+    }
+}
+
+/// What the report measured on one slice, at each norm, against the bar.
+fn slice_summary(net: &NetReport, slice: &str) -> Html {
+    let Some(s) = net.slices.iter().find(|s| s.slice == slice) else {
+        return html! {};
+    };
+    let parts: Vec<String> = s
+        .at
+        .iter()
+        .map(|a| {
+            format!(
+                "at {}: κ {:.2} = {:.2} × FIRENET's {:.2}, share in one window {:.2}, Gaussian κ {:.2}: {}",
+                percent(a.rel_r),
+                a.kappa_net,
+                a.kappa_net / a.kappa_firenet.max(f64::MIN_POSITIVE),
+                a.kappa_firenet,
+                a.share_net,
+                a.kappa_net_random,
+                if a.meets_bar { "meets the bar" } else { "does not meet the bar" }
+            )
+        })
+        .collect();
+    html! {
+        <p class="small" data-testid="slice-summary">
+            <strong>{format!("On {slice} (report): ")}</strong>{parts.join("; ")}{"."}
+        </p>
     }
 }
 
@@ -633,6 +661,7 @@ pub fn hallucinations_demo() -> Html {
             }
             { for notices.iter().map(|n| html! { <Notice kind="warning">{n.clone()}</Notice> }) }
             if let Some(n) = &net_report { <div data-testid="verdict">{verdict(n)}</div> }
+            if let (Some(n), Some((_, slice))) = (&net_report, &chosen) { {slice_summary(n, slice)} }
             {controls}
             {status}
             {body}

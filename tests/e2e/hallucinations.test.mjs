@@ -53,6 +53,11 @@ describe('Hallucinations in the browser', { skip }, () => {
       t.diagnostic(`verdict: ${verdict}`);
       if (net.hallucinating) assert.match(verdict, /hallucinates/);
       else assert.match(verdict, /stable under the test/);
+      // The slice's own numbers, and whether they meet the bar, as in the report.
+      const summary = await page.getByTestId('slice-summary').innerText();
+      const at = net.slices.find((s) => s.slice === first.slice).at;
+      const verdicts = [...summary.matchAll(/(does not meet|meets) the bar/g)].map((m) => m[1] === 'meets');
+      assert.deepEqual(verdicts, at.map((a) => a.meets_bar), summary);
       // Two rows (network, FIRENET), four columns each, three pictures per column.
       for (const method of ['net', 'firenet']) {
         for (let j = 0; j < 4; j++) {

@@ -169,8 +169,9 @@ pub fn train_net(s: &TrainNet, command: &str) -> anyhow::Result<()> {
     let card = NetCard {
         name: s.name.clone(),
         title: format!(
-            "Deep cascade ({} × CNN + data consistency)",
-            s.shape.cascades
+            "Deep cascade ({} × CNN + data consistency), {:.1}% of lines",
+            s.shape.cascades,
+            m.rate() * 100.0
         ),
         architecture: format!(
             "{} cascades of {} 3×3 convolutions ({} channels, ReLU, residual) each followed by a data-consistency layer (Schlemper et al. 2018)",
@@ -381,6 +382,20 @@ pub fn instability_report(dir: &str, names: &[String], add: bool) -> anyhow::Res
                 fire_snaps.push(tf.at_fixed_norm(e.rel_r, FIXED_ITERATIONS, seed)?.r);
                 ascent_effects.push(e);
             }
+            // The same ascent against FIRENET, its snapshots past the same norms.
+            let fire_probes = tf.ascend(&Ascent { seed, ..ascent }, |_, p| {
+                p.relative_norm < SNAPSHOTS[SNAPSHOTS.len() - 1]
+            })?;
+            let mut ascent_firenet = Vec::new();
+            for target in SNAPSHOTS {
+                if let Some(p) = fire_probes
+                    .iter()
+                    .find(|p| p.relative_norm >= target)
+                    .or(fire_probes.last())
+                {
+                    ascent_firenet.push(effect(&a, &firenet, x, &p.r)?);
+                }
+            }
             if REPORT_POSITIONS[0] == id_position(&tests, id) {
                 shipped.insert(&format!("{name}/{id}"), &snaps);
                 shipped.insert(&format!("firenet@{name}/{id}"), &fire_snaps);
@@ -390,6 +405,7 @@ pub fn instability_report(dir: &str, names: &[String], add: bool) -> anyhow::Res
                 at,
                 ascent: ascent_effects,
                 fixed_at_ascent_norms: fixed,
+                ascent_firenet,
                 curve,
             });
         }
