@@ -12,6 +12,8 @@
 //!               [--channels K] [--seed S] [--batch B] [--lr R]
 //!                                                 a deep cascade at 64² (weights + model card)
 //! lab bench-instability [--nets a,b] [--repeats N]  forward and search-iteration time per network
+//! lab universal [--p 2|inf] [--xi X] [--delta D] [--passes P] [--count N] [--seed S]
+//!                                                 experiment: universal perturbations and transfer
 //! lab instability-report [--nets a,b] [--dir D] [--add]
 //!                                                 static/reports/instability.json + demo perturbations
 //! ```
@@ -28,6 +30,8 @@ fn main() -> anyhow::Result<()> {
 mod hallucination;
 #[cfg(not(target_arch = "wasm32"))]
 mod mri;
+#[cfg(not(target_arch = "wasm32"))]
+mod universal;
 
 #[cfg(not(target_arch = "wasm32"))]
 mod native {
@@ -93,6 +97,29 @@ mod native {
                 let command = format!("cargo run --release --bin lab -- {}", args.join(" "));
                 crate::hallucination::train_net(&settings, &command)
             }
+            Some("universal") => {
+                let get = |name: &str, default: &str| flag(&args, name).unwrap_or(default.into());
+                let ball = match get("--p", "2").as_str() {
+                    "2" => barriers_lab::universal::Ball::L2,
+                    "inf" => barriers_lab::universal::Ball::Linf,
+                    other => bail!("--p is 2 or inf, not {other}"),
+                };
+                let settings = barriers_lab::universal::Universal {
+                    ball,
+                    xi: get("--xi", "5").parse()?,
+                    delta: get("--delta", "0.2").parse()?,
+                    max_passes: get("--passes", "5").parse()?,
+                    seed: get("--seed", "1").parse()?,
+                    ..Default::default()
+                };
+                let (train_set, held_out) = load_split()?;
+                crate::universal::universal(
+                    &train_set,
+                    &held_out,
+                    settings,
+                    get("--count", "500").parse()?,
+                )
+            }
             Some("instability-report") => {
                 let nets = flag(&args, "--nets").unwrap_or_default();
                 let names: Vec<String> = nets
@@ -120,7 +147,7 @@ mod native {
             }
             _ => {
                 eprintln!(
-                    "usage: lab prepare-mnist [--from DIR] | lab train [linear|mlp|cnn|all] | lab evaluate | lab robustness [--count N] | lab bench-attacks [--count N] | lab firenet-report | lab instability-report [--nets a,b] [--dir D] [--add] | lab bench-instability [--nets a,b] [--repeats N] | lab bench-firenet [--repeats N] | lab train-net [--name N] [--dir D] [--steps N] [--rate R] [--cascades C] [--layers L] [--channels K] [--seed S] [--batch B] [--lr R]"
+                    "usage: lab prepare-mnist [--from DIR] | lab train [linear|mlp|cnn|all] | lab evaluate | lab robustness [--count N] | lab bench-attacks [--count N] | lab firenet-report | lab universal [--p 2|inf] [--xi X] [--delta D] [--passes P] [--count N] | lab instability-report [--nets a,b] [--dir D] [--add] | lab bench-instability [--nets a,b] [--repeats N] | lab bench-firenet [--repeats N] | lab train-net [--name N] [--dir D] [--steps N] [--rate R] [--cascades C] [--layers L] [--channels K] [--seed S] [--batch B] [--lr R]"
                 );
                 bail!("no command given")
             }
