@@ -9,7 +9,7 @@
 //! lab firenet-report                              FIRENET's measured properties: static/reports/firenet.json
 //! lab bench-firenet [--repeats N]                 FIRENET time at 128² and 256², one A/A* pair
 //! lab train-net [--name N] [--dir D] [--steps N] [--rate R] [--cascades C] [--layers L]
-//!               [--channels K] [--seed S] [--batch B] [--lr R]
+//!               [--channels K] [--seed S] [--batch B] [--lr R] [--lesions P]
 //!                                                 a deep cascade at 64² (weights + model card)
 //! lab bench-instability [--nets a,b] [--repeats N]  forward and search-iteration time per network
 //! lab universal [--p 2|inf] [--xi X] [--delta D] [--passes P] [--count N] [--seed S]
@@ -93,6 +93,7 @@ mod native {
                     seed: get("--seed", "3").parse()?,
                     batch: get("--batch", "4").parse()?,
                     learning_rate: get("--lr", "0.001").parse()?,
+                    lesions: get("--lesions", "0").parse()?,
                 };
                 let command = format!("cargo run --release --bin lab -- {}", args.join(" "));
                 crate::hallucination::train_net(&settings, &command)
@@ -147,7 +148,7 @@ mod native {
             }
             _ => {
                 eprintln!(
-                    "usage: lab prepare-mnist [--from DIR] | lab train [linear|mlp|cnn|all] | lab evaluate | lab robustness [--count N] | lab bench-attacks [--count N] | lab firenet-report | lab universal [--p 2|inf] [--xi X] [--delta D] [--passes P] [--count N] | lab instability-report [--nets a,b] [--dir D] [--add] | lab bench-instability [--nets a,b] [--repeats N] | lab bench-firenet [--repeats N] | lab train-net [--name N] [--dir D] [--steps N] [--rate R] [--cascades C] [--layers L] [--channels K] [--seed S] [--batch B] [--lr R]"
+                    "usage: lab prepare-mnist [--from DIR] | lab train [linear|mlp|cnn|all] | lab evaluate | lab robustness [--count N] | lab bench-attacks [--count N] | lab firenet-report | lab universal [--p 2|inf] [--xi X] [--delta D] [--passes P] [--count N] | lab instability-report [--nets a,b] [--dir D] [--add] | lab bench-instability [--nets a,b] [--repeats N] | lab bench-firenet [--repeats N] | lab train-net [--name N] [--dir D] [--steps N] [--rate R] [--cascades C] [--layers L] [--channels K] [--seed S] [--batch B] [--lr R] [--lesions P]"
                 );
                 bail!("no command given")
             }
