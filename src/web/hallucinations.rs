@@ -11,34 +11,15 @@ use crate::web::app::{use_query_state, Route, WorkerEpoch};
 use crate::web::compute::Compute;
 use crate::web::fetch::fetch_bytes;
 use crate::web::mri::PictureCanvas;
-use crate::web::widgets::{Notice, Progress};
+use crate::web::widgets::{JobRun, Notice, Progress};
 use std::rc::Rc;
 use yew::prelude::*;
 
 /// The report, relative to the page.
 pub const REPORT_URL: &str = "./static/reports/instability.json";
 
-#[derive(Clone, Debug, PartialEq)]
-enum Run {
-    Idle,
-    Running {
-        done: usize,
-        total: usize,
-        previous: Option<Rc<Hallucination>>,
-    },
-    Done(Rc<Hallucination>),
-    Failed(String),
-}
-
-impl Run {
-    fn shown(&self) -> Option<&Rc<Hallucination>> {
-        match self {
-            Run::Done(h) => Some(h),
-            Run::Running { previous, .. } => previous.as_ref(),
-            _ => None,
-        }
-    }
-}
+/// The figure on screen and the job computing the next.
+type Run = JobRun<Hallucination>;
 
 fn percent(v: f64) -> String {
     format!("{:.1}%", v * 100.0)

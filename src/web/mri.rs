@@ -10,7 +10,7 @@ use crate::sampling::Pattern;
 use crate::wavelet::Wavelet;
 use crate::web::app::{use_query_state, Route, WorkerEpoch};
 use crate::web::compute::Compute;
-use crate::web::widgets::{paint_pixels, Notice, Progress};
+use crate::web::widgets::{paint_pixels, JobRun, Notice, Progress};
 use std::rc::Rc;
 use yew::prelude::*;
 
@@ -20,28 +20,8 @@ type Edit = Rc<dyn Fn(&mut MriState, String)>;
 /// Largest upload the page reads (bytes).
 const MAX_UPLOAD_BYTES: f64 = 25.0 * 1024.0 * 1024.0;
 
-#[derive(Clone, Debug, PartialEq)]
-enum Run {
-    Idle,
-    /// A reconstruction is running; the previous result stays on screen meanwhile.
-    Running {
-        done: usize,
-        total: usize,
-        previous: Option<Rc<Reconstruction>>,
-    },
-    Done(Rc<Reconstruction>),
-    Failed(String),
-}
-
-impl Run {
-    fn shown(&self) -> Option<&Rc<Reconstruction>> {
-        match self {
-            Run::Done(r) => Some(r),
-            Run::Running { previous, .. } => previous.as_ref(),
-            _ => None,
-        }
-    }
-}
+/// The figure on screen and the job computing the next.
+type Run = JobRun<Reconstruction>;
 
 /// A picture on a canvas, scaled by CSS without smoothing.
 #[derive(Properties, PartialEq)]

@@ -231,3 +231,28 @@ pub fn perturbation_canvas(props: &SignedProps) -> Html {
         </div>
     }
 }
+
+/// A worker job whose last result stays on screen while the next one runs.
+#[derive(Clone, Debug, PartialEq)]
+pub enum JobRun<T> {
+    Idle,
+    /// Running; `previous` is what stays on screen meanwhile.
+    Running {
+        done: usize,
+        total: usize,
+        previous: Option<std::rc::Rc<T>>,
+    },
+    Done(std::rc::Rc<T>),
+    Failed(String),
+}
+
+impl<T> JobRun<T> {
+    /// The result to show: the finished one, or the previous one while running.
+    pub fn shown(&self) -> Option<&std::rc::Rc<T>> {
+        match self {
+            JobRun::Done(r) => Some(r),
+            JobRun::Running { previous, .. } => previous.as_ref(),
+            _ => None,
+        }
+    }
+}
