@@ -345,6 +345,22 @@ fn norm2(v: &[f32]) -> f64 {
     v.iter().map(|a| (*a as f64).powi(2)).sum::<f64>().sqrt()
 }
 
+/// `‖out − x‖₂/‖x‖₂` for a complex output and a real image (∞ for `x = 0`).
+fn relative_error(out: &[rustfft::num_complex::Complex32], x: &[f32]) -> f64 {
+    let xn = norm2(x);
+    let error = out
+        .iter()
+        .zip(x)
+        .map(|(o, t)| ((o.re - t) as f64).powi(2) + (o.im as f64).powi(2))
+        .sum::<f64>()
+        .sqrt();
+    if xn > 0.0 {
+        error / xn
+    } else {
+        f64::INFINITY
+    }
+}
+
 /// What the perturbation `r` of `x` does to a reconstruction `Ψ`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Outcome {
@@ -393,12 +409,6 @@ pub fn outcome(
         .map(|(p, q)| (p - q).norm_sqr() as f64)
         .sum::<f64>()
         .sqrt();
-    let error = out
-        .iter()
-        .zip(x)
-        .map(|(o, t)| ((o.re - t) as f64).powi(2) + (o.im as f64).powi(2))
-        .sum::<f64>()
-        .sqrt();
     let output: Vec<f32> = out.iter().map(|z| z.norm()).collect();
     let change: Vec<f32> = output
         .iter()
@@ -409,7 +419,7 @@ pub fn outcome(
         concentration: window_share(&change, n, WINDOW.min(n))?,
         rel_r: if xn > 0.0 { rn / xn } else { f64::INFINITY },
         kappa: if rn > 0.0 { moved / rn } else { 0.0 },
-        error: if xn > 0.0 { error / xn } else { f64::INFINITY },
+        error: relative_error(&out, x),
         perturbed,
         output,
         change,
@@ -429,13 +439,6 @@ pub fn unperturbed(
             clean.len()
         )));
     }
-    let xn = norm2(x);
-    let error = clean
-        .iter()
-        .zip(x)
-        .map(|(o, t)| ((o.re - t) as f64).powi(2) + (o.im as f64).powi(2))
-        .sum::<f64>()
-        .sqrt();
     let change = vec![0.0f32; x.len()];
     Ok(Outcome {
         perturbed: x.to_vec(),
@@ -444,7 +447,7 @@ pub fn unperturbed(
         change,
         rel_r: 0.0,
         kappa: 0.0,
-        error: if xn > 0.0 { error / xn } else { f64::INFINITY },
+        error: relative_error(clean, x),
     })
 }
 

@@ -137,6 +137,11 @@ impl<'a> InstabilityTest<'a> {
         self.a.measure(&xr)
     }
 
+    /// `Ψ(Ax)`, the clean output the test compares against.
+    pub fn clean(&self) -> &[Complex32] {
+        &self.base
+    }
+
     /// `Ψ(A(x + r)) − Ψ(Ax)`.
     pub fn change(&self, r: &[f32]) -> Result<Vec<Complex32>> {
         let out = self.psi.reconstruct(&self.measure(r))?;

@@ -1,6 +1,7 @@
 //! The hallucinations commands of `lab`: `train-net` (a deep cascade on 64² brain slices with a
 //! Cartesian mask, seeded; weights and model card) and `instability-report`.
 
+use crate::median_p95;
 use barriers_lab::brain::BrainSlices;
 use barriers_lab::cascade::{mse_loss, CascadeNet, CascadeShape};
 use barriers_lab::classifier::varmap_to_safetensors;
@@ -23,10 +24,8 @@ use std::time::Instant;
 /// Images of one side, row-major.
 type Images = Vec<Vec<f32>>;
 
-/// The 64² training and held-out slices (128² template slices halved).
-pub fn slices() -> anyhow::Result<(Images, Images)> {
-    let path = "static/data/mri/brain-128.safetensors";
-    let brain = BrainSlices::from_safetensors(&std::fs::read(path)?)?;
+/// The 64² training and held-out slices (the 128² template slices halved).
+pub fn slices(brain: &BrainSlices) -> anyhow::Result<(Images, Images)> {
     let get = |ids: Vec<barriers_lab::brain::SliceId>| -> anyhow::Result<Images> {
         ids.into_iter()
             .map(|id| Ok(halve(&brain.image(id)?, 128)?))
@@ -112,7 +111,7 @@ pub fn held_out(
 /// quality and a quick worst-case κ at 2% and 5% on 5 held-out slices against FIRENET's.
 pub fn train_net(s: &TrainNet, command: &str) -> anyhow::Result<()> {
     let n = SIDE;
-    let (train, test) = slices()?;
+    let (train, test) = slices(&crate::mri::brain(128)?)?;
     let spec = MaskSpec {
         pattern: Pattern::Cartesian,
         rate: s.rate,
@@ -261,14 +260,15 @@ pub const STRUCTURE_SHARE: f64 = 0.25;
 /// Held-out slices of the report: positions 2 and 3 in each orientation's held-out list.
 const REPORT_POSITIONS: [usize; 2] = [2, 3];
 
+/// What `r` does to the method of `test` (whose clean output `Ψ(Ax)` it already holds).
 fn effect(
+    test: &InstabilityTest,
     a: &SubsampledFourier,
     psi: &dyn Reconstructor,
     x: &[f32],
     r: &[f32],
 ) -> anyhow::Result<Effect> {
-    let clean = psi.reconstruct(&a.measure(x))?;
-    Ok(Effect::from(&outcome(a, psi, x, &clean, r)?))
+    Ok(Effect::from(&outcome(a, psi, x, test.clean(), r)?))
 }
 
 /// Measures every listed network (cards and weights in `static/models`) against FIRENET on the
@@ -277,8 +277,7 @@ fn effect(
 pub fn instability_report(dir: &str, names: &[String], add: bool) -> anyhow::Result<()> {
     use barriers_lab::instability::{Ascent, ZeroFilling};
     let started = Instant::now();
-    let brain =
-        BrainSlices::from_safetensors(&std::fs::read("static/data/mri/brain-128.safetensors")?)?;
+    let brain = crate::mri::brain(128)?;
     let tests = brain.test_slices();
     let mut ids = Vec::new();
     for o in brain.orientations() {
@@ -291,7 +290,7 @@ pub fn instability_report(dir: &str, names: &[String], add: bool) -> anyhow::Res
         .iter()
         .map(|id| Ok(halve(&brain.image(*id)?, 128)?))
         .collect::<anyhow::Result<_>>()?;
-    let (_, held) = slices()?;
+    let (_, held) = slices(&brain)?;
     // With `add`, keep the networks already in the report (and their perturbations) that are
     // not measured again now.
     let (mut shipped, mut reports) = if add {
@@ -348,17 +347,17 @@ pub fn instability_report(dir: &str, names: &[String], add: bool) -> anyhow::Res
                 let rf = tf.at_fixed_norm(rho, FIXED_ITERATIONS, seed)?;
                 let rz = tz.at_fixed_norm(rho, FIXED_ITERATIONS, seed)?;
                 let g = gaussian_like(&rn.r, seed + 1000);
-                let en = effect(&a, &net, x, &rn.r)?;
-                let eg = effect(&a, &net, x, &g)?;
-                let ef = effect(&a, &firenet, x, &rf.r)?;
-                let efg = effect(&a, &firenet, x, &g)?;
+                let en = effect(&tn, &a, &net, x, &rn.r)?;
+                let eg = effect(&tn, &a, &net, x, &g)?;
+                let ef = effect(&tf, &a, &firenet, x, &rf.r)?;
+                let efg = effect(&tf, &a, &firenet, x, &g)?;
                 curve.push(CurvePoint {
                     rel_r: rho,
                     net_worst: en.error,
                     net_random: eg.error,
                     firenet_worst: ef.error,
                     firenet_random: efg.error,
-                    zero_filled_worst: effect(&a, &zf, x, &rz.r)?.error,
+                    zero_filled_worst: effect(&tz, &a, &zf, x, &rz.r)?.error,
                 });
                 if !NORMS.contains(&rho) {
                     continue;
@@ -403,7 +402,7 @@ pub fn instability_report(dir: &str, names: &[String], add: bool) -> anyhow::Res
             let mut fixed = Vec::new();
             let mut fire_snaps = Vec::new();
             for r in &snaps {
-                let e = effect(&a, &net, x, r)?;
+                let e = effect(&tn, &a, &net, x, r)?;
                 fixed.push(tn.at_fixed_norm(e.rel_r, FIXED_ITERATIONS, seed)?.kappa);
                 fire_snaps.push(tf.at_fixed_norm(e.rel_r, FIXED_ITERATIONS, seed)?.r);
                 ascent_effects.push(e);
@@ -419,7 +418,7 @@ pub fn instability_report(dir: &str, names: &[String], add: bool) -> anyhow::Res
                     .find(|p| p.relative_norm >= target)
                     .or(fire_probes.last())
                 {
-                    ascent_firenet.push(effect(&a, &firenet, x, &p.r)?);
+                    ascent_firenet.push(effect(&tf, &a, &firenet, x, &p.r)?);
                 }
             }
             if REPORT_POSITIONS[0] == id_position(&tests, id) {
@@ -579,20 +578,13 @@ fn verdict(psnr: [f64; 3], slices: &[SliceReport]) -> String {
     format!("{quality}; {figures}; the bar is met on {bar}.")
 }
 
-fn median_p95(v: &mut [f64]) -> (f64, f64) {
-    v.sort_by(|a, b| a.total_cmp(b));
-    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
-    (at(0.5), at(0.95))
-}
-
 /// Times one reconstruction and one instability-test iteration (forward, backward, probe) of
 /// each shipped network and of FIRENET in its setting, natively, on the first demo slice.
 pub fn bench_instability(dir: &str, names: &[String], repeats: usize) -> anyhow::Result<()> {
     use barriers_lab::instability::FixedNormSearch;
     let report: barriers_lab::hallucination::InstabilityReport =
         serde_json::from_str(&std::fs::read_to_string("static/reports/instability.json")?)?;
-    let brain =
-        BrainSlices::from_safetensors(&std::fs::read("static/data/mri/brain-128.safetensors")?)?;
+    let brain = crate::mri::brain(128)?;
     let id = barriers_lab::brain::SliceId::from_name(&report.demo_slices[0])?;
     let x = halve(&brain.image(id)?, 128)?;
     let repeats = repeats.max(3);

@@ -26,6 +26,14 @@ fn main() -> anyhow::Result<()> {
     native::main()
 }
 
+/// Median and 95th percentile of `v` (sorted in place), for every benchmark of `lab`.
+#[cfg(not(target_arch = "wasm32"))]
+fn median_p95(v: &mut [f64]) -> (f64, f64) {
+    v.sort_by(f64::total_cmp);
+    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+    (at(0.5), at(0.95))
+}
+
 #[cfg(not(target_arch = "wasm32"))]
 mod hallucination;
 #[cfg(not(target_arch = "wasm32"))]
@@ -35,6 +43,7 @@ mod universal;
 
 #[cfg(not(target_arch = "wasm32"))]
 mod native {
+    use crate::median_p95;
     use anyhow::{bail, Context};
     use barriers_lab::card::ModelCard;
     use barriers_lab::classifier::{varmap_to_safetensors, Architecture, Classifier};
@@ -385,13 +394,6 @@ mod native {
         )?;
         println!("wrote static/reports/robustness.json");
         Ok(())
-    }
-
-    /// Median and 95th percentile of `v` (sorted in place).
-    fn median_p95(v: &mut [f64]) -> (f64, f64) {
-        v.sort_by(f64::total_cmp);
-        let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
-        (at(0.5), at(0.95))
     }
 
     /// DeepFool (ℓ₂) time per digit on the first `count` correctly classified held-out digits,

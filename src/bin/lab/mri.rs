@@ -1,6 +1,7 @@
 //! The MRI commands of `lab`: FIRENET's measured properties (`firenet-report`, written to
 //! `static/reports/firenet.json`) and its speed (`bench-firenet`).
 
+use crate::median_p95;
 use barriers_lab::brain::BrainSlices;
 use barriers_lab::firenet::Firenet;
 use barriers_lab::fourier::complexify;
@@ -16,7 +17,8 @@ use rand_chacha::ChaCha8Rng;
 use rustfft::num_complex::Complex32;
 use std::time::Instant;
 
-fn brain(side: usize) -> anyhow::Result<BrainSlices> {
+/// The brain slices of one side from `static/data/mri`.
+pub fn brain(side: usize) -> anyhow::Result<BrainSlices> {
     let path = format!("static/data/mri/brain-{side}.safetensors");
     Ok(BrainSlices::from_safetensors(&std::fs::read(&path)?)?)
 }
@@ -222,12 +224,6 @@ pub fn firenet_report() -> anyhow::Result<()> {
 }
 
 /// Median and 95th percentile (sorts `v`).
-fn median_p95(v: &mut [f64]) -> (f64, f64) {
-    v.sort_by(f64::total_cmp);
-    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
-    (at(0.5), at(0.95))
-}
-
 /// FIRENET (n = 5, p = 10, db4, 25% variable density) per held-out slice at 128² and 256², and
 /// one `A`/`A*` pair. Prints `native firenet <side> median … ms p95 … ms`.
 pub fn bench_firenet(repeats: usize) -> anyhow::Result<()> {
