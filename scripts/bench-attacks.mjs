@@ -12,7 +12,7 @@ import { launch, stats } from '../tests/e2e/helpers.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DIGITS = Number(process.argv[2] ?? 20);
-const MODELS = ['linear', 'mlp', 'cnn'];
+const MODELS = ['linear', 'mlp', 'mlp-tanh', 'cnn', 'cnn-wide'];
 
 // Native figures, from the same machine and the same digits count.
 const lab = path.join(ROOT, 'target/release/lab');
@@ -27,7 +27,7 @@ if (!fs.existsSync(path.join(ROOT, 'dist/index.html'))) {
 const nativeOut = execFileSync(lab, ['bench-attacks', '--count', String(DIGITS)], { cwd: ROOT, encoding: 'utf8' });
 process.stdout.write(nativeOut);
 const native = {};
-for (const m of nativeOut.matchAll(/^native (\w+)\s+median\s+([\d.]+) ms\s+p95\s+([\d.]+) ms/gm)) {
+for (const m of nativeOut.matchAll(/^native ([\w-]+)\s+median\s+([\d.]+) ms\s+p95\s+([\d.]+) ms/gm)) {
   native[m[1]] = { median: Number(m[2]), p95: Number(m[3]) };
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Regenerates the data and retrains every model from scratch (about 15 minutes on 2 cores):
-# static/data/mnist-{train,heldout}.safetensors and static/models/{linear,mlp,cnn}.{safetensors,json}.
+# Regenerates the data and retrains every model from scratch (about 25 minutes on 2 cores):
+# static/data/mnist-{train,heldout}.safetensors and
+# static/models/{linear,mlp,mlp-tanh,cnn,cnn-wide}.{safetensors,json}.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"

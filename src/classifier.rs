@@ -1,5 +1,6 @@
 //! The MNIST classifiers of the lab, built with candle: softmax regression, the DeepFool paper's
-//! fully connected FC500-150-10 network, and a LeNet-style CNN.
+//! fully connected FC500-150-10 network, LeCun's classic 300-100 tanh network, a LeNet-style CNN
+//! and a wider CNN (so that perturbations can be transferred between rather different models).
 //!
 //! Every model maps a batch of flattened images `x ∈ [0, 1]^{B×784}` to logits `f(x) ∈ ℝ^{B×10}`;
 //! the predicted label is `k̂(x) = argmaxₖ fₖ(x)`. Attacks need input gradients `∇ₓ fₖ(x)`: they come
@@ -24,25 +25,40 @@ pub enum Architecture {
     Linear,
     /// FC 784-500-150-10 with ReLU, the MNIST network of DeepFool's Table 1.
     Mlp,
+    /// FC 784-300-100-10 with tanh, LeCun et al.'s classic fully connected sizes (1998).
+    #[serde(rename = "mlp-tanh")]
+    MlpTanh,
     /// LeNet-style: conv 5×5 (32) → ReLU → max-pool 2 → conv 5×5 (64) → ReLU → max-pool 2 →
     /// FC 1024-128 → ReLU → FC 128-10.
     Cnn,
+    /// Twice as wide in the second layer, with a smaller kernel: conv 5×5 (32) → ReLU → max-pool 2
+    /// → conv 3×3 (128) → ReLU → max-pool 2 → FC 3200-128 → ReLU → FC 128-10.
+    #[serde(rename = "cnn-wide")]
+    CnnWide,
 }
 
 impl Architecture {
     /// Every shipped architecture, in display order.
-    pub const ALL: [Architecture; 3] = [Architecture::Linear, Architecture::Mlp, Architecture::Cnn];
+    pub const ALL: [Architecture; 5] = [
+        Architecture::Linear,
+        Architecture::Mlp,
+        Architecture::MlpTanh,
+        Architecture::Cnn,
+        Architecture::CnnWide,
+    ];
 
     /// The model's file and URL name.
     pub fn name(self) -> &'static str {
         match self {
             Architecture::Linear => "linear",
             Architecture::Mlp => "mlp",
+            Architecture::MlpTanh => "mlp-tanh",
             Architecture::Cnn => "cnn",
+            Architecture::CnnWide => "cnn-wide",
         }
     }
 
-    /// Parses a model name (`linear`, `mlp`, `cnn`).
+    /// Parses a model name (`linear`, `mlp`, `mlp-tanh`, `cnn`, `cnn-wide`).
     pub fn from_name(name: &str) -> Result<Self> {
         Self::ALL
             .into_iter()
@@ -55,9 +71,11 @@ impl Architecture {
         match self {
             Architecture::Linear => "softmax regression 784 → 10",
             Architecture::Mlp => "fully connected 784-500-150-10, ReLU",
+            Architecture::MlpTanh => "fully connected 784-300-100-10, tanh",
             Architecture::Cnn => {
                 "LeNet-style CNN: conv5×5(32)-pool-conv5×5(64)-pool-FC128-10, ReLU"
             }
+            Architecture::CnnWide => "wide CNN: conv5×5(32)-pool-conv3×3(128)-pool-FC128-10, ReLU",
         }
     }
 
@@ -73,12 +91,30 @@ impl Architecture {
                 ("fc3.weight", vec![10, 150]),
                 ("fc3.bias", vec![10]),
             ],
+            Architecture::MlpTanh => vec![
+                ("fc1.weight", vec![300, PIXELS]),
+                ("fc1.bias", vec![300]),
+                ("fc2.weight", vec![100, 300]),
+                ("fc2.bias", vec![100]),
+                ("fc3.weight", vec![10, 100]),
+                ("fc3.bias", vec![10]),
+            ],
             Architecture::Cnn => vec![
                 ("conv1.weight", vec![32, 1, 5, 5]),
                 ("conv1.bias", vec![32]),
                 ("conv2.weight", vec![64, 32, 5, 5]),
                 ("conv2.bias", vec![64]),
                 ("fc1.weight", vec![128, 1024]),
+                ("fc1.bias", vec![128]),
+                ("fc2.weight", vec![10, 128]),
+                ("fc2.bias", vec![10]),
+            ],
+            Architecture::CnnWide => vec![
+                ("conv1.weight", vec![32, 1, 5, 5]),
+                ("conv1.bias", vec![32]),
+                ("conv2.weight", vec![128, 32, 3, 3]),
+                ("conv2.bias", vec![128]),
+                ("fc1.weight", vec![128, 3200]),
                 ("fc1.bias", vec![128]),
                 ("fc2.weight", vec![10, 128]),
                 ("fc2.bias", vec![10]),
@@ -92,6 +128,33 @@ impl Architecture {
             .iter()
             .map(|(_, s)| s.iter().product::<usize>())
             .sum()
+    }
+
+    /// The nonlinearity of the hidden layers.
+    pub fn activation(self) -> Activation {
+        match self {
+            Architecture::MlpTanh => Activation::Tanh,
+            _ => Activation::Relu,
+        }
+    }
+}
+
+/// The nonlinearity `σ` of a model's hidden layers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activation {
+    /// `σ(t) = max(t, 0)`, `σ' = 1[t > 0]`.
+    Relu,
+    /// `σ(t) = tanh t`, `σ' = 1 − σ²`.
+    Tanh,
+}
+
+impl Activation {
+    /// `σ` applied elementwise to a tensor.
+    pub fn apply(self, t: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            Activation::Relu => t.relu(),
+            Activation::Tanh => t.tanh(),
+        }
     }
 }
 
@@ -184,12 +247,26 @@ impl Classifier {
                 fc2: linear(500, 150, vb.pp("fc2"))?,
                 fc3: linear(150, CLASSES, vb.pp("fc3"))?,
             },
+            Architecture::MlpTanh => Layers::Mlp {
+                fc1: linear(PIXELS, 300, vb.pp("fc1"))?,
+                fc2: linear(300, 100, vb.pp("fc2"))?,
+                fc3: linear(100, CLASSES, vb.pp("fc3"))?,
+            },
             Architecture::Cnn => {
                 let cfg = Conv2dConfig::default();
                 Layers::Cnn {
                     conv1: conv2d(1, 32, 5, cfg, vb.pp("conv1"))?,
                     conv2: conv2d(32, 64, 5, cfg, vb.pp("conv2"))?,
                     fc1: linear(1024, 128, vb.pp("fc1"))?,
+                    fc2: linear(128, CLASSES, vb.pp("fc2"))?,
+                }
+            }
+            Architecture::CnnWide => {
+                let cfg = Conv2dConfig::default();
+                Layers::Cnn {
+                    conv1: conv2d(1, 32, 5, cfg, vb.pp("conv1"))?,
+                    conv2: conv2d(32, 128, 3, cfg, vb.pp("conv2"))?,
+                    fc1: linear(3200, 128, vb.pp("fc1"))?,
                     fc2: linear(128, CLASSES, vb.pp("fc2"))?,
                 }
             }
@@ -376,8 +453,9 @@ impl Module for Classifier {
         match &self.layers {
             Layers::Linear { fc } => fc.forward(x),
             Layers::Mlp { fc1, fc2, fc3 } => {
-                let h = fc1.forward(x)?.relu()?;
-                let h = fc2.forward(&h)?.relu()?;
+                let sigma = self.architecture.activation();
+                let h = sigma.apply(&fc1.forward(x)?)?;
+                let h = sigma.apply(&fc2.forward(&h)?)?;
                 fc3.forward(&h)
             }
             Layers::Cnn {
@@ -447,9 +525,14 @@ mod tests {
         assert_eq!(Architecture::Linear.parameter_count(), 7_850);
         // DeepFool's FC500-150-10.
         assert_eq!(Architecture::Mlp.parameter_count(), 469_160);
+        // LeCun et al.'s 300-100.
+        assert_eq!(Architecture::MlpTanh.parameter_count(), 266_610);
         assert_eq!(Architecture::Cnn.parameter_count(), 184_586);
+        assert_eq!(Architecture::CnnWide.parameter_count(), 448_842);
         for a in Architecture::ALL {
             assert_eq!(Architecture::from_name(a.name()).unwrap(), a);
+            // Serialised (route state, messages) under the same name.
+            assert_eq!(serde_json::to_value(a).unwrap(), a.name());
         }
         assert!(Architecture::from_name("resnet").is_err());
     }

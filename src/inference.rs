@@ -7,21 +7,23 @@
 //! full forward passes, and its convolution backward is a generic transposed convolution; on the
 //! CNN that made one DeepFool run about 100 ms natively and 200 ms in the browser worker. Here:
 //!
-//! - one forward pass per point, its ReLU masks and pooling choices kept (a *trace*);
-//! - the Jacobian rows pushed back through that trace: a dense layer is `gᵢₙ = Wᵀ(g ⊙ 1[h > 0])`;
-//!   2×2 max-pooling routes each gradient to the window's first maximum; a valid 5×5
-//!   convolution `y = W ⋆ x + b` (as im2col, `Y = W·cols(x)`) has `gᵢₙ = col2im(Wᵀ G)`, and only
-//!   the positions a pool chose (a quarter) carry gradient, so each column of `Wᵀ G` is a short
-//!   sum of weight rows, built position by position in a buffer that stays in cache;
+//! - one forward pass per point, its activations and pooling choices kept (a *trace*);
+//! - the Jacobian rows pushed back through that trace: a dense layer is `gᵢₙ = Wᵀ(g ⊙ σ'(h))`
+//!   (`1[h > 0]` after a ReLU, `1 − h²` after tanh); 2×2 max-pooling routes each gradient to the
+//!   window's first maximum; a valid k×k convolution `y = W ⋆ x + b` (5×5 or 3×3; as im2col,
+//!   `Y = W·cols(x)`) has `gᵢₙ = col2im(Wᵀ G)`, and only the positions a pool chose (a quarter)
+//!   carry gradient, so each column of `Wᵀ G` is a short sum of weight rows, built position by
+//!   position in a buffer that stays in cache;
 //! - every inner loop is an `axpy` (`y += a·x`) over contiguous memory, which the compiler turns
 //!   into SIMD (SSE natively, `simd128` on wasm32);
 //! - the last trace is cached, so DeepFool's label test at a new point and the Jacobian there
 //!   share one forward pass.
 //!
-//! The CNN's forward pass is about 3.8 M multiply–adds and each Jacobian row about 0.7 M.
+//! The CNN's forward pass is about 3.8 M multiply–adds and each Jacobian row about 0.7 M; the wide
+//! CNN's about 4.6 M and at most 1.5 M.
 
 use crate::attack::Model;
-use crate::classifier::{check_image, Architecture, Classifier, Prediction};
+use crate::classifier::{check_image, Activation, Architecture, Classifier, Prediction};
 use crate::mnist::{CLASSES, PIXELS, SIDE};
 use crate::{Error, Result};
 use std::cell::RefCell;
@@ -54,9 +56,11 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
-fn relu(v: &mut [f32]) {
-    for x in v {
-        *x = x.max(0.0);
+/// `h = σ(t)` in place.
+fn activate(sigma: Activation, v: &mut [f32]) {
+    match sigma {
+        Activation::Relu => v.iter_mut().for_each(|x| *x = x.max(0.0)),
+        Activation::Tanh => v.iter_mut().for_each(|x| *x = x.tanh()),
     }
 }
 
@@ -328,19 +332,29 @@ impl Network {
             Architecture::Mlp => {
                 Layers::Mlp(dense("fc1", PIXELS), dense("fc2", 500), dense("fc3", 150))
             }
-            Architecture::Cnn => {
-                let fc1 = dense("fc1", 1024);
-                let fc2 = dense("fc2", 128);
-                let mut conv = |name: &str, channels_in: usize, side_in: usize| Conv {
-                    w: take(&format!("{name}.weight")),
-                    b: take(&format!("{name}.bias")),
-                    channels_in,
-                    kernel: 5,
-                    side_in,
+            Architecture::MlpTanh => {
+                Layers::Mlp(dense("fc1", PIXELS), dense("fc2", 300), dense("fc3", 100))
+            }
+            Architecture::Cnn | Architecture::CnnWide => {
+                // The wide CNN's second layer: 128 kernels of 3×3 instead of 64 of 5×5.
+                let (kernel2, flat) = if architecture == Architecture::CnnWide {
+                    (3, 3200)
+                } else {
+                    (5, 1024)
                 };
+                let fc1 = dense("fc1", flat);
+                let fc2 = dense("fc2", 128);
+                let mut conv =
+                    |name: &str, channels_in: usize, kernel: usize, side_in: usize| Conv {
+                        w: take(&format!("{name}.weight")),
+                        b: take(&format!("{name}.bias")),
+                        channels_in,
+                        kernel,
+                        side_in,
+                    };
                 Layers::Cnn {
-                    conv1: conv("conv1", 1, SIDE),
-                    conv2: conv("conv2", 32, 12),
+                    conv1: conv("conv1", 1, 5, SIDE),
+                    conv2: conv("conv2", 32, kernel2, 12),
                     fc1,
                     fc2,
                 }
@@ -369,10 +383,11 @@ impl Network {
         match &self.layers {
             Layers::Linear(fc) => (fc.forward(x), Trace::Linear),
             Layers::Mlp(fc1, fc2, fc3) => {
+                let sigma = self.architecture.activation();
                 let mut h1 = fc1.forward(x);
-                relu(&mut h1);
+                activate(sigma, &mut h1);
                 let mut h2 = fc2.forward(&h1);
-                relu(&mut h2);
+                activate(sigma, &mut h2);
                 (fc3.forward(&h2), Trace::Mlp { h1, h2 })
             }
             Layers::Cnn {
@@ -381,10 +396,11 @@ impl Network {
                 fc1,
                 fc2,
             } => {
-                let p1 = Pooled::relu_pool(&conv1.forward(x), 32, conv1.side_out());
-                let p2 = Pooled::relu_pool(&conv2.forward(&p1.values), 64, conv2.side_out());
+                let p1 = Pooled::relu_pool(&conv1.forward(x), conv1.b.len(), conv1.side_out());
+                let p2 =
+                    Pooled::relu_pool(&conv2.forward(&p1.values), conv2.b.len(), conv2.side_out());
                 let mut h = fc1.forward(&p2.values);
-                relu(&mut h);
+                activate(Activation::Relu, &mut h);
                 (fc2.forward(&h), Trace::Cnn { p1, p2, h })
             }
         }
@@ -419,12 +435,13 @@ impl Network {
         match (&self.layers, trace) {
             (Layers::Linear(fc), Trace::Linear) => fc.backward(w, &mut g_x),
             (Layers::Mlp(fc1, fc2, fc3), Trace::Mlp { h1, h2 }) => {
+                let sigma = self.architecture.activation();
                 let mut g2 = vec![0.0; h2.len()];
                 fc3.backward(w, &mut g2);
-                mask(&mut g2, h2);
+                activate_backward(sigma, &mut g2, h2);
                 let mut g1 = vec![0.0; h1.len()];
                 fc2.backward(&g2, &mut g1);
-                mask(&mut g1, h1);
+                activate_backward(sigma, &mut g1, h1);
                 fc1.backward(&g1, &mut g_x);
             }
             (
@@ -438,7 +455,7 @@ impl Network {
             ) => {
                 let mut g_h = vec![0.0; h.len()];
                 fc2.backward(w, &mut g_h);
-                mask(&mut g_h, h);
+                activate_backward(Activation::Relu, &mut g_h, h);
                 let mut g_p2 = vec![0.0; p2.values.len()];
                 fc1.backward(&g_h, &mut g_p2);
                 let mut g_p1 = vec![0.0; p1.values.len()];
@@ -451,11 +468,13 @@ impl Network {
     }
 }
 
-/// `g ⊙ 1[h > 0]`.
-fn mask(g: &mut [f32], h: &[f32]) {
+/// `g ⊙ σ'`, from the layer's outputs `h = σ(t)`: `1[h > 0]` for ReLU, `1 − h²` for tanh.
+fn activate_backward(sigma: Activation, g: &mut [f32], h: &[f32]) {
     for (gi, &hi) in g.iter_mut().zip(h) {
-        if hi <= 0.0 {
-            *gi = 0.0;
+        match sigma {
+            Activation::Relu if hi <= 0.0 => *gi = 0.0,
+            Activation::Relu => {}
+            Activation::Tanh => *gi *= 1.0 - hi * hi,
         }
     }
 }

@@ -48,6 +48,14 @@ impl TrainConfig {
                 max_shift: 2,
                 seed: 2,
             },
+            Architecture::MlpTanh => Self {
+                epochs: 40,
+                batch_size: 64,
+                learning_rate: 1e-3,
+                weight_decay: 1e-4,
+                max_shift: 2,
+                seed: 4,
+            },
             Architecture::Cnn => Self {
                 epochs: 30,
                 batch_size: 64,
@@ -55,6 +63,14 @@ impl TrainConfig {
                 weight_decay: 1e-4,
                 max_shift: 2,
                 seed: 3,
+            },
+            Architecture::CnnWide => Self {
+                epochs: 30,
+                batch_size: 64,
+                learning_rate: 1e-3,
+                weight_decay: 1e-4,
+                max_shift: 2,
+                seed: 5,
             },
         }
     }

@@ -41,7 +41,9 @@ fn shipped_models_reproduce_their_cards() {
     let bars = [
         (Architecture::Linear, 0.90),
         (Architecture::Mlp, 0.965),
+        (Architecture::MlpTanh, 0.95),
         (Architecture::Cnn, 0.98),
+        (Architecture::CnnWide, 0.98),
     ];
     for (arch, bar) in bars {
         let card = card(arch);
