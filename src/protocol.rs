@@ -11,6 +11,8 @@ use crate::classifier::Prediction;
 use crate::reconstruction::Quality;
 use crate::robustness::AttackSummary;
 use crate::sampling::Pattern;
+use crate::transfer::TransferEntry;
+use crate::universal::{Ball, PassReport, Universal};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -66,8 +68,90 @@ pub enum Job {
         iterations: usize,
         seed: u64,
     },
+    /// A universal perturbation of a classifier: the shipped one, or computed live on the first
+    /// `count` training digits with progress per image ([`Body::UniversalProgress`]); then its
+    /// fooling rate on the held-out digits beside the random control; answered by
+    /// [`Body::Universal`].
+    Universal(UniversalJob),
+    /// The transfer table for `ball`: every model's universal perturbation (shipped, or
+    /// recomputed live with the shipped settings) on every model's held-out digits, with
+    /// [`Body::Progress`] per cell; answered by [`Body::Transfer`].
+    Transfer { ball: Ball, live: bool },
+    /// DeepFool's ℓ₂ `r` on `source` for held-out digit `digit`, applied to every model;
+    /// answered by [`Body::ImageTransfer`].
+    ImageTransfer { source: String, digit: usize },
+    /// The smallest label-changing square patch (sides `1 … max_size`, black or white, fewest
+    /// pixels changed, then smallest `‖x' − x‖₂`) of one image (784 intensities in [0, 1]),
+    /// with [`Body::Progress`] per row of positions; answered by [`Body::SmallestPatch`].
+    SmallestPatch {
+        model: String,
+        image: Vec<f32>,
+        max_size: usize,
+    },
     /// Stop the job with this id.
     Cancel { target: u64 },
+}
+
+/// What the universal perturbations demo asks for.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UniversalJob {
+    pub model: String,
+    /// `false`: the shipped perturbation for `settings.ball` (its own settings, from the report).
+    pub live: bool,
+    pub settings: Universal,
+    /// `|X|`: the first training digits.
+    pub count: usize,
+    /// Held-out digits shown in the grid.
+    pub grid: usize,
+}
+
+/// One held-out digit of the grid: its labels without and with `v`, and with the control.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GridDigit {
+    pub index: usize,
+    pub clean: usize,
+    pub perturbed: usize,
+    pub random: usize,
+}
+
+/// A universal perturbation and what it does.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UniversalResult {
+    pub model: String,
+    pub live: bool,
+    pub settings: Universal,
+    pub count: usize,
+    /// `v` (784 values).
+    pub v: Vec<f32>,
+    /// The control: Gaussian noise of the same `‖·‖_p`.
+    pub random: Vec<f32>,
+    pub passes: Vec<PassReport>,
+    pub held_out_fooling: f64,
+    pub random_fooling: f64,
+    pub held_out_count: usize,
+    pub norm2: f64,
+    pub norm_inf: f64,
+    pub grid: Vec<GridDigit>,
+    /// Time of the search in this browser (0 for a shipped one), milliseconds.
+    pub search_millis: f64,
+    /// For a live search with the shipped settings: `max|v − v_shipped| / max|v_shipped|`.
+    pub shipped_difference: Option<f64>,
+}
+
+/// A transfer table as computed in the worker.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TransferResult {
+    pub ball: Ball,
+    pub live: bool,
+    pub models: Vec<String>,
+    /// Rows: computed on; columns: evaluated on.
+    pub fooling: Vec<Vec<f64>>,
+    /// `ξ` of each row's perturbation.
+    pub xi: Vec<f64>,
+    pub held_out_count: usize,
+    /// Time for the searches (live only) and for filling the table, milliseconds.
+    pub search_millis: f64,
+    pub table_millis: f64,
 }
 
 /// What the hallucinations demo asks for.
@@ -315,6 +399,36 @@ pub enum Body {
         side: usize,
         slices: Vec<(String, usize)>,
     },
+    /// Progress of a live universal search: the pass under way, images of `X` visited in it,
+    /// and the finished passes.
+    UniversalProgress {
+        pass: usize,
+        visited: usize,
+        count: usize,
+        passes: Vec<PassReport>,
+    },
+    /// A universal perturbation.
+    Universal(Box<UniversalResult>),
+    /// A transfer table.
+    Transfer(Box<TransferResult>),
+    /// DeepFool's `r` on `source` for one held-out digit, on every model.
+    ImageTransfer {
+        source: String,
+        digit: usize,
+        r: Vec<f32>,
+        entries: Vec<TransferEntry>,
+    },
+    /// The smallest label-changing patch, if any patch up to `max_size` changes the label.
+    SmallestPatch {
+        model: String,
+        max_size: usize,
+        /// `k̂(x)` of the unedited image.
+        original: usize,
+        found: Option<crate::structural::PatchFound>,
+        /// Model evaluations the search needed.
+        evaluations: usize,
+        millis: f64,
+    },
     /// The job stopped because it was cancelled.
     Cancelled,
     /// The job failed; the message is for people.
@@ -326,7 +440,10 @@ pub enum Body {
 impl Body {
     /// Whether this body ends its job.
     pub fn is_final(&self) -> bool {
-        !matches!(self, Body::Progress { .. } | Body::Ready)
+        !matches!(
+            self,
+            Body::Progress { .. } | Body::UniversalProgress { .. } | Body::Ready
+        )
     }
 }
 

@@ -17,6 +17,10 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+/// Most training digits the demo's set `X` holds (`static/data/mnist-universal.safetensors`, the
+/// first digits of the training split).
+pub const MAX_SET: usize = 1000;
+
 /// The ball a universal perturbation lives in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -99,6 +103,19 @@ pub fn fooling_rate(
         fooled += usize::from(model.label(&xv)? != k);
     }
     Ok(fooled as f64 / images.len() as f64)
+}
+
+/// The control: Gaussian noise scaled to the same `‖·‖_p` as `v` (seeded), so that a fooling rate
+/// can be compared with what any perturbation of that size does.
+pub fn random_like(v: &[f64], ball: Ball, seed: u64) -> Vec<f64> {
+    use rand_distr::{Distribution, StandardNormal};
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let g: Vec<f64> = (0..v.len())
+        .map(|_| StandardNormal.sample(&mut rng))
+        .collect();
+    let n = ball.norm(&g);
+    let s = if n > 0.0 { ball.norm(v) / n } else { 0.0 };
+    g.into_iter().map(|a| a * s).collect()
 }
 
 /// The state after a pass.
@@ -333,6 +350,18 @@ mod tests {
             .unwrap();
         assert_eq!(passes.len(), 3);
         assert!(passes.last().unwrap().fooling_rate < 1.0);
+    }
+
+    #[test]
+    fn the_random_control_has_the_same_norm_and_is_seeded() {
+        let v = vec![0.3, -0.1, 0.0, 2.0];
+        for ball in [Ball::L2, Ball::Linf] {
+            let g = random_like(&v, ball, 5);
+            assert!((ball.norm(&g) - ball.norm(&v)).abs() < 1e-12);
+            assert_eq!(g, random_like(&v, ball, 5));
+            assert_ne!(g, random_like(&v, ball, 6));
+        }
+        assert_eq!(random_like(&[0.0; 3], Ball::L2, 1), vec![0.0; 3]);
     }
 
     #[test]

@@ -12,6 +12,9 @@ use std::rc::Rc;
 /// The held-out digits, relative to the page and to the worker script alike.
 pub const HELD_OUT_URL: &str = "./static/data/mnist-heldout.safetensors";
 
+/// The first training digits, the set `X` of the universal perturbations demo.
+pub const UNIVERSAL_SET_URL: &str = "./static/data/mnist-universal.safetensors";
+
 /// A load shared by everyone who asks while it runs; errors are strings so that it can be cloned.
 pub type Shareable<T> = Shared<LocalBoxFuture<'static, std::result::Result<Rc<T>, String>>>;
 
@@ -54,6 +57,14 @@ where
 pub async fn held_out() -> Result<Rc<Digits>> {
     load_once(&DIGITS, HELD_OUT_URL, || async {
         Digits::from_safetensors(&fetch_bytes(HELD_OUT_URL).await?)
+    })
+    .await
+}
+
+/// The universal perturbations' training digits, fetched once.
+pub async fn universal_set() -> Result<Rc<Digits>> {
+    load_once(&DIGITS, UNIVERSAL_SET_URL, || async {
+        Digits::from_safetensors(&fetch_bytes(UNIVERSAL_SET_URL).await?)
     })
     .await
 }
