@@ -17,7 +17,12 @@
 //! - [`attack`]: what the attacks share (model interface, norms, outcomes);
 //! - [`random_noise`], [`fast_gradient`], [`deepfool`]: the attacks, with [`line_search`];
 //! - [`universal`]: universal perturbations (one `v` for most images) and ℓp projections;
+//! - [`linearity`]: Goodfellow et al.'s linearity argument (`ε‖w‖₁` under `‖Δx‖∞ ≤ ε`), digits
+//!   area-averaged to 7×7 and 14×14, and the smallest ℓ∞ DeepFool perturbation per resolution;
+//! - [`transfer`]: how perturbations carry over between networks (the transfer table);
 //! - [`robustness`]: the per-model, per-attack summary;
+//! - [`structural`]: structural perturbations (strokes, erasing, small patches), their size in
+//!   pixels and `‖x' − x‖₂`, and the search for the smallest label-changing patch;
 //! - [`geometry`]: the 2-D DeepFool playground (a binary linear and a small trained classifier);
 //! - [`card`]: model cards, the JSON beside each shipped weight file;
 //! - [`protocol`]: the messages between the page and the compute worker;
@@ -51,6 +56,7 @@ pub mod hallucination;
 pub mod inference;
 pub mod instability;
 pub mod line_search;
+pub mod linearity;
 pub mod metrics;
 pub mod mnist;
 pub mod operator;
@@ -62,7 +68,9 @@ pub mod reconstruction;
 pub mod robustness;
 pub mod route;
 pub mod sampling;
+pub mod structural;
 pub mod training;
+pub mod transfer;
 pub mod universal;
 pub mod upload;
 pub mod wavelet;

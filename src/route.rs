@@ -135,7 +135,7 @@ impl ClassifyState {
         true
     }
 
-    /// Reads `model=<linear|mlp|cnn>`, `digit=<0..1999>` or `digit=draw`; ignores `embed`.
+    /// Reads `model=<linear|mlp|mlp-tanh|cnn|cnn-wide>`, `digit=<0..1999>` or `digit=draw`; ignores `embed`.
     pub fn from_query(query: &str) -> Parsed<Self> {
         let mut state = Self::default();
         let mut notices = Vec::new();
@@ -533,6 +533,335 @@ mod hallucination_state_tests {
     }
 }
 
+/// Radii `ξ` the universal demo's slider offers, per ball.
+pub fn xi_range(ball: crate::universal::Ball) -> std::ops::RangeInclusive<f64> {
+    match ball {
+        crate::universal::Ball::L2 => 0.5..=15.0,
+        crate::universal::Ball::Linf => 0.01..=0.6,
+    }
+}
+
+/// The URL state of the universal perturbations demo.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UniversalState {
+    pub model: Architecture,
+    pub ball: crate::universal::Ball,
+    /// `ξ` of a live search; `None` for the shipped perturbation's.
+    pub xi: Option<f64>,
+    /// Target `1 − δ` on `X`.
+    pub delta: f64,
+    /// `|X|`.
+    pub count: usize,
+    pub passes: usize,
+    /// The held-out digit of the per-image transfer view.
+    pub digit: usize,
+}
+
+impl Default for UniversalState {
+    fn default() -> Self {
+        Self {
+            model: Architecture::Cnn,
+            ball: crate::universal::Ball::L2,
+            xi: None,
+            delta: 0.05,
+            count: 500,
+            passes: 10,
+            digit: 0,
+        }
+    }
+}
+
+impl UniversalState {
+    /// Reads `model`, `p=2|inf`, `xi`, `delta`, `count`, `passes` and `digit`; bad values fall
+    /// back to the defaults with a notice.
+    pub fn from_query(query: &str) -> Parsed<Self> {
+        use crate::universal::{Ball, MAX_SET};
+        let mut state = Self::default();
+        let mut notices = Vec::new();
+        let mut xi = None;
+        for (key, value) in parse_query(query) {
+            match key.as_str() {
+                "model" => match Architecture::from_name(&value) {
+                    Ok(m) => state.model = m,
+                    Err(_) => notices.push(format!(
+                        "There is no model \u{201c}{value}\u{201d}: showing {}.",
+                        state.model.name()
+                    )),
+                },
+                "p" => match value.as_str() {
+                    "2" => state.ball = Ball::L2,
+                    "inf" => state.ball = Ball::Linf,
+                    _ => notices.push(format!(
+                        "p is 2 or inf, not \u{201c}{value}\u{201d}: using 2."
+                    )),
+                },
+                "xi" => xi = Some(value),
+                "delta" => match value.parse::<f64>() {
+                    Ok(d) if (0.0..=0.5).contains(&d) => state.delta = d,
+                    _ => notices.push(format!(
+                        "\u{3b4} must lie between 0 and 0.5, not \u{201c}{value}\u{201d}: using {}.",
+                        state.delta
+                    )),
+                },
+                "count" => match value.parse::<usize>() {
+                    Ok(c) if (10..=MAX_SET).contains(&c) => state.count = c,
+                    _ => notices.push(format!(
+                        "|X| must lie between 10 and {MAX_SET}, not \u{201c}{value}\u{201d}: using {}.",
+                        state.count
+                    )),
+                },
+                "passes" => match value.parse::<usize>() {
+                    Ok(p) if (1..=20).contains(&p) => state.passes = p,
+                    _ => notices.push(format!(
+                        "Passes must lie between 1 and 20, not \u{201c}{value}\u{201d}: using {}.",
+                        state.passes
+                    )),
+                },
+                "digit" => match value.parse::<usize>() {
+                    Ok(d) if d < HELD_OUT_COUNT => state.digit = d,
+                    _ => notices.push(format!(
+                        "There is no held-out digit \u{201c}{value}\u{201d}: showing the first."
+                    )),
+                },
+                "embed" => {}
+                _ => notices.push(format!("Unknown setting \u{201c}{key}\u{201d} ignored.")),
+            }
+        }
+        // ξ is checked after p, whose range it depends on.
+        if let Some(value) = xi {
+            let range = xi_range(state.ball);
+            match value.parse::<f64>() {
+                Ok(x) if range.contains(&x) => state.xi = Some(x),
+                _ => notices.push(format!(
+                    "\u{3be} must lie between {} and {}, not \u{201c}{value}\u{201d}: using the shipped one.",
+                    range.start(),
+                    range.end()
+                )),
+            }
+        }
+        Parsed { state, notices }
+    }
+
+    /// The query that [`UniversalState::from_query`] reads back to this state.
+    pub fn to_query(&self) -> String {
+        let p = match self.ball {
+            crate::universal::Ball::L2 => "2",
+            crate::universal::Ball::Linf => "inf",
+        };
+        let mut q = format!("model={}&p={p}", self.model.name());
+        if let Some(xi) = self.xi {
+            q.push_str(&format!("&xi={xi}"));
+        }
+        q.push_str(&format!(
+            "&delta={}&count={}&passes={}&digit={}",
+            self.delta, self.count, self.passes, self.digit
+        ));
+        q
+    }
+}
+
+query_state!(UniversalState);
+
+#[cfg(test)]
+mod universal_state_tests {
+    use super::*;
+    use crate::universal::Ball;
+
+    #[test]
+    fn round_trips_and_rejects_bad_values() {
+        let state = UniversalState {
+            model: Architecture::Mlp,
+            ball: Ball::Linf,
+            xi: Some(0.15),
+            delta: 0.2,
+            count: 300,
+            passes: 4,
+            digit: 17,
+        };
+        let parsed = UniversalState::from_query(&state.to_query());
+        assert_eq!(parsed.state, state);
+        assert!(parsed.notices.is_empty(), "{:?}", parsed.notices);
+        let d = UniversalState::default();
+        assert_eq!(UniversalState::from_query(&d.to_query()).state, d);
+        let bad = UniversalState::from_query(
+            "model=vgg&p=1&xi=NaN&delta=2&count=0&passes=99&digit=-1&zoom=2&embed=1",
+        );
+        assert_eq!(bad.state, d);
+        assert_eq!(bad.notices.len(), 8, "{:?}", bad.notices);
+        // ξ's range follows p: 3 is a fine ℓ₂ radius but not an ℓ∞ one.
+        assert_eq!(UniversalState::from_query("p=2&xi=3").state.xi, Some(3.0));
+        assert_eq!(UniversalState::from_query("p=inf&xi=3").state.xi, None);
+    }
+}
+
+/// `ε` the linearity demo's slider offers (`‖Δx‖∞ ≤ ε`, pixels in `[0, 1]`).
+pub const LINEARITY_EPS: std::ops::RangeInclusive<f64> = 0.001..=0.3;
+/// Dimensions `d` the linearity demo's (log-scale) slider offers.
+pub const LINEARITY_DIMS: std::ops::RangeInclusive<usize> = 10..=100_000;
+
+/// The URL state of the linearity demo (Goodfellow et al.): `ε`, the dimension `d` of the
+/// random-weight example, the resolution `side × side` of the shipped models' digit view, and
+/// the held-out digit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LinearityState {
+    pub eps: f64,
+    pub d: usize,
+    /// One of [`crate::linearity::SIDES`].
+    pub side: usize,
+    pub digit: usize,
+}
+
+impl Default for LinearityState {
+    fn default() -> Self {
+        Self {
+            eps: 0.03,
+            d: 784,
+            side: 28,
+            digit: 0,
+        }
+    }
+}
+
+impl LinearityState {
+    /// Reads `eps`, `d`, `side=7|14|28` and `digit`; bad values fall back to the defaults with
+    /// a notice.
+    pub fn from_query(query: &str) -> Parsed<Self> {
+        let mut state = Self::default();
+        let mut notices = Vec::new();
+        for (key, value) in parse_query(query) {
+            match key.as_str() {
+                "eps" => match value.parse::<f64>() {
+                    Ok(v) if LINEARITY_EPS.contains(&v) => state.eps = v,
+                    _ => notices.push(format!(
+                        "ε must lie between {} and {}, not \u{201c}{value}\u{201d}: using {}.",
+                        LINEARITY_EPS.start(),
+                        LINEARITY_EPS.end(),
+                        Self::default().eps
+                    )),
+                },
+                "d" => match value.parse::<usize>() {
+                    Ok(v) if LINEARITY_DIMS.contains(&v) => state.d = v,
+                    _ => notices.push(format!(
+                        "The dimension d must be a whole number from {} to {}, not \u{201c}{value}\u{201d}: using {}.",
+                        LINEARITY_DIMS.start(),
+                        LINEARITY_DIMS.end(),
+                        Self::default().d
+                    )),
+                },
+                "side" => match value.parse::<usize>() {
+                    Ok(v) if crate::linearity::SIDES.contains(&v) => state.side = v,
+                    _ => notices.push(format!(
+                        "The models work at 7×7, 14×14 or 28×28 pixels, not \u{201c}{value}\u{201d}: using 28×28."
+                    )),
+                },
+                "digit" => match value.parse::<usize>() {
+                    Ok(i) if i < HELD_OUT_COUNT => state.digit = i,
+                    _ => notices.push(format!(
+                        "There is no held-out digit \u{201c}{value}\u{201d} (0 to {}): showing digit 0.",
+                        HELD_OUT_COUNT - 1
+                    )),
+                },
+                "embed" => {}
+                other => notices.push(unknown(other)),
+            }
+        }
+        Parsed { state, notices }
+    }
+
+    /// The query that [`LinearityState::from_query`] reads back to this state.
+    pub fn to_query(&self) -> String {
+        format!(
+            "eps={}&d={}&side={}&digit={}",
+            self.eps, self.d, self.side, self.digit
+        )
+    }
+}
+
+query_state!(LinearityState);
+
+/// The held-out digit the structural perturbations demo opens with: a 7 that the CNN calls a 9
+/// once it is crossed (a horizontal stroke through its middle).
+pub const STRUCTURAL_DIGIT: usize = 164;
+
+/// The URL state of the structural perturbations demo: the model and the held-out digit edited.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StructuralState {
+    pub model: Architecture,
+    pub digit: usize,
+}
+
+impl Default for StructuralState {
+    fn default() -> Self {
+        Self {
+            model: Architecture::Cnn,
+            digit: STRUCTURAL_DIGIT,
+        }
+    }
+}
+
+impl StructuralState {
+    /// Reads `model` and `digit=<0..1999>`; bad values fall back to the defaults with a notice.
+    pub fn from_query(query: &str) -> Parsed<Self> {
+        let mut state = Self::default();
+        let mut notices = Vec::new();
+        for (key, value) in parse_query(query) {
+            match key.as_str() {
+                "model" => match Architecture::from_name(&value) {
+                    Ok(m) => state.model = m,
+                    Err(_) => notices.push(format!(
+                        "There is no model \u{201c}{value}\u{201d}: showing {}.",
+                        state.model.name()
+                    )),
+                },
+                "digit" => match value.parse::<usize>() {
+                    Ok(d) if d < HELD_OUT_COUNT => state.digit = d,
+                    _ => notices.push(format!(
+                        "There is no held-out digit \u{201c}{value}\u{201d} (0 to {}): showing digit {}.",
+                        HELD_OUT_COUNT - 1,
+                        state.digit
+                    )),
+                },
+                "embed" => {}
+                _ => notices.push(unknown(&key)),
+            }
+        }
+        Parsed { state, notices }
+    }
+
+    /// The query that [`StructuralState::from_query`] reads back to this state.
+    pub fn to_query(&self) -> String {
+        format!("model={}&digit={}", self.model.name(), self.digit)
+    }
+}
+
+query_state!(StructuralState);
+
+#[cfg(test)]
+mod structural_state_tests {
+    use super::*;
+
+    #[test]
+    fn structural_state_round_trips_and_falls_back() {
+        let state = StructuralState {
+            model: Architecture::Mlp,
+            digit: 1999,
+        };
+        let parsed = StructuralState::from_query(&state.to_query());
+        assert_eq!(parsed.state, state);
+        assert!(parsed.notices.is_empty(), "{:?}", parsed.notices);
+        let d = StructuralState::default();
+        assert_eq!(StructuralState::from_query(&d.to_query()).state, d);
+        assert_eq!(StructuralState::from_query("").state, d);
+        let bad = StructuralState::from_query("model=vgg&digit=2000&zoom=2&embed=1");
+        assert_eq!(bad.state, d);
+        assert_eq!(bad.notices.len(), 3, "{:?}", bad.notices);
+        let bad = StructuralState::from_query("digit=-1&digit=abc&model=linear");
+        assert_eq!(bad.state.model, Architecture::Linear);
+        assert_eq!(bad.state.digit, STRUCTURAL_DIGIT);
+        assert_eq!(bad.notices.len(), 2);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -642,5 +971,30 @@ mod tests {
         let p = MriState::from_query("n=2&p=3&layer=7");
         assert_eq!(p.state.layer, None);
         assert_eq!(p.notices.len(), 1);
+    }
+
+    #[test]
+    fn linearity_state_round_trips_and_falls_back() {
+        let state = LinearityState {
+            eps: 0.125,
+            d: 31_623,
+            side: 7,
+            digit: 1999,
+        };
+        let parsed = LinearityState::from_query(&state.to_query());
+        assert_eq!(parsed.state, state);
+        assert!(parsed.notices.is_empty(), "{:?}", parsed.notices);
+        let d = LinearityState::default();
+        assert_eq!(LinearityState::from_query(&d.to_query()).state, d);
+        assert!(LinearityState::from_query("").notices.is_empty());
+        let bad = LinearityState::from_query("eps=NaN&d=5&side=10&digit=2000&zoom=2&embed=1");
+        assert_eq!(bad.state, d);
+        assert_eq!(bad.notices.len(), 5, "{:?}", bad.notices);
+        let bad = LinearityState::from_query("eps=0.5&d=1e3&side=&digit=-1");
+        assert_eq!(bad.state, d);
+        assert_eq!(bad.notices.len(), 4, "{:?}", bad.notices);
+        // The edges of the sliders are fine.
+        let edge = LinearityState::from_query("eps=0.001&d=100000&side=14").state;
+        assert_eq!((edge.eps, edge.d, edge.side), (0.001, 100_000, 14));
     }
 }

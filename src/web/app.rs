@@ -7,7 +7,10 @@ use crate::web::classify::ClassifyDemo;
 use crate::web::compute::{Compute, WorkerStatus, WORKER_SCRIPT};
 use crate::web::geometry::GeometryDemo;
 use crate::web::hallucinations::HallucinationsDemo;
+use crate::web::linearity::LinearityDemo;
 use crate::web::mri::MriDemo;
+use crate::web::structural::StructuralDemo;
+use crate::web::universal::UniversalDemo;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
@@ -26,6 +29,12 @@ pub enum Route {
     Mri,
     #[at("/hallucinations")]
     Hallucinations,
+    #[at("/universal")]
+    Universal,
+    #[at("/structural")]
+    Structural,
+    #[at("/linearity")]
+    Linearity,
     #[not_found]
     #[at("/not-found")]
     NotFound,
@@ -65,13 +74,19 @@ const DEMOS: &[Demo] = &[
     Demo {
         title: "Universal perturbations",
         blurb: "One perturbation that fools a network on most images, and how it transfers between networks.",
-        route: None,
+        route: Some(Route::Universal),
         part: "Classification",
     },
     Demo {
         title: "Linearity",
         blurb: "Goodfellow's argument: in high dimension, tiny changes in every pixel add up.",
-        route: None,
+        route: Some(Route::Linearity),
+        part: "Classification",
+    },
+    Demo {
+        title: "Structural perturbations",
+        blurb: "Draw a stroke or place a small patch: how small a visible change flips the label?",
+        route: Some(Route::Structural),
         part: "Classification",
     },
     Demo {
@@ -196,6 +211,9 @@ fn switch(route: Route) -> Html {
         Route::Geometry => html! { <GeometryDemo /> },
         Route::Mri => html! { <MriDemo /> },
         Route::Hallucinations => html! { <HallucinationsDemo /> },
+        Route::Universal => html! { <UniversalDemo /> },
+        Route::Structural => html! { <StructuralDemo /> },
+        Route::Linearity => html! { <LinearityDemo /> },
         Route::NotFound => html! {
             <section class="panel">
                 <h2>{"No such experiment"}</h2>
@@ -217,6 +235,9 @@ fn header() -> Html {
                 <Link<Route> to={Route::Classify}>{"Classify"}</Link<Route>>
                 <Link<Route> to={Route::Attacks}>{"Attacks"}</Link<Route>>
                 <Link<Route> to={Route::Geometry}>{"Geometry"}</Link<Route>>
+                <Link<Route> to={Route::Universal}>{"Universal"}</Link<Route>>
+                <Link<Route> to={Route::Linearity}>{"Linearity"}</Link<Route>>
+                <Link<Route> to={Route::Structural}>{"Structural"}</Link<Route>>
                 <Link<Route> to={Route::Mri}>{"MRI"}</Link<Route>>
                 <Link<Route> to={Route::Hallucinations}>{"Hallucinations"}</Link<Route>>
             </nav>

@@ -11,12 +11,17 @@ pub mod fetch;
 pub mod geometry;
 pub mod hallucination_jobs;
 pub mod hallucinations;
+pub mod linearity;
 pub mod mri;
 pub mod mri_jobs;
 pub mod panic;
 pub mod picker;
 pub mod robustness;
 pub mod runtime;
+pub mod structural;
+pub mod structural_jobs;
+pub mod universal;
+pub mod universal_jobs;
 pub mod widgets;
 
 /// Entry point of the `app` binary: the page.

