@@ -41,8 +41,7 @@ use crate::mnist::{Digits, CLASSES, SIDE};
 use crate::training::TrainConfig;
 use crate::{Error, Result};
 use candle_core::{DType, Device, Module, Tensor};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
-use rand::seq::SliceRandom;
+use candle_nn::{VarBuilder, VarMap};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -448,40 +447,24 @@ pub fn train(
         .flatten()
         .map(|v| v as f32)
         .collect();
-    let mut rng = ChaCha8Rng::seed_from_u64(config.seed ^ 0x5eed);
-    let params = ParamsAdamW {
-        lr: config.learning_rate,
-        weight_decay: config.weight_decay,
-        ..Default::default()
-    };
-    let mut opt = AdamW::new(varmap.all_vars(), params)?;
-    let batches = train.len().div_ceil(config.batch_size);
-    let total_steps = (config.epochs * batches) as f64;
-    let mut step = 0usize;
-    let mut order: Vec<usize> = (0..train.len()).collect();
-    for epoch in 1..=config.epochs {
-        order.shuffle(&mut rng);
-        let mut loss_sum = 0.0;
-        for chunk in order.chunks(config.batch_size) {
-            let mut xs = Vec::with_capacity(chunk.len() * d);
-            for &i in chunk {
-                xs.extend_from_slice(&images[i * d..(i + 1) * d]);
-            }
-            let ys: Vec<u32> = chunk.iter().map(|&i| train.label(i) as u32).collect();
-            let x = Tensor::from_vec(xs, (chunk.len(), d), &device)?;
-            let y = Tensor::from_vec(ys, chunk.len(), &device)?;
-            let progress = step as f64 / total_steps;
-            opt.set_learning_rate(
-                config.learning_rate
-                    * (0.01 + 0.99 * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())),
-            );
-            let loss = candle_nn::loss::cross_entropy(&fc.forward(&x)?, &y)?;
-            opt.backward_step(&loss)?;
-            loss_sum += loss.to_scalar::<f32>()? as f64;
-            step += 1;
+    let inputs = |chunk: &[usize], _: &mut ChaCha8Rng| -> Result<Tensor> {
+        let mut xs = Vec::with_capacity(chunk.len() * d);
+        for &i in chunk {
+            xs.extend_from_slice(&images[i * d..(i + 1) * d]);
         }
-        on_epoch(epoch, loss_sum / batches as f64);
-    }
+        Ok(Tensor::from_vec(xs, (chunk.len(), d), &device)?)
+    };
+    crate::training::fit(
+        &varmap,
+        config,
+        train,
+        inputs,
+        |x| Ok(fc.forward(x)?),
+        |epoch, loss| {
+            on_epoch(epoch, loss);
+            Ok(())
+        },
+    )?;
     let weights = fc.weight().to_dtype(DType::F64)?.to_vec2::<f64>()?;
     let bias = fc
         .bias()

@@ -99,17 +99,19 @@ pub fn shift(pixels: &[u8], dy: isize, dx: isize) -> Vec<u8> {
     out
 }
 
-/// Trains `architecture` on `train`, reporting held-out accuracy after each epoch.
-pub fn train(
-    architecture: Architecture,
+/// The loop every classifier of the lab is trained with: `config.epochs` passes over `train` in
+/// batches shuffled by a ChaCha8 stream seeded by `seed ^ 0x5eed`, cross-entropy on
+/// `logits(x)`, AdamW over `varmap` with the learning rate decaying as a cosine to 1% of its peak.
+/// `inputs(indices, rng)` builds a batch's input tensor (drawing any augmentation from the same
+/// stream); `on_epoch(epoch, mean loss)` runs after each epoch.
+pub fn fit(
+    varmap: &VarMap,
     config: &TrainConfig,
     train: &Digits,
-    held_out: &Digits,
-    mut on_epoch: impl FnMut(&EpochReport),
-) -> Result<(VarMap, Classifier, Vec<EpochReport>)> {
-    let device = Device::Cpu;
-    let varmap = VarMap::new();
-    let model = Classifier::new_seeded(architecture, &varmap, config.seed, &device)?;
+    mut inputs: impl FnMut(&[usize], &mut ChaCha8Rng) -> Result<Tensor>,
+    logits: impl Fn(&Tensor) -> Result<Tensor>,
+    mut on_epoch: impl FnMut(usize, f64) -> Result<()>,
+) -> Result<()> {
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed ^ 0x5eed);
     let params = ParamsAdamW {
         lr: config.learning_rate,
@@ -120,47 +122,75 @@ pub fn train(
     let batches_per_epoch = train.len().div_ceil(config.batch_size);
     let total_steps = (config.epochs * batches_per_epoch) as f64;
     let mut step = 0usize;
-    let mut reports = Vec::new();
     let mut order: Vec<usize> = (0..train.len()).collect();
     for epoch in 1..=config.epochs {
         order.shuffle(&mut rng);
         let mut loss_sum = 0.0;
         for chunk in order.chunks(config.batch_size) {
-            let mut xs = Vec::with_capacity(chunk.len() * PIXELS);
-            let mut ys = Vec::with_capacity(chunk.len());
-            for &i in chunk {
-                let m = config.max_shift as i32;
-                let pixels = if m > 0 {
-                    shift(
-                        train.pixels(i),
-                        rng.random_range(-m..=m) as isize,
-                        rng.random_range(-m..=m) as isize,
-                    )
-                } else {
-                    train.pixels(i).to_vec()
-                };
-                xs.extend(pixels.iter().map(|&p| p as f32 / 255.0));
-                ys.push(train.label(i) as u32);
-            }
-            let x = Tensor::from_vec(xs, (chunk.len(), PIXELS), &device)?;
-            let y = Tensor::from_vec(ys, chunk.len(), &device)?;
+            let x = inputs(chunk, &mut rng)?;
+            let ys: Vec<u32> = chunk.iter().map(|&i| train.label(i) as u32).collect();
+            let y = Tensor::from_vec(ys, chunk.len(), x.device())?;
             let progress = step as f64 / total_steps;
             let lr = config.learning_rate
                 * (0.01 + 0.99 * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos()));
             opt.set_learning_rate(lr);
-            let loss = candle_nn::loss::cross_entropy(&model.logits(&x)?, &y)?;
+            let loss = candle_nn::loss::cross_entropy(&logits(&x)?, &y)?;
             opt.backward_step(&loss)?;
             loss_sum += loss.to_scalar::<f32>()? as f64;
             step += 1;
         }
-        let report = EpochReport {
-            epoch,
-            mean_loss: loss_sum / batches_per_epoch as f64,
-            held_out_accuracy: accuracy(&model, held_out)?,
-        };
-        on_epoch(&report);
-        reports.push(report);
+        on_epoch(epoch, loss_sum / batches_per_epoch as f64)?;
     }
+    Ok(())
+}
+
+/// Trains `architecture` on `train` (with random translations of up to `config.max_shift`
+/// pixels), reporting held-out accuracy after each epoch.
+pub fn train(
+    architecture: Architecture,
+    config: &TrainConfig,
+    train: &Digits,
+    held_out: &Digits,
+    mut on_epoch: impl FnMut(&EpochReport),
+) -> Result<(VarMap, Classifier, Vec<EpochReport>)> {
+    let device = Device::Cpu;
+    let varmap = VarMap::new();
+    let model = Classifier::new_seeded(architecture, &varmap, config.seed, &device)?;
+    let mut reports = Vec::new();
+    let inputs = |chunk: &[usize], rng: &mut ChaCha8Rng| -> Result<Tensor> {
+        let mut xs = Vec::with_capacity(chunk.len() * PIXELS);
+        for &i in chunk {
+            let m = config.max_shift as i32;
+            let pixels = if m > 0 {
+                shift(
+                    train.pixels(i),
+                    rng.random_range(-m..=m) as isize,
+                    rng.random_range(-m..=m) as isize,
+                )
+            } else {
+                train.pixels(i).to_vec()
+            };
+            xs.extend(pixels.iter().map(|&p| p as f32 / 255.0));
+        }
+        Ok(Tensor::from_vec(xs, (chunk.len(), PIXELS), &device)?)
+    };
+    fit(
+        &varmap,
+        config,
+        train,
+        inputs,
+        |x| model.logits(x),
+        |epoch, mean_loss| {
+            let report = EpochReport {
+                epoch,
+                mean_loss,
+                held_out_accuracy: accuracy(&model, held_out)?,
+            };
+            on_epoch(&report);
+            reports.push(report);
+            Ok(())
+        },
+    )?;
     Ok((varmap, model, reports))
 }
 
