@@ -223,6 +223,54 @@ fn fmt_l2(v: f64) -> String {
     format!("{v:.3}")
 }
 
+/// Asks the worker `job` about the unedited digit whenever `deps` (model, digit, whether it is
+/// loaded, worker epoch) change, once the digit is loaded; `read` takes the answer out of the
+/// final reply. A newer request supersedes an older one.
+#[hook]
+fn use_about<T: Clone + 'static>(
+    compute: &Compute,
+    deps: (Architecture, usize, bool, WorkerEpoch),
+    job: Job,
+    read: fn(Body) -> Option<T>,
+) -> UseStateHandle<Option<About<T>>> {
+    let answer = use_state(|| None::<About<T>>);
+    let ticket = use_mut_ref(|| 0u64);
+    {
+        let (compute, answer) = (compute.clone(), answer.clone());
+        use_effect_with(deps, move |(model, digit, has_digit, _)| {
+            let (model, digit) = (*model, *digit);
+            if *has_digit {
+                let t = {
+                    let mut t = ticket.borrow_mut();
+                    *t += 1;
+                    *t
+                };
+                compute.request(
+                    job,
+                    Callback::from(move |body| {
+                        if *ticket.borrow() != t {
+                            return;
+                        }
+                        let result = match body {
+                            Body::Failed { message } => Err(message),
+                            body => match read(body) {
+                                Some(a) => Ok(a),
+                                None => return,
+                            },
+                        };
+                        answer.set(Some(About {
+                            model,
+                            digit,
+                            answer: result,
+                        }));
+                    }),
+                );
+            }
+        });
+    }
+    answer
+}
+
 #[function_component(StructuralDemo)]
 pub fn structural_demo() -> Html {
     let compute = use_context::<Compute>().expect("the compute worker is provided by the app");
@@ -275,105 +323,42 @@ pub fn structural_demo() -> Html {
         });
     }
 
-    // The unedited digit's prediction.
-    let original_prediction = use_state(|| None::<About<Prediction>>);
-    let original_ticket = use_mut_ref(|| 0u64);
-    {
-        let (compute, answer, ticket) = (
-            compute.clone(),
-            original_prediction.clone(),
-            original_ticket.clone(),
-        );
-        let image = original.clone();
-        use_effect_with(
-            (model, digit, has_digit, epoch),
-            move |(model, digit, has_digit, _)| {
-                let (model, digit) = (*model, *digit);
-                if *has_digit {
-                    let t = {
-                        let mut t = ticket.borrow_mut();
-                        *t += 1;
-                        *t
-                    };
-                    compute.request(
-                        Job::Classify {
-                            model: model.name().to_string(),
-                            image: image.as_ref().clone(),
-                        },
-                        Callback::from(move |body| {
-                            if *ticket.borrow() != t {
-                                return;
-                            }
-                            let result = match body {
-                                Body::Classified { prediction, .. } => Ok(prediction),
-                                Body::Failed { message } => Err(message),
-                                _ => return,
-                            };
-                            answer.set(Some(About {
-                                model,
-                                digit,
-                                answer: result,
-                            }));
-                        }),
-                    );
-                }
-            },
-        );
-    }
-
-    // DeepFool on the unedited digit, for scale.
-    let deepfool = use_state(|| None::<About<DeepFoolScale>>);
-    let deepfool_ticket = use_mut_ref(|| 0u64);
-    {
-        let (compute, answer, ticket) =
-            (compute.clone(), deepfool.clone(), deepfool_ticket.clone());
-        let image = original.clone();
-        use_effect_with(
-            (model, digit, has_digit, epoch),
-            move |(model, digit, has_digit, _)| {
-                let (model, digit) = (*model, *digit);
-                if *has_digit {
-                    let t = {
-                        let mut t = ticket.borrow_mut();
-                        *t += 1;
-                        *t
-                    };
-                    compute.request(
-                        Job::Attack {
-                            model: model.name().to_string(),
-                            image: image.as_ref().clone(),
-                            attack: AttackKind::DeepFoolL2,
-                            seed: 0,
-                        },
-                        Callback::from(move |body| {
-                            if *ticket.borrow() != t {
-                                return;
-                            }
-                            let result = match body {
-                                Body::Attacked { outcome, .. } => Ok(DeepFoolScale {
-                                    l2: outcome.l2,
-                                    pixels: outcome
-                                        .perturbation
-                                        .iter()
-                                        .filter(|r| r.abs() > CHANGE_THRESHOLD as f64)
-                                        .count(),
-                                    label: outcome.adversarial_label,
-                                    success: outcome.success,
-                                }),
-                                Body::Failed { message } => Err(message),
-                                _ => return,
-                            };
-                            answer.set(Some(About {
-                                model,
-                                digit,
-                                answer: result,
-                            }));
-                        }),
-                    );
-                }
-            },
-        );
-    }
+    // The unedited digit's prediction, and DeepFool on it for scale.
+    let original_prediction = use_about(
+        &compute,
+        (model, digit, has_digit, epoch),
+        Job::Classify {
+            model: model.name().to_string(),
+            image: original.as_ref().clone(),
+        },
+        |body| match body {
+            Body::Classified { prediction, .. } => Some(prediction),
+            _ => None,
+        },
+    );
+    let deepfool = use_about(
+        &compute,
+        (model, digit, has_digit, epoch),
+        Job::Attack {
+            model: model.name().to_string(),
+            image: original.as_ref().clone(),
+            attack: AttackKind::DeepFoolL2,
+            seed: 0,
+        },
+        |body| match body {
+            Body::Attacked { outcome, .. } => Some(DeepFoolScale {
+                l2: outcome.l2,
+                pixels: outcome
+                    .perturbation
+                    .iter()
+                    .filter(|r| r.abs() > CHANGE_THRESHOLD as f64)
+                    .count(),
+                label: outcome.adversarial_label,
+                success: outcome.success,
+            }),
+            _ => None,
+        },
+    );
 
     // Live classification of the edited image: at most one request in flight.
     let live = use_mut_ref(Live::default);

@@ -107,7 +107,7 @@ fn fooling_curve(props: &CurveProps) -> Html {
             if let (Some(v), Some(last)) = (props.held_out, props.passes.last()) {
                 <g class="series s-firenet">
                     <circle class="dot held" cx={x(last.pass as f64).to_string()} cy={y(v).to_string()} r="5" />
-                    <text x={(x(last.pass as f64) - 8.0).to_string()} y={(y(v) + 16.0).to_string()} text-anchor="end">{format!("held out {}", percent(v))}</text>
+                    <text x={(w - right - 4.0).to_string()} y={(h - bottom - 10.0).to_string()} text-anchor="end">{format!("● held-out digits: {}", percent(v))}</text>
                 </g>
             }
             <text x={((left + w - right) / 2.0).to_string()} y={(h - 2.0).to_string()} text-anchor="middle">
