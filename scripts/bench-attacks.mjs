@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer } from './serve.mjs';
-import { launch, stats } from '../tests/e2e/helpers.mjs';
+import { launch, stats, benchProbe } from '../tests/e2e/helpers.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DIGITS = Number(process.argv[2] ?? 20);
@@ -32,23 +32,13 @@ for (const m of nativeOut.matchAll(/^native ([\w-]+)\s+median\s+([\d.]+) ms\s+p9
 }
 
 // Records the worker's attack and classify replies with their times.
-const PROBE = `(() => {
-  const lab = (window.__bench = { attacked: [], classifiedAt: [], classifiedMillis: [] });
-  const Original = Worker;
-  window.Worker = class extends Original {
-    constructor(...a) {
-      super(...a);
-      this.addEventListener('message', (e) => {
-        let r; try { r = JSON.parse(e.data); } catch { return; }
-        if (r?.body?.kind === 'attacked') lab.attacked.push(r.body.millis);
-        if (r?.body?.kind === 'classified') {
-          lab.classifiedAt.push(performance.now());
-          lab.classifiedMillis.push(r.body.millis);
-        }
-      });
-    }
-  };
-})();`;
+const PROBE = benchProbe({ attacked: [], classifiedAt: [], classifiedMillis: [] }, (lab, b) => {
+  if (b.kind === 'attacked') lab.attacked.push(b.millis);
+  if (b.kind === 'classified') {
+    lab.classifiedAt.push(performance.now());
+    lab.classifiedMillis.push(b.millis);
+  }
+});
 
 const { server, url } = await startServer(path.join(ROOT, 'dist'), 0);
 const browser = await launch();

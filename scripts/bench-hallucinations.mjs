@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer } from './serve.mjs';
-import { launch, stats } from '../tests/e2e/helpers.mjs';
+import { launch, stats, benchProbe } from '../tests/e2e/helpers.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const FIGURES = Number(process.argv[2] ?? 4);
@@ -31,20 +31,10 @@ for (const m of nativeOut.matchAll(/^native (\S+) \(\d+², with (\S+)'s mask\) f
 }
 
 // Records the worker's per-pass and per-iteration times.
-const PROBE = `(() => {
-  const lab = (window.__bench = { figures: [], searches: [] });
-  const Original = Worker;
-  window.Worker = class extends Original {
-    constructor(...a) {
-      super(...a);
-      this.addEventListener('message', (e) => {
-        let r; try { r = JSON.parse(e.data); } catch { return; }
-        if (r?.body?.kind === 'hallucinated') lab.figures.push(r.body);
-        if (r?.body?.kind === 'instability_searched') lab.searches.push(r.body);
-      });
-    }
-  };
-})();`;
+const PROBE = benchProbe({ figures: [], searches: [] }, (lab, b) => {
+  if (b.kind === 'hallucinated') lab.figures.push(b);
+  if (b.kind === 'instability_searched') lab.searches.push(b);
+});
 
 const { server, url } = await startServer(path.join(ROOT, 'dist'), 0);
 const browser = await launch();

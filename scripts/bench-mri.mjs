@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer } from './serve.mjs';
-import { launch, stats } from '../tests/e2e/helpers.mjs';
+import { launch, stats, benchProbe } from '../tests/e2e/helpers.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RUNS = Number(process.argv[2] ?? 12);
@@ -28,19 +28,9 @@ for (const m of nativeOut.matchAll(/^native firenet (\d+) median ([\d.]+) ms p95
 }
 
 // Records the worker's reconstruction times.
-const PROBE = `(() => {
-  const lab = (window.__bench = { millis: [] });
-  const Original = Worker;
-  window.Worker = class extends Original {
-    constructor(...a) {
-      super(...a);
-      this.addEventListener('message', (e) => {
-        let r; try { r = JSON.parse(e.data); } catch { return; }
-        if (r?.body?.kind === 'reconstructed') lab.millis.push(r.body.millis);
-      });
-    }
-  };
-})();`;
+const PROBE = benchProbe({ millis: [] }, (lab, b) => {
+  if (b.kind === 'reconstructed') lab.millis.push(b.millis);
+});
 
 const { server, url } = await startServer(path.join(ROOT, 'dist'), 0);
 const browser = await launch();

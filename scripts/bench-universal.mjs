@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer } from './serve.mjs';
-import { launch, stats } from '../tests/e2e/helpers.mjs';
+import { launch, stats, benchProbe } from '../tests/e2e/helpers.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const REPEATS = Number(process.argv[2] ?? 3);
@@ -28,20 +28,10 @@ for (const m of nativeOut.matchAll(/^native universal (\S+) .*median ([\d.]+) ms
 const nativeTable = Number(/^native transfer table .*median ([\d.]+) ms/m.exec(nativeOut)[1]);
 
 // Records the worker's answers.
-const PROBE = `(() => {
-  const lab = (window.__bench = { universal: [], transfer: [] });
-  const Original = Worker;
-  window.Worker = class extends Original {
-    constructor(...a) {
-      super(...a);
-      this.addEventListener('message', (e) => {
-        let r; try { r = JSON.parse(e.data); } catch { return; }
-        if (r?.body?.kind === 'universal' && r.body.live) lab.universal.push(r.body.search_millis);
-        if (r?.body?.kind === 'transfer') lab.transfer.push(r.body.table_millis);
-      });
-    }
-  };
-})();`;
+const PROBE = benchProbe({ universal: [], transfer: [] }, (lab, b) => {
+  if (b.kind === 'universal' && b.live) lab.universal.push(b.search_millis);
+  if (b.kind === 'transfer') lab.transfer.push(b.table_millis);
+});
 
 const { server, url } = await startServer(path.join(ROOT, 'dist'), 0);
 const browser = await launch();

@@ -269,3 +269,25 @@ export function browserSuite() {
   };
   return suite;
 }
+
+/**
+ * The init script the benchmarks share: `window.__bench = init`, and `record(lab, body)` run in
+ * the page on the body of every reply of the compute worker (`record` is passed as source, so
+ * it may use only its arguments and the page's globals).
+ */
+export function benchProbe(init, record) {
+  return `(() => {
+  const lab = (window.__bench = ${JSON.stringify(init)});
+  const record = ${record.toString()};
+  const Original = Worker;
+  window.Worker = class extends Original {
+    constructor(...a) {
+      super(...a);
+      this.addEventListener('message', (e) => {
+        let r; try { r = JSON.parse(e.data); } catch { return; }
+        if (r?.body) record(lab, r.body);
+      });
+    }
+  };
+})();`;
+}
