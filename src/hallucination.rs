@@ -140,11 +140,16 @@ impl NetCard {
     /// The network of this card from its safetensors weights (f32, CPU), with its mask.
     pub fn load(&self, weights: &[u8]) -> Result<(CascadeNet, Mask)> {
         let m = self.mask.mask(self.side)?;
+        Ok((self.load_with(weights, &m)?, m))
+    }
+
+    /// The same network with another mask in its data-consistency layers (the weights are
+    /// those trained with the card's mask).
+    pub fn load_with(&self, weights: &[u8], m: &Mask) -> Result<CascadeNet> {
         let vb = VarBuilder::from_buffered_safetensors(weights.to_vec(), DType::F32, &Device::Cpu)
             .map_err(|e| Error::Input(format!("the weights of '{}': {e}", self.name)))?;
-        let net = CascadeNet::build(self.shape.into(), &m, vb)
-            .map_err(|e| Error::Input(format!("the weights of '{}': {e}", self.name)))?;
-        Ok((net, m))
+        CascadeNet::build(self.shape.into(), m, vb)
+            .map_err(|e| Error::Input(format!("the weights of '{}': {e}", self.name)))
     }
 }
 

@@ -35,7 +35,9 @@
 //!   random ellipses), [`upload`] (users' images), [`instability`] (the worst-case perturbation
 //!   search of the PNAS 2020 paper), [`consistency`] (the deep cascade's data-consistency
 //!   layer in candle), [`cascade`] (the deep cascade network, trainable and differentiable),
-//!   [`hallucination`] (the trained networks' setting and cards, structure of a change);
+//!   [`hallucination`] (the trained networks' setting and cards, structure of a change),
+//!   [`sweep`] (more samples can make it worse: a fixed network against the sampling rate);
+//! - [`kernel`]: the troublesome kernel (details projected onto `N(A)`, the error lower bound);
 //! - `web` (wasm32 only): the Yew components and the worker runtime.
 
 pub mod affine;
@@ -55,6 +57,7 @@ pub mod geometry;
 pub mod hallucination;
 pub mod inference;
 pub mod instability;
+pub mod kernel;
 pub mod line_search;
 pub mod linearity;
 pub mod metrics;
@@ -69,6 +72,7 @@ pub mod robustness;
 pub mod route;
 pub mod sampling;
 pub mod structural;
+pub mod sweep;
 pub mod training;
 pub mod transfer;
 pub mod universal;

@@ -10,14 +10,12 @@ use barriers_lab::hallucination::{
     HeldOut, MaskSpec, NetCard, NetReport, NetTraining, Perturbations, SliceReport, SIDE,
 };
 use barriers_lab::instability::{InstabilityTest, Reconstructor};
-use barriers_lab::metrics::{psnr, ssim};
 use barriers_lab::operator::SubsampledFourier;
 use barriers_lab::sampling::Pattern;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarMap};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rustfft::num_complex::Complex32;
 use std::path::Path;
 use std::time::Instant;
 
@@ -69,42 +67,13 @@ fn add_lesion(img: &mut [f32], n: usize, rng: &mut ChaCha8Rng) {
     }
 }
 
-fn magnitudes(v: &[Complex32]) -> Vec<f32> {
-    v.iter().map(|z| z.norm()).collect()
-}
-
 /// Held-out PSNR and SSIM of zero-filling, FIRENET and `net` on `test`.
 pub fn held_out(
     a: &SubsampledFourier,
     net: &dyn Reconstructor,
     test: &[Vec<f32>],
 ) -> anyhow::Result<HeldOut> {
-    let fire = FirenetSetting::new(SIDE)?;
-    let b = fire.sampling(a)?;
-    let firenet = fire.reconstructor(&b);
-    let mut sums = [0.0f64; 6];
-    for x in test {
-        let y = a.measure(x);
-        let outs = [
-            magnitudes(&a.zero_filled(&y)),
-            magnitudes(&firenet.reconstruct(&y)?),
-            magnitudes(&net.reconstruct(&y)?),
-        ];
-        for (k, out) in outs.iter().enumerate() {
-            sums[k] += psnr(x, out, 1.0);
-            sums[3 + k] += ssim(x, out, SIDE, 1.0);
-        }
-    }
-    let k = test.len() as f64;
-    Ok(HeldOut {
-        slices: test.len(),
-        psnr_zero_filled: sums[0] / k,
-        psnr_firenet: sums[1] / k,
-        psnr_net: sums[2] / k,
-        ssim_zero_filled: sums[3] / k,
-        ssim_firenet: sums[4] / k,
-        ssim_net: sums[5] / k,
-    })
+    Ok(barriers_lab::sweep::quality(a, net, test, SIDE)?)
 }
 
 /// Trains a cascade, writes `<dir>/<name>.safetensors` and `<dir>/<name>.json`, prints held-out
@@ -623,5 +592,84 @@ pub fn bench_instability(dir: &str, names: &[String], repeats: usize) -> anyhow:
             );
         }
     }
+    Ok(())
+}
+
+/// `lab sampling-sweep`: every shipped network (weights fixed) and FIRENET and zero-filling at
+/// the rates of [`barriers_lab::sweep::RATES`] through nested masks with the networks' pattern
+/// and seed; mean held-out PSNR; writes `static/reports/sampling_sweep.json`.
+pub fn sampling_sweep(dir: &str, names: &[String]) -> anyhow::Result<()> {
+    use barriers_lab::sweep::{masks, SweepNet, SweepReport, RATES};
+    let (_, test) = slices(&crate::mri::brain(128)?)?;
+    let cards: Vec<(NetCard, Vec<u8>)> = names
+        .iter()
+        .map(|n| -> anyhow::Result<_> {
+            let card: NetCard = serde_json::from_slice(&std::fs::read(format!("{dir}/{n}.json"))?)?;
+            let weights = std::fs::read(format!("{dir}/{n}.safetensors"))?;
+            Ok((card, weights))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let spec = cards
+        .first()
+        .map(|(c, _)| c.mask)
+        .ok_or_else(|| anyhow::anyhow!("no networks to sweep"))?;
+    anyhow::ensure!(
+        cards.iter().all(|(c, _)| c.mask.pattern == spec.pattern
+            && c.mask.seed == spec.seed
+            && c.side == SIDE),
+        "the networks of a sweep must share their mask's pattern, seed and side"
+    );
+    let ms = masks(&spec, SIDE, &RATES)?;
+    let mut report = SweepReport {
+        rates: RATES.to_vec(),
+        sampled: ms.iter().map(|m| m.rate()).collect(),
+        psnr_zero_filled: Vec::new(),
+        psnr_firenet: Vec::new(),
+        nets: cards
+            .iter()
+            .map(|(c, _)| SweepNet {
+                name: c.name.clone(),
+                training_rate: c.mask.rate,
+                psnr: Vec::new(),
+            })
+            .collect(),
+        slices: test.len(),
+        side: SIDE,
+        mask: spec,
+        command: format!(
+            "cargo run --release --bin lab -- sampling-sweep --nets {}",
+            names.join(",")
+        ),
+    };
+    for (m, &rate) in ms.into_iter().zip(&RATES) {
+        let start = Instant::now();
+        let a = SubsampledFourier::new(m)?;
+        for (k, (card, weights)) in cards.iter().enumerate() {
+            let net = card.load_with(weights, a.mask())?;
+            let q = barriers_lab::sweep::quality(&a, &net, &test, SIDE)?;
+            if k == 0 {
+                report.psnr_zero_filled.push(q.psnr_zero_filled);
+                report.psnr_firenet.push(q.psnr_firenet);
+            }
+            report.nets[k].psnr.push(q.psnr_net);
+        }
+        println!(
+            "rate {:.3} (sampled {:.3}): zero-filled {:.2} dB, FIRENET {:.2} dB, {} ({:.1} s)",
+            rate,
+            report.sampled[report.psnr_firenet.len() - 1],
+            report.psnr_zero_filled.last().unwrap_or(&0.0),
+            report.psnr_firenet.last().unwrap_or(&0.0),
+            report
+                .nets
+                .iter()
+                .map(|n| format!("{} {:.2} dB", n.name, n.psnr.last().unwrap_or(&0.0)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            start.elapsed().as_secs_f64()
+        );
+    }
+    let path = "static/reports/sampling_sweep.json";
+    std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")?;
+    println!("wrote {path}");
     Ok(())
 }

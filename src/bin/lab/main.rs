@@ -20,6 +20,8 @@
 //!                                                 universal perturbations and the transfer table;
 //!                                                 --write: smallest ξ reaching 80% held-out fooling,
 //!                                                 static/data/universal.safetensors + reports/transfer.json
+//! lab sampling-sweep [--nets a,b] [--dir D]      fixed networks against the sampling rate:
+//!                                                 static/reports/sampling_sweep.json
 //! lab bench-universal [--repeats N]              each model's shipped ℓ₂ search and the table, timed
 //! lab instability-report [--nets a,b] [--dir D] [--add]
 //!                                                 static/reports/instability.json + demo perturbations
@@ -162,6 +164,12 @@ mod native {
                     args.iter().any(|a| a == "--add"),
                 )
             }
+            Some("sampling-sweep") => {
+                let nets = flag(&args, "--nets").unwrap_or_else(|| "cascade-12,cascade-8".into());
+                let names: Vec<String> = nets.split(',').map(str::to_string).collect();
+                let dir = flag(&args, "--dir").unwrap_or_else(|| "static/models".into());
+                crate::hallucination::sampling_sweep(&dir, &names)
+            }
             Some("bench-instability") => {
                 let nets = flag(&args, "--nets").unwrap_or_else(|| "cascade-12".into());
                 let names: Vec<String> = nets.split(',').map(str::to_string).collect();
@@ -175,7 +183,7 @@ mod native {
             }
             _ => {
                 eprintln!(
-                    "usage: lab prepare-mnist [--from DIR] | lab train [linear|mlp|mlp-tanh|cnn|cnn-wide|all] | lab evaluate | lab linearity | lab robustness [--count N] | lab bench-attacks [--count N] | lab firenet-report | lab universal [--p 2|inf] [--xi X] [--delta D] [--passes P] [--count N] [--seed S] [--write] | lab bench-universal [--repeats N] | lab instability-report [--nets a,b] [--dir D] [--add] | lab bench-instability [--nets a,b] [--repeats N] | lab bench-firenet [--repeats N] | lab train-net [--name N] [--dir D] [--steps N] [--rate R] [--cascades C] [--layers L] [--channels K] [--seed S] [--batch B] [--lr R] [--lesions P]"
+                    "usage: lab prepare-mnist [--from DIR] | lab train [linear|mlp|mlp-tanh|cnn|cnn-wide|all] | lab evaluate | lab linearity | lab robustness [--count N] | lab bench-attacks [--count N] | lab firenet-report | lab universal [--p 2|inf] [--xi X] [--delta D] [--passes P] [--count N] [--seed S] [--write] | lab sampling-sweep [--nets a,b] [--dir D] | lab bench-universal [--repeats N] | lab instability-report [--nets a,b] [--dir D] [--add] | lab bench-instability [--nets a,b] [--repeats N] | lab bench-firenet [--repeats N] | lab train-net [--name N] [--dir D] [--steps N] [--rate R] [--cascades C] [--layers L] [--channels K] [--seed S] [--batch B] [--lr R] [--lesions P]"
                 );
                 bail!("no command given")
             }
