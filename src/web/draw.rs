@@ -57,16 +57,7 @@ pub fn draw_pad(props: &DrawProps) -> Html {
 
     let to_buffer = {
         let canvas = canvas.clone();
-        move |e: &PointerEvent| -> Option<(f32, f32)> {
-            let c = canvas.cast::<web_sys::HtmlCanvasElement>()?;
-            let rect = c.get_bounding_client_rect();
-            if rect.width() <= 0.0 || rect.height() <= 0.0 {
-                return None;
-            }
-            let x = (e.client_x() as f64 - rect.left()) / rect.width() * INK_SIDE as f64;
-            let y = (e.client_y() as f64 - rect.top()) / rect.height() * INK_SIDE as f64;
-            Some((x as f32, y as f32))
-        }
+        move |e: &PointerEvent| crate::web::widgets::pointer_at(&canvas, e, INK_SIDE)
     };
     // Continues the stroke (or starts one at the pointer) and shows the result.
     let draw_at = {

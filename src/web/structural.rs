@@ -519,16 +519,7 @@ pub fn structural_demo() -> Html {
     // Pointer input on the canvas.
     let to_image = {
         let canvas = canvas.clone();
-        move |e: &PointerEvent| -> Option<(f32, f32)> {
-            let c = canvas.cast::<web_sys::HtmlCanvasElement>()?;
-            let rect = c.get_bounding_client_rect();
-            if rect.width() <= 0.0 || rect.height() <= 0.0 {
-                return None;
-            }
-            let x = (e.client_x() as f64 - rect.left()) / rect.width() * SIDE as f64;
-            let y = (e.client_y() as f64 - rect.top()) / rect.height() * SIDE as f64;
-            Some((x as f32, y as f32))
-        }
+        move |e: &PointerEvent| crate::web::widgets::pointer_at(&canvas, e, SIDE)
     };
     let brush = match *tool {
         EditTool::Eraser => Tool::Eraser,

@@ -256,3 +256,16 @@ impl<T> JobRun<T> {
         }
     }
 }
+
+/// Where a pointer event falls on `canvas`, in the coordinates of a `side × side` grid drawn
+/// over the canvas's whole box (`None` before layout or for an empty box).
+pub fn pointer_at(canvas: &NodeRef, e: &PointerEvent, side: usize) -> Option<(f32, f32)> {
+    let c = canvas.cast::<web_sys::HtmlCanvasElement>()?;
+    let rect = c.get_bounding_client_rect();
+    if rect.width() <= 0.0 || rect.height() <= 0.0 {
+        return None;
+    }
+    let x = (e.client_x() as f64 - rect.left()) / rect.width() * side as f64;
+    let y = (e.client_y() as f64 - rect.top()) / rect.height() * side as f64;
+    Some((x as f32, y as f32))
+}
