@@ -495,36 +495,24 @@ pub fn models_to_safetensors(models: &[ResolutionModel]) -> Result<Vec<u8>> {
     let mut data = Vec::new();
     for m in models {
         let (wn, bn) = tensor_names(m.side);
-        let w: Vec<u8> = m
+        let w: Vec<f32> = m
             .model
             .weights
             .iter()
             .flatten()
-            .flat_map(|&v| (v as f32).to_le_bytes())
+            .map(|&v| v as f32)
             .collect();
-        let b: Vec<u8> = m
-            .model
-            .bias
-            .iter()
-            .flat_map(|&v| (v as f32).to_le_bytes())
-            .collect();
+        let b: Vec<f32> = m.model.bias.iter().map(|&v| v as f32).collect();
         data.push((wn, vec![m.model.classes(), m.model.dim()], w));
         data.push((bn, vec![m.model.classes()], b));
     }
-    let views = data
-        .iter()
-        .map(|(n, s, b)| {
-            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b)
-                .map(|v| (n.clone(), v))
-        })
-        .collect::<std::result::Result<Vec<_>, _>>()?;
     let mut meta = std::collections::HashMap::new();
     meta.insert(
         "description".to_string(),
         "softmax regression on MNIST area-averaged to 7x7, 14x14, 28x28 (lab linearity)"
             .to_string(),
     );
-    Ok(safetensors::serialize(views, Some(meta))?)
+    crate::classifier::f32_safetensors(&data, Some(meta))
 }
 
 /// Reads the file of [`models_to_safetensors`]: one model per side of [`SIDES`], in that order,

@@ -171,26 +171,12 @@ impl ShippedUniversal {
     }
 
     pub fn to_safetensors(&self) -> Result<Vec<u8>> {
-        let bytes: Vec<(String, usize, Vec<u8>)> = self
+        let data: Vec<(String, Vec<usize>, Vec<f32>)> = self
             .vectors
             .iter()
-            .map(|(k, v)| {
-                (
-                    k.clone(),
-                    v.len(),
-                    v.iter().flat_map(|a| a.to_le_bytes()).collect(),
-                )
-            })
+            .map(|(k, v)| (k.clone(), vec![v.len()], v.clone()))
             .collect();
-        let views = bytes
-            .iter()
-            .map(|(k, n, b)| {
-                let view =
-                    safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![*n], b)?;
-                Ok((k.clone(), view))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(safetensors::serialize(views, None)?)
+        crate::classifier::f32_safetensors(&data, None)
     }
 
     /// Reads the file, refusing anything but finite `f32` vectors.
