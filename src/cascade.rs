@@ -243,6 +243,15 @@ pub fn mse_loss(output: &Complex, truth: &Tensor) -> Result<Tensor> {
     Ok((re + im)?)
 }
 
+/// Mean squared error against complex ground truths (real and imaginary parts, `[B, N, N]`
+/// each): the targets `x + z_N` of the troublesome-kernel curriculum
+/// ([`crate::kernel_training`]) are complex.
+pub fn mse_loss_complex(output: &Complex, truth: &Complex) -> Result<Tensor> {
+    let re = (&output.0 - &truth.0)?.sqr()?.mean_all()?;
+    let im = (&output.1 - &truth.1)?.sqr()?.mean_all()?;
+    Ok((re + im)?)
+}
+
 /// `|x|` of a batch, `[B, N, N]`.
 pub fn magnitude(x: &Complex) -> Result<Tensor> {
     Ok((x.0.sqr()? + x.1.sqr()?)?.sqrt()?)

@@ -135,25 +135,28 @@ impl Firenet {
         weights: &[f32],
         initial: Option<&[Complex32]>,
     ) -> Result<FirenetRun<'a>> {
+        self.start_with_epsilon(op, y, weights, initial, norm(y) as f32)
+    }
+
+    /// [`Firenet::start`] with the restart scheme's `ε₀` given (the default is `‖y‖₂`, an upper
+    /// bound for the cold start `ψ₀ = 0`; a warm start may begin lower). The smaller `ε₀`, the
+    /// less the blocks move `ψ₀` (each block moves its estimate by about `ε_k/2` at most).
+    pub fn start_with_epsilon<'a>(
+        &self,
+        op: &'a dyn LinearOperator,
+        y: &'a [Complex32],
+        weights: &[f32],
+        initial: Option<&[Complex32]>,
+        epsilon0: f32,
+    ) -> Result<FirenetRun<'a>> {
         self.check(op, y, weights)?;
+        if !(epsilon0.is_finite() && epsilon0 >= 0.0) {
+            return Err(Error::Input(format!(
+                "ε₀ must be finite and ≥ 0, got {epsilon0}"
+            )));
+        }
         let (len, m) = (op.input_len(), op.output_len());
-        let psi = match initial {
-            Some(z) if z.len() == len => {
-                if z.iter().any(|v| !v.re.is_finite() || !v.im.is_finite()) {
-                    return Err(Error::Input(
-                        "the initial guess contains NaN or infinite values".into(),
-                    ));
-                }
-                z.to_vec()
-            }
-            Some(z) => {
-                return Err(Error::Input(format!(
-                    "initial guess of {} coefficients, expected {len}",
-                    z.len()
-                )))
-            }
-            None => vec![Complex32::default(); len],
-        };
+        let psi = initial_guess(len, initial)?;
         let zeros = |k: usize| vec![Complex32::default(); k];
         Ok(FirenetRun {
             settings: *self,
@@ -169,10 +172,29 @@ impl Firenet {
             extrapolated: zeros(len),
             u: zeros(m),
             bz: zeros(m),
-            epsilon: norm(y) as f32,
+            epsilon: epsilon0,
             block: 0,
             layer: 0,
         })
+    }
+}
+
+/// `ψ₀`: the initial guess checked (length, finite), or zeros.
+fn initial_guess(len: usize, initial: Option<&[Complex32]>) -> Result<Vec<Complex32>> {
+    match initial {
+        Some(z) if z.len() == len => {
+            if z.iter().any(|v| !v.re.is_finite() || !v.im.is_finite()) {
+                return Err(Error::Input(
+                    "the initial guess contains NaN or infinite values".into(),
+                ));
+            }
+            Ok(z.to_vec())
+        }
+        Some(z) => Err(Error::Input(format!(
+            "initial guess of {} coefficients, expected {len}",
+            z.len()
+        ))),
+        None => Ok(vec![Complex32::default(); len]),
     }
 }
 
@@ -318,12 +340,21 @@ fn re_inner(a: &[Complex32], b: &[Complex32]) -> f64 {
         .sum()
 }
 
+/// The vector–Jacobian product of `(y, ψ₀, ε₀) ↦ ψ_n` (see [`Firenet::vjp_with_epsilon`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FirenetVjp {
+    /// The gradient in `y` through the layers (not through `ε₀`).
+    pub y: Vec<Complex32>,
+    /// The gradient in the initial guess `ψ₀`.
+    pub initial: Vec<Complex32>,
+    /// The derivative in `ε₀`.
+    pub epsilon0: f64,
+}
+
 impl Firenet {
     /// The vector–Jacobian product of `y ↦ ψ_n` (from `ψ₀ = 0`): the gradient in `y` of
     /// `Re⟨ψ_n(y), g⟩`, by reverse mode through every layer, including the restart scales
-    /// `α_k`, which depend on `y` through `ε₀ = ‖y‖₂`. The real Jacobians used:
-    /// `soft_t(v) = v − t·v/|v|` (for `|v| > t`, else 0) has `ā = z̄ − t(z̄ − v̂⟨v̂, z̄⟩)/|v|` per
-    /// entry; `Π(b) = b/‖b‖` (for `‖b‖ > 1`) has `b̄ = (ū − b̂⟨b̂, ū⟩)/‖b‖`.
+    /// `α_k`, which depend on `y` through `ε₀ = ‖y‖₂`. See [`Firenet::vjp_with_initial`].
     pub fn vjp(
         &self,
         op: &dyn LinearOperator,
@@ -331,6 +362,45 @@ impl Firenet {
         weights: &[f32],
         g: &[Complex32],
     ) -> Result<Vec<Complex32>> {
+        Ok(self.vjp_with_initial(op, y, weights, None, g)?.0)
+    }
+
+    /// The vector–Jacobian product of `(y, ψ₀) ↦ ψ_n` with `ε₀ = ‖y‖₂` (as [`Firenet::run`]):
+    /// the gradients in `y` and in the initial guess `ψ₀` (zeros for `None`) of
+    /// `Re⟨ψ_n(y, ψ₀), g⟩`.
+    pub fn vjp_with_initial(
+        &self,
+        op: &dyn LinearOperator,
+        y: &[Complex32],
+        weights: &[f32],
+        initial: Option<&[Complex32]>,
+        g: &[Complex32],
+    ) -> Result<(Vec<Complex32>, Vec<Complex32>)> {
+        let y_norm = norm(y);
+        let mut v = self.vjp_with_epsilon(op, y, weights, initial, y_norm as f32, g)?;
+        // ε₀ = ‖y‖₂: ∂ε₀/∂y = y/‖y‖.
+        if y_norm > 0.0 {
+            for (yb, yi) in v.y.iter_mut().zip(y) {
+                *yb += yi * (v.epsilon0 / y_norm) as f32;
+            }
+        }
+        Ok((v.y, v.initial))
+    }
+
+    /// The vector–Jacobian product of `(y, ψ₀, ε₀) ↦ ψ_n` ([`Firenet::start_with_epsilon`]),
+    /// by reverse mode through every layer and the restart scales `α_k = 2‖B‖/(ε_k p)`,
+    /// `ε_k = e⁻ᵏε₀ + (terms in δ)`. The real Jacobians used: `soft_t(v) = v − t·v/|v|` (for
+    /// `|v| > t`, else 0) has `ā = z̄ − t(z̄ − v̂⟨v̂, z̄⟩)/|v|` per entry; `Π(b) = b/‖b‖` (for
+    /// `‖b‖ > 1`) has `b̄ = (ū − b̂⟨b̂, ū⟩)/‖b‖`.
+    pub fn vjp_with_epsilon(
+        &self,
+        op: &dyn LinearOperator,
+        y: &[Complex32],
+        weights: &[f32],
+        initial: Option<&[Complex32]>,
+        epsilon0: f32,
+        g: &[Complex32],
+    ) -> Result<FirenetVjp> {
         self.check(op, y, weights)?;
         let (len, m, p) = (op.input_len(), op.output_len(), self.layers_per_block);
         if g.len() != len {
@@ -339,10 +409,15 @@ impl Firenet {
                 g.len()
             )));
         }
+        if !(epsilon0.is_finite() && epsilon0 > 0.0) {
+            return Err(Error::Input(format!(
+                "FIRENET's gradient needs ε₀ > 0, got {epsilon0}"
+            )));
+        }
+        let initial = initial_guess(len, initial)?;
         let zeros = |k: usize| vec![Complex32::default(); k];
         let thresholds: Vec<f32> = weights.iter().map(|w| self.tau * self.lambda * w).collect();
         let (tau, sigma) = (self.tau, self.sigma);
-        let y_norm = norm(y);
         // Forward, keeping what the backward pass needs.
         struct Block {
             alpha: f32,
@@ -353,15 +428,15 @@ impl Firenet {
             sum: Vec<Complex32>,
         }
         let mut blocks: Vec<Block> = Vec::with_capacity(self.blocks);
-        let mut psi = zeros(len);
-        let mut epsilon = y_norm as f32;
+        let mut psi = initial;
+        let mut epsilon = epsilon0;
         let (mut bt_u, mut e, mut bz) = (zeros(len), zeros(len), zeros(m));
         for _ in 0..self.blocks {
             epsilon = (self.delta + epsilon) / std::f32::consts::E;
             let alpha = 2.0 * op.norm_bound() / (epsilon * p as f32);
             if !alpha.is_finite() {
                 return Err(Error::Input(
-                    "FIRENET's gradient needs non-zero data".into(),
+                    "FIRENET's gradient needs non-zero data (ε underflowed)".into(),
                 ));
             }
             let mut prev: Vec<Complex32> = psi.iter().map(|v| v * alpha).collect();
@@ -490,12 +565,11 @@ impl Firenet {
             let epsilon_bar = alpha_bar * (-(alpha as f64) / block.epsilon as f64);
             epsilon0_bar += epsilon_bar * (-((k + 1) as f64)).exp();
         }
-        if y_norm > 0.0 {
-            for (yb, yi) in y_bar.iter_mut().zip(y) {
-                *yb += yi * (epsilon0_bar / y_norm) as f32;
-            }
-        }
-        Ok(y_bar)
+        Ok(FirenetVjp {
+            y: y_bar,
+            initial: psi_bar,
+            epsilon0: epsilon0_bar,
+        })
     }
 }
 

@@ -91,6 +91,17 @@ pub struct NetTraining {
     pub data: String,
     pub trained_with: String,
     pub command: String,
+    /// The shipped network whose weights training started from (fine-tuning), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<String>,
+    /// `S` of the measurement noise during training: `y = Ax + e`, `‖e‖ = u·S·‖Ax‖`,
+    /// `u ~ U[0, 1]` per image; absent for noise-free training.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise: Option<f64>,
+    /// The troublesome-kernel curriculum (`z_N` of a fixed detail added with probability `P`),
+    /// if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel_detail: Option<crate::kernel_training::KernelCurriculum>,
 }
 
 /// The model card `static/models/<name>.json` of a reconstruction network.
@@ -407,6 +418,29 @@ pub fn outcome(
     }
     let perturbed: Vec<f32> = x.iter().zip(r).map(|(p, q)| p + q).collect();
     let out = psi.reconstruct(&a.measure(&perturbed))?;
+    outcome_of_output(x, clean, r, &out, n)
+}
+
+/// [`Outcome`] of `r` at `x` from an output `Ψ(A(x + r))` already computed (`side × side`
+/// images), given the clean output `Ψ(Ax)`.
+pub fn outcome_of_output(
+    x: &[f32],
+    clean: &[rustfft::num_complex::Complex32],
+    r: &[f32],
+    out: &[rustfft::num_complex::Complex32],
+    side: usize,
+) -> Result<Outcome> {
+    let n = side;
+    if x.len() != n * n || r.len() != x.len() || clean.len() != x.len() || out.len() != x.len() {
+        return Err(Error::Input(format!(
+            "an image of {} pixels, a perturbation of {}, outputs of {} and {} for side {n}",
+            x.len(),
+            r.len(),
+            clean.len(),
+            out.len()
+        )));
+    }
+    let perturbed: Vec<f32> = x.iter().zip(r).map(|(p, q)| p + q).collect();
     let (rn, xn) = (norm2(r), norm2(x));
     let moved = out
         .iter()
@@ -424,7 +458,7 @@ pub fn outcome(
         concentration: window_share(&change, n, WINDOW.min(n))?,
         rel_r: if xn > 0.0 { rn / xn } else { f64::INFINITY },
         kappa: if rn > 0.0 { moved / rn } else { 0.0 },
-        error: relative_error(&out, x),
+        error: relative_error(out, x),
         perturbed,
         output,
         change,

@@ -35,7 +35,7 @@
 //! placement), a rectangle, a line, and a short word in the lab's own 5 × 7 bitmap font.
 
 use crate::instability::Reconstructor;
-use crate::operator::{LinearOperator, SubsampledFourier};
+use crate::operator::{distance, LinearOperator, SubsampledFourier};
 use crate::sampling::Mask;
 use crate::{Error, Result};
 use rand::{Rng, SeedableRng};
@@ -614,30 +614,36 @@ pub fn error_bound(
 ) -> Result<BoundCheck> {
     let (y, y_prime) = pair.measurements(a)?;
     let (out, out_prime) = (psi.reconstruct(&y)?, psi.reconstruct(&y_prime)?);
-    if out.len() != pair.x.len() || out_prime.len() != pair.x.len() {
-        return Err(Error::Input(format!(
-            "a reconstruction of {} pixels for an image of {}",
-            out.len(),
-            pair.x.len()
-        )));
+    BoundCheck::from_outputs(pair, (&y, &y_prime), (&out, &out_prime))
+}
+
+impl BoundCheck {
+    /// The check from reconstructions computed already: `data = (Ax, Ax′)` and
+    /// `outputs = (R(Ax), R(Ax′))` (the worker times and yields between the two).
+    pub fn from_outputs(
+        pair: &Pair,
+        data: (&[Complex32], &[Complex32]),
+        outputs: (&[Complex32], &[Complex32]),
+    ) -> Result<Self> {
+        let (out, out_prime) = outputs;
+        if out.len() != pair.x.len() || out_prime.len() != pair.x.len() {
+            return Err(Error::Input(format!(
+                "a reconstruction of {} pixels for an image of {}",
+                out.len(),
+                pair.x.len()
+            )));
+        }
+        let x = crate::fourier::complexify(&pair.x);
+        Ok(BoundCheck {
+            error_x: distance(out, &x),
+            error_x_prime: distance(out_prime, &pair.x_prime),
+            bound: pair.bound(),
+            distance: pair.distance(),
+            measurement_gap: distance(data.0, data.1),
+            measurement_norm: crate::operator::norm(data.0),
+            output_gap: distance(out, out_prime),
+        })
     }
-    let gap = |p: &[Complex32], q: &[Complex32]| -> f64 {
-        p.iter()
-            .zip(q)
-            .map(|(u, v)| (u.re as f64 - v.re as f64).powi(2) + (u.im as f64 - v.im as f64).powi(2))
-            .sum::<f64>()
-            .sqrt()
-    };
-    let x = crate::fourier::complexify(&pair.x);
-    Ok(BoundCheck {
-        error_x: gap(&out, &x),
-        error_x_prime: gap(&out_prime, &pair.x_prime),
-        bound: pair.bound(),
-        distance: pair.distance(),
-        measurement_gap: gap(&y, &y_prime),
-        measurement_norm: crate::operator::norm(&y),
-        output_gap: gap(&out, &out_prime),
-    })
 }
 
 #[cfg(test)]

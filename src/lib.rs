@@ -38,6 +38,13 @@
 //!   [`hallucination`] (the trained networks' setting and cards, structure of a change),
 //!   [`sweep`] (more samples can make it worse: a fixed network against the sampling rate);
 //! - [`kernel`]: the troublesome kernel (details projected onto `N(A)`, the error lower bound);
+//! - [`warm_start`]: getting stability back? `Ψ` followed by FIRENET (`Ψ`'s output as the
+//!   initial guess, the same data), with its vector–Jacobian product;
+//! - [`kernel_training`]: the troublesome kernel in training (a fixed detail's `z_N` added to
+//!   training images; the painted coefficient); [`tradeoff`]: accuracy against worst-case
+//!   amplification for every reconstruction method;
+//! - [`details`]: structural details ("Can u see it?": how much of a small detail a method
+//!   recovers, against what the sampling sees);
 //! - `web` (wasm32 only): the Yew components and the worker runtime.
 
 pub mod affine;
@@ -48,6 +55,7 @@ pub mod cascade;
 pub mod classifier;
 pub mod consistency;
 pub mod deepfool;
+pub mod details;
 pub mod drawing;
 mod error;
 pub mod fast_gradient;
@@ -58,6 +66,7 @@ pub mod hallucination;
 pub mod inference;
 pub mod instability;
 pub mod kernel;
+pub mod kernel_training;
 pub mod line_search;
 pub mod linearity;
 pub mod metrics;
@@ -73,10 +82,12 @@ pub mod route;
 pub mod sampling;
 pub mod structural;
 pub mod sweep;
+pub mod tradeoff;
 pub mod training;
 pub mod transfer;
 pub mod universal;
 pub mod upload;
+pub mod warm_start;
 pub mod wavelet;
 
 #[cfg(target_arch = "wasm32")]

@@ -55,7 +55,8 @@ pub enum Job {
     Upload { data_url: String, side: usize },
     /// The held-out brain slices available at `side`; answered by [`Body::BrainCatalog`].
     BrainCatalog { side: usize },
-    /// The hallucinations figure: a shipped network and FIRENET on `x + t·r_j`, `j = 0…3`;
+    /// The hallucinations figure: a shipped network, FIRENET and the network followed by
+    /// FIRENET on `x + t·r_j`, `j = 0…3`;
     /// answered by [`Body::Hallucinated`] after [`Body::Progress`] per pass.
     Hallucinate(HallucinateJob),
     /// The fixed-norm worst-case search of the instability report, live, against a shipped
@@ -88,8 +89,155 @@ pub enum Job {
         image: Vec<f32>,
         max_size: usize,
     },
+    /// A detail added to a held-out slice, `x′ = x + t·z_N` (the troublesome kernel) or
+    /// `x′ = x + z` (structural details), measured with a shipped network's sampling and
+    /// reconstructed from `Ax` and `Ax′` by zero-filling, FIRENET and the network, with
+    /// [`Body::Progress`] per reconstruction; answered by [`Body::Kernel`].
+    Kernel(KernelJob),
+    /// The sampling sweep (more samples can make it worse): the shipped networks `nets`
+    /// (weights fixed), FIRENET and zero-filling at every rate through nested masks, mean PSNR
+    /// over `slices` held-out slices, with [`Body::Progress`] after each slice (`done =
+    /// k·slices + j + 1` after slice `j` of rate `k`, counting from 0); rates computed before
+    /// come from the worker's cache; answered by
+    /// [`Body::Swept`].
+    Sweep(SweepJob),
+    /// One held-out slice reconstructed at one rate by every method of a sweep; answered by
+    /// [`Body::SweepSlice`].
+    SweepSlice(SweepSliceJob),
     /// Stop the job with this id.
     Cancel { target: u64 },
+}
+
+/// What the kernel-awareness and structural-details pages ask for.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KernelJob {
+    /// A shipped reconstruction network: it fixes the sampling `A` for every method.
+    pub net: String,
+    /// A held-out brain slice (`axial 10`).
+    pub slice: String,
+    /// The detail `z`, `side²` values (composed on the page: text, lesion or drawing).
+    pub detail: Vec<f32>,
+    /// `Some(t)`: add `t·z_N`, the detail's kernel component; `None`: add `z` itself.
+    pub t: Option<f64>,
+}
+
+/// One method's reconstructions of `Ax` and `Ax′` and what they show.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KernelMethod {
+    /// `zero-filling`, `firenet`, `net` or `net+firenet`.
+    pub key: String,
+    pub title: String,
+    /// `|R(Ax)|`.
+    pub from_x: Picture,
+    /// `|R(Ax′)|`.
+    pub from_x_prime: Picture,
+    /// `|R(Ax′) − x′|`, on the figure's common error scale.
+    pub error_map: Picture,
+    /// The two error terms against `t‖z_N‖` (for `t`).
+    pub bound: Option<crate::kernel::BoundCheck>,
+    /// Recovered fraction and errors inside the detail's region.
+    pub recovery: crate::details::Recovery,
+    /// PSNR of `|R(Ax′)|` against `|x′|` (dB).
+    pub psnr: f64,
+    /// Mean time of one reconstruction in this browser.
+    pub millis: f64,
+}
+
+/// The answer to a [`KernelJob`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KernelResult {
+    pub net: String,
+    pub slice: String,
+    pub t: Option<f64>,
+    pub side: usize,
+    /// `|x|`.
+    pub truth: Picture,
+    /// `|x′|`.
+    pub perturbed: Picture,
+    /// The detail `z`, signed, mid-grey for 0, `±detail_scale` full scale.
+    pub detail: Picture,
+    /// What was added (`t·z_N` or `z`), signed real part, on the same scale as `detail`.
+    pub added: Picture,
+    /// `|t·z_N|` or `|z|` on the same scale.
+    pub added_magnitude: Picture,
+    pub detail_scale: f64,
+    /// The sampling mask (white: sampled), k-space centred.
+    pub mask: Picture,
+    /// `log(1 + |F x′|)`, normalised, k-space centred, unsampled frequencies dimmed.
+    pub kspace: Picture,
+    /// The detail's box (for the magnified views).
+    pub region: crate::details::Region,
+    /// `‖z‖₂`.
+    pub detail_norm: f64,
+    /// `‖z_N‖₂ / ‖z‖₂`: the share of the detail the sampling cannot see.
+    pub kernel_share: f64,
+    /// `‖Az‖² / ‖z‖²`.
+    pub visible: f64,
+    /// `‖x − x′‖₂`.
+    pub distance: f64,
+    /// `‖Ax − Ax′‖₂` and `‖Ax‖₂`.
+    pub measurement_gap: f64,
+    pub measurement_norm: f64,
+    /// `|R(Ax′) − x′|` that maps to white in the error maps.
+    pub error_scale: f64,
+    /// The sampling rate of the network's mask.
+    pub rate: f64,
+    pub methods: Vec<KernelMethod>,
+}
+
+/// What the sampling-sweep page asks for.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SweepJob {
+    /// Shipped reconstruction networks (`static/models/<net>.json`), in the curves' order.
+    pub nets: Vec<String>,
+    /// Shares of k-space, increasing ([`crate::sweep::check_rates`]).
+    pub rates: Vec<f64>,
+    /// Held-out slices each mean is taken over ([`crate::sweep::spread`]).
+    pub slices: usize,
+}
+
+/// A sampling sweep computed in the worker.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SweepResult {
+    pub job: SweepJob,
+    pub report: crate::sweep::SweepReport,
+    /// Time of the whole job in this browser's worker, milliseconds.
+    pub millis: f64,
+    /// Time of each rate, milliseconds (0 for a rate the worker had computed before).
+    pub rate_millis: Vec<f64>,
+    /// Rates taken from the worker's cache.
+    pub cached: usize,
+}
+
+/// One held-out slice at one rate, by every method of a sweep.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SweepSliceJob {
+    pub nets: Vec<String>,
+    pub rate: f64,
+    /// Index into the held-out slices.
+    pub slice: usize,
+}
+
+/// One method's reconstruction of a [`SweepSliceJob`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SweepSliceMethod {
+    /// `zero-filled`, `firenet` or a network's name.
+    pub key: String,
+    pub title: String,
+    pub picture: Picture,
+    pub psnr: f64,
+}
+
+/// The answer to a [`SweepSliceJob`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SweepSliceResult {
+    pub job: SweepSliceJob,
+    /// The slice's name (`coronal 10`).
+    pub name: String,
+    /// Share of k-space sampled.
+    pub sampled: f64,
+    pub truth: Picture,
+    pub methods: Vec<SweepSliceMethod>,
 }
 
 /// What the universal perturbations demo asks for.
@@ -190,7 +338,7 @@ pub struct HallucinationColumn {
 /// One method's row.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HallucinationRow {
-    /// `net` or `firenet`.
+    /// `net`, `firenet` or `warm` (the network followed by FIRENET from its output).
     pub method: String,
     pub title: String,
     pub columns: Vec<HallucinationColumn>,
@@ -429,6 +577,12 @@ pub enum Body {
         evaluations: usize,
         millis: f64,
     },
+    /// A detail, its kernel component and every method's reconstructions.
+    Kernel(Box<KernelResult>),
+    /// A sampling sweep.
+    Swept(Box<SweepResult>),
+    /// One held-out slice at one rate of a sweep.
+    SweepSlice(Box<SweepSliceResult>),
     /// The job stopped because it was cancelled.
     Cancelled,
     /// The job failed; the message is for people.

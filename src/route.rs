@@ -836,6 +836,283 @@ impl StructuralState {
 
 query_state!(StructuralState);
 
+/// The held-out slices of the brain pages (`i % 4 == 2` in each 24-slice stack), by name.
+pub fn held_out_slice_names() -> Vec<String> {
+    crate::brain::Orientation::ALL
+        .iter()
+        .flat_map(|o| {
+            (0..24)
+                .filter(|&i| {
+                    crate::brain::SliceId {
+                        orientation: *o,
+                        index: i,
+                    }
+                    .is_test()
+                })
+                .map(move |i| format!("{o} {i}"))
+        })
+        .collect()
+}
+
+/// What the kernel-awareness and structural-details pages share in their URLs: the network
+/// (whose sampling every method uses), the held-out slice and the detail.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DetailSettings {
+    /// A shipped network (checked by the worker).
+    pub net: String,
+    /// A held-out slice, `axial 10`.
+    pub slice: String,
+    pub detail: crate::details::DetailSpec,
+}
+
+impl DetailSettings {
+    /// Applies one `key=value` (`net`, `slice`, `detail=text|lesion|drawn`, `text`, `row`,
+    /// `col`, `size`, `intensity`); returns whether the key was one of these.
+    fn apply(&mut self, key: &str, value: &str, notices: &mut Vec<String>) -> bool {
+        use crate::details::{wrap, DetailKind, MAX_INTENSITY, MAX_SIZE, MAX_TEXT};
+        let side = 64;
+        match key {
+            "net" => {
+                if !value.is_empty()
+                    && value.len() <= 40
+                    && value
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                {
+                    self.net = value.to_string();
+                } else {
+                    notices.push(format!(
+                        "There is no network \u{201c}{value}\u{201d}: showing {}.",
+                        self.net
+                    ));
+                }
+            }
+            "slice" => {
+                if held_out_slice_names().iter().any(|s| s == value) {
+                    self.slice = value.to_string();
+                } else {
+                    notices.push(format!(
+                        "\u{201c}{value}\u{201d} is not a held-out slice (e.g. axial 10): showing {}.",
+                        self.slice
+                    ));
+                }
+            }
+            // `drawn`: the pixels stay on the page (a link opens an empty drawing).
+            "detail" => match DetailKind::from_name(value) {
+                Ok(k) => self.detail.kind = k,
+                Err(_) => notices.push(format!(
+                    "Unknown detail \u{201c}{value}\u{201d} (text, lesion or drawn): showing {}.",
+                    self.detail.kind.name()
+                )),
+            },
+            "text" => {
+                let fits = value.chars().count() <= MAX_TEXT
+                    && wrap(value, 1, side).is_ok();
+                if fits {
+                    self.detail.text = value.to_uppercase();
+                } else {
+                    notices.push(format!(
+                        "The text \u{201c}{value}\u{201d} cannot be drawn (A–Z, 0–9 and spaces, at most {MAX_TEXT} characters): showing \u{201c}{}\u{201d}.",
+                        self.detail.text
+                    ));
+                }
+            }
+            "row" | "col" => match value.parse::<usize>() {
+                Ok(v) if v < side => {
+                    if key == "row" {
+                        self.detail.row = v
+                    } else {
+                        self.detail.col = v
+                    }
+                }
+                _ => notices.push(format!(
+                    "The {key} must be a pixel from 0 to {}, not \u{201c}{value}\u{201d}.",
+                    side - 1
+                )),
+            },
+            "size" => match value.parse::<usize>() {
+                Ok(v) if (1..=MAX_SIZE).contains(&v) => self.detail.size = v,
+                _ => notices.push(format!(
+                    "The size must be 1 to {MAX_SIZE}, not \u{201c}{value}\u{201d}: using {}.",
+                    self.detail.size
+                )),
+            },
+            "intensity" => match value.parse::<f32>() {
+                Ok(v) if v.is_finite() && v.abs() <= MAX_INTENSITY && v != 0.0 => {
+                    self.detail.intensity = v
+                }
+                _ => notices.push(format!(
+                    "The intensity must be non-zero, between −{MAX_INTENSITY} and {MAX_INTENSITY}, not \u{201c}{value}\u{201d}: using {}.",
+                    self.detail.intensity
+                )),
+            },
+            _ => return false,
+        }
+        true
+    }
+
+    fn to_query(&self) -> String {
+        let d = &self.detail;
+        let mut q = format!(
+            "net={}&slice={}&detail={}",
+            self.net,
+            self.slice.replace(' ', "+"),
+            d.kind.name()
+        );
+        if d.kind == crate::details::DetailKind::Text {
+            q.push_str(&format!("&text={}", d.text.replace(' ', "+")));
+        }
+        q.push_str(&format!(
+            "&row={}&col={}&size={}&intensity={}",
+            d.row, d.col, d.size, d.intensity
+        ));
+        q
+    }
+}
+
+/// The URL state of the troublesome-kernel page (`#/kernel`): the detail and `t` of
+/// `x′ = x + t·z_N`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KernelState {
+    pub settings: DetailSettings,
+    pub t: f64,
+}
+
+impl Default for KernelState {
+    fn default() -> Self {
+        Self {
+            settings: DetailSettings {
+                net: "cascade-12".into(),
+                slice: "axial 10".into(),
+                detail: crate::details::DetailSpec {
+                    kind: crate::details::DetailKind::Text,
+                    text: "AI".into(),
+                    row: 30,
+                    col: 32,
+                    size: 2,
+                    intensity: 0.5,
+                },
+            },
+            t: 1.0,
+        }
+    }
+}
+
+impl KernelState {
+    /// Reads the detail settings and `t` (|t| ≤ [`crate::details::MAX_T`]); bad values fall
+    /// back to the defaults with a notice.
+    pub fn from_query(query: &str) -> Parsed<Self> {
+        let mut state = Self::default();
+        let mut notices = Vec::new();
+        for (key, value) in parse_query(query) {
+            if state.settings.apply(&key, &value, &mut notices) {
+                continue;
+            }
+            match key.as_str() {
+                "t" => match value.parse::<f64>() {
+                    Ok(t) if t.is_finite() && t.abs() <= crate::details::MAX_T => state.t = t,
+                    _ => notices.push(format!(
+                        "t must lie between −{0} and {0}, not \u{201c}{value}\u{201d}: using {1}.",
+                        crate::details::MAX_T,
+                        state.t
+                    )),
+                },
+                "embed" => {}
+                _ => notices.push(unknown(&key)),
+            }
+        }
+        Parsed { state, notices }
+    }
+
+    /// The query that [`KernelState::from_query`] reads back to this state.
+    pub fn to_query(&self) -> String {
+        format!("{}&t={}", self.settings.to_query(), self.t)
+    }
+}
+
+/// The URL state of the structural-details page (`#/details`, "Can u see it?").
+#[derive(Clone, Debug, PartialEq)]
+pub struct DetailsState {
+    pub settings: DetailSettings,
+}
+
+impl Default for DetailsState {
+    fn default() -> Self {
+        let mut settings = KernelState::default().settings;
+        settings.detail.text = "CAN U SEE IT".into();
+        settings.detail.size = 1;
+        settings.detail.intensity = 0.3;
+        settings.detail.row = 32;
+        Self { settings }
+    }
+}
+
+impl DetailsState {
+    /// Reads the detail settings; bad values fall back to the defaults with a notice.
+    pub fn from_query(query: &str) -> Parsed<Self> {
+        let mut state = Self::default();
+        let mut notices = Vec::new();
+        for (key, value) in parse_query(query) {
+            if !state.settings.apply(&key, &value, &mut notices) && key != "embed" {
+                notices.push(unknown(&key));
+            }
+        }
+        Parsed { state, notices }
+    }
+
+    /// The query that [`DetailsState::from_query`] reads back to this state.
+    pub fn to_query(&self) -> String {
+        self.settings.to_query()
+    }
+}
+
+query_state!(KernelState, DetailsState);
+
+#[cfg(test)]
+mod kernel_state_tests {
+    use super::*;
+    use crate::details::DetailKind;
+
+    #[test]
+    fn kernel_and_details_states_round_trip_and_fall_back() {
+        assert_eq!(held_out_slice_names().len(), 18);
+        let mut state = KernelState::default();
+        state.settings.net = "cascade-8".into();
+        state.settings.slice = "coronal 14".into();
+        state.settings.detail.text = "SEE IT".into();
+        state.settings.detail.size = 3;
+        state.settings.detail.intensity = -0.25;
+        state.t = -2.5;
+        let parsed = KernelState::from_query(&state.to_query());
+        assert!(parsed.notices.is_empty(), "{:?}", parsed.notices);
+        assert_eq!(parsed.state, state);
+        state.settings.detail.kind = DetailKind::Lesion;
+        assert_eq!(KernelState::from_query(&state.to_query()).state, state);
+        let d = KernelState::default();
+        assert_eq!(KernelState::from_query("").state, d);
+        let bad = KernelState::from_query(
+            "net=Bad!&slice=axial+11&detail=blob&text=%C3%A9&row=64&col=-1&size=9&intensity=0&t=NaN&zoom=1&embed=1",
+        );
+        assert_eq!(bad.state, d);
+        assert_eq!(bad.notices.len(), 10, "{:?}", bad.notices);
+        let drawn = KernelState::from_query("detail=drawn&t=9");
+        assert_eq!(drawn.state.settings.detail.kind, DetailKind::Drawn);
+        assert_eq!(drawn.state.t, d.t);
+        assert_eq!(drawn.notices.len(), 1);
+        let details = DetailsState::default();
+        assert_eq!(DetailsState::from_query(&details.to_query()).state, details);
+        assert!(DetailsState::from_query(&details.to_query())
+            .notices
+            .is_empty());
+        let p = DetailsState::from_query("t=1&text=HELLO+WORLD");
+        assert_eq!(p.state.settings.detail.text, "HELLO WORLD");
+        assert_eq!(p.notices.len(), 1, "t is not a setting of the details page");
+        // The defaults render.
+        d.settings.detail.render(64).unwrap();
+        details.settings.detail.render(64).unwrap();
+    }
+}
+
 #[cfg(test)]
 mod structural_state_tests {
     use super::*;
@@ -996,5 +1273,244 @@ mod tests {
         // The edges of the sliders are fine.
         let edge = LinearityState::from_query("eps=0.001&d=100000&side=14").state;
         assert_eq!((edge.eps, edge.d, edge.side), (0.001, 100_000, 14));
+    }
+}
+
+/// A share of k-space as the percentage the sampling-sweep URL uses (two decimals at most:
+/// `0.075` → `7.5`).
+pub fn rate_percent(rate: f64) -> String {
+    format!("{}", (rate * 1e4).round() / 1e2)
+}
+
+/// The URL state of the sampling-sweep page (`#/sweep`): the networks, the rates (percent in
+/// the URL) and the number of held-out slices of a live sweep.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SweepState {
+    /// Shipped networks; `None`: every network of the shipped report.
+    pub nets: Option<Vec<String>>,
+    /// Shares of k-space, increasing, within [`crate::sweep::MIN_RATE`] …
+    /// [`crate::sweep::MAX_RATE`], at most [`crate::sweep::MAX_RATES`].
+    pub rates: Vec<f64>,
+    /// Held-out slices per mean; `None`: all of them (as in the shipped report).
+    pub slices: Option<usize>,
+}
+
+impl Default for SweepState {
+    fn default() -> Self {
+        Self {
+            nets: None,
+            rates: crate::sweep::RATES.to_vec(),
+            slices: None,
+        }
+    }
+}
+
+impl SweepState {
+    /// Reads `nets=a,b`, `rates=5,10,20` (percent, rounded to 0.01%; sorted, repeats dropped)
+    /// and `slices=N`; a bad value falls back to that setting's default with a notice. (Whether
+    /// the networks exist and `N` is at most the number of held-out slices is checked against
+    /// the shipped report on the page.)
+    pub fn from_query(query: &str) -> Parsed<Self> {
+        use crate::sweep::{MAX_RATE, MAX_RATES, MIN_RATE};
+        let mut state = Self::default();
+        let mut notices = Vec::new();
+        for (key, value) in parse_query(query) {
+            match key.as_str() {
+                "nets" => {
+                    let names: Vec<String> =
+                        value.split(',').map(|s| s.trim().to_string()).collect();
+                    let valid = names.iter().all(|n| {
+                        !n.is_empty()
+                            && n.len() <= 40
+                            && n.chars()
+                                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                    });
+                    let distinct = (1..names.len()).all(|k| !names[..k].contains(&names[k]));
+                    if valid && distinct && names.len() <= crate::sweep::MAX_NETS {
+                        state.nets = Some(names);
+                    } else {
+                        notices.push(format!(
+                            "\u{201c}{value}\u{201d} is not a list of networks (e.g. cascade-8,cascade-12): showing every network of the report."
+                        ));
+                    }
+                }
+                "rates" => {
+                    let parsed: Option<Vec<f64>> = value
+                        .split(',')
+                        .map(|s| {
+                            let p = s.trim().parse::<f64>().ok()?;
+                            let p = (p * 100.0).round() / 100.0;
+                            let r = p / 100.0;
+                            (p.is_finite() && (MIN_RATE..=MAX_RATE).contains(&r)).then_some(r)
+                        })
+                        .collect();
+                    match parsed {
+                        Some(mut rates) => {
+                            rates.sort_by(f64::total_cmp);
+                            rates.dedup();
+                            if rates.len() <= MAX_RATES {
+                                state.rates = rates;
+                            } else {
+                                notices.push(format!(
+                                    "A sweep has at most {MAX_RATES} rates, not {}: using the report's.",
+                                    rates.len()
+                                ));
+                            }
+                        }
+                        None => notices.push(format!(
+                            "The rates must be percentages from {} to {}, comma-separated, not \u{201c}{value}\u{201d}: using the report's.",
+                            rate_percent(MIN_RATE),
+                            rate_percent(MAX_RATE)
+                        )),
+                    }
+                }
+                "slices" => match value.parse::<usize>() {
+                    Ok(n) if n >= 1 => state.slices = Some(n),
+                    _ => notices.push(format!(
+                        "The number of held-out slices must be a whole number from 1 on, not \u{201c}{value}\u{201d}: using all of them."
+                    )),
+                },
+                "embed" => {}
+                _ => notices.push(unknown(&key)),
+            }
+        }
+        Parsed { state, notices }
+    }
+
+    /// The query that [`SweepState::from_query`] reads back to this state.
+    pub fn to_query(&self) -> String {
+        let mut q = Vec::new();
+        if let Some(nets) = &self.nets {
+            q.push(format!("nets={}", nets.join(",")));
+        }
+        q.push(format!(
+            "rates={}",
+            self.rates
+                .iter()
+                .map(|&r| rate_percent(r))
+                .collect::<Vec<_>>()
+                .join(",")
+        ));
+        if let Some(n) = self.slices {
+            q.push(format!("slices={n}"));
+        }
+        q.join("&")
+    }
+}
+
+query_state!(SweepState);
+
+#[cfg(test)]
+mod sweep_state_tests {
+    use super::*;
+
+    #[test]
+    fn sweep_state_round_trips_and_falls_back() {
+        let state = SweepState {
+            nets: Some(vec!["cascade-8".into(), "cascade-12".into()]),
+            rates: vec![0.05, 0.075, 0.1, 0.2, 0.4],
+            slices: Some(18),
+        };
+        let parsed = SweepState::from_query(&state.to_query());
+        assert_eq!(parsed.state, state);
+        assert!(parsed.notices.is_empty(), "{:?}", parsed.notices);
+        assert_eq!(
+            state.to_query(),
+            "nets=cascade-8,cascade-12&rates=5,7.5,10,20,40&slices=18"
+        );
+        let d = SweepState::default();
+        assert_eq!(SweepState::from_query(&d.to_query()).state, d);
+        assert_eq!(SweepState::from_query("").state, d);
+        // Unsorted and repeated rates are put in order; percent-encoded commas are fine.
+        let p = SweepState::from_query("rates=40%2C5,20,5&slices=2");
+        assert_eq!(p.state.rates, vec![0.05, 0.2, 0.4]);
+        assert_eq!(p.state.slices, Some(2));
+        assert!(p.notices.is_empty(), "{:?}", p.notices);
+        let bad = SweepState::from_query("nets=../x&rates=1,90&slices=0&zoom=2&embed=1");
+        assert_eq!(bad.state, d);
+        assert_eq!(bad.notices.len(), 4, "{:?}", bad.notices);
+        let bad = SweepState::from_query("rates=5,abc&nets=a,a&slices=x");
+        assert_eq!(bad.state, d);
+        assert_eq!(bad.notices.len(), 3, "{:?}", bad.notices);
+        let many: Vec<String> = (1..=13).map(|k| (5 * k).to_string()).collect();
+        let bad = SweepState::from_query(&format!("rates={}", many.join(",")));
+        assert_eq!(bad.state.rates, d.rates);
+        assert_eq!(bad.notices.len(), 1);
+        // The edges are allowed.
+        assert_eq!(
+            SweepState::from_query("rates=2,80").state.rates,
+            vec![0.02, 0.8]
+        );
+    }
+}
+
+/// The URL state of the accuracy-versus-stability page (`#/tradeoff?method=cascade-12`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TradeoffState {
+    /// The highlighted point; `None`: none. (Whether the report has it is checked on the page.)
+    pub method: Option<String>,
+}
+
+impl TradeoffState {
+    /// Reads `method=NAME` (lower-case letters, digits and `-`, at most 40 characters); a bad
+    /// value highlights nothing, with a notice.
+    pub fn from_query(query: &str) -> Parsed<Self> {
+        let mut state = Self::default();
+        let mut notices = Vec::new();
+        for (key, value) in parse_query(query) {
+            match key.as_str() {
+                "method" => {
+                    let valid = !value.is_empty()
+                        && value.len() <= 40
+                        && value
+                            .chars()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+                    if valid {
+                        state.method = Some(value);
+                    } else {
+                        notices.push(format!(
+                            "\u{201c}{value}\u{201d} is not a method name (e.g. cascade-12): no point is highlighted."
+                        ));
+                    }
+                }
+                "embed" => {}
+                _ => notices.push(unknown(&key)),
+            }
+        }
+        Parsed { state, notices }
+    }
+
+    /// The query that [`TradeoffState::from_query`] reads back to this state.
+    pub fn to_query(&self) -> String {
+        self.method
+            .as_ref()
+            .map(|m| format!("method={m}"))
+            .unwrap_or_default()
+    }
+}
+
+query_state!(TradeoffState);
+
+#[cfg(test)]
+mod tradeoff_state_tests {
+    use super::*;
+
+    #[test]
+    fn tradeoff_state_round_trips_and_falls_back() {
+        let state = TradeoffState {
+            method: Some("cascade-12-noise".into()),
+        };
+        let parsed = TradeoffState::from_query(&state.to_query());
+        assert_eq!(parsed.state, state);
+        assert!(parsed.notices.is_empty());
+        assert_eq!(
+            TradeoffState::from_query("").state,
+            TradeoffState::default()
+        );
+        assert_eq!(TradeoffState::default().to_query(), "");
+        let bad = TradeoffState::from_query("method=%3Cscript%3E&zoom=2&embed=1");
+        assert_eq!(bad.state, TradeoffState::default());
+        assert_eq!(bad.notices.len(), 2, "{:?}", bad.notices);
+        assert_eq!(TradeoffState::from_query("method=").notices.len(), 1);
     }
 }

@@ -40,3 +40,105 @@ fn the_sweep_matches_the_cards_and_stable_methods_gain_from_samples() {
         );
     }
 }
+
+/// The stepwise sweep the worker runs (and `lab sampling-sweep` too) reproduces the shipped
+/// report on two of its rates — where `cascade-8` loses accuracy with more samples — averaged
+/// over all held-out slices, and reads that loss off as a finding; fewer slices are spread
+/// over the held-out list.
+#[test]
+fn the_shared_sweep_reproduces_the_report_and_its_dip() {
+    use barriers_lab::brain::BrainSlices;
+    use barriers_lab::sweep::{slices, spread, Sweep, SweepSource};
+    let report =
+        SweepReport::from_json(&std::fs::read("static/reports/sampling_sweep.json").unwrap())
+            .unwrap();
+    let brain = BrainSlices::from_safetensors(
+        &std::fs::read("static/data/mri/brain-128.safetensors").unwrap(),
+    )
+    .unwrap();
+    let (_, test) = slices(&brain).unwrap();
+    assert_eq!(test.len(), report.slices);
+    let loaded: Vec<(NetCard, Vec<u8>)> = report
+        .nets
+        .iter()
+        .map(|n| {
+            let card: NetCard = serde_json::from_slice(
+                &std::fs::read(format!("static/models/{}.json", n.name)).unwrap(),
+            )
+            .unwrap();
+            let weights = std::fs::read(format!("static/models/{}.safetensors", n.name)).unwrap();
+            (card, weights)
+        })
+        .collect();
+    let sources: Vec<SweepSource> = loaded
+        .iter()
+        .map(|(card, weights)| SweepSource { card, weights })
+        .collect();
+    // The rates 20% and 25% of the report.
+    let ks: Vec<usize> = [0.2, 0.25]
+        .iter()
+        .map(|r| {
+            report
+                .rates
+                .iter()
+                .position(|s| (s - r).abs() < 1e-12)
+                .unwrap()
+        })
+        .collect();
+    let rates: Vec<f64> = ks.iter().map(|&k| report.rates[k]).collect();
+    let order = spread(test.len(), report.slices).unwrap();
+    let mut sweep = Sweep::new(
+        &sources,
+        order.iter().map(|&i| &test[i][..]).collect(),
+        &rates,
+        report.side,
+    )
+    .unwrap();
+    let mut steps = 0;
+    while !sweep.is_done() {
+        let (rate, slice) = sweep.position();
+        assert_eq!((rate, slice), (steps / test.len(), steps % test.len()));
+        let finished = sweep.step().unwrap();
+        steps += 1;
+        assert_eq!(finished.is_some(), steps % test.len() == 0);
+    }
+    assert!(
+        sweep.step().is_err(),
+        "a finished sweep takes no more steps"
+    );
+    let live = SweepReport::from_points(
+        &sources,
+        sweep.points(),
+        test.len(),
+        report.side,
+        String::new(),
+    )
+    .unwrap();
+    let (diff, count) = live.max_difference(&report);
+    assert_eq!(count, 2 * (2 + report.nets.len()));
+    assert!(
+        diff < 1e-9,
+        "the live sweep differs from the report by {diff} dB"
+    );
+    for (j, &k) in ks.iter().enumerate() {
+        assert_eq!(live.sampled[j], report.sampled[k]);
+    }
+    // cascade-8 loses accuracy from 20% to 25% (as shipped), and the findings say so.
+    let c8 = live
+        .nets
+        .iter()
+        .position(|n| n.name == "cascade-8")
+        .unwrap();
+    assert!(live.nets[c8].psnr[1] < live.nets[c8].psnr[0]);
+    let f = &report.findings().unwrap()[c8];
+    assert!(f.losses.iter().any(|l| l.from < ks[1] && l.to >= ks[1]));
+    assert_eq!(
+        f.trained, 1,
+        "cascade-8 samples 7.8%, the sweep's 7.5% point"
+    );
+    assert_eq!(
+        f.firenet_better,
+        vec![report.rates.len() - 1],
+        "FIRENET overtakes cascade-8 at the highest rate only"
+    );
+}

@@ -383,3 +383,61 @@ fn the_shipped_cascade_runs_in_wasm_and_keeps_its_measurements() {
     // Corrupt weights are a clear error.
     assert!(card.load(b"not safetensors").is_err());
 }
+
+#[wasm_bindgen_test]
+async fn kernel_jobs_reject_bad_requests_before_loading_anything() {
+    use barriers_lab::protocol::KernelJob;
+    let none = |_: Body| {};
+    let job = |slice: &str, t: Option<f64>| {
+        Job::Kernel(KernelJob {
+            net: "cascade-12".into(),
+            slice: slice.into(),
+            detail: vec![0.5; 64 * 64],
+            t,
+        })
+    };
+    for (j, expect) in [
+        (job("axial 9", Some(1.0)), "training slice"),
+        (job("axial", Some(1.0)), "not a slice"),
+        (job("oblique 2", None), "oblique"),
+    ] {
+        let body = runtime::execute(70, j, &none).await;
+        assert!(
+            matches!(body, Body::Failed { ref message } if message.contains(expect)),
+            "{expect}: {body:?}"
+        );
+    }
+}
+
+#[wasm_bindgen_test]
+fn the_kernel_experiment_runs_in_wasm_as_natively() {
+    // The kernel page's experiment with the shipped cascade in wasm: the data of x and x′ agree
+    // to rounding, the network's outputs too, and the bound holds; a zero detail is refused.
+    use barriers_lab::details::{DetailKind, DetailSpec, Experiment};
+    use barriers_lab::hallucination::NetCard;
+    use barriers_lab::operator::SubsampledFourier;
+    let card: NetCard =
+        serde_json::from_str(include_str!("../static/models/cascade-12.json")).unwrap();
+    let (net, mask) = card
+        .load(include_bytes!("../static/models/cascade-12.safetensors"))
+        .unwrap();
+    let a = SubsampledFourier::new(mask).unwrap();
+    let x = barriers_lab::phantom::shepp_logan(card.side);
+    let z = DetailSpec {
+        kind: DetailKind::Text,
+        text: "AI".into(),
+        row: 30,
+        col: 32,
+        size: 2,
+        intensity: 0.5,
+    }
+    .render(card.side)
+    .unwrap();
+    let e = Experiment::new(&a, &x, &z, Some(2.0)).unwrap();
+    let m = e.measure(&net).unwrap();
+    let b = m.bound.unwrap();
+    assert!(b.measurement_gap <= 1e-6 * b.measurement_norm, "{b:?}");
+    assert!(b.output_gap <= 1e-3 * b.bound, "{b:?}");
+    assert!(b.sum() >= b.bound && b.triangle_holds(), "{b:?}");
+    assert!(Experiment::new(&a, &x, &vec![0.0; z.len()], None).is_err());
+}

@@ -7,9 +7,12 @@ use crate::web::classify::ClassifyDemo;
 use crate::web::compute::{Compute, WorkerStatus, WORKER_SCRIPT};
 use crate::web::geometry::GeometryDemo;
 use crate::web::hallucinations::HallucinationsDemo;
+use crate::web::kernel::{DetailsDemo, KernelDemo};
 use crate::web::linearity::LinearityDemo;
 use crate::web::mri::MriDemo;
 use crate::web::structural::StructuralDemo;
+use crate::web::sweep::SweepDemo;
+use crate::web::tradeoff::TradeoffDemo;
 use crate::web::universal::UniversalDemo;
 use yew::prelude::*;
 use yew_router::prelude::*;
@@ -35,6 +38,14 @@ pub enum Route {
     Structural,
     #[at("/linearity")]
     Linearity,
+    #[at("/kernel")]
+    Kernel,
+    #[at("/details")]
+    Details,
+    #[at("/sweep")]
+    Sweep,
+    #[at("/tradeoff")]
+    Tradeoff,
     #[not_found]
     #[at("/not-found")]
     NotFound,
@@ -102,9 +113,27 @@ const DEMOS: &[Demo] = &[
         part: "Inverse problems",
     },
     Demo {
-        title: "Kernel awareness",
-        blurb: "The troublesome kernel, structural details, more samples, and getting stability back.",
-        route: None,
+        title: "The troublesome kernel",
+        blurb: "A detail the scanner cannot see: why any method that is accurate on it must hallucinate.",
+        route: Some(Route::Kernel),
+        part: "Inverse problems",
+    },
+    Demo {
+        title: "Can u see it?",
+        blurb: "Type a word or draw a small detail into a slice: which methods recover it?",
+        route: Some(Route::Details),
+        part: "Inverse problems",
+    },
+    Demo {
+        title: "More samples, worse?",
+        blurb: "Trained networks with fixed weights against the sampling rate, beside FIRENET and zero-filling.",
+        route: Some(Route::Sweep),
+        part: "Inverse problems",
+    },
+    Demo {
+        title: "Accuracy versus stability",
+        blurb: "Every reconstruction method as one point: clean accuracy against worst-case amplification.",
+        route: Some(Route::Tradeoff),
         part: "Inverse problems",
     },
 ];
@@ -214,6 +243,10 @@ fn switch(route: Route) -> Html {
         Route::Universal => html! { <UniversalDemo /> },
         Route::Structural => html! { <StructuralDemo /> },
         Route::Linearity => html! { <LinearityDemo /> },
+        Route::Kernel => html! { <KernelDemo /> },
+        Route::Details => html! { <DetailsDemo /> },
+        Route::Sweep => html! { <SweepDemo /> },
+        Route::Tradeoff => html! { <TradeoffDemo /> },
         Route::NotFound => html! {
             <section class="panel">
                 <h2>{"No such experiment"}</h2>
@@ -240,6 +273,7 @@ fn header() -> Html {
                 <Link<Route> to={Route::Structural}>{"Structural"}</Link<Route>>
                 <Link<Route> to={Route::Mri}>{"MRI"}</Link<Route>>
                 <Link<Route> to={Route::Hallucinations}>{"Hallucinations"}</Link<Route>>
+                <Link<Route> to={Route::Kernel}>{"Kernel"}</Link<Route>>
             </nav>
         </header>
     }

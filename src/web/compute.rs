@@ -284,3 +284,95 @@ pub fn use_long_job<T: Clone + PartialEq + 'static>(
         cancel,
     }
 }
+
+/// A figure that follows its inputs: whenever `job` (or the worker epoch) changes, the running
+/// request is cancelled and a new one sent; the previous result stays on screen meanwhile
+/// ([`JobRun::Running`]'s `previous`), and replies to superseded requests are ignored. `finish`
+/// turns the final reply into the result; `total` sizes the progress bar until the worker
+/// reports. Returns the run and a cancel callback.
+#[hook]
+pub fn use_latest_job<T: 'static>(
+    job: Option<Job>,
+    epoch: crate::web::app::WorkerEpoch,
+    total: usize,
+    finish: fn(Body) -> Option<T>,
+) -> (
+    UseStateHandle<crate::web::widgets::JobRun<T>>,
+    Callback<MouseEvent>,
+) {
+    use crate::web::widgets::JobRun;
+    let compute = use_context::<Compute>().expect("the compute worker is provided by the app");
+    let run = use_state(|| JobRun::<T>::Idle);
+    let running_id = use_mut_ref(|| None::<u64>);
+    let tickets = use_mut_ref(|| 0u64);
+    {
+        let (compute, run, running_id, tickets) = (
+            compute.clone(),
+            run.clone(),
+            running_id.clone(),
+            tickets.clone(),
+        );
+        use_effect_with((job, epoch), move |(job, _)| {
+            let Some(job) = job.clone() else { return };
+            let ticket = {
+                let mut t = tickets.borrow_mut();
+                *t += 1;
+                *t
+            };
+            if let Some(previous) = running_id.borrow_mut().take() {
+                compute.cancel(previous);
+            }
+            let previous = run.shown().cloned();
+            run.set(JobRun::Running {
+                done: 0,
+                total,
+                previous: previous.clone(),
+            });
+            let (run2, tickets2, running2) = (run.clone(), tickets.clone(), running_id.clone());
+            let id = compute.request(
+                job,
+                Callback::from(move |body| {
+                    if *tickets2.borrow() != ticket {
+                        return;
+                    }
+                    let settle = |next: JobRun<T>| {
+                        running2.borrow_mut().take();
+                        run2.set(next);
+                    };
+                    match body {
+                        Body::Progress { done, total } => run2.set(JobRun::Running {
+                            done,
+                            total,
+                            previous: previous.clone(),
+                        }),
+                        Body::Failed { message } => settle(JobRun::Failed(message)),
+                        Body::Cancelled => settle(match previous.clone() {
+                            Some(p) => JobRun::Done(p),
+                            None => JobRun::Idle,
+                        }),
+                        body => {
+                            if let Some(answer) = finish(body) {
+                                settle(JobRun::Done(Rc::new(answer)));
+                            }
+                        }
+                    }
+                }),
+            );
+            *running_id.borrow_mut() = Some(id);
+        });
+    }
+    let cancel = {
+        let run = run.clone();
+        Callback::from(move |_: MouseEvent| {
+            if let Some(id) = running_id.borrow_mut().take() {
+                compute.cancel(id);
+                *tickets.borrow_mut() += 1;
+                run.set(match run.shown().cloned() {
+                    Some(p) => JobRun::Done(p),
+                    None => JobRun::Idle,
+                });
+            }
+        })
+    };
+    (run, cancel)
+}

@@ -1,23 +1,26 @@
-//! The compute worker's hallucinations job: a shipped reconstruction network and FIRENET on
-//! `x + t·r_j` for the shipped perturbations `r_j` of a demo slice (or Gaussian noise of the
-//! same norms), one reconstruction at a time with a yield between them, so that a newer
-//! request supersedes an older one.
+//! The compute worker's hallucinations job: a shipped reconstruction network Ψ, FIRENET and Ψ
+//! followed by FIRENET (`warm_start`) on `x + t·r_j` for the shipped perturbations `r_j` of a
+//! demo slice (or Gaussian noise of the same norms), one reconstruction at a time with a yield
+//! between them, so that a newer request supersedes an older one.
 
 use crate::brain::SliceId;
 use crate::cascade::CascadeNet;
 use crate::hallucination::{
-    gaussian_like, halve, outcome, unperturbed, FirenetSetting, NetCard, Outcome, Perturbations,
+    gaussian_like, halve, outcome_of_output, unperturbed, FirenetSetting, NetCard, Outcome,
+    Perturbations,
 };
 use crate::instability::Reconstructor;
 use crate::operator::SubsampledFourier;
 use crate::protocol::{
     Body, HallucinateJob, Hallucination, HallucinationColumn, HallucinationRow, Picture,
 };
+use crate::warm_start::WarmStart;
 use crate::web::data::{load_once, Shareable};
 use crate::web::fetch::fetch_bytes;
 use crate::web::mri_jobs::brain;
 use crate::web::now_ms;
 use crate::{Error, Result};
+use rustfft::num_complex::Complex32;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -34,6 +37,8 @@ pub struct LoadedNet {
     pub card: NetCard,
     pub net: CascadeNet,
     pub a: SubsampledFourier,
+    /// The safetensors weights (to rebuild the network with another mask).
+    pub weights: Vec<u8>,
 }
 
 thread_local! {
@@ -60,7 +65,12 @@ pub async fn loaded_net(name: &str) -> Result<Rc<LoadedNet>> {
         let weights = fetch_bytes(&format!("./static/models/{name}.safetensors")).await?;
         let (net, mask) = card.load(&weights)?;
         let a = SubsampledFourier::new(mask)?;
-        Ok(LoadedNet { card, net, a })
+        Ok(LoadedNet {
+            card,
+            net,
+            a,
+            weights,
+        })
     })
     .await
 }
@@ -122,34 +132,46 @@ pub async fn hallucinate(
     let fire = FirenetSetting::new(side)?;
     let b = fire.sampling(&loaded.a)?;
     let firenet = fire.reconstructor(&b);
-    let methods: [(&str, String, &dyn Reconstructor, String); 2] = [
+    let warm = WarmStart::new(&loaded.net, &fire, &b);
+    // Ψ, FIRENET, and Ψ → FIRENET: FIRENET's stage from Ψ's outputs (kept from the first row),
+    // on the same inputs as Ψ (its perturbations, or the same Gaussian noise).
+    let net_key = format!("{}/{}", job.net, job.slice);
+    let methods: [(&str, String, Option<&dyn Reconstructor>, String); 3] = [
         (
             "net",
             loaded.card.title.clone(),
-            &loaded.net,
-            format!("{}/{}", job.net, job.slice),
+            Some(&loaded.net),
+            net_key.clone(),
         ),
         (
             "firenet",
             "FIRENET (stable by design)".to_string(),
-            &firenet,
+            Some(&firenet),
             format!("firenet@{}/{}", job.net, job.slice),
+        ),
+        (
+            "warm",
+            format!(
+                "{} followed by FIRENET (its output as FIRENET's initial guess)",
+                loaded.card.title
+            ),
+            None,
+            net_key,
         ),
     ];
     let total = methods.len() * 4;
     let mut done = 0;
     let mut outcomes: Vec<(usize, Vec<Outcome>, f64)> = Vec::new();
-    for (m, (_, _, psi, key)) in methods.iter().enumerate() {
+    let mut net_outputs: Vec<Vec<Complex32>> = Vec::new();
+    let mut net_millis = 0.0;
+    for (m, (method, _, psi, key)) in methods.iter().enumerate() {
         let rs = shipped.get(key)?;
-        let start = now_ms();
-        let clean = psi.reconstruct(&loaded.a.measure(&x))?;
-        let mut millis = now_ms() - start;
-        let mut passes = 1.0;
+        let (mut millis, mut passes) = (0.0, 0.0);
         let mut row = Vec::with_capacity(rs.len() + 1);
-        let zero = vec![0.0f32; x.len()];
+        let mut clean = Vec::new();
         for j in 0..=rs.len() {
             let r: Vec<f32> = if j == 0 {
-                zero.clone()
+                vec![0.0f32; x.len()]
             } else {
                 let scaled: Vec<f32> = rs[j - 1].iter().map(|v| v * job.strength as f32).collect();
                 if job.gaussian {
@@ -158,13 +180,28 @@ pub async fn hallucinate(
                     scaled
                 }
             };
-            if j > 0 {
-                let start = now_ms();
-                row.push(outcome(&loaded.a, *psi, &x, &clean, &r)?);
-                millis += now_ms() - start;
-                passes += 1.0;
+            let perturbed: Vec<f32> = x.iter().zip(&r).map(|(p, q)| p + q).collect();
+            let y = loaded.a.measure(&perturbed);
+            let start = now_ms();
+            let out = match psi {
+                Some(psi) => psi.reconstruct(&y)?,
+                None => {
+                    let given = net_outputs.get(j).ok_or_else(|| {
+                        Error::Data("Ψ's outputs are missing for its FIRENET stage".into())
+                    })?;
+                    warm.refine(&y, given)?
+                }
+            };
+            millis += now_ms() - start;
+            passes += 1.0;
+            if j == 0 {
+                row.push(unperturbed(&x, &out, side)?);
+                clean = out.clone();
             } else {
-                row.push(unperturbed(&x, &clean, side)?);
+                row.push(outcome_of_output(&x, &clean, &r, &out, side)?);
+            }
+            if *method == "net" {
+                net_outputs.push(out);
             }
             done += 1;
             progress(Body::Progress { done, total });
@@ -173,7 +210,17 @@ pub async fn hallucinate(
                 return Err(Error::Cancelled);
             }
         }
-        outcomes.push((m, row, millis / passes));
+        let per_pass = millis / passes;
+        if *method == "net" {
+            net_millis = per_pass;
+        }
+        // Ψ → FIRENET costs Ψ's pass and its FIRENET stage.
+        let per_pass = if psi.is_none() {
+            per_pass + net_millis
+        } else {
+            per_pass
+        };
+        outcomes.push((m, row, per_pass));
     }
     let scale = outcomes
         .iter()

@@ -1,12 +1,14 @@
 //! The hallucinations demo (Antun et al., PNAS 2020, the lecture's central picture): rows per
-//! method (a shipped trained network, FIRENET), columns `|x + t·r_j|`, the reconstruction and
-//! what changed, for the shipped worst-case perturbations `r₀ = 0 < r₁ < r₂ < r₃`; a strength
-//! slider, a Gaussian toggle, the error against `‖r‖/‖x‖` from the instability report, and a
-//! verdict worded after the report's measurements. All reconstructions run in the worker.
+//! method (a shipped trained network Ψ, FIRENET, and Ψ followed by FIRENET from Ψ's output),
+//! columns `|x + t·r_j|`, the reconstruction and what changed, for the shipped worst-case
+//! perturbations `r₀ = 0 < r₁ < r₂ < r₃`; a strength slider, a Gaussian toggle, the error against
+//! `‖r‖/‖x‖` from the instability and warm-start reports, and a verdict worded after the
+//! report's measurements. All reconstructions run in the worker.
 
 use crate::hallucination::{CurvePoint, InstabilityReport, NetReport};
 use crate::protocol::{Body, HallucinateJob, Hallucination, HallucinationRow, Job};
 use crate::route::{HallucinationState, STRENGTHS};
+use crate::warm_start::{WarmCurvePoint, WarmNet, WarmStartReport};
 use crate::web::app::{use_query_state, Route, WorkerEpoch};
 use crate::web::compute::Compute;
 use crate::web::fetch::fetch_bytes;
@@ -17,6 +19,8 @@ use yew::prelude::*;
 
 /// The report, relative to the page.
 pub const REPORT_URL: &str = "./static/reports/instability.json";
+/// The warm-start report (Ψ followed by FIRENET), relative to the page.
+pub const WARM_REPORT_URL: &str = "./static/reports/warm_start.json";
 
 /// The figure on screen and the job computing the next.
 type Run = JobRun<Hallucination>;
@@ -30,6 +34,8 @@ fn percent(v: f64) -> String {
 #[derive(Properties, PartialEq)]
 struct CurveProps {
     curve: Rc<Vec<CurvePoint>>,
+    /// Ψ → FIRENET's error curve (warm-start report), if loaded.
+    warm: Option<Rc<Vec<WarmCurvePoint>>>,
     net_title: AttrValue,
     /// The `‖t·r_j‖/‖x‖` on screen, marked on the axis.
     marks: Vec<f64>,
@@ -37,14 +43,16 @@ struct CurveProps {
 
 /// A curve's CSS class, legend and value.
 type Series = (&'static str, &'static str, fn(&CurvePoint) -> f64);
+/// The same for Ψ → FIRENET's curves.
+type WarmSeries = (&'static str, &'static str, fn(&WarmCurvePoint) -> f64);
 
 /// A change of the URL state from a control's value.
 type Edit = Rc<dyn Fn(&mut HallucinationState, String)>;
 
 #[function_component(CurvePlot)]
 fn curve_plot(props: &CurveProps) -> Html {
-    // Hand-drawn SVG: five polylines do not justify a plotting crate in the bundle.
-    let (w, h, left, bottom, top, right) = (720.0, 260.0, 56.0, 34.0, 12.0, 215.0);
+    // Hand-drawn SVG: seven polylines do not justify a plotting crate in the bundle.
+    let (w, h, left, bottom, top, right) = (720.0, 260.0, 56.0, 34.0, 12.0, 245.0);
     let c = &props.curve;
     if c.is_empty() {
         return html! {};
@@ -59,9 +67,18 @@ fn curve_plot(props: &CurveProps) -> Html {
             p.zero_filled_worst
         }),
     ];
+    let warm_series: [WarmSeries; 2] = [
+        ("warm", "Ψ → FIRENET, worst case", |p| p.warm_worst),
+        ("warm random", "Ψ → FIRENET, Gaussian", |p| p.warm_random),
+    ];
+    let warm: &[WarmCurvePoint] = props.warm.as_deref().map_or(&[], Vec::as_slice);
     let y_max = c
         .iter()
         .flat_map(|p| series.iter().map(move |s| (s.2)(p)))
+        .chain(
+            warm.iter()
+                .flat_map(|p| warm_series.iter().map(move |s| (s.2)(p))),
+        )
         .fold(0.0, f64::max)
         .max(1e-3)
         * 1.1;
@@ -96,6 +113,18 @@ fn curve_plot(props: &CurveProps) -> Html {
                     <text x={(w - right + 38.0).to_string()} y={(ly + 4.0).to_string()}>{name}</text>
                 </g> }
             }) }
+            if !warm.is_empty() {
+                { for warm_series.iter().enumerate().map(|(k, (class, label, f))| {
+                    let points: String = warm.iter().map(|p| format!("{:.1},{:.1}", x(p.rel_r), y(f(p)))).collect::<Vec<_>>().join(" ");
+                    let ly = top + 14.0 + 18.0 * (series.len() + k) as f64;
+                    let name = label.replace('Ψ', &props.net_title);
+                    html! { <g class={classes!("series", format!("s-{}", class.replace(' ', "-")))}>
+                        <polyline points={points} />
+                        <line x1={(w - right + 10.0).to_string()} x2={(w - right + 34.0).to_string()} y1={ly.to_string()} y2={ly.to_string()} />
+                        <text x={(w - right + 38.0).to_string()} y={(ly + 4.0).to_string()}>{name}</text>
+                    </g> }
+                }) }
+            }
             <text x={((left + w - right) / 2.0).to_string()} y={(h - 4.0).to_string()} text-anchor="middle">
                 {"‖r‖/‖x‖ (dotted: the perturbations on screen)"}
             </text>
@@ -113,7 +142,11 @@ struct RowProps {
 #[function_component(MethodRows)]
 fn method_rows(props: &RowProps) -> Html {
     let r = &props.row;
-    let symbol = if r.method == "net" { "Ψ" } else { "Φ" };
+    let symbol = match r.method.as_str() {
+        "net" => "Ψ",
+        "warm" => "Ψ → Φ",
+        _ => "Φ",
+    };
     let kind = if props.gaussian { "g" } else { "r" };
     html! {
         <div class="halluc-method" data-testid={format!("row-{}", r.method)}>
@@ -176,6 +209,56 @@ fn verdict(net: &NetReport) -> Html {
             <strong>{heading}</strong>{" "}
             <span data-testid="verdict-text">{net.verdict.clone()}</span>
         </Notice>
+    }
+}
+
+/// What the warm-start report measured for one network: Ψ followed by FIRENET against Ψ and
+/// FIRENET alone.
+fn warm_summary(w: &WarmNet) -> Html {
+    let ratios: Vec<f64> = w
+        .shipped
+        .iter()
+        .filter(|c| c.change_net > 0.0)
+        .map(|c| c.change_warm / c.change_net)
+        .collect();
+    let range = |v: &[f64]| {
+        (
+            v.iter().cloned().fold(f64::INFINITY, f64::min),
+            v.iter().cloned().fold(0.0, f64::max),
+        )
+    };
+    let (lo, hi) = range(&ratios);
+    let nulls: Vec<f64> = w.shipped.iter().map(|c| c.null_share_net).collect();
+    let (null_lo, null_hi) = range(&nulls);
+    let norms: Vec<String> = w
+        .slices
+        .first()
+        .map(|s| s.at.iter().map(|a| a.rel_r).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .map(|(j, rho)| {
+            let mean = |f: fn(&crate::warm_start::WarmAtNorm) -> f64| {
+                let v: Vec<f64> = w.slices.iter().filter_map(|s| s.at.get(j)).map(f).collect();
+                v.iter().sum::<f64>() / v.len().max(1) as f64
+            };
+            format!(
+                "at ‖r‖/‖x‖ = {}: mean κ {:.2} against Ψ's {:.2} and FIRENET's {:.2}",
+                percent(*rho),
+                mean(|a| a.kappa_warm),
+                mean(|a| a.kappa_net),
+                mean(|a| a.kappa_firenet)
+            )
+        })
+        .collect();
+    html! {
+        <p class="small" data-testid="warm-summary">
+            <strong>{"Ψ followed by FIRENET (warm-start report): "}</strong>
+            {format!(
+                "held-out PSNR {:.2} dB against Ψ's {:.2} and FIRENET's {:.2}; under Ψ's shipped worst cases its output moves by {:.0}–{:.0}% of Ψ's change ({:.0}–{:.0}% of Ψ's change lies in the null space of A, which the measurements do not see); its own worst case (the same search) {}.",
+                w.psnr_warm, w.psnr_net, w.psnr_firenet, lo * 100.0, hi * 100.0, null_lo * 100.0, null_hi * 100.0, norms.join("; ")
+            )}
+        </p>
     }
 }
 
@@ -371,6 +454,22 @@ pub fn hallucinations_demo() -> Html {
         Some(Ok(r)) => Some(r.clone()),
         _ => None,
     };
+    let warm_report = use_state(|| None::<Result<Rc<WarmStartReport>, String>>);
+    {
+        let warm_report = warm_report.clone();
+        use_effect_with((), move |_| {
+            wasm_bindgen_futures::spawn_local(async move {
+                let loaded = match fetch_bytes(WARM_REPORT_URL).await {
+                    Ok(bytes) => String::from_utf8(bytes)
+                        .map_err(|e| e.to_string())
+                        .and_then(|t| WarmStartReport::from_json(&t).map_err(|e| e.to_string()))
+                        .map(Rc::new),
+                    Err(e) => Err(e.to_string()),
+                };
+                warm_report.set(Some(loaded));
+            });
+        });
+    }
     // The network and slice asked for, checked against the report.
     let mut notices = parsed.notices.clone();
     let chosen = loaded.as_ref().and_then(|r| {
@@ -431,7 +530,7 @@ pub fn hallucinations_demo() -> Html {
             let previous = run.shown().cloned();
             run.set(Run::Running {
                 done: 0,
-                total: 8,
+                total: 12,
                 previous: previous.clone(),
             });
             let (run2, tickets2, running2) = (run.clone(), tickets.clone(), running_id.clone());
@@ -527,6 +626,9 @@ pub fn hallucinations_demo() -> Html {
             <p>{"A trained reconstruction network Ψ can be far more accurate than classical methods and still be unstable: a tiny perturbation r of the image, found by gradient ascent, can make Ψ invent or erase structure. Antun et al. (PNAS 2020) search for it by maximising"}</p>
             <p class="formula">{"Q(r) = ½‖Ψ(A(x + r)) − Ψ(Ax)‖²₂ − (λ/2)‖r‖²₂,   v ← γv + η∇Q(r),  r ← r + v"}</p>
             <p>{"and report κ = ‖Ψ(A(x + r)) − Ψ(Ax)‖₂/‖r‖₂. Zero-filling A* has κ ≤ 1. FIRENET (Colbrook, Antun & Hansen, PNAS 2022) is searched with the same budget at the same norms. A network is called hallucinating here only if it is at least 1 dB better than zero-filling, its κ is at least twice FIRENET's at ‖r‖/‖x‖ ≤ 5% on every report slice, the change is structure (at least a quarter of its energy in one 12×12 window), and Gaussian noise of the same norm changes its output by less than the noise itself."}</p>
+            <p>{"Getting stability back? The third row feeds the network's output to FIRENET as its initial guess, with the same measurements (the authors' experiment), on the network's own worst-case inputs:"}</p>
+            <p class="formula">{"ΦΨ(y) = W⁻¹ψₙ(y; ψ₀ = W Ψ(y)),   ψₖ = αₖ⁻¹ Innerₚ(αₖ y, αₖ ψₖ₋₁),  ε₀ = ‖y‖₂"}</p>
+            <p>{"FIRENET's layers pull the estimate towards a sparse, data-consistent image. Here almost all of what the worst case changes lies in the null space of A (the measurements cannot see it), and at this sampling rate the sparsity prior cannot tell a hallucinated detail from a real one there: the change shrinks, and so does the network's advantage (numbers below)."}</p>
         </div>
     };
 
@@ -568,6 +670,18 @@ pub fn hallucinations_demo() -> Html {
         }
     };
 
+    let warm_net = match &*warm_report {
+        Some(Ok(w)) => chosen
+            .as_ref()
+            .and_then(|(net, _)| w.networks.iter().find(|n| &n.name == net).cloned()),
+        _ => None,
+    };
+    let warm_notice = match &*warm_report {
+        Some(Err(e)) => html! {
+            <Notice kind="warning">{format!("The warm-start report could not be loaded ({e}): the plot shows no Ψ → FIRENET curve.")}</Notice>
+        },
+        _ => html! {},
+    };
     let status = match (&*report, &*run) {
         (Some(Err(e)), _) => html! {
             <Notice kind="error">{format!("The instability report could not be loaded ({e}); the demo needs it to know its networks and perturbations.")}</Notice>
@@ -604,6 +718,11 @@ pub fn hallucinations_demo() -> Html {
                 .map(|r| r.columns.iter().map(|c| c.rel_r).collect())
                 .unwrap_or_default();
             let net_title = h.net.clone();
+            let warm_curve = warm_net
+                .as_ref()
+                .and_then(|w| w.slices.iter().find(|s| s.slice == h.slice))
+                .filter(|s| !s.curve.is_empty())
+                .map(|s| Rc::new(s.curve.clone()));
             let live = loaded.as_ref().and_then(|r| {
                 let k = r.slices.iter().position(|s| *s == h.slice)?;
                 let reported = net_report
@@ -626,8 +745,8 @@ pub fn hallucinations_demo() -> Html {
                         <LiveSearch net={h.net.clone()} slice={h.slice.clone()} seed={seed} reported={reported} />
                     }
                     if let Some(curve) = curve {
-                        <h3>{format!("Error ‖Ψ(A(x + r)) − x‖/‖x‖ against ‖r‖/‖x‖ on {} (from the report)", h.slice)}</h3>
-                        <CurvePlot curve={curve} net_title={AttrValue::from(net_title)} marks={marks} />
+                        <h3>{format!("Error ‖Ψ(A(x + r)) − x‖/‖x‖ against ‖r‖/‖x‖ on {} (from the reports)", h.slice)}</h3>
+                        <CurvePlot curve={curve} warm={warm_curve} net_title={AttrValue::from(net_title)} marks={marks} />
                     }
                 </div>
             }
@@ -643,6 +762,8 @@ pub fn hallucinations_demo() -> Html {
             { for notices.iter().map(|n| html! { <Notice kind="warning">{n.clone()}</Notice> }) }
             if let Some(n) = &net_report { <div data-testid="verdict">{verdict(n)}</div> }
             if let (Some(n), Some((_, slice))) = (&net_report, &chosen) { {slice_summary(n, slice)} }
+            if let Some(w) = &warm_net { {warm_summary(w)} }
+            {warm_notice}
             {controls}
             {status}
             {body}

@@ -160,6 +160,15 @@ pub async fn execute(id: u64, job: Job, progress: &dyn Fn(Body)) -> Body {
             )
             .await
         }
+        Job::Kernel(job) => {
+            let cancelled = || CANCELLED.with(|c| c.borrow().contains(&id));
+            crate::web::kernel_jobs::kernel(id, job, &cancelled, progress).await
+        }
+        Job::Sweep(job) => {
+            let cancelled = || CANCELLED.with(|c| c.borrow().contains(&id));
+            crate::web::sweep_jobs::sweep(job, &cancelled, progress).await
+        }
+        Job::SweepSlice(job) => crate::web::sweep_jobs::slice(job).await,
         Job::Cancel { .. } => Err(Error::Input("a cancel request is not a job".into())),
     };
     match result {

@@ -11,22 +11,33 @@ pub fn paint_pixels(
     side: usize,
     colour: impl Fn(usize) -> [u8; 4],
 ) {
-    canvas.set_width(side as u32);
-    canvas.set_height(side as u32);
+    paint_rect(canvas, side, side, colour);
+}
+
+/// Paints `width × height` pixels (row-major), each given as RGBA by `colour(i)`, into `canvas`
+/// (resized to fit).
+pub fn paint_rect(
+    canvas: &web_sys::HtmlCanvasElement,
+    width: usize,
+    height: usize,
+    colour: impl Fn(usize) -> [u8; 4],
+) {
+    canvas.set_width(width as u32);
+    canvas.set_height(height as u32);
     let Ok(Some(ctx)) = canvas.get_context("2d") else {
         return;
     };
     let Ok(ctx) = ctx.dyn_into::<web_sys::CanvasRenderingContext2d>() else {
         return;
     };
-    let mut rgba = vec![0u8; side * side * 4];
+    let mut rgba = vec![0u8; width * height * 4];
     for (i, px) in rgba.chunks_exact_mut(4).enumerate() {
         px.copy_from_slice(&colour(i));
     }
     if let Ok(image) = web_sys::ImageData::new_with_u8_clamped_array_and_sh(
         Clamped(&rgba),
-        side as u32,
-        side as u32,
+        width as u32,
+        height as u32,
     ) {
         let _ = ctx.put_image_data(&image, 0.0, 0.0);
     }

@@ -1,7 +1,8 @@
 // End-to-end tests of the hallucinations page of the release bundle (dist/) in headless Chromium:
-// the figure (rows per method, columns x + t·r_j), the strength slider, the Gaussian toggle, the
-// verdict worded after the report, the error plot, and bad links. Every test fails on any console
-// error, page error or failed request.
+// the figure (rows per method: the network Ψ, FIRENET, Ψ followed by FIRENET; columns x + t·r_j),
+// the strength slider, the Gaussian toggle, the verdict worded after the report, the error plot
+// (with Ψ → FIRENET's curves from the warm-start report), and bad links. Every test fails on any
+// console error, page error or failed request.
 //   trunk build --release && node --test tests/e2e/hallucinations.test.mjs
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,6 +13,7 @@ import { haveDist, screenshotPath, setRange, browserSuite, ROOT } from './helper
 const skip = haveDist() ? false : 'no release bundle: run `trunk build --release` first (dist/index.html is missing)';
 const RUN = 90_000;
 const report = JSON.parse(fs.readFileSync(path.join(ROOT, 'static/reports/instability.json'), 'utf8'));
+const warmReport = JSON.parse(fs.readFileSync(path.join(ROOT, 'static/reports/warm_start.json'), 'utf8'));
 
 /** Waits for a finished figure whose data attributes match `want`; returns its dataset. */
 async function figure(page, want = {}) {
@@ -58,20 +60,29 @@ describe('Hallucinations in the browser', { skip }, () => {
       const at = net.slices.find((s) => s.slice === first.slice).at;
       const verdicts = [...summary.matchAll(/(does not meet|meets) the bar/g)].map((m) => m[1] === 'meets');
       assert.deepEqual(verdicts, at.map((a) => a.meets_bar), summary);
-      // Two rows (network, FIRENET), four columns each, three pictures per column.
-      for (const method of ['net', 'firenet']) {
+      // Three rows (network, FIRENET, network → FIRENET), four columns each, three pictures per
+      // column.
+      for (const method of ['net', 'firenet', 'warm']) {
         for (let j = 0; j < 4; j++) {
           assert.equal(await page.getByTestId(`${method}-${j}`).locator('canvas').count(), 3);
         }
       }
-      // r₁ < r₂ < r₃ and FIRENET perturbed at the same norms.
+      // r₁ < r₂ < r₃ and FIRENET perturbed at the same norms; Ψ → FIRENET on Ψ's own inputs.
       const worst = [];
       for (let j = 1; j <= 3; j++) {
         const n = await cell(page, 'net', j);
         const f = await cell(page, 'firenet', j);
+        const w = await cell(page, 'warm', j);
         assert.ok(Math.abs(n.rel - f.rel) <= 0.002, `column ${j}: ${n.rel} vs ${f.rel}`);
+        assert.equal(w.rel, n.rel, `column ${j}: the same perturbation`);
         worst.push(n);
       }
+      // The warm-start report's numbers for this network, as measured.
+      const warm = warmReport.networks.find((n) => n.name === first.net);
+      assert.ok(warm, `${first.net} is in the warm-start report`);
+      const summary2 = await page.getByTestId('warm-summary').innerText();
+      t.diagnostic(summary2);
+      assert.ok(summary2.includes(`held-out PSNR ${warm.psnr_warm.toFixed(2)} dB against Ψ's ${warm.psnr_net.toFixed(2)}`), summary2);
       assert.ok(worst[0].rel < worst[1].rel && worst[1].rel < worst[2].rel);
       // The shipped worst case for the last column matches the report's (8-bit perturbations).
       const slice = net.slices.find((s) => s.slice === first.slice);
@@ -95,7 +106,10 @@ describe('Hallucinations in the browser', { skip }, () => {
       t.diagnostic(`Gaussian at ${noisy.rel}: κ ${noisy.kappa}; worst case at the same norm: κ ${half.kappa}`);
       assert.ok(Math.abs(noisy.rel - half.rel) <= 0.001);
       assert.ok(noisy.kappa < 1 && noisy.kappa < half.kappa);
-      assert.equal(await page.getByTestId('curve-plot').locator('polyline').count(), 5);
+      // Five curves from the instability report and Ψ → FIRENET's two from the warm-start report.
+      assert.equal(await page.getByTestId('curve-plot').locator('polyline').count(), 7);
+      assert.equal(await page.getByTestId('curve-plot').locator('.s-warm polyline').count(), 1);
+      assert.equal(await page.getByTestId('curve-plot').locator('.s-warm-random polyline').count(), 1);
       await page.screenshot({ path: screenshotPath('hallucinations-gaussian.png'), fullPage: true });
     });
   });
@@ -127,12 +141,23 @@ describe('Hallucinations in the browser', { skip }, () => {
     });
   });
 
-  test('another slice and network by link; a bad link falls back with notices', async () => {
+  test('another slice and network by link; Ψ → FIRENET at the largest strength; a bad link falls back with notices', async (t) => {
     await withPage({}, async (page) => {
       const last = report.networks[report.networks.length - 1].name;
       await page.goto(`${lab.base}#/hallucinations?net=${last}&slice=1&t=1.5`);
       const d = await figure(page, { net: last, slice: report.demo_slices[1], strength: 1.5 });
       assert.equal(d.gaussian, 'false');
+      // At the largest strength, Ψ → FIRENET moves less than Ψ under every one of Ψ's worst cases
+      // (the same r, so κ compares the changes).
+      for (let j = 1; j <= 3; j++) {
+        const n = await cell(page, 'net', j);
+        const w = await cell(page, 'warm', j);
+        t.diagnostic(`t = 1.5, r${j}: κ Ψ ${n.kappa}, Ψ → FIRENET ${w.kappa}`);
+        assert.equal(w.rel, n.rel);
+        assert.ok(w.kappa < n.kappa, `column ${j}: ${w.kappa} vs ${n.kappa}`);
+      }
+      await page.getByTestId('row-warm').scrollIntoViewIfNeeded();
+      await page.screenshot({ path: screenshotPath('hallucinations-warm.png'), fullPage: true });
       await page.goto(`${lab.base}#/hallucinations?net=nosuch&slice=42&t=9&noise=pink`);
       await figure(page, { slice: report.demo_slices[0], strength: 1 });
       const notices = await page.locator('.hallucinations .notice.warning').allInnerTexts();

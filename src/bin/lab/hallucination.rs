@@ -2,35 +2,25 @@
 //! Cartesian mask, seeded; weights and model card) and `instability-report`.
 
 use crate::median_p95;
-use barriers_lab::brain::BrainSlices;
-use barriers_lab::cascade::{mse_loss, CascadeNet, CascadeShape};
+use barriers_lab::cascade::{mse_loss, mse_loss_complex, CascadeNet, CascadeShape};
 use barriers_lab::classifier::varmap_to_safetensors;
 use barriers_lab::hallucination::{
     gaussian_like, halve, outcome, AtNorm, CascadeShapeCard, CurvePoint, Effect, FirenetSetting,
     HeldOut, MaskSpec, NetCard, NetReport, NetTraining, Perturbations, SliceReport, SIDE,
 };
 use barriers_lab::instability::{InstabilityTest, Reconstructor};
-use barriers_lab::operator::SubsampledFourier;
+use barriers_lab::kernel_training::{shipped_detail, KernelCurriculum, KernelDetail};
+use barriers_lab::operator::{noise_like, LinearOperator, SubsampledFourier};
 use barriers_lab::sampling::Pattern;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarMap};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rustfft::num_complex::Complex32;
 use std::path::Path;
 use std::time::Instant;
 
-/// Images of one side, row-major.
-type Images = Vec<Vec<f32>>;
-
-/// The 64² training and held-out slices (the 128² template slices halved).
-pub fn slices(brain: &BrainSlices) -> anyhow::Result<(Images, Images)> {
-    let get = |ids: Vec<barriers_lab::brain::SliceId>| -> anyhow::Result<Images> {
-        ids.into_iter()
-            .map(|id| Ok(halve(&brain.image(id)?, 128)?))
-            .collect()
-    };
-    Ok((get(brain.train_slices())?, get(brain.test_slices())?))
-}
+pub use barriers_lab::sweep::slices;
 
 /// Settings of `train-net`.
 pub struct TrainNet {
@@ -46,6 +36,15 @@ pub struct TrainNet {
     /// inside the brain of a training image: details whose measurements are nearly invisible,
     /// the troublesome-kernel mechanism.
     pub lesions: f64,
+    /// Start from this shipped network's weights (`static/models/<init>.safetensors`, same
+    /// shape and mask): fine-tuning.
+    pub init: Option<String>,
+    /// `S`: measurement noise during training, `y = Ax + e` with complex Gaussian `e`,
+    /// `‖e‖ = u·S·‖Ax‖`, `u ~ U[0, 1]` per image (0: noise-free).
+    pub noise: f64,
+    /// `P`: with this probability a training image `x` becomes `x + z_N` for the fixed detail
+    /// of [`barriers_lab::kernel_training::shipped_detail`], target and measurements (0: off).
+    pub kernel_detail: f64,
 }
 
 /// Adds a seeded random disc inside the brain (where the image is above 0.2).
@@ -86,11 +85,49 @@ pub fn train_net(s: &TrainNet, command: &str) -> anyhow::Result<()> {
         rate: s.rate,
         seed: 1,
     };
+    anyhow::ensure!(
+        s.noise.is_finite() && s.noise >= 0.0,
+        "--noise must be a finite number ≥ 0, got {}",
+        s.noise
+    );
+    anyhow::ensure!(
+        (0.0..=1.0).contains(&s.kernel_detail),
+        "--kernel-detail is a probability in [0, 1], got {}",
+        s.kernel_detail
+    );
     let m = spec.mask(n)?;
     let a = SubsampledFourier::new(m.clone())?;
     let device = Device::Cpu;
-    let varmap = VarMap::new();
+    let mut varmap = VarMap::new();
     let net = CascadeNet::new_seeded(s.shape, &m, &varmap, s.seed, DType::F32, &device)?;
+    if let Some(init) = &s.init {
+        let card: NetCard = serde_json::from_str(&std::fs::read_to_string(format!(
+            "static/models/{init}.json"
+        ))?)?;
+        anyhow::ensure!(
+            CascadeShape::from(card.shape) == s.shape && card.side == n && card.mask == spec,
+            "--init {init}: its shape {:?}, side {} and mask {:?} differ from this run's {:?}, {n}, {spec:?}",
+            card.shape,
+            card.side,
+            card.mask,
+            s.shape
+        );
+        varmap.load(format!("static/models/{init}.safetensors"))?;
+        println!("starting from the weights of {init}");
+    }
+    let kernel = if s.kernel_detail > 0.0 {
+        let d = KernelDetail::new(&a, &shipped_detail())?;
+        println!(
+            "kernel detail {:?}: ‖z‖ {:.3}, ‖z_N‖ {:.3}, added with probability {}",
+            shipped_detail(),
+            d.z.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt(),
+            d.norm(),
+            s.kernel_detail
+        );
+        Some(d)
+    } else {
+        None
+    };
     let mut opt = AdamW::new(
         varmap.all_vars(),
         ParamsAdamW {
@@ -104,8 +141,8 @@ pub fn train_net(s: &TrainNet, command: &str) -> anyhow::Result<()> {
     let mut history = Vec::new();
     let mut last = f64::NAN;
     for step in 0..s.steps {
-        let (mut zre, mut zim, mut kre, mut kim, mut truth) =
-            (vec![], vec![], vec![], vec![], vec![]);
+        let (mut zre, mut zim, mut kre, mut kim, mut truth, mut truth_im) =
+            (vec![], vec![], vec![], vec![], vec![], vec![]);
         for _ in 0..s.batch {
             let mut img = train[rng.random_range(0..train.len())].clone();
             if rng.random_bool(0.5) {
@@ -116,16 +153,40 @@ pub fn train_net(s: &TrainNet, command: &str) -> anyhow::Result<()> {
             if s.lesions > 0.0 && rng.random_bool(s.lesions) {
                 add_lesion(&mut img, n, &mut rng);
             }
-            let (zf, k) = net.inputs(&a.measure(&img), DType::F32, &device)?;
+            let mut im = vec![0.0f32; n * n];
+            let mut y = match &kernel {
+                // x′ = x + z_N, measured as it is (A x′ = A x up to rounding).
+                Some(d) if rng.random_bool(s.kernel_detail) => {
+                    let x_prime = d.add_to(&img)?;
+                    let mut y = vec![Complex32::default(); a.output_len()];
+                    a.apply(&x_prime, &mut y);
+                    for ((re, im), v) in img.iter_mut().zip(im.iter_mut()).zip(&x_prime) {
+                        (*re, *im) = (v.re, v.im);
+                    }
+                    y
+                }
+                _ => a.measure(&img),
+            };
+            if s.noise > 0.0 {
+                let u: f64 = rng.random_range(0.0..1.0);
+                let e = noise_like(&y, u * s.noise, rng.random())?;
+                y.iter_mut().zip(&e).for_each(|(v, e)| *v += e);
+            }
+            let (zf, k) = net.inputs(&y, DType::F32, &device)?;
             zre.push(zf.0);
             zim.push(zf.1);
             kre.push(k.0);
             kim.push(k.1);
             truth.push(Tensor::from_vec(img, (1, n, n), &device)?);
+            truth_im.push(Tensor::from_vec(im, (1, n, n), &device)?);
         }
         let cat = |v: &[Tensor]| Tensor::cat(v, 0);
         let out = net.forward(&(cat(&zre)?, cat(&zim)?), &(cat(&kre)?, cat(&kim)?))?;
-        let loss = mse_loss(&out, &cat(&truth)?)?;
+        let loss = if kernel.is_some() {
+            mse_loss_complex(&out, &(cat(&truth)?, cat(&truth_im)?))?
+        } else {
+            mse_loss(&out, &cat(&truth)?)?
+        };
         // Cosine decay to 5% of the initial rate.
         let lr = s.learning_rate
             * (0.05
@@ -163,9 +224,15 @@ pub fn train_net(s: &TrainNet, command: &str) -> anyhow::Result<()> {
     let card = NetCard {
         name: s.name.clone(),
         title: format!(
-            "Deep cascade ({} × CNN + data consistency), {:.1}% of lines",
+            "Deep cascade ({} × CNN + data consistency), {:.1}% of lines{}",
             s.shape.cascades,
-            m.rate() * 100.0
+            m.rate() * 100.0,
+            match (s.noise > 0.0, kernel.is_some()) {
+                (true, true) => ", noisy measurements and kernel details in training",
+                (true, false) => ", trained with measurement noise",
+                (false, true) => ", kernel details in training",
+                (false, false) => "",
+            }
         ),
         architecture: format!(
             "{} cascades of {} 3×3 convolutions ({} channels, ReLU, residual) each followed by a data-consistency layer (Schlemper et al. 2018)",
@@ -185,9 +252,25 @@ pub fn train_net(s: &TrainNet, command: &str) -> anyhow::Result<()> {
             seconds,
             final_loss: last,
             history,
-            data: format!("MNI ICBM152 2009a T1 template slices (nilearn), 128² halved to 64², held-out slices i % 4 == 2 excluded; random left-right flips; noise-free measurements{}", if s.lesions > 0.0 { format!("; small random lesions (discs of radius 1.5–3 px, contrast ±0.15–0.35) added with probability {}", s.lesions) } else { String::new() }),
+            data: format!(
+                "MNI ICBM152 2009a T1 template slices (nilearn), 128² halved to 64², held-out slices i % 4 == 2 excluded; random left-right flips; {}{}{}{}",
+                if s.noise > 0.0 {
+                    format!("measurement noise y = Ax + e, complex Gaussian e with ‖e‖ = u·{}·‖Ax‖, u ~ U[0, 1] per image (seeded); the network sees A*y and k₀ = y", s.noise)
+                } else {
+                    "noise-free measurements".into()
+                },
+                if s.lesions > 0.0 { format!("; small random lesions (discs of radius 1.5–3 px, contrast ±0.15–0.35) added with probability {}", s.lesions) } else { String::new() },
+                if kernel.is_some() { format!("; with probability {} the image x is replaced by x + z_N (target and measurements; complex), z_N = z − A*Az the kernel component of one fixed detail z = {:?}", s.kernel_detail, shipped_detail()) } else { String::new() },
+                match &s.init { Some(init) => format!("; fine-tuned from the weights of {init} (whose own training is in its card)"), None => String::new() }
+            ),
             trained_with: "candle 0.11 on CPU (2 cores), f32, AdamW".into(),
             command: command.into(),
+            init: s.init.clone(),
+            noise: (s.noise > 0.0).then_some(s.noise),
+            kernel_detail: kernel.as_ref().map(|_| KernelCurriculum {
+                probability: s.kernel_detail,
+                detail: shipped_detail(),
+            }),
         },
     };
     std::fs::create_dir_all(&s.dir)?;
@@ -220,7 +303,7 @@ const NORMS: [f64; 2] = [0.02, 0.05];
 /// The relative norms of the error curve.
 const CURVE: [f64; 6] = [0.005, 0.01, 0.02, 0.03, 0.05, 0.08];
 /// Iterations of every fixed-norm search (the same budget for each method).
-const FIXED_ITERATIONS: usize = 20;
+pub const FIXED_ITERATIONS: usize = 20;
 /// The ascent's snapshots: the first iterates past these relative norms.
 const SNAPSHOTS: [f64; 3] = [0.01, 0.02, 0.04];
 /// A change is structure when at least this share of its energy lies in one window (fixed
@@ -228,6 +311,20 @@ const SNAPSHOTS: [f64; 3] = [0.01, 0.02, 0.04];
 pub const STRUCTURE_SHARE: f64 = 0.25;
 /// Held-out slices of the report: positions 2 and 3 in each orientation's held-out list.
 const REPORT_POSITIONS: [usize; 2] = [2, 3];
+
+/// The report's held-out slices ([`REPORT_POSITIONS`] in each orientation), for the instability
+/// report and the trade-off.
+pub fn report_ids(brain: &barriers_lab::brain::BrainSlices) -> Vec<barriers_lab::brain::SliceId> {
+    let tests = brain.test_slices();
+    let mut ids = Vec::new();
+    for o in brain.orientations() {
+        let of: Vec<_> = tests.iter().filter(|id| id.orientation == o).collect();
+        for p in REPORT_POSITIONS {
+            ids.push(*of[p]);
+        }
+    }
+    ids
+}
 
 /// What `r` does to the method of `test` (whose clean output `Ψ(Ax)` it already holds).
 fn effect(
@@ -248,13 +345,7 @@ pub fn instability_report(dir: &str, names: &[String], add: bool) -> anyhow::Res
     let started = Instant::now();
     let brain = crate::mri::brain(128)?;
     let tests = brain.test_slices();
-    let mut ids = Vec::new();
-    for o in brain.orientations() {
-        let of: Vec<_> = tests.iter().filter(|id| id.orientation == o).collect();
-        for p in REPORT_POSITIONS {
-            ids.push(*of[p]);
-        }
-    }
+    let ids = report_ids(&brain);
     let images: Vec<Vec<f32>> = ids
         .iter()
         .map(|id| Ok(halve(&brain.image(*id)?, 128)?))
@@ -597,9 +688,11 @@ pub fn bench_instability(dir: &str, names: &[String], repeats: usize) -> anyhow:
 
 /// `lab sampling-sweep`: every shipped network (weights fixed) and FIRENET and zero-filling at
 /// the rates of [`barriers_lab::sweep::RATES`] through nested masks with the networks' pattern
-/// and seed; mean held-out PSNR; writes `static/reports/sampling_sweep.json`.
-pub fn sampling_sweep(dir: &str, names: &[String]) -> anyhow::Result<()> {
-    use barriers_lab::sweep::{masks, SweepNet, SweepReport, RATES};
+/// and seed; mean held-out PSNR ([`barriers_lab::sweep::Sweep`], as in the browser's worker);
+/// writes `static/reports/sampling_sweep.json` unless `write` is false; prints the time of the
+/// sweep and of one step (one held-out slice at one rate, every method), median and p95.
+pub fn sampling_sweep(dir: &str, names: &[String], write: bool) -> anyhow::Result<()> {
+    use barriers_lab::sweep::{Sweep, SweepReport, SweepSource, RATES};
     let (_, test) = slices(&crate::mri::brain(128)?)?;
     let cards: Vec<(NetCard, Vec<u8>)> = names
         .iter()
@@ -609,65 +702,61 @@ pub fn sampling_sweep(dir: &str, names: &[String]) -> anyhow::Result<()> {
             Ok((card, weights))
         })
         .collect::<anyhow::Result<_>>()?;
-    let spec = cards
-        .first()
-        .map(|(c, _)| c.mask)
-        .ok_or_else(|| anyhow::anyhow!("no networks to sweep"))?;
-    anyhow::ensure!(
-        cards.iter().all(|(c, _)| c.mask.pattern == spec.pattern
-            && c.mask.seed == spec.seed
-            && c.side == SIDE),
-        "the networks of a sweep must share their mask's pattern, seed and side"
+    let sources: Vec<SweepSource> = cards
+        .iter()
+        .map(|(card, weights)| SweepSource { card, weights })
+        .collect();
+    let mut sweep = Sweep::new(
+        &sources,
+        test.iter().map(|x| &x[..]).collect(),
+        &RATES,
+        SIDE,
+    )?;
+    let all = Instant::now();
+    let mut start = Instant::now();
+    let mut steps = Vec::new();
+    while !sweep.is_done() {
+        let step = Instant::now();
+        let finished = sweep.step()?;
+        steps.push(step.elapsed().as_secs_f64() * 1e3);
+        if let Some(p) = finished {
+            println!(
+                "rate {:.3} (sampled {:.3}): zero-filled {:.2} dB, FIRENET {:.2} dB, {} ({:.1} s)",
+                p.rate,
+                p.sampled,
+                p.zero_filled,
+                p.firenet,
+                names
+                    .iter()
+                    .zip(&p.nets)
+                    .map(|(n, v)| format!("{n} {v:.2} dB"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                start.elapsed().as_secs_f64()
+            );
+            start = Instant::now();
+        }
+    }
+    let seconds = all.elapsed().as_secs_f64();
+    let (median, p95) = median_p95(&mut steps);
+    println!(
+        "native sweep {seconds:.1} s ({} rates, {} held-out slices); one slice at one rate median {median:.1} ms p95 {p95:.1} ms",
+        RATES.len(),
+        test.len()
     );
-    let ms = masks(&spec, SIDE, &RATES)?;
-    let mut report = SweepReport {
-        rates: RATES.to_vec(),
-        sampled: ms.iter().map(|m| m.rate()).collect(),
-        psnr_zero_filled: Vec::new(),
-        psnr_firenet: Vec::new(),
-        nets: cards
-            .iter()
-            .map(|(c, _)| SweepNet {
-                name: c.name.clone(),
-                training_rate: c.mask.rate,
-                psnr: Vec::new(),
-            })
-            .collect(),
-        slices: test.len(),
-        side: SIDE,
-        mask: spec,
-        command: format!(
+    if !write {
+        return Ok(());
+    }
+    let report = SweepReport::from_points(
+        &sources,
+        sweep.points(),
+        test.len(),
+        SIDE,
+        format!(
             "cargo run --release --bin lab -- sampling-sweep --nets {}",
             names.join(",")
         ),
-    };
-    for (m, &rate) in ms.into_iter().zip(&RATES) {
-        let start = Instant::now();
-        let a = SubsampledFourier::new(m)?;
-        for (k, (card, weights)) in cards.iter().enumerate() {
-            let net = card.load_with(weights, a.mask())?;
-            let q = barriers_lab::sweep::quality(&a, &net, &test, SIDE)?;
-            if k == 0 {
-                report.psnr_zero_filled.push(q.psnr_zero_filled);
-                report.psnr_firenet.push(q.psnr_firenet);
-            }
-            report.nets[k].psnr.push(q.psnr_net);
-        }
-        println!(
-            "rate {:.3} (sampled {:.3}): zero-filled {:.2} dB, FIRENET {:.2} dB, {} ({:.1} s)",
-            rate,
-            report.sampled[report.psnr_firenet.len() - 1],
-            report.psnr_zero_filled.last().unwrap_or(&0.0),
-            report.psnr_firenet.last().unwrap_or(&0.0),
-            report
-                .nets
-                .iter()
-                .map(|n| format!("{} {:.2} dB", n.name, n.psnr.last().unwrap_or(&0.0)))
-                .collect::<Vec<_>>()
-                .join(", "),
-            start.elapsed().as_secs_f64()
-        );
-    }
+    )?;
     let path = "static/reports/sampling_sweep.json";
     std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")?;
     println!("wrote {path}");

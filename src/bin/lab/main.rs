@@ -14,17 +14,33 @@
 //! lab bench-firenet [--repeats N]                 FIRENET time at 128² and 256², one A/A* pair
 //! lab train-net [--name N] [--dir D] [--steps N] [--rate R] [--cascades C] [--layers L]
 //!               [--channels K] [--seed S] [--batch B] [--lr R] [--lesions P]
-//!                                                 a deep cascade at 64² (weights + model card)
+//!               [--init NAME] [--noise S] [--kernel-detail P]
+//!                                                 a deep cascade at 64² (weights + model card);
+//!                                                 --init: fine-tune a shipped network, --noise:
+//!                                                 noisy measurements, --kernel-detail: z_N of a
+//!                                                 fixed detail in training images
 //! lab bench-instability [--nets a,b] [--repeats N]  forward and search-iteration time per network
 //! lab universal [--p 2|inf] [--xi X] [--delta D] [--passes P] [--count N] [--seed S] [--write]
 //!                                                 universal perturbations and the transfer table;
 //!                                                 --write: smallest ξ reaching 80% held-out fooling,
 //!                                                 static/data/universal.safetensors + reports/transfer.json
-//! lab sampling-sweep [--nets a,b] [--dir D]      fixed networks against the sampling rate:
-//!                                                 static/reports/sampling_sweep.json
+//! lab sampling-sweep [--nets a,b] [--dir D] [--dry]
+//!                                                 fixed networks against the sampling rate:
+//!                                                 static/reports/sampling_sweep.json (timed;
+//!                                                 --dry: time only, write nothing)
 //! lab bench-universal [--repeats N]              each model's shipped ℓ₂ search and the table, timed
+//! lab kernel-detail-report [--net N] [--nets a,b] [--dir D] [--write]
+//!                                                 what the kernel-trained net (and the others,
+//!                                                 FIRENET, zero-filling) paints into held-out
+//!                                                 slices: static/reports/kernel_detail.json
+//! lab tradeoff [--nets a,b] [--points a,b] [--add] [--dir D]
+//!                                                 clean PSNR against worst-case κ per method:
+//!                                                 static/reports/tradeoff.json (--add: measure
+//!                                                 only --points, keep the others)
 //! lab instability-report [--nets a,b] [--dir D] [--add]
 //!                                                 static/reports/instability.json + demo perturbations
+//! lab warm-start-report [--nets a,b] [--dir D]   Ψ followed by FIRENET (Ψ's output as the initial
+//!                                                 guess): static/reports/warm_start.json
 //! ```
 
 #[cfg(target_arch = "wasm32")]
@@ -46,11 +62,17 @@ fn median_p95(v: &mut [f64]) -> (f64, f64) {
 #[cfg(not(target_arch = "wasm32"))]
 mod hallucination;
 #[cfg(not(target_arch = "wasm32"))]
+mod kernel_detail;
+#[cfg(not(target_arch = "wasm32"))]
 mod linearity;
 #[cfg(not(target_arch = "wasm32"))]
 mod mri;
 #[cfg(not(target_arch = "wasm32"))]
+mod tradeoff;
+#[cfg(not(target_arch = "wasm32"))]
 mod universal;
+#[cfg(not(target_arch = "wasm32"))]
+mod warm_start;
 
 #[cfg(not(target_arch = "wasm32"))]
 mod native {
@@ -118,6 +140,9 @@ mod native {
                     batch: get("--batch", "4").parse()?,
                     learning_rate: get("--lr", "0.001").parse()?,
                     lesions: get("--lesions", "0").parse()?,
+                    init: flag(&args, "--init"),
+                    noise: get("--noise", "0").parse()?,
+                    kernel_detail: get("--kernel-detail", "0").parse()?,
                 };
                 let command = format!("cargo run --release --bin lab -- {}", args.join(" "));
                 crate::hallucination::train_net(&settings, &command)
@@ -164,11 +189,48 @@ mod native {
                     args.iter().any(|a| a == "--add"),
                 )
             }
+            Some("kernel-detail-report") => {
+                let list = |name: &str, default: &str| -> Vec<String> {
+                    flag(&args, name)
+                        .unwrap_or_else(|| default.into())
+                        .split(',')
+                        .filter(|n| !n.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                };
+                let dir = flag(&args, "--dir").unwrap_or_else(|| "static/models".into());
+                let net = flag(&args, "--net").unwrap_or_else(|| "cascade-12-kernel".into());
+                let write = args.iter().any(|a| a == "--write");
+                crate::kernel_detail::report(
+                    &dir,
+                    &net,
+                    &list("--nets", "cascade-12,cascade-12-noise"),
+                    write.then_some("static/reports/kernel_detail.json"),
+                )
+            }
+            Some("tradeoff") => {
+                let list = |name: &str, default: &str| -> Vec<String> {
+                    flag(&args, name)
+                        .unwrap_or_else(|| default.into())
+                        .split(',')
+                        .filter(|n| !n.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                };
+                let dir = flag(&args, "--dir").unwrap_or_else(|| "static/models".into());
+                crate::tradeoff::tradeoff(
+                    &dir,
+                    &list("--nets", &crate::tradeoff::NETS.join(",")),
+                    &list("--points", ""),
+                    args.iter().any(|a| a == "--add"),
+                )
+            }
             Some("sampling-sweep") => {
                 let nets = flag(&args, "--nets").unwrap_or_else(|| "cascade-12,cascade-8".into());
                 let names: Vec<String> = nets.split(',').map(str::to_string).collect();
                 let dir = flag(&args, "--dir").unwrap_or_else(|| "static/models".into());
-                crate::hallucination::sampling_sweep(&dir, &names)
+                let write = !args.iter().any(|a| a == "--dry");
+                crate::hallucination::sampling_sweep(&dir, &names, write)
             }
             Some("bench-instability") => {
                 let nets = flag(&args, "--nets").unwrap_or_else(|| "cascade-12".into());
@@ -177,13 +239,19 @@ mod native {
                 let repeats = flag(&args, "--repeats").map(|c| c.parse()).transpose()?;
                 crate::hallucination::bench_instability(&dir, &names, repeats.unwrap_or(15))
             }
+            Some("warm-start-report") => {
+                let nets = flag(&args, "--nets").unwrap_or_else(|| "cascade-8,cascade-12".into());
+                let names: Vec<String> = nets.split(',').map(str::to_string).collect();
+                let dir = flag(&args, "--dir").unwrap_or_else(|| "static/models".into());
+                crate::warm_start::warm_start_report(&dir, &names)
+            }
             Some("bench-firenet") => {
                 let repeats = flag(&args, "--repeats").map(|c| c.parse()).transpose()?;
                 crate::mri::bench_firenet(repeats.unwrap_or(3))
             }
             _ => {
                 eprintln!(
-                    "usage: lab prepare-mnist [--from DIR] | lab train [linear|mlp|mlp-tanh|cnn|cnn-wide|all] | lab evaluate | lab linearity | lab robustness [--count N] | lab bench-attacks [--count N] | lab firenet-report | lab universal [--p 2|inf] [--xi X] [--delta D] [--passes P] [--count N] [--seed S] [--write] | lab sampling-sweep [--nets a,b] [--dir D] | lab bench-universal [--repeats N] | lab instability-report [--nets a,b] [--dir D] [--add] | lab bench-instability [--nets a,b] [--repeats N] | lab bench-firenet [--repeats N] | lab train-net [--name N] [--dir D] [--steps N] [--rate R] [--cascades C] [--layers L] [--channels K] [--seed S] [--batch B] [--lr R] [--lesions P]"
+                    "usage: lab prepare-mnist [--from DIR] | lab train [linear|mlp|mlp-tanh|cnn|cnn-wide|all] | lab evaluate | lab linearity | lab robustness [--count N] | lab bench-attacks [--count N] | lab firenet-report | lab universal [--p 2|inf] [--xi X] [--delta D] [--passes P] [--count N] [--seed S] [--write] | lab sampling-sweep [--nets a,b] [--dir D] [--dry] | lab bench-universal [--repeats N] | lab instability-report [--nets a,b] [--dir D] [--add] | lab warm-start-report [--nets a,b] [--dir D] | lab kernel-detail-report [--net N] [--nets a,b] [--dir D] [--write] | lab tradeoff [--nets a,b] [--points a,b] [--add] [--dir D] | lab bench-instability [--nets a,b] [--repeats N] | lab bench-firenet [--repeats N] | lab train-net [--name N] [--dir D] [--steps N] [--rate R] [--cascades C] [--layers L] [--channels K] [--seed S] [--batch B] [--lr R] [--lesions P] [--init NAME] [--noise S] [--kernel-detail P]"
                 );
                 bail!("no command given")
             }

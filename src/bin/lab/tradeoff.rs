@@ -1,0 +1,214 @@
+//! `lab tradeoff`: accuracy (clean held-out PSNR) against worst-case amplification κ for every
+//! reconstruction method of the lab: `static/reports/tradeoff.json`.
+
+use crate::hallucination::{report_ids, FIXED_ITERATIONS};
+use barriers_lab::hallucination::{gaussian_like, halve, FirenetSetting, NetCard, SIDE};
+use barriers_lab::instability::{InstabilityTest, Reconstructor, ZeroFilling};
+use barriers_lab::operator::SubsampledFourier;
+use barriers_lab::tradeoff::{held_out_quality, mean_max, TradeoffPoint, TradeoffReport};
+use barriers_lab::warm_start::WarmStart;
+use std::time::Instant;
+
+/// `‖r‖/‖x‖` of the worst-case search (as the instability report's 2%).
+pub const RHO: f64 = 0.02;
+/// Slice `k` of the report is searched with seed `SEED_BASE + k`, its Gaussian noise with
+/// `SEED_BASE + k + 1000` (the instability report's seeds).
+pub const SEED_BASE: u64 = 100;
+/// Where the report is written.
+pub const PATH: &str = "static/reports/tradeoff.json";
+
+/// The networks of the default report (cards in the models directory).
+pub const NETS: [&str; 4] = [
+    "cascade-8",
+    "cascade-12",
+    "cascade-12-noise",
+    "cascade-12-kernel",
+];
+
+/// The networks whose FIRENET warm start (`warm_start::WarmStart`, Ψ → FIRENET with the same
+/// data) is a point of its own, named `warm-<net>`.
+pub const WARM: [&str; 2] = ["cascade-8", "cascade-12"];
+
+/// One method: its clean held-out quality and its worst-case and Gaussian κ on each report
+/// slice.
+#[allow(clippy::too_many_arguments)]
+pub fn measure(
+    name: &str,
+    title: &str,
+    kind: &str,
+    a: &SubsampledFourier,
+    psi: &dyn Reconstructor,
+    held: &[Vec<f32>],
+    report_images: &[Vec<f32>],
+) -> anyhow::Result<TradeoffPoint> {
+    let started = Instant::now();
+    let (psnr, ssim) = held_out_quality(a, psi, held, SIDE)?;
+    let (mut kappa, mut kappa_gaussian) = (Vec::new(), Vec::new());
+    for (k, x) in report_images.iter().enumerate() {
+        let seed = SEED_BASE + k as u64;
+        let test = InstabilityTest::new(a, psi, x)?;
+        let worst = test.at_fixed_norm(RHO, FIXED_ITERATIONS, seed)?;
+        let g = gaussian_like(&worst.r, seed + 1000);
+        kappa_gaussian.push(test.probe(g)?.kappa);
+        kappa.push(worst.kappa);
+    }
+    let (kappa_mean, kappa_max) = mean_max(&kappa);
+    let (kappa_gaussian_mean, _) = mean_max(&kappa_gaussian);
+    let point = TradeoffPoint {
+        name: name.into(),
+        title: title.into(),
+        kind: kind.into(),
+        rate: a.mask().rate(),
+        psnr,
+        ssim,
+        kappa,
+        kappa_mean,
+        kappa_max,
+        kappa_gaussian,
+        kappa_gaussian_mean,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    println!(
+        "{name:<20} rate {:.3}: PSNR {psnr:.2} dB, SSIM {ssim:.3}; κ mean {kappa_mean:.3} max {kappa_max:.3} ({}); Gaussian κ {kappa_gaussian_mean:.3} ({:.0} s)",
+        point.rate,
+        point.kappa.iter().map(|k| format!("{k:.2}")).collect::<Vec<_>>().join(" "),
+        point.seconds
+    );
+    Ok(point)
+}
+
+/// Measures the listed points (`only`; all when empty), keeping the other points of the shipped
+/// report with `add`, and writes [`PATH`].
+pub fn tradeoff(dir: &str, nets: &[String], only: &[String], add: bool) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let brain = crate::mri::brain(128)?;
+    let (_, held) = barriers_lab::sweep::slices(&brain)?;
+    let ids = report_ids(&brain);
+    let report_images: Vec<Vec<f32>> = ids
+        .iter()
+        .map(|id| Ok(halve(&brain.image(*id)?, 128)?))
+        .collect::<anyhow::Result<_>>()?;
+    let wanted = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
+    let cards: Vec<(NetCard, Vec<u8>)> = nets
+        .iter()
+        .map(|n| -> anyhow::Result<_> {
+            Ok((
+                serde_json::from_str(&std::fs::read_to_string(format!("{dir}/{n}.json"))?)?,
+                std::fs::read(format!("{dir}/{n}.safetensors"))?,
+            ))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let mut points = Vec::new();
+    // Zero-filling and FIRENET at every rate of the networks (the suffix names the rate's
+    // network family: `-8` for 7.8% of lines).
+    let mut specs: Vec<_> = cards.iter().map(|(c, _)| c.mask).collect();
+    specs.dedup();
+    specs.sort_by(|p, q| q.rate.total_cmp(&p.rate));
+    specs.dedup();
+    for spec in specs {
+        let a = SubsampledFourier::new(spec.mask(SIDE)?)?;
+        let suffix = if (spec.rate - 0.125).abs() < 1e-9 {
+            String::new()
+        } else {
+            format!("-{}", (spec.rate * 100.0).round())
+        };
+        let pct = a.mask().rate() * 100.0;
+        let zf = format!("zero-filling{suffix}");
+        if wanted(&zf) {
+            points.push(measure(
+                &zf,
+                &format!("Zero-filling A*y, {pct:.1}% of lines"),
+                "linear",
+                &a,
+                &ZeroFilling(&a),
+                &held,
+                &report_images,
+            )?);
+        }
+        let fire_name = format!("firenet{suffix}");
+        if wanted(&fire_name) {
+            let fire = FirenetSetting::new(SIDE)?;
+            let b = fire.sampling(&a)?;
+            points.push(measure(
+                &fire_name,
+                &format!("FIRENET (Haar, unit weights), {pct:.1}% of lines"),
+                "unrolled",
+                &a,
+                &fire.reconstructor(&b),
+                &held,
+                &report_images,
+            )?);
+        }
+    }
+    for (card, weights) in &cards {
+        if !wanted(&card.name) {
+            continue;
+        }
+        let (net, m) = card.load(weights)?;
+        let a = SubsampledFourier::new(m)?;
+        points.push(measure(
+            &card.name,
+            &card.title,
+            "trained",
+            &a,
+            &net,
+            &held,
+            &report_images,
+        )?);
+    }
+    for (card, weights) in cards
+        .iter()
+        .filter(|(c, _)| WARM.contains(&c.name.as_str()))
+    {
+        let name = format!("warm-{}", card.name);
+        if !wanted(&name) {
+            continue;
+        }
+        let (net, m) = card.load(weights)?;
+        let a = SubsampledFourier::new(m)?;
+        let fire = FirenetSetting::new(SIDE)?;
+        let b = fire.sampling(&a)?;
+        let warm = WarmStart::new(&net, &fire, &b);
+        points.push(measure(
+            &name,
+            &format!(
+                "FIRENET warm-started from {} (Ψ → FIRENET, same data), {:.1}% of lines",
+                card.name,
+                a.mask().rate() * 100.0
+            ),
+            "warm start",
+            &a,
+            &warm,
+            &held,
+            &report_images,
+        )?);
+    }
+    if add {
+        let old = TradeoffReport::from_json(&std::fs::read(PATH)?)?;
+        for p in old.points {
+            if !points.iter().any(|q| q.name == p.name) {
+                points.push(p);
+            }
+        }
+    }
+    let mut report = TradeoffReport {
+        side: SIDE,
+        rel_r: RHO,
+        iterations: FIXED_ITERATIONS,
+        seed_base: SEED_BASE,
+        slices: ids.iter().map(|id| id.to_string()).collect(),
+        psnr_slices: held.len(),
+        points,
+        summary: String::new(),
+        command: format!(
+            "cargo run --release --bin lab -- tradeoff --nets {}",
+            nets.join(",")
+        ),
+    };
+    report.sort();
+    report.summary = report.findings();
+    println!("{}", report.summary);
+    std::fs::write(PATH, serde_json::to_string_pretty(&report)? + "\n")?;
+    println!("wrote {PATH} ({:.0} s)", started.elapsed().as_secs_f64());
+    Ok(())
+}
