@@ -501,26 +501,11 @@ impl Experiment {
     /// `log(1 + |F x′|)` for display: mapped to [0, 1] from 10⁻⁵ of the largest magnitude to
     /// the largest, unsampled frequencies dimmed to a third, zero frequency at the centre.
     pub fn kspace_display(&self, a: &SubsampledFourier) -> Vec<f32> {
-        let spectrum = a.spectrum(&self.x_prime);
-        let top = spectrum
-            .iter()
-            .map(|z| z.norm())
-            .fold(0.0f32, f32::max)
-            .max(f32::MIN_POSITIVE);
-        let floor = top * 1e-5;
-        let span = (top / floor).ln();
         let grid = a.mask().grid();
-        let scaled: Vec<f32> = spectrum
-            .iter()
+        let scaled: Vec<f32> = crate::fourier::log_display(&a.spectrum(&self.x_prime))
+            .into_iter()
             .zip(grid)
-            .map(|(z, &sampled)| {
-                let v = ((z.norm().max(floor) / floor).ln() / span).clamp(0.0, 1.0);
-                if sampled {
-                    v
-                } else {
-                    v / 3.0
-                }
-            })
+            .map(|(v, &sampled)| if sampled { v } else { v / 3.0 })
             .collect();
         fftshift(&scaled, self.side)
     }

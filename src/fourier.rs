@@ -125,6 +125,22 @@ pub fn fftshift<T: Copy>(data: &[T], n: usize) -> Vec<T> {
     out
 }
 
+/// `log|v|` of a spectrum for display: mapped to [0, 1] from 10⁻⁵ of the largest magnitude
+/// (black) to the largest (white), in the spectrum's own layout.
+pub fn log_display(spectrum: &[Complex32]) -> Vec<f32> {
+    let top = spectrum
+        .iter()
+        .map(|z| z.norm())
+        .fold(0.0f32, f32::max)
+        .max(f32::MIN_POSITIVE);
+    let floor = top * 1e-5;
+    let span = (top / floor).ln();
+    spectrum
+        .iter()
+        .map(|z| ((z.norm().max(floor) / floor).ln() / span).clamp(0.0, 1.0))
+        .collect()
+}
+
 /// A real image as complex numbers.
 pub fn complexify(image: &[f32]) -> Vec<Complex32> {
     image.iter().map(|&v| Complex32::new(v, 0.0)).collect()

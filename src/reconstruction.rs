@@ -191,18 +191,7 @@ impl Experiment {
     /// from 10⁻⁵ of the largest magnitude (black) to the largest (white).
     pub fn kspace_display(&self) -> Vec<f32> {
         let x: Vec<Complex32> = self.truth.iter().map(|&v| Complex32::new(v, 0.0)).collect();
-        let spectrum = self.a.spectrum(&x);
-        let top = spectrum
-            .iter()
-            .map(|z| z.norm())
-            .fold(0.0f32, f32::max)
-            .max(f32::MIN_POSITIVE);
-        let floor = top * 1e-5;
-        let span = (top / floor).ln();
-        let scaled: Vec<f32> = spectrum
-            .iter()
-            .map(|z| ((z.norm().max(floor) / floor).ln() / span).clamp(0.0, 1.0))
-            .collect();
+        let scaled = crate::fourier::log_display(&self.a.spectrum(&x));
         fftshift(&scaled, self.n)
     }
 }

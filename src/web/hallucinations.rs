@@ -10,7 +10,7 @@ use crate::protocol::{Body, HallucinateJob, Hallucination, HallucinationRow, Job
 use crate::route::{HallucinationState, STRENGTHS};
 use crate::warm_start::{WarmCurvePoint, WarmNet, WarmStartReport};
 use crate::web::app::{use_query_state, Route, WorkerEpoch};
-use crate::web::compute::Compute;
+use crate::web::compute::{use_latest_job, Compute};
 use crate::web::fetch::fetch_bytes;
 use crate::web::mri::PictureCanvas;
 use crate::web::widgets::{JobRun, Notice, Progress};
@@ -429,7 +429,6 @@ fn slice_summary(net: &NetReport, slice: &str) -> Html {
 
 #[function_component(HallucinationsDemo)]
 pub fn hallucinations_demo() -> Html {
-    let compute = use_context::<Compute>().expect("the compute worker is provided by the app");
     let epoch = use_context::<WorkerEpoch>().unwrap_or_default();
     let (parsed, set_state, embed) = use_query_state::<HallucinationState>(Route::Hallucinations);
     let state = parsed.state.clone();
@@ -501,91 +500,18 @@ pub fn hallucinations_demo() -> Html {
         Some((net, slice))
     });
 
-    let run = use_state(|| Run::Idle);
-    let running_id = use_mut_ref(|| None::<u64>);
-    let tickets = use_mut_ref(|| 0u64);
-    {
-        let (compute, run, running_id, tickets) = (
-            compute.clone(),
-            run.clone(),
-            running_id.clone(),
-            tickets.clone(),
-        );
-        let job = chosen.clone().map(|(net, slice)| HallucinateJob {
+    let job = chosen.clone().map(|(net, slice)| {
+        Job::Hallucinate(HallucinateJob {
             net,
             slice,
             strength: state.strength,
             gaussian: state.gaussian,
-        });
-        use_effect_with((job, epoch), move |(job, _)| {
-            let Some(job) = job.clone() else { return };
-            let ticket = {
-                let mut t = tickets.borrow_mut();
-                *t += 1;
-                *t
-            };
-            if let Some(previous) = running_id.borrow_mut().take() {
-                compute.cancel(previous);
-            }
-            let previous = run.shown().cloned();
-            run.set(Run::Running {
-                done: 0,
-                total: 12,
-                previous: previous.clone(),
-            });
-            let (run2, tickets2, running2) = (run.clone(), tickets.clone(), running_id.clone());
-            let id = compute.request(
-                Job::Hallucinate(job),
-                Callback::from(move |body| {
-                    if *tickets2.borrow() != ticket {
-                        return;
-                    }
-                    match body {
-                        Body::Progress { done, total } => run2.set(Run::Running {
-                            done,
-                            total,
-                            previous: previous.clone(),
-                        }),
-                        Body::Hallucinated(h) => {
-                            running2.borrow_mut().take();
-                            run2.set(Run::Done(Rc::new(*h)));
-                        }
-                        Body::Failed { message } => {
-                            running2.borrow_mut().take();
-                            run2.set(Run::Failed(message));
-                        }
-                        Body::Cancelled => {
-                            running2.borrow_mut().take();
-                            run2.set(match previous.clone() {
-                                Some(p) => Run::Done(p),
-                                None => Run::Idle,
-                            });
-                        }
-                        _ => {}
-                    }
-                }),
-            );
-            *running_id.borrow_mut() = Some(id);
-        });
-    }
-    let on_cancel = {
-        let (compute, running_id, tickets, run) = (
-            compute.clone(),
-            running_id.clone(),
-            tickets.clone(),
-            run.clone(),
-        );
-        Callback::from(move |_: MouseEvent| {
-            if let Some(id) = running_id.borrow_mut().take() {
-                compute.cancel(id);
-                *tickets.borrow_mut() += 1;
-                run.set(match run.shown().cloned() {
-                    Some(p) => Run::Done(p),
-                    None => Run::Idle,
-                });
-            }
         })
-    };
+    });
+    let (run, on_cancel) = use_latest_job(job, epoch, 12, |body| match body {
+        Body::Hallucinated(h) => Some(*h),
+        _ => None,
+    });
 
     let edit = |f: Edit| {
         let (set_state, state) = (set_state.clone(), state.clone());
