@@ -959,9 +959,8 @@ impl DetailSettings {
             self.slice.replace(' ', "+"),
             d.kind.name()
         );
-        if d.kind == crate::details::DetailKind::Text {
-            q.push_str(&format!("&text={}", d.text.replace(' ', "+")));
-        }
+        // The text stays in the link for every kind, so that switching back keeps it.
+        q.push_str(&format!("&text={}", d.text.replace(' ', "+")));
         q.push_str(&format!(
             "&row={}&col={}&size={}&intensity={}",
             d.row, d.col, d.size, d.intensity
