@@ -42,6 +42,10 @@ pub struct TradeoffPoint {
     pub kappa_gaussian_mean: f64,
     /// Wall time of this method's measurements (s, natively).
     pub seconds: f64,
+    /// How the method was made (a network's training, from its card; empty for the fixed
+    /// methods).
+    #[serde(default)]
+    pub training: String,
 }
 
 /// `static/reports/tradeoff.json`.
@@ -110,9 +114,14 @@ impl TradeoffReport {
         });
     }
 
-    /// What the points show, in sentences computed from the numbers (for the page and the
-    /// report's `summary`).
+    /// What the points show, in sentences computed from the numbers, joined (the report's
+    /// `summary`).
     pub fn findings(&self) -> String {
+        self.finding_list().join(" ")
+    }
+
+    /// [`TradeoffReport::findings`] one sentence at a time (for the page's list).
+    pub fn finding_list(&self) -> Vec<String> {
         let mut out = Vec::new();
         if let Some(zf) = self.point("zero-filling") {
             out.push(format!(
@@ -145,9 +154,15 @@ impl TradeoffReport {
         }
         let compare = |name: &str, base: &str, what: &str| -> Option<String> {
             let (p, q) = (self.point(name)?, self.point(base)?);
+            let verdict = match (p.psnr > q.psnr, p.kappa_mean > q.kappa_mean) {
+                (true, true) => "more accurate and less stable",
+                (false, false) => "less accurate and more stable",
+                (true, false) => "more accurate and more stable",
+                (false, true) => "less accurate and less stable",
+            };
             Some(format!(
-                "{what} ({name}) changed the clean PSNR by {:+.2} dB ({:.2} → {:.2}) and the mean \
-                 worst-case κ by {:+.0}% ({:.2} → {:.2}; Gaussian κ {:.2} → {:.2}).",
+                "{name} ({what}) against {base}: clean PSNR {:+.2} dB ({:.2} → {:.2}), mean \
+                 worst-case κ {:+.0}% ({:.2} → {:.2}; Gaussian κ {:.2} → {:.2}): {verdict}.",
                 p.psnr - q.psnr,
                 q.psnr,
                 p.psnr,
@@ -161,19 +176,19 @@ impl TradeoffReport {
         out.extend(compare(
             "cascade-12-noise",
             "cascade-12",
-            "Training with measurement noise",
+            "fine-tuned with noisy measurements",
         ));
         out.extend(compare(
             "cascade-12-kernel",
             "cascade-12",
-            "The troublesome-kernel curriculum",
+            "fine-tuned with the troublesome-kernel curriculum",
         ));
         for p in self.points.iter().filter(|p| p.kind == "warm start") {
             if let Some(net) = p.name.strip_prefix("warm-").and_then(|n| self.point(n)) {
                 out.extend(compare(
                     &p.name,
                     &net.name,
-                    "FIRENET warm-started from the network",
+                    "FIRENET started from its output",
                 ));
             }
         }
@@ -195,7 +210,7 @@ impl TradeoffReport {
                  worst-case κ."
             ));
         }
-        out.join(" ")
+        out
     }
 }
 
@@ -247,6 +262,7 @@ mod tests {
             kappa_gaussian: vec![0.5, 0.6],
             kappa_gaussian_mean: 0.55,
             seconds: 1.0,
+            training: String::new(),
         }
     }
 
@@ -279,5 +295,37 @@ mod tests {
         assert!(TradeoffReport::from_json(&serde_json::to_vec(&twice).unwrap()).is_err());
         assert!(TradeoffReport::from_json(b"{}").is_err());
         assert_eq!(mean_max(&[1.0, 3.0]), (2.0, 3.0));
+    }
+
+    #[test]
+    fn findings_read_the_numbers() {
+        let mut r = report();
+        r.points[0].name = "cascade-12".into();
+        r.points[1].name = "cascade-12-noise".into();
+        r.points[1].psnr = 24.0;
+        r.points[1].kappa_mean = 2.8;
+        let mut zf = point("zero-filling");
+        zf.kind = "linear".into();
+        zf.psnr = 17.0;
+        zf.kappa_mean = 1.0;
+        zf.kappa_max = 1.0;
+        r.points.push(zf);
+        r.sort();
+        assert_eq!(r.points[0].name, "zero-filling", "linear methods first");
+        let f = r.finding_list();
+        assert!(
+            f[0].starts_with("Zero-filling's worst case is κ = 1.000"),
+            "{f:?}"
+        );
+        assert!(
+            f.iter().any(|s| s.contains("cascade-12-noise")
+                && s.contains("-1.00 dB")
+                && s.contains("-20%")
+                && s.ends_with("less accurate and more stable.")),
+            "{f:?}"
+        );
+        // zero-filling < noise < cascade-12 in both PSNR and κ: all three pairs agree.
+        assert!(f.last().unwrap().starts_with("In 3 of 3 pairs"), "{f:?}");
+        assert_eq!(r.findings(), f.join(" "));
     }
 }

@@ -166,3 +166,27 @@ fn a_network_point_recomputes_from_the_shipped_weights() {
     );
     assert!((worst.relative_norm - r.rel_r).abs() < 1e-6);
 }
+
+#[test]
+fn the_fine_tuned_cards_quality_recomputes_from_their_weights() {
+    // The held-out PSNR and SSIM of cascade-12-noise and cascade-12-kernel, as their cards state,
+    // from the shipped weights (18 held-out slices, one forward pass each).
+    let (_, held) = barriers_lab::sweep::slices(&brain()).unwrap();
+    assert_eq!(held.len(), 18);
+    for name in ["cascade-12-noise", "cascade-12-kernel"] {
+        let (c, w) = card(name);
+        assert_eq!(
+            c.training.init.as_deref(),
+            Some("cascade-12"),
+            "{name} is fine-tuned"
+        );
+        let (net, m) = c.load(&w).unwrap();
+        let a = SubsampledFourier::new(m).unwrap();
+        let (psnr, ssim) = barriers_lab::tradeoff::held_out_quality(&a, &net, &held, SIDE).unwrap();
+        assert!((psnr - c.held_out.psnr_net).abs() < 1e-6, "{name}: {psnr}");
+        assert!((ssim - c.held_out.ssim_net).abs() < 1e-6, "{name}: {ssim}");
+    }
+    let (noise, _) = card("cascade-12-noise");
+    assert_eq!(noise.training.noise, Some(0.5));
+    assert!(noise.training.kernel_detail.is_none());
+}

@@ -26,6 +26,14 @@ const SIDE: usize = 64;
 const NETS: &[(&str, &str)] = &[
     ("cascade-12", "cascade-12: deep cascade, 12.5% of lines"),
     ("cascade-8", "cascade-8: deep cascade, 7.8% of lines"),
+    (
+        "cascade-12-noise",
+        "cascade-12-noise: trained with measurement noise",
+    ),
+    (
+        "cascade-12-kernel",
+        "cascade-12-kernel: trained with a lesion in the kernel",
+    ),
 ];
 
 type Run = JobRun<KernelResult>;
@@ -647,6 +655,9 @@ fn kernel_page(props: &PageProps) -> Html {
                 <p>{"Every reconstruction R gets the same data for x and x′, so it returns the same image for both, and by the triangle inequality"}</p>
                 <p class="formula">{"‖R(Ax) − x‖ + ‖R(Ax′) − x′‖ ≥ ‖x − x′‖ = t‖z_N‖."}</p>
                 <p>{"A method that is very accurate on x′ must therefore put t·z_N into its reconstruction of x: a hallucination. This holds for zero-filling, FIRENET and a trained network alike (Gottschling, Antun, Adcock & Hansen, \u{201c}The troublesome kernel\u{201d}). What differs is where a method errs: a network trained on images like x′ has learnt to be accurate there, and pays on x. The last method, Ψ → FIRENET, starts FIRENET from the network's output with the same data; it cannot escape the bound either."}</p>
+                <p>{"The network cascade-12-kernel was trained (as in the authors' code) with the kernel component of one lesion added to half of its training images. "}
+                    <a href="#/kernel?net=cascade-12-kernel&slice=axial+10&detail=lesion&row=36&col=32&size=3&intensity=0.6&t=1" data-testid="trained-detail-link">{"Open its lesion"}</a>
+                    {": its R(Ax) is pulled towards x + z_N, so it pays on x. How much it paints into held-out slices is measured in static/reports/kernel_detail.json (docs/kernel.md)."}</p>
             </div>
         }
     } else {

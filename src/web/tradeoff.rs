@@ -136,7 +136,11 @@ fn tradeoff_plot(props: &PlotProps) -> Html {
             if (k_lo..=k_hi).contains(&1.0) {
                 <line class="kappa-one" x1={x(1.0).to_string()} x2={x(1.0).to_string()} y1={top.to_string()} y2={(h - bottom).to_string()} />
             }
-            { for r.points.iter().zip(&labels).map(|(p, (lx, ly, right_side))| {
+            // The highlighted point last, so that it lies on top of any it overlaps.
+            { for r.points.iter().zip(&labels)
+                .filter(|(p, _)| props.highlighted.as_deref() != Some(p.name.as_str()))
+                .chain(r.points.iter().zip(&labels).filter(|(p, _)| props.highlighted.as_deref() == Some(p.name.as_str())))
+                .map(|(p, (lx, ly, right_side))| {
                 let on = props.highlighted.as_deref() == Some(p.name.as_str());
                 let lo = p.kappa.iter().fold(f64::INFINITY, |m, v| m.min(*v));
                 let select = {
@@ -189,6 +193,9 @@ fn point_detail(props: &DetailProps) -> Html {
                 "{} · {:.1}% of k-space · PSNR {:.2} dB, SSIM {:.3} · worst-case κ mean {:.3}, largest {:.3} · Gaussian noise of the same norm: κ {:.3}",
                 p.kind, p.rate * 100.0, p.psnr, p.ssim, p.kappa_mean, p.kappa_max, p.kappa_gaussian_mean
             )}</p>
+            if !p.training.is_empty() {
+                <p class="small" data-testid="tradeoff-training">{format!("Made by: {}.", p.training)}</p>
+            }
             <p class="small muted">{format!(
                 "Per slice (worst case / Gaussian): {}.",
                 props.slices.iter().zip(p.kappa.iter().zip(&p.kappa_gaussian))
@@ -329,7 +336,10 @@ pub fn tradeoff_demo() -> Html {
                             <tbody>{ for r.points.iter().map(row) }</tbody>
                         </table>
                         <h3>{"What was measured"}</h3>
-                        <p data-testid="tradeoff-findings">{r.findings()}</p>
+                        <ul data-testid="tradeoff-findings">
+                            { for r.finding_list().into_iter().map(|f| html! { <li>{f}</li> }) }
+                        </ul>
+                        <p class="small">{"Caveat: the two fine-tuned networks (cascade-12-noise, cascade-12-kernel) also had extra training steps (see \u{201c}Made by\u{201d} under a point), so part of their difference from cascade-12 comes from those steps (a control with the same steps and no noise is in docs/hallucinations.md). The kernel-trained network paints much less of the detail than the theory's optimum P·z_N (static/reports/kernel_detail.json)."}</p>
                         <p class="small muted">{format!(
                             "Computed natively by `{}`; the page draws the shipped report. Gaussian κ: noise of the same norm as each worst case moves the outputs by at most {:.2} times its norm, against worst cases of up to {:.2}: the instability lies in special directions, not in noise.",
                             r.command,

@@ -33,7 +33,7 @@
 //!                                                 what the kernel-trained net (and the others,
 //!                                                 FIRENET, zero-filling) paints into held-out
 //!                                                 slices: static/reports/kernel_detail.json
-//! lab tradeoff [--nets a,b] [--points a,b] [--add] [--dir D]
+//! lab tradeoff [--nets a,b] [--points a,b] [--add] [--dir D] [--out F]
 //!                                                 clean PSNR against worst-case κ per method:
 //!                                                 static/reports/tradeoff.json (--add: measure
 //!                                                 only --points, keep the others)
@@ -223,6 +223,7 @@ mod native {
                     &list("--nets", &crate::tradeoff::NETS.join(",")),
                     &list("--points", ""),
                     args.iter().any(|a| a == "--add"),
+                    &flag(&args, "--out").unwrap_or_else(|| crate::tradeoff::PATH.into()),
                 )
             }
             Some("sampling-sweep") => {
@@ -251,7 +252,7 @@ mod native {
             }
             _ => {
                 eprintln!(
-                    "usage: lab prepare-mnist [--from DIR] | lab train [linear|mlp|mlp-tanh|cnn|cnn-wide|all] | lab evaluate | lab linearity | lab robustness [--count N] | lab bench-attacks [--count N] | lab firenet-report | lab universal [--p 2|inf] [--xi X] [--delta D] [--passes P] [--count N] [--seed S] [--write] | lab sampling-sweep [--nets a,b] [--dir D] [--dry] | lab bench-universal [--repeats N] | lab instability-report [--nets a,b] [--dir D] [--add] | lab warm-start-report [--nets a,b] [--dir D] | lab kernel-detail-report [--net N] [--nets a,b] [--dir D] [--write] | lab tradeoff [--nets a,b] [--points a,b] [--add] [--dir D] | lab bench-instability [--nets a,b] [--repeats N] | lab bench-firenet [--repeats N] | lab train-net [--name N] [--dir D] [--steps N] [--rate R] [--cascades C] [--layers L] [--channels K] [--seed S] [--batch B] [--lr R] [--lesions P] [--init NAME] [--noise S] [--kernel-detail P]"
+                    "usage: lab prepare-mnist [--from DIR] | lab train [linear|mlp|mlp-tanh|cnn|cnn-wide|all] | lab evaluate | lab linearity | lab robustness [--count N] | lab bench-attacks [--count N] | lab firenet-report | lab universal [--p 2|inf] [--xi X] [--delta D] [--passes P] [--count N] [--seed S] [--write] | lab sampling-sweep [--nets a,b] [--dir D] [--dry] | lab bench-universal [--repeats N] | lab instability-report [--nets a,b] [--dir D] [--add] | lab warm-start-report [--nets a,b] [--dir D] | lab kernel-detail-report [--net N] [--nets a,b] [--dir D] [--write] | lab tradeoff [--nets a,b] [--points a,b] [--add] [--dir D] [--out F] | lab bench-instability [--nets a,b] [--repeats N] | lab bench-firenet [--repeats N] | lab train-net [--name N] [--dir D] [--steps N] [--rate R] [--cascades C] [--layers L] [--channels K] [--seed S] [--batch B] [--lr R] [--lesions P] [--init NAME] [--noise S] [--kernel-detail P]"
                 );
                 bail!("no command given")
             }

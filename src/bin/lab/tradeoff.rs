@@ -29,12 +29,33 @@ pub const NETS: [&str; 4] = [
 /// data) is a point of its own, named `warm-<net>`.
 pub const WARM: [&str; 2] = ["cascade-8", "cascade-12"];
 
+/// How a network was trained, in one line, from its card.
+fn training(card: &NetCard) -> String {
+    let t = &card.training;
+    let mut s = match &t.init {
+        Some(init) => format!("fine-tuned from {init}: "),
+        None => String::new(),
+    };
+    s += &format!(
+        "{} steps, batch {}, learning rate {}",
+        t.steps, t.batch, t.learning_rate
+    );
+    if let Some(noise) = t.noise {
+        s += &format!(", measurement noise ‖e‖ = u·{noise}·‖Ax‖");
+    }
+    if let Some(k) = &t.kernel_detail {
+        s += &format!(", kernel detail z_N added with P = {}", k.probability);
+    }
+    s + &format!(" ({:.0} s on the CPU)", t.seconds)
+}
+
 /// One method: its clean held-out quality and its worst-case and Gaussian κ on each report
 /// slice.
 #[allow(clippy::too_many_arguments)]
 pub fn measure(
     name: &str,
     title: &str,
+    training: &str,
     kind: &str,
     a: &SubsampledFourier,
     psi: &dyn Reconstructor,
@@ -67,6 +88,7 @@ pub fn measure(
         kappa_gaussian,
         kappa_gaussian_mean,
         seconds: started.elapsed().as_secs_f64(),
+        training: training.into(),
     };
     println!(
         "{name:<20} rate {:.3}: PSNR {psnr:.2} dB, SSIM {ssim:.3}; κ mean {kappa_mean:.3} max {kappa_max:.3} ({}); Gaussian κ {kappa_gaussian_mean:.3} ({:.0} s)",
@@ -77,9 +99,15 @@ pub fn measure(
     Ok(point)
 }
 
-/// Measures the listed points (`only`; all when empty), keeping the other points of the shipped
-/// report with `add`, and writes [`PATH`].
-pub fn tradeoff(dir: &str, nets: &[String], only: &[String], add: bool) -> anyhow::Result<()> {
+/// Measures the listed points (`only`; all when empty), keeping the other points of the report
+/// at `out` with `add`, and writes `out` ([`PATH`] for the shipped report).
+pub fn tradeoff(
+    dir: &str,
+    nets: &[String],
+    only: &[String],
+    add: bool,
+    out: &str,
+) -> anyhow::Result<()> {
     let started = Instant::now();
     let brain = crate::mri::brain(128)?;
     let (_, held) = barriers_lab::sweep::slices(&brain)?;
@@ -118,6 +146,7 @@ pub fn tradeoff(dir: &str, nets: &[String], only: &[String], add: bool) -> anyho
             points.push(measure(
                 &zf,
                 &format!("Zero-filling A*y, {pct:.1}% of lines"),
+                "",
                 "linear",
                 &a,
                 &ZeroFilling(&a),
@@ -132,6 +161,7 @@ pub fn tradeoff(dir: &str, nets: &[String], only: &[String], add: bool) -> anyho
             points.push(measure(
                 &fire_name,
                 &format!("FIRENET (Haar, unit weights), {pct:.1}% of lines"),
+                "",
                 "unrolled",
                 &a,
                 &fire.reconstructor(&b),
@@ -149,6 +179,7 @@ pub fn tradeoff(dir: &str, nets: &[String], only: &[String], add: bool) -> anyho
         points.push(measure(
             &card.name,
             &card.title,
+            &training(card),
             "trained",
             &a,
             &net,
@@ -176,6 +207,12 @@ pub fn tradeoff(dir: &str, nets: &[String], only: &[String], add: bool) -> anyho
                 card.name,
                 a.mask().rate() * 100.0
             ),
+            &format!(
+                "{}; then FIRENET's {} blocks × {} layers from ψ₀ = WΨ(y), ε₀ = ‖y‖ (no training)",
+                training(card),
+                warm.firenet.blocks,
+                warm.firenet.layers_per_block
+            ),
             "warm start",
             &a,
             &warm,
@@ -184,7 +221,7 @@ pub fn tradeoff(dir: &str, nets: &[String], only: &[String], add: bool) -> anyho
         )?);
     }
     if add {
-        let old = TradeoffReport::from_json(&std::fs::read(PATH)?)?;
+        let old = TradeoffReport::from_json(&std::fs::read(out)?)?;
         for p in old.points {
             if !points.iter().any(|q| q.name == p.name) {
                 points.push(p);
@@ -208,7 +245,7 @@ pub fn tradeoff(dir: &str, nets: &[String], only: &[String], add: bool) -> anyho
     report.sort();
     report.summary = report.findings();
     println!("{}", report.summary);
-    std::fs::write(PATH, serde_json::to_string_pretty(&report)? + "\n")?;
-    println!("wrote {PATH} ({:.0} s)", started.elapsed().as_secs_f64());
+    std::fs::write(out, serde_json::to_string_pretty(&report)? + "\n")?;
+    println!("wrote {out} ({:.0} s)", started.elapsed().as_secs_f64());
     Ok(())
 }
