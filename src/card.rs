@@ -1,8 +1,8 @@
 //! Model cards: the JSON file `static/models/<name>.json` beside each shipped weight file, with the
 //! architecture, size, measured held-out accuracy and how the model was trained.
 
-use crate::classifier::Architecture;
-use crate::training::{EpochReport, TrainConfig};
+use crate::classification::classifier::Architecture;
+use crate::classification::training::{EpochReport, TrainConfig};
 use serde::{Deserialize, Serialize};
 
 /// What the lab knows and says about a shipped model.

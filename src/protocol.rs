@@ -5,14 +5,14 @@
 //! (a result, [`Body::Failed`] or [`Body::Cancelled`]). [`Job::Cancel`] asks the worker to stop the
 //! job with the given id at its next check point. Messages travel as JSON strings.
 
-use crate::attack::{AttackKind, AttackOutcome};
 use crate::card::ModelCard;
-use crate::classifier::Prediction;
-use crate::reconstruction::Quality;
-use crate::robustness::AttackSummary;
-use crate::sampling::Pattern;
-use crate::transfer::TransferEntry;
-use crate::universal::{Ball, PassReport, Universal};
+use crate::classification::attack::{AttackKind, AttackOutcome};
+use crate::classification::classifier::Prediction;
+use crate::classification::robustness::AttackSummary;
+use crate::classification::transfer::TransferEntry;
+use crate::classification::universal::{Ball, PassReport, Universal};
+use crate::mri::reconstruction::Quality;
+use crate::mri::sampling::Pattern;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -134,9 +134,9 @@ pub struct KernelMethod {
     /// `|R(Ax′) − x′|`, on the figure's common error scale.
     pub error_map: Picture,
     /// The two error terms against `t‖z_N‖` (for `t`).
-    pub bound: Option<crate::kernel::BoundCheck>,
+    pub bound: Option<crate::mri::kernel::BoundCheck>,
     /// Recovered fraction and errors inside the detail's region.
-    pub recovery: crate::details::Recovery,
+    pub recovery: crate::mri::details::Recovery,
     /// PSNR of `|R(Ax′)|` against `|x′|` (dB).
     pub psnr: f64,
     /// Mean time of one reconstruction in this browser.
@@ -166,7 +166,7 @@ pub struct KernelResult {
     /// `log(1 + |F x′|)`, normalised, k-space centred, unsampled frequencies dimmed.
     pub kspace: Picture,
     /// The detail's box (for the magnified views).
-    pub region: crate::details::Region,
+    pub region: crate::mri::details::Region,
     /// `‖z‖₂`.
     pub detail_norm: f64,
     /// `‖z_N‖₂ / ‖z‖₂`: the share of the detail the sampling cannot see.
@@ -190,9 +190,9 @@ pub struct KernelResult {
 pub struct SweepJob {
     /// Shipped reconstruction networks (`static/models/<net>.json`), in the curves' order.
     pub nets: Vec<String>,
-    /// Shares of k-space, increasing ([`crate::sweep::check_rates`]).
+    /// Shares of k-space, increasing ([`crate::mri::learned::sweep::check_rates`]).
     pub rates: Vec<f64>,
-    /// Held-out slices each mean is taken over ([`crate::sweep::spread`]).
+    /// Held-out slices each mean is taken over ([`crate::mri::learned::sweep::spread`]).
     pub slices: usize,
 }
 
@@ -200,7 +200,7 @@ pub struct SweepJob {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SweepResult {
     pub job: SweepJob,
-    pub report: crate::sweep::SweepReport,
+    pub report: crate::mri::learned::sweep::SweepReport,
     /// Time of the whole job in this browser's worker, milliseconds.
     pub millis: f64,
     /// Time of each rate, milliseconds (0 for a rate the worker had computed before).
@@ -449,7 +449,7 @@ pub struct Reconstruction {
     pub truth: Picture,
     /// The sampling mask, zero frequency at the centre.
     pub mask: Picture,
-    /// `log|Fx|` (see [`crate::reconstruction::Experiment::kspace_display`]).
+    /// `log|Fx|` (see [`crate::mri::reconstruction::Experiment::kspace_display`]).
     pub kspace: Picture,
     /// Sampled share and count of frequencies.
     pub rate: f64,
@@ -572,7 +572,7 @@ pub enum Body {
         max_size: usize,
         /// `k̂(x)` of the unedited image.
         original: usize,
-        found: Option<crate::structural::PatchFound>,
+        found: Option<crate::classification::structural::PatchFound>,
         /// Model evaluations the search needed.
         evaluations: usize,
         millis: f64,

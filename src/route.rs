@@ -5,11 +5,11 @@
 //! notice that the page shows. `embed=1` in the hash query, or `?embed` in the page query, hides
 //! header and footer for iframes.
 
-use crate::attack::AttackKind;
-use crate::classifier::Architecture;
-use crate::mnist::HELD_OUT_COUNT;
+use crate::classification::attack::AttackKind;
+use crate::classification::classifier::Architecture;
+use crate::classification::mnist::HELD_OUT_COUNT;
+use crate::mri::sampling::Pattern;
 use crate::protocol::{MriImage, ReconstructJob};
-use crate::sampling::Pattern;
 
 /// Splits a query string (`a=1&b=two`, with or without a leading `?`) into decoded pairs.
 pub fn parse_query(query: &str) -> Vec<(String, String)> {
@@ -298,7 +298,7 @@ impl MriState {
                         "Unknown image \u{201c}{value}\u{201d}: showing a brain slice."
                     )),
                 },
-                "orientation" => match crate::brain::Orientation::from_name(&value) {
+                "orientation" => match crate::mri::brain::Orientation::from_name(&value) {
                     Ok(_) => orientation = value,
                     Err(_) => notices.push(format!(
                         "Unknown orientation \u{201c}{value}\u{201d}: showing an axial slice."
@@ -337,7 +337,7 @@ impl MriState {
                         job.noise = v;
                     }
                 }
-                "wavelet" => match crate::wavelet::Wavelet::from_name(&value) {
+                "wavelet" => match crate::mri::wavelet::Wavelet::from_name(&value) {
                     Ok(w) => job.wavelet = w.name().to_string(),
                     Err(_) => notices.push(format!(
                         "Unknown wavelet \u{201c}{value}\u{201d}: using db4."
@@ -534,10 +534,10 @@ mod hallucination_state_tests {
 }
 
 /// Radii `ξ` the universal demo's slider offers, per ball.
-pub fn xi_range(ball: crate::universal::Ball) -> std::ops::RangeInclusive<f64> {
+pub fn xi_range(ball: crate::classification::universal::Ball) -> std::ops::RangeInclusive<f64> {
     match ball {
-        crate::universal::Ball::L2 => 0.5..=15.0,
-        crate::universal::Ball::Linf => 0.01..=0.6,
+        crate::classification::universal::Ball::L2 => 0.5..=15.0,
+        crate::classification::universal::Ball::Linf => 0.01..=0.6,
     }
 }
 
@@ -545,7 +545,7 @@ pub fn xi_range(ball: crate::universal::Ball) -> std::ops::RangeInclusive<f64> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct UniversalState {
     pub model: Architecture,
-    pub ball: crate::universal::Ball,
+    pub ball: crate::classification::universal::Ball,
     /// `ξ` of a live search; `None` for the shipped perturbation's.
     pub xi: Option<f64>,
     /// Target `1 − δ` on `X`.
@@ -561,7 +561,7 @@ impl Default for UniversalState {
     fn default() -> Self {
         Self {
             model: Architecture::Cnn,
-            ball: crate::universal::Ball::L2,
+            ball: crate::classification::universal::Ball::L2,
             xi: None,
             delta: 0.05,
             count: 500,
@@ -575,7 +575,7 @@ impl UniversalState {
     /// Reads `model`, `p=2|inf`, `xi`, `delta`, `count`, `passes` and `digit`; bad values fall
     /// back to the defaults with a notice.
     pub fn from_query(query: &str) -> Parsed<Self> {
-        use crate::universal::{Ball, MAX_SET};
+        use crate::classification::universal::{Ball, MAX_SET};
         let mut state = Self::default();
         let mut notices = Vec::new();
         let mut xi = None;
@@ -645,8 +645,8 @@ impl UniversalState {
     /// The query that [`UniversalState::from_query`] reads back to this state.
     pub fn to_query(&self) -> String {
         let p = match self.ball {
-            crate::universal::Ball::L2 => "2",
-            crate::universal::Ball::Linf => "inf",
+            crate::classification::universal::Ball::L2 => "2",
+            crate::classification::universal::Ball::Linf => "inf",
         };
         let mut q = format!("model={}&p={p}", self.model.name());
         if let Some(xi) = self.xi {
@@ -665,7 +665,7 @@ query_state!(UniversalState);
 #[cfg(test)]
 mod universal_state_tests {
     use super::*;
-    use crate::universal::Ball;
+    use crate::classification::universal::Ball;
 
     #[test]
     fn round_trips_and_rejects_bad_values() {
@@ -706,7 +706,7 @@ pub const LINEARITY_DIMS: std::ops::RangeInclusive<usize> = 10..=100_000;
 pub struct LinearityState {
     pub eps: f64,
     pub d: usize,
-    /// One of [`crate::linearity::SIDES`].
+    /// One of [`crate::classification::linearity::SIDES`].
     pub side: usize,
     pub digit: usize,
 }
@@ -749,7 +749,7 @@ impl LinearityState {
                     )),
                 },
                 "side" => match value.parse::<usize>() {
-                    Ok(v) if crate::linearity::SIDES.contains(&v) => state.side = v,
+                    Ok(v) if crate::classification::linearity::SIDES.contains(&v) => state.side = v,
                     _ => notices.push(format!(
                         "The models work at 7×7, 14×14 or 28×28 pixels, not \u{201c}{value}\u{201d}: using 28×28."
                     )),
@@ -838,12 +838,12 @@ query_state!(StructuralState);
 
 /// The held-out slices of the brain pages (`i % 4 == 2` in each 24-slice stack), by name.
 pub fn held_out_slice_names() -> Vec<String> {
-    crate::brain::Orientation::ALL
+    crate::mri::brain::Orientation::ALL
         .iter()
         .flat_map(|o| {
             (0..24)
                 .filter(|&i| {
-                    crate::brain::SliceId {
+                    crate::mri::brain::SliceId {
                         orientation: *o,
                         index: i,
                     }
@@ -862,14 +862,14 @@ pub struct DetailSettings {
     pub net: String,
     /// A held-out slice, `axial 10`.
     pub slice: String,
-    pub detail: crate::details::DetailSpec,
+    pub detail: crate::mri::details::DetailSpec,
 }
 
 impl DetailSettings {
     /// Applies one `key=value` (`net`, `slice`, `detail=text|lesion|drawn`, `text`, `row`,
     /// `col`, `size`, `intensity`); returns whether the key was one of these.
     fn apply(&mut self, key: &str, value: &str, notices: &mut Vec<String>) -> bool {
-        use crate::details::{wrap, DetailKind, MAX_INTENSITY, MAX_SIZE, MAX_TEXT};
+        use crate::mri::details::{wrap, DetailKind, MAX_INTENSITY, MAX_SIZE, MAX_TEXT};
         let side = 64;
         match key {
             "net" => {
@@ -983,8 +983,8 @@ impl Default for KernelState {
             settings: DetailSettings {
                 net: "cascade-12".into(),
                 slice: "axial 10".into(),
-                detail: crate::details::DetailSpec {
-                    kind: crate::details::DetailKind::Text,
+                detail: crate::mri::details::DetailSpec {
+                    kind: crate::mri::details::DetailKind::Text,
                     text: "AI".into(),
                     row: 30,
                     col: 32,
@@ -998,7 +998,7 @@ impl Default for KernelState {
 }
 
 impl KernelState {
-    /// Reads the detail settings and `t` (|t| ≤ [`crate::details::MAX_T`]); bad values fall
+    /// Reads the detail settings and `t` (|t| ≤ [`crate::mri::details::MAX_T`]); bad values fall
     /// back to the defaults with a notice.
     pub fn from_query(query: &str) -> Parsed<Self> {
         let mut state = Self::default();
@@ -1009,10 +1009,10 @@ impl KernelState {
             }
             match key.as_str() {
                 "t" => match value.parse::<f64>() {
-                    Ok(t) if t.is_finite() && t.abs() <= crate::details::MAX_T => state.t = t,
+                    Ok(t) if t.is_finite() && t.abs() <= crate::mri::details::MAX_T => state.t = t,
                     _ => notices.push(format!(
                         "t must lie between −{0} and {0}, not \u{201c}{value}\u{201d}: using {1}.",
-                        crate::details::MAX_T,
+                        crate::mri::details::MAX_T,
                         state.t
                     )),
                 },
@@ -1070,7 +1070,7 @@ query_state!(KernelState, DetailsState);
 #[cfg(test)]
 mod kernel_state_tests {
     use super::*;
-    use crate::details::DetailKind;
+    use crate::mri::details::DetailKind;
 
     #[test]
     fn kernel_and_details_states_round_trip_and_fall_back() {
@@ -1287,8 +1287,8 @@ pub fn rate_percent(rate: f64) -> String {
 pub struct SweepState {
     /// Shipped networks; `None`: every network of the shipped report.
     pub nets: Option<Vec<String>>,
-    /// Shares of k-space, increasing, within [`crate::sweep::MIN_RATE`] …
-    /// [`crate::sweep::MAX_RATE`], at most [`crate::sweep::MAX_RATES`].
+    /// Shares of k-space, increasing, within [`crate::mri::learned::sweep::MIN_RATE`] …
+    /// [`crate::mri::learned::sweep::MAX_RATE`], at most [`crate::mri::learned::sweep::MAX_RATES`].
     pub rates: Vec<f64>,
     /// Held-out slices per mean; `None`: all of them (as in the shipped report).
     pub slices: Option<usize>,
@@ -1298,7 +1298,7 @@ impl Default for SweepState {
     fn default() -> Self {
         Self {
             nets: None,
-            rates: crate::sweep::RATES.to_vec(),
+            rates: crate::mri::learned::sweep::RATES.to_vec(),
             slices: None,
         }
     }
@@ -1310,7 +1310,7 @@ impl SweepState {
     /// the networks exist and `N` is at most the number of held-out slices is checked against
     /// the shipped report on the page.)
     pub fn from_query(query: &str) -> Parsed<Self> {
-        use crate::sweep::{MAX_RATE, MAX_RATES, MIN_RATE};
+        use crate::mri::learned::sweep::{MAX_RATE, MAX_RATES, MIN_RATE};
         let mut state = Self::default();
         let mut notices = Vec::new();
         for (key, value) in parse_query(query) {
@@ -1325,7 +1325,7 @@ impl SweepState {
                                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
                     });
                     let distinct = (1..names.len()).all(|k| !names[..k].contains(&names[k]));
-                    if valid && distinct && names.len() <= crate::sweep::MAX_NETS {
+                    if valid && distinct && names.len() <= crate::mri::learned::sweep::MAX_NETS {
                         state.nets = Some(names);
                     } else {
                         notices.push(format!(

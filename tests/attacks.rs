@@ -3,15 +3,15 @@
 //! on the shipped models (DeepFool's taken at the boundary along its r).
 #![cfg(not(target_arch = "wasm32"))]
 
-use barriers_lab::affine::Affine;
-use barriers_lab::attack::{add_scaled, norm2, norm_inf, Model};
-use barriers_lab::classifier::{Architecture, Classifier};
-use barriers_lab::deepfool::{deepfool_binary, DeepFool, Norm};
-use barriers_lab::fast_gradient::{fast_gradient, fgsm};
-use barriers_lab::inference::Network;
-use barriers_lab::line_search::LineSearch;
-use barriers_lab::mnist::Digits;
-use barriers_lab::random_noise::{gaussian, random_noise};
+use barriers_lab::classification::affine::Affine;
+use barriers_lab::classification::attack::{add_scaled, norm2, norm_inf, Model};
+use barriers_lab::classification::classifier::{Architecture, Classifier};
+use barriers_lab::classification::deepfool::{deepfool_binary, DeepFool, Norm};
+use barriers_lab::classification::fast_gradient::{fast_gradient, fgsm};
+use barriers_lab::classification::inference::Network;
+use barriers_lab::classification::line_search::LineSearch;
+use barriers_lab::classification::mnist::Digits;
+use barriers_lab::classification::random_noise::{gaussian, random_noise};
 use candle_core::{DType, Device};
 
 fn held_out() -> Digits {
@@ -65,7 +65,7 @@ fn multiclass_deepfool_on_an_affine_classifier_is_the_closed_form() {
     .unwrap();
     let x = vec![0.9, 0.1, 0.3];
     let f = m.logits(&x).unwrap();
-    let k0 = barriers_lab::classifier::argmax(&f);
+    let k0 = barriers_lab::classification::classifier::argmax(&f);
     // Closed form: the nearest of the K − 1 hyperplanes fₖ = f_k̂.
     let (mut best, mut r_star) = (f64::INFINITY, vec![]);
     for k in (0..4).filter(|&k| k != k0) {

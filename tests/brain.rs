@@ -3,7 +3,7 @@
 //! files.
 #![cfg(not(target_arch = "wasm32"))]
 
-use barriers_lab::brain::{is_test_index, BrainSlices, Orientation, SliceId};
+use barriers_lab::mri::brain::{is_test_index, BrainSlices, Orientation, SliceId};
 use barriers_lab::Error;
 use safetensors::tensor::{Dtype, TensorView};
 use std::collections::{HashMap, HashSet};

@@ -5,16 +5,16 @@
 //! recovered fraction is measured and printed; through the kernel nothing is recovered and the
 //! lower bound holds.
 
-use barriers_lab::brain::{BrainSlices, SliceId};
-use barriers_lab::details::Experiment;
-use barriers_lab::hallucination::{halve, FirenetSetting, NetCard, SIDE};
-use barriers_lab::instability::{Reconstructor, ZeroFilling};
-use barriers_lab::operator::SubsampledFourier;
+use barriers_lab::mri::brain::{BrainSlices, SliceId};
+use barriers_lab::mri::details::Experiment;
+use barriers_lab::mri::instability::{Reconstructor, ZeroFilling};
+use barriers_lab::mri::learned::hallucination::{halve, FirenetSetting, NetCard, SIDE};
+use barriers_lab::mri::learned::warm_start::WarmStart;
+use barriers_lab::mri::operator::SubsampledFourier;
 use barriers_lab::route::{DetailsState, KernelState};
-use barriers_lab::warm_start::WarmStart;
 
 fn setting() -> (
-    barriers_lab::cascade::CascadeNet,
+    barriers_lab::mri::learned::cascade::CascadeNet,
     SubsampledFourier,
     BrainSlices,
 ) {
@@ -96,7 +96,7 @@ fn through_the_kernel_nothing_is_recovered_and_the_bound_holds() {
         let e = Experiment::new(a, &x, &z, Some(state.t)).unwrap();
         let pair = e.pair.as_ref().unwrap();
         assert!((e.distance() - pair.bound()).abs() < 1e-5 * pair.bound());
-        assert!(e.measurement_gap() < 1e-6 * barriers_lab::operator::norm(&e.y));
+        assert!(e.measurement_gap() < 1e-6 * barriers_lab::mri::operator::norm(&e.y));
         // `visible` is the share of z (before projection) the sampling sees; what is added, t·z_N,
         // is the rest of it.
         assert!((e.kernel_share.powi(2) + e.visible - 1.0).abs() < 1e-5);

@@ -3,10 +3,10 @@
 //! golden outputs are committed in `tests/data/firenet_golden.json`; all must agree to 1e-4.
 #![cfg(not(target_arch = "wasm32"))]
 
-use barriers_lab::firenet::Firenet;
-use barriers_lab::operator::{distance, LinearOperator, SubsampledFourier, WaveletSampling};
-use barriers_lab::sampling::Mask;
-use barriers_lab::wavelet::{Wavelet, Wavelet2};
+use barriers_lab::mri::firenet::Firenet;
+use barriers_lab::mri::operator::{distance, LinearOperator, SubsampledFourier, WaveletSampling};
+use barriers_lab::mri::sampling::Mask;
+use barriers_lab::mri::wavelet::{Wavelet, Wavelet2};
 use rustfft::num_complex::Complex32;
 use serde::Deserialize;
 
@@ -123,7 +123,7 @@ fn firenet_matches_the_reference_block_by_block() {
             w.forward_complex(&truth, &mut z);
             z
         };
-        let truth_norm = barriers_lab::operator::norm(&truth);
+        let truth_norm = barriers_lab::mri::operator::norm(&truth);
         let mut block_errors = Vec::new();
         let psi = firenet
             .run(&b, &complex(&case.y), &weights, None, |layer, estimate| {
@@ -134,7 +134,7 @@ fn firenet_matches_the_reference_block_by_block() {
                         .zip(&truth_coefficients)
                         .map(|(e, t)| e - t)
                         .collect();
-                    block_errors.push(barriers_lab::operator::norm(&d) / truth_norm);
+                    block_errors.push(barriers_lab::mri::operator::norm(&d) / truth_norm);
                 }
                 true
             })
@@ -161,8 +161,8 @@ fn firenet_matches_the_reference_block_by_block() {
 
 /// A 64×64 Haar-sparse image measured at 45% variable density.
 fn sparse_problem() -> (Wavelet2, SubsampledFourier, Vec<Complex32>, Vec<Complex32>) {
-    use barriers_lab::phantom::wavelet_sparse;
-    use barriers_lab::sampling::{mask, Pattern};
+    use barriers_lab::mri::phantom::wavelet_sparse;
+    use barriers_lab::mri::sampling::{mask, Pattern};
     let n = 64;
     let w = Wavelet2::new(Wavelet::Haar, n, 4).unwrap();
     let x: Vec<Complex32> = wavelet_sparse(&w, 11)
@@ -185,7 +185,7 @@ fn exact_sparse_recovery_decays_geometrically_to_1e4() {
         layers_per_block: 10,
         ..Firenet::default()
     };
-    let xn = barriers_lab::operator::norm(&x);
+    let xn = barriers_lab::mri::operator::norm(&x);
     let mut errors = Vec::new();
     firenet
         .run(&b, &y, &vec![1.0; 64 * 64], None, |layer, estimate| {
@@ -208,7 +208,7 @@ fn exact_sparse_recovery_decays_geometrically_to_1e4() {
 
 #[test]
 fn noise_gives_an_error_of_the_order_of_the_noise_and_the_output_is_lipschitz() {
-    use barriers_lab::operator::{noise_like, norm};
+    use barriers_lab::mri::operator::{noise_like, norm};
     let (w, a, x, y) = sparse_problem();
     let b = WaveletSampling::new(&a, &w).unwrap();
     let weights = vec![1.0; 64 * 64];
@@ -241,8 +241,8 @@ fn noise_gives_an_error_of_the_order_of_the_noise_and_the_output_is_lipschitz() 
 
 #[test]
 fn firenet_beats_zero_filling_on_held_out_brain_slices() {
-    use barriers_lab::brain::BrainSlices;
-    use barriers_lab::reconstruction::{Experiment, Setup};
+    use barriers_lab::mri::brain::BrainSlices;
+    use barriers_lab::mri::reconstruction::{Experiment, Setup};
     let slices = BrainSlices::from_safetensors(
         &std::fs::read("static/data/mri/brain-128.safetensors").unwrap(),
     )

@@ -3,13 +3,13 @@
 //! (gradient of `Q` against central differences; the fixed-norm search finds at least the
 //! ascent's κ; zero-filling has κ = 1).
 
-use barriers_lab::brain::{BrainSlices, SliceId};
-use barriers_lab::hallucination::{
+use barriers_lab::mri::brain::{BrainSlices, SliceId};
+use barriers_lab::mri::instability::{Ascent, InstabilityTest, Reconstructor, ZeroFilling};
+use barriers_lab::mri::learned::hallucination::{
     gaussian_like, halve, outcome, FirenetSetting, InstabilityReport, NetCard, Perturbations,
 };
-use barriers_lab::instability::{Ascent, InstabilityTest, Reconstructor, ZeroFilling};
-use barriers_lab::operator::SubsampledFourier;
-use barriers_lab::sampling::Mask;
+use barriers_lab::mri::operator::SubsampledFourier;
+use barriers_lab::mri::sampling::Mask;
 
 const REPORT: &str = include_str!("../static/reports/instability.json");
 
@@ -17,7 +17,13 @@ fn report() -> InstabilityReport {
     InstabilityReport::from_json(REPORT).expect("the shipped report parses")
 }
 
-fn load(name: &str) -> (NetCard, barriers_lab::cascade::CascadeNet, Mask) {
+fn load(
+    name: &str,
+) -> (
+    NetCard,
+    barriers_lab::mri::learned::cascade::CascadeNet,
+    Mask,
+) {
     let card: NetCard = serde_json::from_str(
         &std::fs::read_to_string(format!("static/models/{name}.json")).unwrap(),
     )

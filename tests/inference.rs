@@ -3,11 +3,11 @@
 //! differences in `models.rs`), and the same DeepFool answers.
 #![cfg(not(target_arch = "wasm32"))]
 
-use barriers_lab::attack::Model;
-use barriers_lab::classifier::{Architecture, Classifier};
-use barriers_lab::deepfool::DeepFool;
-use barriers_lab::inference::Network;
-use barriers_lab::mnist::{Digits, PIXELS};
+use barriers_lab::classification::attack::Model;
+use barriers_lab::classification::classifier::{Architecture, Classifier};
+use barriers_lab::classification::deepfool::DeepFool;
+use barriers_lab::classification::inference::Network;
+use barriers_lab::classification::mnist::{Digits, PIXELS};
 use candle_core::{DType, Device};
 use std::collections::HashMap;
 

@@ -4,15 +4,15 @@
 //! `‖R(Ax) − x‖ + ‖R(Ax′) − x′‖ ≥ t‖z_N‖` holds for zero-filling, FIRENET and the shipped network
 //! `cascade-12` on held-out brain slices; the 5 × 7 font.
 
-use barriers_lab::brain::{BrainSlices, SliceId};
-use barriers_lab::hallucination::{halve, FirenetSetting, NetCard, SIDE};
-use barriers_lab::instability::{Reconstructor, ZeroFilling};
-use barriers_lab::kernel::{
+use barriers_lab::mri::brain::{BrainSlices, SliceId};
+use barriers_lab::mri::instability::{Reconstructor, ZeroFilling};
+use barriers_lab::mri::kernel::{
     distance64, error_bound, glyph, kernel_component, narrow, norm64, widen_real, Detail,
     KernelProjector, Pair, CHARSET, GLYPH_HEIGHT, GLYPH_WIDTH,
 };
-use barriers_lab::operator::{norm, LinearOperator, SubsampledFourier};
-use barriers_lab::sampling::{mask, Pattern};
+use barriers_lab::mri::learned::hallucination::{halve, FirenetSetting, NetCard, SIDE};
+use barriers_lab::mri::operator::{norm, LinearOperator, SubsampledFourier};
+use barriers_lab::mri::sampling::{mask, Pattern};
 use rustfft::num_complex::{Complex32, Complex64};
 
 fn details(n: usize) -> Vec<(&'static str, Detail)> {
@@ -228,7 +228,7 @@ fn the_lower_bound_holds_for_zero_filling_firenet_and_cascade_12() {
 fn x_and_x_prime_have_the_same_measurements() {
     for (pattern, n) in [(Pattern::Cartesian, 64), (Pattern::VariableDensity, 128)] {
         let a = SubsampledFourier::new(mask(pattern, n, 0.2, 2).unwrap()).unwrap();
-        let x = barriers_lab::phantom::shepp_logan(n);
+        let x = barriers_lab::mri::phantom::shepp_logan(n);
         for (name, detail) in details(n) {
             let z = detail.render(n).unwrap();
             for t in [0.5, 1.0, 8.0] {

@@ -5,12 +5,14 @@
 //! kernel-trained network paints clearly more of `z_N` into slices that never had it than the
 //! networks, FIRENET and zero-filling do.
 
-use barriers_lab::brain::{BrainSlices, SliceId};
-use barriers_lab::hallucination::{halve, NetCard};
-use barriers_lab::instability::{Reconstructor, ZeroFilling};
-use barriers_lab::kernel::{widen_real, KernelProjector};
-use barriers_lab::kernel_training::{shipped_detail, KernelDetail, KernelDetailReport};
-use barriers_lab::operator::SubsampledFourier;
+use barriers_lab::mri::brain::{BrainSlices, SliceId};
+use barriers_lab::mri::instability::{Reconstructor, ZeroFilling};
+use barriers_lab::mri::kernel::{widen_real, KernelProjector};
+use barriers_lab::mri::learned::hallucination::{halve, NetCard};
+use barriers_lab::mri::learned::kernel_training::{
+    shipped_detail, KernelDetail, KernelDetailReport,
+};
+use barriers_lab::mri::operator::SubsampledFourier;
 
 fn report() -> KernelDetailReport {
     KernelDetailReport::from_json(&std::fs::read("static/reports/kernel_detail.json").unwrap())

@@ -4,11 +4,11 @@
 //! report's claim about the medians against `d` is what the recomputation finds.
 #![cfg(not(target_arch = "wasm32"))]
 
-use barriers_lab::linearity::{
+use barriers_lab::classification::linearity::{
     linf_figures, models_from_safetensors, strictly_decreasing, train_config, LinearityReport,
     Quartiles, WeightNorms, COMMAND, REPORT_PATH, SIDES, WEIGHTS_PATH,
 };
-use barriers_lab::mnist::{Digits, CLASSES, HELD_OUT_COUNT};
+use barriers_lab::classification::mnist::{Digits, CLASSES, HELD_OUT_COUNT};
 
 fn read(path: &str) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"))

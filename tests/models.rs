@@ -3,9 +3,9 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use barriers_lab::card::ModelCard;
-use barriers_lab::classifier::{varmap_to_safetensors, Architecture, Classifier};
-use barriers_lab::mnist::{Digits, HELD_OUT_COUNT, PIXELS, TRAIN_COUNT};
-use barriers_lab::training::{accuracy, train, TrainConfig};
+use barriers_lab::classification::classifier::{varmap_to_safetensors, Architecture, Classifier};
+use barriers_lab::classification::mnist::{Digits, HELD_OUT_COUNT, PIXELS, TRAIN_COUNT};
+use barriers_lab::classification::training::{accuracy, train, TrainConfig};
 use barriers_lab::Error;
 use candle_core::{DType, Device, Tensor};
 

@@ -4,11 +4,11 @@
 //! timings per model.
 #![cfg(not(target_arch = "wasm32"))]
 
-use barriers_lab::attack::Model;
-use barriers_lab::classifier::{Architecture, Classifier};
-use barriers_lab::inference::Network;
-use barriers_lab::mnist::{Digits, SIDE};
-use barriers_lab::structural::{measure, smallest_patch, stroke, Tool};
+use barriers_lab::classification::attack::Model;
+use barriers_lab::classification::classifier::{Architecture, Classifier};
+use barriers_lab::classification::inference::Network;
+use barriers_lab::classification::mnist::{Digits, SIDE};
+use barriers_lab::classification::structural::{measure, smallest_patch, stroke, Tool};
 use candle_core::{DType, Device};
 
 fn held_out() -> Digits {
@@ -117,7 +117,9 @@ fn bench_patch_search() {
             for i in [0usize, 1, 2, 3, 4, 5, 6, 7, 8, 164] {
                 let x = digits.image(i);
                 let t = std::time::Instant::now();
-                let mut s = barriers_lab::structural::PatchSearch::new(&net, &x, max_size).unwrap();
+                let mut s =
+                    barriers_lab::classification::structural::PatchSearch::new(&net, &x, max_size)
+                        .unwrap();
                 while s.step().unwrap() {}
                 let ev = s.evaluations();
                 let f = s.finish();

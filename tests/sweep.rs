@@ -2,8 +2,8 @@
 //! network's own training rate it reproduces the card's held-out PSNR, the masks grow, and the
 //! stable methods (zero-filling, FIRENET) only gain from more samples.
 
-use barriers_lab::hallucination::NetCard;
-use barriers_lab::sweep::SweepReport;
+use barriers_lab::mri::learned::hallucination::NetCard;
+use barriers_lab::mri::learned::sweep::SweepReport;
 
 #[test]
 fn the_sweep_matches_the_cards_and_stable_methods_gain_from_samples() {
@@ -47,8 +47,8 @@ fn the_sweep_matches_the_cards_and_stable_methods_gain_from_samples() {
 /// over the held-out list.
 #[test]
 fn the_shared_sweep_reproduces_the_report_and_its_dip() {
-    use barriers_lab::brain::BrainSlices;
-    use barriers_lab::sweep::{slices, spread, Sweep, SweepSource};
+    use barriers_lab::mri::brain::BrainSlices;
+    use barriers_lab::mri::learned::sweep::{slices, spread, Sweep, SweepSource};
     let report =
         SweepReport::from_json(&std::fs::read("static/reports/sampling_sweep.json").unwrap())
             .unwrap();

@@ -4,11 +4,13 @@
 //! those of the model cards, and the networks' κ those of the instability report (the same seeds
 //! and iterations).
 
-use barriers_lab::brain::{BrainSlices, SliceId};
-use barriers_lab::hallucination::{gaussian_like, halve, InstabilityReport, NetCard, SIDE};
-use barriers_lab::instability::{InstabilityTest, ZeroFilling};
-use barriers_lab::operator::SubsampledFourier;
-use barriers_lab::tradeoff::TradeoffReport;
+use barriers_lab::mri::brain::{BrainSlices, SliceId};
+use barriers_lab::mri::instability::{InstabilityTest, ZeroFilling};
+use barriers_lab::mri::learned::hallucination::{
+    gaussian_like, halve, InstabilityReport, NetCard, SIDE,
+};
+use barriers_lab::mri::learned::tradeoff::TradeoffReport;
+use barriers_lab::mri::operator::SubsampledFourier;
 
 fn report() -> TradeoffReport {
     TradeoffReport::from_json(&std::fs::read("static/reports/tradeoff.json").unwrap()).unwrap()
@@ -171,7 +173,7 @@ fn a_network_point_recomputes_from_the_shipped_weights() {
 fn the_fine_tuned_cards_quality_recomputes_from_their_weights() {
     // The held-out PSNR and SSIM of cascade-12-noise and cascade-12-kernel, as their cards state,
     // from the shipped weights (18 held-out slices, one forward pass each).
-    let (_, held) = barriers_lab::sweep::slices(&brain()).unwrap();
+    let (_, held) = barriers_lab::mri::learned::sweep::slices(&brain()).unwrap();
     assert_eq!(held.len(), 18);
     for name in ["cascade-12-noise", "cascade-12-kernel"] {
         let (c, w) = card(name);
@@ -182,7 +184,8 @@ fn the_fine_tuned_cards_quality_recomputes_from_their_weights() {
         );
         let (net, m) = c.load(&w).unwrap();
         let a = SubsampledFourier::new(m).unwrap();
-        let (psnr, ssim) = barriers_lab::tradeoff::held_out_quality(&a, &net, &held, SIDE).unwrap();
+        let (psnr, ssim) =
+            barriers_lab::mri::learned::tradeoff::held_out_quality(&a, &net, &held, SIDE).unwrap();
         assert!((psnr - c.held_out.psnr_net).abs() < 1e-6, "{name}: {psnr}");
         assert!((ssim - c.held_out.ssim_net).abs() < 1e-6, "{name}: {ssim}");
     }

@@ -2,12 +2,16 @@
 //! their report: norms, held-out fooling above the target, the random control, the table's
 //! diagonal, and a live search reproducing a shipped perturbation from its recorded settings.
 
-use barriers_lab::attack::Model;
-use barriers_lab::classifier::{Architecture, Classifier};
-use barriers_lab::inference::Network;
-use barriers_lab::mnist::Digits;
-use barriers_lab::transfer::{fooling_table, labels, ShippedUniversal, TransferReport};
-use barriers_lab::universal::{fooling_rate, random_like, Ball, UniversalSearch, MAX_SET};
+use barriers_lab::classification::attack::Model;
+use barriers_lab::classification::classifier::{Architecture, Classifier};
+use barriers_lab::classification::inference::Network;
+use barriers_lab::classification::mnist::Digits;
+use barriers_lab::classification::transfer::{
+    fooling_table, labels, ShippedUniversal, TransferReport,
+};
+use barriers_lab::classification::universal::{
+    fooling_rate, random_like, Ball, UniversalSearch, MAX_SET,
+};
 use candle_core::{DType, Device};
 
 fn read(path: &str) -> Vec<u8> {

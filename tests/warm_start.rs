@@ -3,18 +3,18 @@
 //! the warm start from zero-filling, and the measurement on the shipped networks and
 //! perturbations (the output change under the shipped worst cases, clean held-out PSNR).
 
-use barriers_lab::brain::{BrainSlices, SliceId};
-use barriers_lab::cascade::{CascadeNet, CascadeShape};
-use barriers_lab::firenet::Firenet;
-use barriers_lab::hallucination::{
+use barriers_lab::mri::brain::{BrainSlices, SliceId};
+use barriers_lab::mri::firenet::Firenet;
+use barriers_lab::mri::instability::{Reconstructor, ZeroFilling};
+use barriers_lab::mri::learned::cascade::{CascadeNet, CascadeShape};
+use barriers_lab::mri::learned::hallucination::{
     halve, FirenetSetting, InstabilityReport, NetCard, Perturbations,
 };
-use barriers_lab::instability::{Reconstructor, ZeroFilling};
-use barriers_lab::operator::{distance, norm, SubsampledFourier, WaveletSampling};
-use barriers_lab::phantom::shepp_logan;
-use barriers_lab::sampling::{mask, Pattern};
-use barriers_lab::warm_start::{WarmStart, WarmStartReport};
-use barriers_lab::wavelet::{Wavelet, Wavelet2};
+use barriers_lab::mri::learned::warm_start::{WarmStart, WarmStartReport};
+use barriers_lab::mri::operator::{distance, norm, SubsampledFourier, WaveletSampling};
+use barriers_lab::mri::phantom::shepp_logan;
+use barriers_lab::mri::sampling::{mask, Pattern};
+use barriers_lab::mri::wavelet::{Wavelet, Wavelet2};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rustfft::num_complex::Complex32;
@@ -300,7 +300,7 @@ fn on_the_shipped_perturbations_the_warm_start_moves_less_than_the_network() {
         );
         assert!(ratios.iter().all(|r| *r < 0.85), "{ratios:?}");
         assert!(mean < 0.8, "{mean}");
-        let q = barriers_lab::sweep::quality(&a, &warm, &held, card.side).unwrap();
+        let q = barriers_lab::mri::learned::sweep::quality(&a, &warm, &held, card.side).unwrap();
         let psnr_net = card.held_out.psnr_net;
         eprintln!(
             "{name}: held-out PSNR Ψ {psnr_net:.2}, Ψ → FIRENET {:.2}, FIRENET {:.2} dB",

@@ -6,7 +6,8 @@
 use barriers_lab::card::ModelCard;
 use barriers_lab::protocol::{Body, Job};
 use barriers_lab::web::compute::{Compute, WorkerStatus};
-use barriers_lab::web::{fetch, runtime};
+use barriers_lab::web::fetch;
+use barriers_lab::web::worker::runtime;
 use futures::channel::mpsc;
 use futures::StreamExt;
 use wasm_bindgen_test::*;
@@ -46,7 +47,7 @@ async fn response_bytes_returns_the_body_or_names_the_http_error() {
 async fn runtime_classifies_with_installed_weights_and_rejects_bad_input() {
     let card: ModelCard = serde_json::from_str(LINEAR_CARD).unwrap();
     runtime::install_model(card, LINEAR).unwrap();
-    let digits = barriers_lab::mnist::Digits::from_safetensors(HELD_OUT).unwrap();
+    let digits = barriers_lab::classification::mnist::Digits::from_safetensors(HELD_OUT).unwrap();
     let no_progress = |_: Body| {};
     let mut correct = 0;
     for i in 0..20 {
@@ -196,7 +197,7 @@ fn reconstruct_job(image: barriers_lab::protocol::MriImage) -> Job {
     Job::Reconstruct(barriers_lab::protocol::ReconstructJob {
         image,
         side: 128,
-        pattern: barriers_lab::sampling::Pattern::VariableDensity,
+        pattern: barriers_lab::mri::sampling::Pattern::VariableDensity,
         rate: 0.25,
         noise: 0.0,
         seed: 1,
@@ -356,16 +357,16 @@ async fn hallucination_jobs_reject_bad_requests_before_loading_anything() {
 
 #[wasm_bindgen_test]
 fn the_shipped_cascade_runs_in_wasm_and_keeps_its_measurements() {
-    use barriers_lab::hallucination::NetCard;
-    use barriers_lab::instability::Reconstructor;
-    use barriers_lab::operator::{distance, norm, LinearOperator, SubsampledFourier};
+    use barriers_lab::mri::instability::Reconstructor;
+    use barriers_lab::mri::learned::hallucination::NetCard;
+    use barriers_lab::mri::operator::{distance, norm, LinearOperator, SubsampledFourier};
     let card: NetCard =
         serde_json::from_str(include_str!("../static/models/cascade-12.json")).unwrap();
     let (net, mask) = card
         .load(include_bytes!("../static/models/cascade-12.safetensors"))
         .unwrap();
     let a = SubsampledFourier::new(mask).unwrap();
-    let x = barriers_lab::phantom::shepp_logan(card.side);
+    let x = barriers_lab::mri::phantom::shepp_logan(card.side);
     let y = a.measure(&x);
     let mut times = Vec::new();
     let mut out = Vec::new();
@@ -413,16 +414,16 @@ async fn kernel_jobs_reject_bad_requests_before_loading_anything() {
 fn the_kernel_experiment_runs_in_wasm_as_natively() {
     // The kernel page's experiment with the shipped cascade in wasm: the data of x and x′ agree
     // to rounding, the network's outputs too, and the bound holds; a zero detail is refused.
-    use barriers_lab::details::{DetailKind, DetailSpec, Experiment};
-    use barriers_lab::hallucination::NetCard;
-    use barriers_lab::operator::SubsampledFourier;
+    use barriers_lab::mri::details::{DetailKind, DetailSpec, Experiment};
+    use barriers_lab::mri::learned::hallucination::NetCard;
+    use barriers_lab::mri::operator::SubsampledFourier;
     let card: NetCard =
         serde_json::from_str(include_str!("../static/models/cascade-12.json")).unwrap();
     let (net, mask) = card
         .load(include_bytes!("../static/models/cascade-12.safetensors"))
         .unwrap();
     let a = SubsampledFourier::new(mask).unwrap();
-    let x = barriers_lab::phantom::shepp_logan(card.side);
+    let x = barriers_lab::mri::phantom::shepp_logan(card.side);
     let z = DetailSpec {
         kind: DetailKind::Text,
         text: "AI".into(),

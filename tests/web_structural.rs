@@ -5,12 +5,12 @@
 #![cfg(target_arch = "wasm32")]
 
 use barriers_lab::card::ModelCard;
-use barriers_lab::classifier::{Architecture, Classifier};
-use barriers_lab::inference::Network;
+use barriers_lab::classification::classifier::{Architecture, Classifier};
+use barriers_lab::classification::inference::Network;
+use barriers_lab::classification::structural::smallest_patch;
 use barriers_lab::protocol::{Body, Job};
-use barriers_lab::structural::smallest_patch;
 use barriers_lab::web::compute::Compute;
-use barriers_lab::web::runtime;
+use barriers_lab::web::worker::runtime;
 use candle_core::{DType, Device};
 use std::cell::RefCell;
 use wasm_bindgen_test::*;
@@ -25,7 +25,7 @@ const HELD_OUT: &[u8] = include_bytes!("../static/data/mnist-heldout.safetensors
 async fn the_worker_finds_the_smallest_patch_and_rejects_bad_requests() {
     let card: ModelCard = serde_json::from_str(LINEAR_CARD).unwrap();
     runtime::install_model(card, LINEAR).unwrap();
-    let digits = barriers_lab::mnist::Digits::from_safetensors(HELD_OUT).unwrap();
+    let digits = barriers_lab::classification::mnist::Digits::from_safetensors(HELD_OUT).unwrap();
     let image = digits.image(164);
     let reports = RefCell::new(Vec::new());
     let record = |b: Body| reports.borrow_mut().push(b);
@@ -138,7 +138,7 @@ postMessage(JSON.stringify({ id: 0, body: { kind: "ready" } }));
 
 mod page {
     use barriers_lab::web::compute::Compute;
-    use barriers_lab::web::structural::StructuralDemo;
+    use barriers_lab::web::pages::structural::StructuralDemo;
     use yew::prelude::*;
     use yew_router::prelude::*;
 
@@ -324,7 +324,7 @@ const CNN_CARD: &str = include_str!("../static/models/cnn.json");
 async fn time_the_cnn_search_in_the_browser() {
     let card: ModelCard = serde_json::from_str(CNN_CARD).unwrap();
     runtime::install_model(card, CNN).unwrap();
-    let digits = barriers_lab::mnist::Digits::from_safetensors(HELD_OUT).unwrap();
+    let digits = barriers_lab::classification::mnist::Digits::from_safetensors(HELD_OUT).unwrap();
     let none = |_: Body| {};
     for (digit, max_size) in [(164, 5), (0, 5), (4, 5), (6, 5)] {
         let body = runtime::execute(

@@ -2,18 +2,18 @@
 //! embed mode, and the compute worker shared by every demo.
 
 use crate::route::{is_embed, Parsed, QueryState};
-use crate::web::attacks::AttackDemo;
-use crate::web::classify::ClassifyDemo;
 use crate::web::compute::{Compute, WorkerStatus, WORKER_SCRIPT};
-use crate::web::geometry::GeometryDemo;
-use crate::web::hallucinations::HallucinationsDemo;
-use crate::web::kernel::{DetailsDemo, KernelDemo};
-use crate::web::linearity::LinearityDemo;
-use crate::web::mri::MriDemo;
-use crate::web::structural::StructuralDemo;
-use crate::web::sweep::SweepDemo;
-use crate::web::tradeoff::TradeoffDemo;
-use crate::web::universal::UniversalDemo;
+use crate::web::pages::attacks::AttackDemo;
+use crate::web::pages::classify::ClassifyDemo;
+use crate::web::pages::geometry::GeometryDemo;
+use crate::web::pages::hallucinations::HallucinationsDemo;
+use crate::web::pages::kernel::{DetailsDemo, KernelDemo};
+use crate::web::pages::linearity::LinearityDemo;
+use crate::web::pages::mri::MriDemo;
+use crate::web::pages::structural::StructuralDemo;
+use crate::web::pages::sweep::SweepDemo;
+use crate::web::pages::tradeoff::TradeoffDemo;
+use crate::web::pages::universal::UniversalDemo;
 use yew::prelude::*;
 use yew_router::prelude::*;
 

@@ -1,6 +1,6 @@
 //! The lab's data files, fetched once per page or worker and shared by everything that needs them.
 
-use crate::mnist::Digits;
+use crate::classification::mnist::Digits;
 use crate::web::fetch::fetch_bytes;
 use crate::{Error, Result};
 use futures::future::{FutureExt, LocalBoxFuture, Shared};

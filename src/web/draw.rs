@@ -1,14 +1,14 @@
 //! A drawing pad for digits: pointer input (mouse, pen and touch alike), an anti-aliased round
 //! brush on a 112×112 ink buffer (4× MNIST), and MNIST-style normalisation of the result.
 
-use crate::drawing::{centre_like_mnist, has_ink, stroke};
+use crate::classification::drawing::{centre_like_mnist, has_ink, stroke};
 use crate::web::widgets::paint_grey;
 use std::cell::RefCell;
 use std::rc::Rc;
 use yew::prelude::*;
 
 /// Side of the ink buffer.
-pub const INK_SIDE: usize = crate::drawing::INK_SIDE;
+pub const INK_SIDE: usize = crate::classification::drawing::INK_SIDE;
 
 #[derive(Properties, PartialEq)]
 pub struct DrawProps {

@@ -1,33 +1,23 @@
 //! The browser side (wasm32 only): the Yew app on the page and the compute worker's runtime.
 //! Both are thin layers over the web-free core: they fetch files, pass messages and draw.
+//!
+//! - [`pages`]: one Yew page per demo; [`worker`]: the worker's runtime and the jobs each page asks
+//!   for, under the page's name (the page and the worker are separate binaries and threads, so
+//!   they sit in two folders with matching file names);
+//! - [`app`] (routes, header, footer), [`compute`] (the page's handle on the worker),
+//!   [`widgets`], [`draw`], [`picker`]: what the pages share; [`data`], [`fetch`]: downloads;
+//!   [`panic`]: the fatal-error panel.
 
 pub mod app;
-pub mod attacks;
-pub mod classify;
 pub mod compute;
 pub mod data;
 pub mod draw;
 pub mod fetch;
-pub mod geometry;
-pub mod hallucination_jobs;
-pub mod hallucinations;
-pub mod kernel;
-pub mod kernel_jobs;
-pub mod linearity;
-pub mod mri;
-pub mod mri_jobs;
+pub mod pages;
 pub mod panic;
 pub mod picker;
-pub mod robustness;
-pub mod runtime;
-pub mod structural;
-pub mod structural_jobs;
-pub mod sweep;
-pub mod sweep_jobs;
-pub mod tradeoff;
-pub mod universal;
-pub mod universal_jobs;
 pub mod widgets;
+pub mod worker;
 
 /// Entry point of the `app` binary: the page.
 pub fn start_app() {
@@ -37,7 +27,7 @@ pub fn start_app() {
 
 /// Entry point of the `worker` binary: the compute worker.
 pub fn start_worker() {
-    runtime::start();
+    worker::runtime::start();
 }
 
 /// `performance.now()` in milliseconds, on the page and in workers alike.

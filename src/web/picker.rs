@@ -1,7 +1,7 @@
 //! Choosing the digit a demo works on: a paged gallery of held-out digits (with their labels) or
 //! the drawing pad, and the hooks that turn the choice into an image.
 
-use crate::mnist::{Digits, CLASSES};
+use crate::classification::mnist::{Digits, CLASSES};
 use crate::route::DigitSource;
 use crate::web::data::held_out;
 use crate::web::draw::DrawPad;

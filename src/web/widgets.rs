@@ -1,7 +1,7 @@
 //! Small display components shared by the demos.
 
-use crate::classifier::Prediction;
-use crate::mnist::SIDE;
+use crate::classification::classifier::Prediction;
+use crate::classification::mnist::SIDE;
 use wasm_bindgen::{Clamped, JsCast};
 use yew::prelude::*;
 
@@ -164,8 +164,8 @@ pub fn notice(props: &NoticeProps) -> Html {
 
 #[derive(Properties, PartialEq)]
 pub struct ModelPickerProps {
-    pub model: crate::classifier::Architecture,
-    pub on_pick: Callback<crate::classifier::Architecture>,
+    pub model: crate::classification::classifier::Architecture,
+    pub on_pick: Callback<crate::classification::classifier::Architecture>,
 }
 
 /// One button per shipped model, with its description.
@@ -173,7 +173,7 @@ pub struct ModelPickerProps {
 pub fn model_picker(props: &ModelPickerProps) -> Html {
     html! {
         <div class="model-picker" role="radiogroup" aria-label="model">
-            { for crate::classifier::Architecture::ALL.iter().map(|&a| {
+            { for crate::classification::classifier::Architecture::ALL.iter().map(|&a| {
                 let on_pick = props.on_pick.clone();
                 html! {
                     <button type="button" role="radio" aria-checked={(a == props.model).to_string()}

@@ -2,16 +2,16 @@
 //! Cartesian mask, seeded; weights and model card) and `instability-report`.
 
 use crate::median_p95;
-use barriers_lab::cascade::{mse_loss, mse_loss_complex, CascadeNet, CascadeShape};
-use barriers_lab::classifier::varmap_to_safetensors;
-use barriers_lab::hallucination::{
+use barriers_lab::classification::classifier::varmap_to_safetensors;
+use barriers_lab::mri::instability::{InstabilityTest, Reconstructor};
+use barriers_lab::mri::learned::cascade::{mse_loss, mse_loss_complex, CascadeNet, CascadeShape};
+use barriers_lab::mri::learned::hallucination::{
     gaussian_like, halve, outcome, AtNorm, CascadeShapeCard, CurvePoint, Effect, FirenetSetting,
     HeldOut, MaskSpec, NetCard, NetReport, NetTraining, Perturbations, SliceReport, SIDE,
 };
-use barriers_lab::instability::{InstabilityTest, Reconstructor};
-use barriers_lab::kernel_training::{shipped_detail, KernelCurriculum, KernelDetail};
-use barriers_lab::operator::{noise_like, LinearOperator, SubsampledFourier};
-use barriers_lab::sampling::Pattern;
+use barriers_lab::mri::learned::kernel_training::{shipped_detail, KernelCurriculum, KernelDetail};
+use barriers_lab::mri::operator::{noise_like, LinearOperator, SubsampledFourier};
+use barriers_lab::mri::sampling::Pattern;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarMap};
 use rand::{Rng, SeedableRng};
@@ -20,7 +20,7 @@ use rustfft::num_complex::Complex32;
 use std::path::Path;
 use std::time::Instant;
 
-pub use barriers_lab::sweep::slices;
+pub use barriers_lab::mri::learned::sweep::slices;
 
 /// Settings of `train-net`.
 pub struct TrainNet {
@@ -43,7 +43,7 @@ pub struct TrainNet {
     /// `‖e‖ = u·S·‖Ax‖`, `u ~ U[0, 1]` per image (0: noise-free).
     pub noise: f64,
     /// `P`: with this probability a training image `x` becomes `x + z_N` for the fixed detail
-    /// of [`barriers_lab::kernel_training::shipped_detail`], target and measurements (0: off).
+    /// of [`barriers_lab::mri::learned::kernel_training::shipped_detail`], target and measurements (0: off).
     pub kernel_detail: f64,
 }
 
@@ -72,7 +72,9 @@ pub fn held_out(
     net: &dyn Reconstructor,
     test: &[Vec<f32>],
 ) -> anyhow::Result<HeldOut> {
-    Ok(barriers_lab::sweep::quality(a, net, test, SIDE)?)
+    Ok(barriers_lab::mri::learned::sweep::quality(
+        a, net, test, SIDE,
+    )?)
 }
 
 /// Trains a cascade, writes `<dir>/<name>.safetensors` and `<dir>/<name>.json`, prints held-out
@@ -314,7 +316,9 @@ const REPORT_POSITIONS: [usize; 2] = [2, 3];
 
 /// The report's held-out slices ([`REPORT_POSITIONS`] in each orientation), for the instability
 /// report and the trade-off.
-pub fn report_ids(brain: &barriers_lab::brain::BrainSlices) -> Vec<barriers_lab::brain::SliceId> {
+pub fn report_ids(
+    brain: &barriers_lab::mri::brain::BrainSlices,
+) -> Vec<barriers_lab::mri::brain::SliceId> {
     let tests = brain.test_slices();
     let mut ids = Vec::new();
     for o in brain.orientations() {
@@ -341,7 +345,7 @@ fn effect(
 /// report's held-out slices; writes `static/reports/instability.json` and the demo's
 /// perturbations `static/data/mri/perturbations.safetensors`.
 pub fn instability_report(dir: &str, names: &[String], add: bool) -> anyhow::Result<()> {
-    use barriers_lab::instability::{Ascent, ZeroFilling};
+    use barriers_lab::mri::instability::{Ascent, ZeroFilling};
     let started = Instant::now();
     let brain = crate::mri::brain(128)?;
     let tests = brain.test_slices();
@@ -354,7 +358,7 @@ pub fn instability_report(dir: &str, names: &[String], add: bool) -> anyhow::Res
     // With `add`, keep the networks already in the report (and their perturbations) that are
     // not measured again now.
     let (mut shipped, mut reports) = if add {
-        let old = barriers_lab::hallucination::InstabilityReport::from_json(
+        let old = barriers_lab::mri::learned::hallucination::InstabilityReport::from_json(
             &std::fs::read_to_string("static/reports/instability.json")?,
         )?;
         let mut shipped = Perturbations::from_safetensors(&std::fs::read(
@@ -561,8 +565,8 @@ pub fn instability_report(dir: &str, names: &[String], add: bool) -> anyhow::Res
             "ascent": { "lambda": ascent.lambda, "eta": ascent.eta, "gamma": ascent.gamma, "tau": ascent.tau, "max_iterations": ascent.iterations, "snapshots_at": SNAPSHOTS },
             "random": "Gaussian noise of the same norm as the worst case (seeded)",
         },
-        "firenet": { "wavelet": "haar", "levels": barriers_lab::hallucination::FIRENET_LEVELS, "settings": format!("{:?}", barriers_lab::firenet::Firenet::default()) },
-        "structure": { "window": barriers_lab::hallucination::WINDOW, "share_threshold": STRUCTURE_SHARE, "uniform_share": (barriers_lab::hallucination::WINDOW as f64).powi(2) / (SIDE * SIDE) as f64 },
+        "firenet": { "wavelet": "haar", "levels": barriers_lab::mri::learned::hallucination::FIRENET_LEVELS, "settings": format!("{:?}", barriers_lab::mri::firenet::Firenet::default()) },
+        "structure": { "window": barriers_lab::mri::learned::hallucination::WINDOW, "share_threshold": STRUCTURE_SHARE, "uniform_share": (barriers_lab::mri::learned::hallucination::WINDOW as f64).powi(2) / (SIDE * SIDE) as f64 },
         "bar": "useful (net ≥ zero-filled + 1 dB held-out PSNR) and, on every report slice at one norm ≤ 5%: κ_net ≥ 2 κ_FIRENET, share_net ≥ share_threshold, κ_net_random < 1",
         "checks": {
             "zero_filling_kappa": [zf_range.0, zf_range.1],
@@ -590,7 +594,10 @@ pub fn instability_report(dir: &str, names: &[String], add: bool) -> anyhow::Res
     Ok(())
 }
 
-fn id_position(tests: &[barriers_lab::brain::SliceId], id: &barriers_lab::brain::SliceId) -> usize {
+fn id_position(
+    tests: &[barriers_lab::mri::brain::SliceId],
+    id: &barriers_lab::mri::brain::SliceId,
+) -> usize {
     tests
         .iter()
         .filter(|t| t.orientation == id.orientation)
@@ -641,11 +648,11 @@ fn verdict(psnr: [f64; 3], slices: &[SliceReport]) -> String {
 /// Times one reconstruction and one instability-test iteration (forward, backward, probe) of
 /// each shipped network and of FIRENET in its setting, natively, on the first demo slice.
 pub fn bench_instability(dir: &str, names: &[String], repeats: usize) -> anyhow::Result<()> {
-    use barriers_lab::instability::FixedNormSearch;
-    let report: barriers_lab::hallucination::InstabilityReport =
+    use barriers_lab::mri::instability::FixedNormSearch;
+    let report: barriers_lab::mri::learned::hallucination::InstabilityReport =
         serde_json::from_str(&std::fs::read_to_string("static/reports/instability.json")?)?;
     let brain = crate::mri::brain(128)?;
-    let id = barriers_lab::brain::SliceId::from_name(&report.demo_slices[0])?;
+    let id = barriers_lab::mri::brain::SliceId::from_name(&report.demo_slices[0])?;
     let x = halve(&brain.image(id)?, 128)?;
     let repeats = repeats.max(3);
     for name in names {
@@ -687,12 +694,12 @@ pub fn bench_instability(dir: &str, names: &[String], repeats: usize) -> anyhow:
 }
 
 /// `lab sampling-sweep`: every shipped network (weights fixed) and FIRENET and zero-filling at
-/// the rates of [`barriers_lab::sweep::RATES`] through nested masks with the networks' pattern
-/// and seed; mean held-out PSNR ([`barriers_lab::sweep::Sweep`], as in the browser's worker);
+/// the rates of [`barriers_lab::mri::learned::sweep::RATES`] through nested masks with the networks' pattern
+/// and seed; mean held-out PSNR ([`barriers_lab::mri::learned::sweep::Sweep`], as in the browser's worker);
 /// writes `static/reports/sampling_sweep.json` unless `write` is false; prints the time of the
 /// sweep and of one step (one held-out slice at one rate, every method), median and p95.
 pub fn sampling_sweep(dir: &str, names: &[String], write: bool) -> anyhow::Result<()> {
-    use barriers_lab::sweep::{Sweep, SweepReport, SweepSource, RATES};
+    use barriers_lab::mri::learned::sweep::{Sweep, SweepReport, SweepSource, RATES};
     let (_, test) = slices(&crate::mri::brain(128)?)?;
     let cards: Vec<(NetCard, Vec<u8>)> = names
         .iter()

@@ -1,17 +1,20 @@
 //! `lab kernel-detail-report`: how much of the troublesome-kernel curriculum's detail each method
 //! paints into the held-out slices (none of which has it): `static/reports/kernel_detail.json`.
 
-use barriers_lab::hallucination::{FirenetSetting, NetCard, SIDE};
-use barriers_lab::instability::{Reconstructor, ZeroFilling};
-use barriers_lab::kernel_training::{
+use barriers_lab::mri::instability::{Reconstructor, ZeroFilling};
+use barriers_lab::mri::learned::hallucination::{FirenetSetting, NetCard, SIDE};
+use barriers_lab::mri::learned::kernel_training::{
     KernelDetail, KernelDetailReport, PaintedMethod, PaintedSlice,
 };
-use barriers_lab::operator::{distance, norm, LinearOperator, SubsampledFourier};
+use barriers_lab::mri::operator::{distance, norm, LinearOperator, SubsampledFourier};
 use rustfft::num_complex::Complex32;
 use std::time::Instant;
 
 /// A card and its network.
-fn load(dir: &str, name: &str) -> anyhow::Result<(NetCard, barriers_lab::cascade::CascadeNet)> {
+fn load(
+    dir: &str,
+    name: &str,
+) -> anyhow::Result<(NetCard, barriers_lab::mri::learned::cascade::CascadeNet)> {
     let card: NetCard =
         serde_json::from_str(&std::fs::read_to_string(format!("{dir}/{name}.json"))?)?;
     let (net, _) = card.load(&std::fs::read(format!("{dir}/{name}.safetensors"))?)?;
@@ -33,13 +36,13 @@ pub fn measure(
     for (id, x) in ids.iter().zip(images) {
         let out = psi.reconstruct(&a.measure(x))?;
         let magnitude: Vec<f32> = out.iter().map(|z| z.norm()).collect();
-        psnr += barriers_lab::metrics::psnr(x, &magnitude, 1.0);
+        psnr += barriers_lab::mri::metrics::psnr(x, &magnitude, 1.0);
         let xn = x.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
         slices.push(PaintedSlice {
             slice: id.clone(),
             c: detail.coefficient(&out, x)?,
             region: detail.in_region(&out, x)?,
-            error: distance(&out, &barriers_lab::fourier::complexify(x)) / xn,
+            error: distance(&out, &barriers_lab::mri::fourier::complexify(x)) / xn,
         });
     }
     let cs: Vec<f64> = slices.iter().map(|s| s.c).collect();
@@ -72,7 +75,7 @@ pub fn report(
 ) -> anyhow::Result<()> {
     let started = Instant::now();
     let brain = crate::mri::brain(128)?;
-    let (_, images) = barriers_lab::sweep::slices(&brain)?;
+    let (_, images) = barriers_lab::mri::learned::sweep::slices(&brain)?;
     let ids: Vec<String> = brain
         .test_slices()
         .iter()

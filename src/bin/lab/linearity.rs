@@ -4,12 +4,12 @@
 //! held-out digit, and writes `static/data/linearity.safetensors` and
 //! `static/reports/linearity.json`.
 
-use barriers_lab::linearity::{
+use barriers_lab::classification::linearity::{
     deepfool_linf, linf_figures, models_from_safetensors, models_to_safetensors,
     strictly_decreasing, train, train_config, DeepFoolSettings, LinearityReport, Quartiles,
     ResolutionModel, ResolutionReport, WeightNorms, COMMAND, REPORT_PATH, SIDES, WEIGHTS_PATH,
 };
-use barriers_lab::mnist::{Digits, SPLIT_SEED};
+use barriers_lab::classification::mnist::{Digits, SPLIT_SEED};
 use std::time::Instant;
 
 /// Trains, measures and writes both files.

@@ -79,11 +79,13 @@ mod native {
     use crate::median_p95;
     use anyhow::{bail, Context};
     use barriers_lab::card::ModelCard;
-    use barriers_lab::classifier::{varmap_to_safetensors, Architecture, Classifier};
-    use barriers_lab::mnist::{
+    use barriers_lab::classification::classifier::{
+        varmap_to_safetensors, Architecture, Classifier,
+    };
+    use barriers_lab::classification::mnist::{
         intensity_to_byte, Digits, HELD_OUT_COUNT, PIXELS, SPLIT_SEED, TRAIN_COUNT,
     };
-    use barriers_lab::training::{accuracy, train, TrainConfig};
+    use barriers_lab::classification::training::{accuracy, train, TrainConfig};
     use candle_core::{DType, Device};
     use std::path::{Path, PathBuf};
     use std::time::Instant;
@@ -131,7 +133,7 @@ mod native {
                     dir: get("--dir", "target/nets"),
                     steps: get("--steps", "1000").parse()?,
                     rate: get("--rate", "0.125").parse()?,
-                    shape: barriers_lab::cascade::CascadeShape {
+                    shape: barriers_lab::mri::learned::cascade::CascadeShape {
                         cascades: get("--cascades", "4").parse()?,
                         layers: get("--layers", "5").parse()?,
                         channels: get("--channels", "24").parse()?,
@@ -150,11 +152,11 @@ mod native {
             Some("universal") => {
                 let get = |name: &str, default: &str| flag(&args, name).unwrap_or(default.into());
                 let ball = match get("--p", "2").as_str() {
-                    "2" => barriers_lab::universal::Ball::L2,
-                    "inf" => barriers_lab::universal::Ball::Linf,
+                    "2" => barriers_lab::classification::universal::Ball::L2,
+                    "inf" => barriers_lab::classification::universal::Ball::Linf,
                     other => bail!("--p is 2 or inf, not {other}"),
                 };
-                let settings = barriers_lab::universal::Universal {
+                let settings = barriers_lab::classification::universal::Universal {
                     ball,
                     xi: get("--xi", "5").parse()?,
                     delta: get("--delta", "0.2").parse()?,
@@ -400,9 +402,9 @@ mod native {
 
     /// Attacks every shipped model on the held-out digits it classifies correctly.
     fn robustness(count: Option<usize>) -> anyhow::Result<()> {
-        use barriers_lab::attack::{AttackKind, Model};
-        use barriers_lab::inference::Network;
-        use barriers_lab::robustness::{run_attack, AttackSummary};
+        use barriers_lab::classification::attack::{AttackKind, Model};
+        use barriers_lab::classification::inference::Network;
+        use barriers_lab::classification::robustness::{run_attack, AttackSummary};
         use std::collections::BTreeMap;
         let (train, held_out) = load_split()?;
         let count = count.unwrap_or(held_out.len()).min(held_out.len());
@@ -484,9 +486,9 @@ mod native {
     /// with the plain-loop network the app uses and, as the baseline measured in the same run,
     /// candle's autograd. Prints `native <model> median … ms p95 … ms` for the network.
     fn bench_attacks(count: usize) -> anyhow::Result<()> {
-        use barriers_lab::attack::Model;
-        use barriers_lab::deepfool::DeepFool;
-        use barriers_lab::inference::Network;
+        use barriers_lab::classification::attack::Model;
+        use barriers_lab::classification::deepfool::DeepFool;
+        use barriers_lab::classification::inference::Network;
         let (_, held_out) = load_split()?;
         let time_deepfool = |model: &dyn Model| -> anyhow::Result<(Vec<f64>, usize)> {
             let (mut times, mut iterations) = (Vec::new(), 0);

@@ -2,16 +2,16 @@
 //! `static/reports/firenet.json`) and its speed (`bench-firenet`).
 
 use crate::median_p95;
-use barriers_lab::brain::BrainSlices;
-use barriers_lab::firenet::Firenet;
-use barriers_lab::fourier::complexify;
-use barriers_lab::operator::{
+use barriers_lab::mri::brain::BrainSlices;
+use barriers_lab::mri::firenet::Firenet;
+use barriers_lab::mri::fourier::complexify;
+use barriers_lab::mri::operator::{
     distance, noise_like, norm, LinearOperator, SubsampledFourier, WaveletSampling,
 };
-use barriers_lab::phantom::wavelet_sparse;
-use barriers_lab::reconstruction::{Experiment, Setup};
-use barriers_lab::sampling::{mask, Pattern};
-use barriers_lab::wavelet::{Wavelet, Wavelet2};
+use barriers_lab::mri::phantom::wavelet_sparse;
+use barriers_lab::mri::reconstruction::{Experiment, Setup};
+use barriers_lab::mri::sampling::{mask, Pattern};
+use barriers_lab::mri::wavelet::{Wavelet, Wavelet2};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rustfft::num_complex::Complex32;

@@ -2,11 +2,15 @@
 //! reconstruction method of the lab: `static/reports/tradeoff.json`.
 
 use crate::hallucination::{report_ids, FIXED_ITERATIONS};
-use barriers_lab::hallucination::{gaussian_like, halve, FirenetSetting, NetCard, SIDE};
-use barriers_lab::instability::{InstabilityTest, Reconstructor, ZeroFilling};
-use barriers_lab::operator::SubsampledFourier;
-use barriers_lab::tradeoff::{held_out_quality, mean_max, TradeoffPoint, TradeoffReport};
-use barriers_lab::warm_start::WarmStart;
+use barriers_lab::mri::instability::{InstabilityTest, Reconstructor, ZeroFilling};
+use barriers_lab::mri::learned::hallucination::{
+    gaussian_like, halve, FirenetSetting, NetCard, SIDE,
+};
+use barriers_lab::mri::learned::tradeoff::{
+    held_out_quality, mean_max, TradeoffPoint, TradeoffReport,
+};
+use barriers_lab::mri::learned::warm_start::WarmStart;
+use barriers_lab::mri::operator::SubsampledFourier;
 use std::time::Instant;
 
 /// `‖r‖/‖x‖` of the worst-case search (as the instability report's 2%).
@@ -110,7 +114,7 @@ pub fn tradeoff(
 ) -> anyhow::Result<()> {
     let started = Instant::now();
     let brain = crate::mri::brain(128)?;
-    let (_, held) = barriers_lab::sweep::slices(&brain)?;
+    let (_, held) = barriers_lab::mri::learned::sweep::slices(&brain)?;
     let ids = report_ids(&brain);
     let report_images: Vec<Vec<f32>> = ids
         .iter()

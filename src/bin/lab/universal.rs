@@ -8,13 +8,13 @@
 //! rate grows with `ξ`; every `ξ` tried is recorded), and writes the perturbations to
 //! `static/data/universal.safetensors` and the tables to `static/reports/transfer.json`.
 
-use barriers_lab::classifier::{Architecture, Classifier};
-use barriers_lab::inference::Network;
-use barriers_lab::mnist::Digits;
-use barriers_lab::transfer::{
+use barriers_lab::classification::classifier::{Architecture, Classifier};
+use barriers_lab::classification::inference::Network;
+use barriers_lab::classification::mnist::Digits;
+use barriers_lab::classification::transfer::{
     fooling_table, labels, PerturbationCard, ShippedUniversal, Table, TransferReport,
 };
-use barriers_lab::universal::{
+use barriers_lab::classification::universal::{
     fooling_rate, random_like, Ball, Universal, UniversalSearch, MAX_SET,
 };
 use candle_core::{DType, Device};
@@ -109,9 +109,9 @@ pub fn universal(
         vs.push(measure(arch.name(), net, settings, &x, &test, &l)?.0);
         test_labels.push(l);
     }
-    let nets: Vec<&dyn barriers_lab::attack::Model> = models
+    let nets: Vec<&dyn barriers_lab::classification::attack::Model> = models
         .iter()
-        .map(|(_, n)| n as &dyn barriers_lab::attack::Model)
+        .map(|(_, n)| n as &dyn barriers_lab::classification::attack::Model)
         .collect();
     print_table(&models, &fooling_table(&nets, &test_labels, &vs, &test)?);
     Ok(())
@@ -152,9 +152,9 @@ pub fn write(
         .iter()
         .map(|(_, n)| labels(n, &test))
         .collect::<Result<_, _>>()?;
-    let nets: Vec<&dyn barriers_lab::attack::Model> = models
+    let nets: Vec<&dyn barriers_lab::classification::attack::Model> = models
         .iter()
-        .map(|(_, n)| n as &dyn barriers_lab::attack::Model)
+        .map(|(_, n)| n as &dyn barriers_lab::classification::attack::Model)
         .collect();
     let mut shipped = ShippedUniversal::default();
     let mut cards = Vec::new();
@@ -263,9 +263,9 @@ pub fn bench(train: &Digits, held_out: &Digits, repeats: usize) -> anyhow::Resul
         );
         vs.push(v);
     }
-    let nets: Vec<&dyn barriers_lab::attack::Model> = models
+    let nets: Vec<&dyn barriers_lab::classification::attack::Model> = models
         .iter()
-        .map(|(_, n)| n as &dyn barriers_lab::attack::Model)
+        .map(|(_, n)| n as &dyn barriers_lab::classification::attack::Model)
         .collect();
     let mut times = Vec::new();
     for _ in 0..repeats.max(1) {

@@ -4,18 +4,20 @@
 //! report's fixed-norm search, same seeds and budget) and the settings of the FIRENET stage tried.
 
 use crate::hallucination::slices;
-use barriers_lab::brain::SliceId;
-use barriers_lab::firenet::Firenet;
-use barriers_lab::hallucination::{
+use barriers_lab::mri::brain::SliceId;
+use barriers_lab::mri::firenet::Firenet;
+use barriers_lab::mri::instability::{InstabilityTest, Reconstructor};
+use barriers_lab::mri::learned::hallucination::{
     gaussian_like, halve, outcome, FirenetSetting, InstabilityReport, NetCard, Perturbations, SIDE,
 };
-use barriers_lab::instability::{InstabilityTest, Reconstructor};
-use barriers_lab::metrics::{psnr, ssim};
-use barriers_lab::operator::{distance, norm, LinearOperator, SubsampledFourier, WaveletSampling};
-use barriers_lab::warm_start::{
+use barriers_lab::mri::learned::warm_start::{
     ShippedChange, Variant, WarmAtNorm, WarmCurvePoint, WarmNet, WarmSlice, WarmStart,
 };
-use barriers_lab::wavelet::{Wavelet, Wavelet2};
+use barriers_lab::mri::metrics::{psnr, ssim};
+use barriers_lab::mri::operator::{
+    distance, norm, LinearOperator, SubsampledFourier, WaveletSampling,
+};
+use barriers_lab::mri::wavelet::{Wavelet, Wavelet2};
 use rustfft::num_complex::Complex32;
 use std::time::Instant;
 
@@ -124,7 +126,7 @@ fn variant(
     let wavelet = Wavelet2::new(
         setting.wavelet,
         SIDE,
-        barriers_lab::hallucination::FIRENET_LEVELS,
+        barriers_lab::mri::learned::hallucination::FIRENET_LEVELS,
     )?;
     let b = WaveletSampling::new(a, &wavelet)?;
     let mut total = 0.0;
@@ -400,7 +402,7 @@ pub fn warm_start_report(dir: &str, names: &[String]) -> anyhow::Result<()> {
         "generated_by": format!("cargo run --release --bin lab -- warm-start-report --nets {}", names.join(",")),
         "side": SIDE,
         "method": "ΦΨ(y) = W⁻¹ψ_n(y; ψ₀ = WΨ(y)): FIRENET from Ψ's output with the same data; ε₀ = ‖y‖ (FIRENET's own restart scheme)",
-        "firenet": { "wavelet": "haar", "levels": barriers_lab::hallucination::FIRENET_LEVELS, "settings": format!("{:?}", Firenet::default()) },
+        "firenet": { "wavelet": "haar", "levels": barriers_lab::mri::learned::hallucination::FIRENET_LEVELS, "settings": format!("{:?}", Firenet::default()) },
         "search": { "fixed_norm": { "iterations": iterations, "norms": norms, "seeds": "100 + index of the slice in the instability report, as there" }, "random": "Gaussian noise of the norm of the worst case (seed + 1000)" },
         "note": "the shipped perturbations exist for the demo slices only, so the output change under them is measured there; the worst case of Ψ → FIRENET on every report slice at the report's norms, and on the demo slices also at the error curve's norms; variants: forward only, Ψ's outputs reused",
         "networks": networks,

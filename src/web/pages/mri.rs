@@ -1,0 +1,587 @@
+//! The MRI reconstruction demo: an image (held-out brain slice, phantom or upload), a sampling
+//! pattern and rate, noise, and FIRENET; panels for the truth, the mask, k-space, the
+//! zero-filled reconstruction and FIRENET after any layer, with PSNR and SSIM, and the error
+//! against the layer. All work runs in the worker; a newer request supersedes an older one.
+
+use crate::mri::reconstruction::Quality;
+use crate::mri::sampling::Pattern;
+use crate::mri::wavelet::Wavelet;
+use crate::protocol::{Body, Job, MriImage, Panel, Picture, Reconstruction};
+use crate::route::{MriState, MRI_NOISE, MRI_RATES};
+use crate::web::app::{use_query_state, Route, WorkerEpoch};
+use crate::web::compute::Compute;
+use crate::web::widgets::{paint_pixels, JobRun, Notice, Progress};
+use std::rc::Rc;
+use yew::prelude::*;
+
+/// A change of the URL state from a control's value.
+type Edit = Rc<dyn Fn(&mut MriState, String)>;
+
+/// Largest upload the page reads (bytes).
+const MAX_UPLOAD_BYTES: f64 = 25.0 * 1024.0 * 1024.0;
+
+/// The figure on screen and the job computing the next.
+type Run = JobRun<Reconstruction>;
+
+/// A picture on a canvas, scaled by CSS without smoothing.
+#[derive(Properties, PartialEq)]
+pub struct PictureProps {
+    pub picture: Picture,
+    #[prop_or_default]
+    pub label: AttrValue,
+    #[prop_or_default]
+    pub testid: AttrValue,
+}
+
+#[function_component(PictureCanvas)]
+pub fn picture_canvas(props: &PictureProps) -> Html {
+    let canvas = use_node_ref();
+    {
+        let canvas = canvas.clone();
+        use_effect_with(props.picture.clone(), move |picture| {
+            if let Some(c) = canvas.cast::<web_sys::HtmlCanvasElement>() {
+                match picture.bytes() {
+                    Ok(bytes) => paint_pixels(&c, picture.side, |i| {
+                        let g = bytes[i];
+                        [g, g, g, 255]
+                    }),
+                    Err(e) => gloo::console::error!(format!("picture: {e}")),
+                }
+            }
+        });
+    }
+    html! {
+        <canvas ref={canvas} class="mri-canvas" role="img" aria-label={props.label.clone()}
+            data-testid={props.testid.clone()} />
+    }
+}
+
+fn quality_text(q: &Quality) -> String {
+    let psnr = q
+        .psnr
+        .map(|p| format!("{p:.2} dB"))
+        .unwrap_or_else(|| "∞ (exact)".into());
+    format!("PSNR {psnr} · SSIM {:.3}", q.ssim)
+}
+
+#[derive(Properties, PartialEq)]
+struct FigureProps {
+    title: AttrValue,
+    picture: Picture,
+    #[prop_or_default]
+    quality: Option<Quality>,
+    #[prop_or_default]
+    caption: AttrValue,
+    testid: AttrValue,
+    #[prop_or_default]
+    children: Html,
+}
+
+#[function_component(Figure)]
+fn figure(props: &FigureProps) -> Html {
+    html! {
+        <figure class="mri-figure" data-testid={props.testid.clone()}>
+            <figcaption class="panel-label">{props.title.clone()}</figcaption>
+            <PictureCanvas picture={props.picture.clone()} label={props.title.clone()} />
+            if let Some(q) = &props.quality {
+                <p class="quality" data-testid="quality">{quality_text(q)}</p>
+            }
+            if !props.caption.is_empty() {
+                <p class="small muted">{props.caption.clone()}</p>
+            }
+            {props.children.clone()}
+        </figure>
+    }
+}
+
+/// The error of FIRENET's estimate against the layer, on a log scale, with the block
+/// boundaries (restarts), the zero-filled error and the layer shown.
+#[derive(Properties, PartialEq)]
+struct ErrorPlotProps {
+    errors: Rc<Vec<f64>>,
+    layers_per_block: usize,
+    zero_filled: f64,
+    layer: usize,
+}
+
+#[function_component(ErrorPlot)]
+fn error_plot(props: &ErrorPlotProps) -> Html {
+    // Hand-drawn SVG: one polyline on a log axis does not justify a plotting crate in the bundle.
+    let (w, h, left, bottom, top, right) = (640.0, 240.0, 56.0, 28.0, 10.0, 10.0);
+    let errors: Vec<f64> = props
+        .errors
+        .iter()
+        .map(|e| e.max(1e-12))
+        .chain(std::iter::once(props.zero_filled.max(1e-12)))
+        .collect();
+    let n = props.errors.len().max(1);
+    let lo = errors
+        .iter()
+        .copied()
+        .fold(f64::INFINITY, f64::min)
+        .log10()
+        .floor();
+    let hi = errors.iter().copied().fold(0.0, f64::max).log10().ceil();
+    let hi = if hi <= lo { lo + 1.0 } else { hi };
+    let x = |k: f64| left + (k - 1.0) / (n.max(2) - 1) as f64 * (w - left - right);
+    let y = |e: f64| top + (hi - e.max(1e-12).log10()) / (hi - lo) * (h - top - bottom);
+    let points: String = props
+        .errors
+        .iter()
+        .enumerate()
+        .map(|(i, e)| format!("{:.1},{:.1}", x(i as f64 + 1.0), y(*e)))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let decades: Vec<i32> = (lo as i32..=hi as i32).collect();
+    let restarts: Vec<usize> = (1..)
+        .map(|b| b * props.layers_per_block)
+        .take_while(|&l| l < n)
+        .collect();
+    let shown = props.layer.clamp(1, n);
+    html! {
+        <svg class="error-plot" viewBox={format!("0 0 {w} {h}")} role="img" data-testid="error-plot"
+            aria-label="relative error of FIRENET against the layer, log scale">
+            { for decades.iter().map(|d| {
+                let yy = y(10f64.powi(*d));
+                html! { <g class="grid">
+                    <line x1={left.to_string()} x2={(w - right).to_string()} y1={yy.to_string()} y2={yy.to_string()} />
+                    <text x={(left - 6.0).to_string()} y={(yy + 4.0).to_string()} text-anchor="end">{format!("1e{d}")}</text>
+                </g> }
+            }) }
+            { for restarts.iter().map(|l| {
+                let xx = x(*l as f64 + 0.5);
+                html! { <line class="restart" x1={xx.to_string()} x2={xx.to_string()} y1={top.to_string()} y2={(h - bottom).to_string()} /> }
+            }) }
+            <line class="zero-filled" x1={left.to_string()} x2={(w - right).to_string()}
+                y1={y(props.zero_filled).to_string()} y2={y(props.zero_filled).to_string()} />
+            <text class="zero-filled-label" x={(w - right - 4.0).to_string()} y={(y(props.zero_filled) - 5.0).to_string()} text-anchor="end">{"zero-filled"}</text>
+            <polyline class="firenet" points={points} />
+            <circle class="current" cx={x(shown as f64).to_string()} cy={y(props.errors.get(shown - 1).copied().unwrap_or(1.0)).to_string()} r="5" />
+            <text x={((left + w - right) / 2.0).to_string()} y={(h - 6.0).to_string()} text-anchor="middle">{format!("layer (1 … {n}); dotted lines: restarts")}</text>
+        </svg>
+    }
+}
+
+#[function_component(MriDemo)]
+pub fn mri_demo() -> Html {
+    let compute = use_context::<Compute>().expect("the compute worker is provided by the app");
+    let epoch = use_context::<WorkerEpoch>().unwrap_or_default();
+    let (parsed, set_state, embed) = use_query_state::<MriState>(Route::Mri);
+    let state = parsed.state.clone();
+
+    // The held-out slices per orientation at this size.
+    let catalog = use_state(|| None::<Vec<(String, usize)>>);
+    {
+        let (compute, catalog) = (compute.clone(), catalog.clone());
+        use_effect_with((state.job.side, epoch), move |(side, _)| {
+            compute.request(
+                Job::BrainCatalog { side: *side },
+                Callback::from(move |body| {
+                    if let Body::BrainCatalog { slices, .. } = body {
+                        catalog.set(Some(slices));
+                    }
+                }),
+            );
+        });
+    }
+
+    // Reconstruct whenever the job changes; stale answers are dropped by ticket.
+    let run = use_state(|| Run::Idle);
+    let tickets = use_mut_ref(|| (0u64, None::<u64>));
+    let upload_version = use_state(|| 0u32);
+    {
+        let (compute, run, tickets) = (compute.clone(), run.clone(), tickets.clone());
+        use_effect_with(
+            (state.job.clone(), epoch, *upload_version),
+            move |(job, _, _)| {
+                let ticket = {
+                    let mut t = tickets.borrow_mut();
+                    t.0 += 1;
+                    if let Some(previous) = t.1.take() {
+                        compute.cancel(previous);
+                    }
+                    t.0
+                };
+                let previous = run.shown().cloned();
+                run.set(Run::Running {
+                    done: 0,
+                    total: job.blocks,
+                    previous: previous.clone(),
+                });
+                let (run2, tickets2) = (run.clone(), tickets.clone());
+                let id = compute.request(
+                    Job::Reconstruct(job.clone()),
+                    Callback::from(move |body| {
+                        if tickets2.borrow().0 != ticket {
+                            return;
+                        }
+                        match body {
+                            Body::Progress { done, total } => run2.set(Run::Running {
+                                done,
+                                total,
+                                previous: previous.clone(),
+                            }),
+                            Body::Reconstructed(r) => {
+                                tickets2.borrow_mut().1 = None;
+                                run2.set(Run::Done(Rc::new(*r)))
+                            }
+                            Body::Failed { message } => run2.set(Run::Failed(message)),
+                            _ => {}
+                        }
+                    }),
+                );
+                tickets.borrow_mut().1 = Some(id);
+            },
+        );
+    }
+
+    // The FIRENET layer shown (the last unless the URL says otherwise).
+    let layers = state.job.blocks * state.job.layers_per_block;
+    let layer = state.layer.unwrap_or(layers).min(layers);
+    let layer_panel = use_state(|| None::<(u64, usize, Panel)>);
+    {
+        let (compute, layer_panel) = (compute.clone(), layer_panel.clone());
+        let run_id = match &*run {
+            Run::Done(r) => Some(r.run),
+            _ => None,
+        };
+        use_effect_with((run_id, layer), move |(run_id, layer)| {
+            let Some(run) = *run_id else { return };
+            let layer = *layer;
+            compute.request(
+                Job::FirenetLayer { run, layer },
+                Callback::from(move |body| {
+                    if let Body::FirenetLayer { run, layer, panel } = body {
+                        layer_panel.set(Some((run, layer, panel)));
+                    }
+                }),
+            );
+        });
+    }
+
+    let update = |f: Edit| {
+        let (set_state, state) = (set_state.clone(), state.clone());
+        move |value: String| {
+            let mut s = state.clone();
+            f(&mut s, value);
+            set_state.emit(s);
+        }
+    };
+    let on_select = |f: Edit| {
+        let apply = update(f);
+        Callback::from(move |e: Event| {
+            let select: web_sys::HtmlSelectElement = e.target_unchecked_into();
+            apply(select.value());
+        })
+    };
+    let on_input = |f: Edit| {
+        let apply = update(f);
+        Callback::from(move |e: InputEvent| {
+            let input: web_sys::HtmlInputElement = e.target_unchecked_into();
+            apply(input.value());
+        })
+    };
+    let on_change = |f: Edit| {
+        let apply = update(f);
+        Callback::from(move |e: Event| {
+            let input: web_sys::HtmlInputElement = e.target_unchecked_into();
+            apply(input.value());
+        })
+    };
+
+    // Upload: read the file as a data URL and hand it to the worker.
+    let upload_state = use_state(|| None::<Result<(Picture, Vec<String>), String>>);
+    let on_upload = {
+        let (compute, upload_state, upload_version) = (
+            compute.clone(),
+            upload_state.clone(),
+            upload_version.clone(),
+        );
+        let (set_state, state) = (set_state.clone(), state.clone());
+        Callback::from(move |e: Event| {
+            let input: web_sys::HtmlInputElement = e.target_unchecked_into();
+            let Some(file) = input.files().and_then(|f| f.get(0)) else {
+                return;
+            };
+            if file.size() > MAX_UPLOAD_BYTES {
+                upload_state.set(Some(Err(format!(
+                    "That file is {:.0} MB; the lab reads images up to {:.0} MB.",
+                    file.size() / 1048576.0,
+                    MAX_UPLOAD_BYTES / 1048576.0
+                ))));
+                return;
+            }
+            let (compute, upload_state, upload_version) = (
+                compute.clone(),
+                upload_state.clone(),
+                upload_version.clone(),
+            );
+            let (set_state, state) = (set_state.clone(), state.clone());
+            let side = state.job.side;
+            wasm_bindgen_futures::spawn_local(async move {
+                let blob: &web_sys::Blob = file.as_ref();
+                let data_url = match gloo::file::futures::read_as_data_url(&gloo::file::Blob::from(
+                    blob.clone(),
+                ))
+                .await
+                {
+                    Ok(u) => u,
+                    Err(e) => {
+                        upload_state.set(Some(Err(format!("The file could not be read: {e}"))));
+                        return;
+                    }
+                };
+                compute.request(
+                    Job::Upload { data_url, side },
+                    Callback::from(move |body| match body {
+                        Body::Uploaded { preview, notes } => {
+                            upload_state.set(Some(Ok((preview, notes))));
+                            upload_version.set(*upload_version + 1);
+                            let mut s = state.clone();
+                            s.job.image = MriImage::Upload;
+                            set_state.emit(s);
+                        }
+                        Body::Failed { message } => upload_state.set(Some(Err(message))),
+                        _ => {}
+                    }),
+                );
+            });
+        })
+    };
+
+    let job = &state.job;
+    let image_kind = match &job.image {
+        MriImage::Brain { .. } => "brain",
+        MriImage::SheppLogan => "shepp_logan",
+        MriImage::Ellipses { .. } => "ellipses",
+        MriImage::Upload => "upload",
+    };
+    let image_controls = match &job.image {
+        MriImage::Brain { orientation, index } => {
+            let count = catalog
+                .as_ref()
+                .and_then(|c| c.iter().find(|(o, _)| o == orientation).map(|(_, n)| *n))
+                .unwrap_or(1)
+                .max(1);
+            html! {
+                <>
+                    <label>{"plane "}
+                        <select data-testid="orientation" onchange={on_select(Rc::new(|s: &mut MriState, v: String| {
+                            s.job.image = MriImage::Brain { orientation: v, index: 0 };
+                        }))}>
+                            { for ["axial", "coronal", "sagittal"].iter().map(|o| html! {
+                                <option value={*o} selected={orientation == o}>{*o}</option>
+                            }) }
+                        </select>
+                    </label>
+                    <label>{format!("held-out slice {} of {count} ", index + 1)}
+                        <input type="range" min="0" max={(count - 1).to_string()} step="1" value={index.to_string()}
+                            data-testid="slice" aria-label="held-out slice"
+                            oninput={on_input(Rc::new(|s: &mut MriState, v: String| {
+                                if let (MriImage::Brain { index, .. }, Ok(i)) = (&mut s.job.image, v.parse::<usize>()) {
+                                    *index = i;
+                                }
+                            }))} />
+                    </label>
+                </>
+            }
+        }
+        MriImage::Ellipses { seed } => html! {
+            <label>{"seed "}
+                <input type="number" min="0" step="1" value={seed.to_string()} class="narrow" data-testid="ellipse-seed"
+                    onchange={on_change(Rc::new(|s: &mut MriState, v: String| {
+                        if let Ok(seed) = v.parse::<u64>() { s.job.image = MriImage::Ellipses { seed }; }
+                    }))} />
+            </label>
+        },
+        _ => html! {},
+    };
+    let upload_note = match &*upload_state {
+        Some(Err(m)) => html! { <Notice kind="error">{m.clone()}</Notice> },
+        Some(Ok((_, notes))) if matches!(job.image, MriImage::Upload) => html! {
+            <p class="small muted" data-testid="upload-notes">{notes.join(" ")}</p>
+        },
+        _ => html! {},
+    };
+
+    let controls = html! {
+        <div class="mri-controls">
+            <div class="row">
+                <label>{"image "}
+                    <select data-testid="image" onchange={on_select(Rc::new(|s: &mut MriState, v: String| {
+                        s.job.image = match v.as_str() {
+                            "shepp_logan" => MriImage::SheppLogan,
+                            "ellipses" => MriImage::Ellipses { seed: 1 },
+                            "upload" => MriImage::Upload,
+                            _ => MriImage::Brain { orientation: "axial".into(), index: 4 },
+                        };
+                    }))}>
+                        <option value="brain" selected={image_kind == "brain"}>{"brain (MNI template)"}</option>
+                        <option value="shepp_logan" selected={image_kind == "shepp_logan"}>{"Shepp–Logan phantom"}</option>
+                        <option value="ellipses" selected={image_kind == "ellipses"}>{"random ellipses"}</option>
+                        <option value="upload" selected={image_kind == "upload"}>{"your upload"}</option>
+                    </select>
+                </label>
+                {image_controls}
+                <label class="file">{"upload PNG/JPEG "}
+                    <input type="file" accept="image/png,image/jpeg" data-testid="upload" onchange={on_upload} />
+                </label>
+                <label>{"size "}
+                    <select data-testid="side" onchange={on_select(Rc::new(|s: &mut MriState, v: String| {
+                        if let Ok(n) = v.parse() { s.job.side = n; }
+                        if let MriImage::Brain { index, .. } = &mut s.job.image { *index = 0; }
+                    }))}>
+                        { for [128usize, 256].iter().map(|n| html! {
+                            <option value={n.to_string()} selected={job.side == *n}>{format!("{n}×{n}")}</option>
+                        }) }
+                    </select>
+                </label>
+            </div>
+            {upload_note}
+            <div class="row">
+                <label>{"pattern "}
+                    <select data-testid="pattern" onchange={on_select(Rc::new(|s: &mut MriState, v: String| {
+                        if let Ok(p) = Pattern::from_name(&v) { s.job.pattern = p; }
+                    }))}>
+                        { for Pattern::ALL.iter().map(|p| html! {
+                            <option value={p.name()} selected={job.pattern == *p}>{p.title()}</option>
+                        }) }
+                    </select>
+                </label>
+                <label class="slider">{format!("sampling rate {:.0}% ", job.rate * 100.0)}
+                    <input type="range" min={MRI_RATES.start().to_string()} max={MRI_RATES.end().to_string()} step="0.01"
+                        value={job.rate.to_string()} data-testid="rate" aria-label="sampling rate"
+                        oninput={on_input(Rc::new(|s: &mut MriState, v: String| {
+                            if let Ok(r) = v.parse::<f64>() { s.job.rate = r.clamp(*MRI_RATES.start(), *MRI_RATES.end()); }
+                        }))} />
+                </label>
+                <label class="slider">{format!("noise ‖e‖/‖Ax‖ = {:.1}% ", job.noise * 100.0)}
+                    <input type="range" min="0" max={MRI_NOISE.end().to_string()} step="0.005"
+                        value={job.noise.to_string()} data-testid="noise" aria-label="relative noise level"
+                        oninput={on_input(Rc::new(|s: &mut MriState, v: String| {
+                            if let Ok(r) = v.parse::<f64>() { s.job.noise = r.clamp(*MRI_NOISE.start(), *MRI_NOISE.end()); }
+                        }))} />
+                </label>
+            </div>
+            <details class="advanced" data-testid="advanced">
+                <summary>{"Advanced: wavelet, λ, n, p"}</summary>
+                <div class="row">
+                    <label>{"wavelet "}
+                        <select data-testid="wavelet" onchange={on_select(Rc::new(|s: &mut MriState, v: String| {
+                            s.job.wavelet = v;
+                        }))}>
+                            { for [Wavelet::Haar, Wavelet::Db4, Wavelet::Sym4].iter().map(|w| html! {
+                                <option value={w.name()} selected={job.wavelet == w.name()}>{w.name()}</option>
+                            }) }
+                        </select>
+                    </label>
+                    <label>{"λ "}
+                        <input type="number" class="narrow" min="0.000001" max="0.1" step="0.0001" value={job.lambda.to_string()}
+                            data-testid="lambda" onchange={on_change(Rc::new(|s: &mut MriState, v: String| {
+                                if let Ok(l) = v.parse::<f32>() {
+                                    if crate::route::MRI_LAMBDA.contains(&l) { s.job.lambda = l; }
+                                }
+                            }))} />
+                    </label>
+                    <label>{"n (blocks) "}
+                        <input type="number" class="narrow" min="1" max="20" step="1" value={job.blocks.to_string()}
+                            data-testid="blocks" onchange={on_change(Rc::new(|s: &mut MriState, v: String| {
+                                if let Ok(n) = v.parse::<usize>() {
+                                    if crate::route::MRI_BLOCKS.contains(&n) { s.job.blocks = n; s.layer = None; }
+                                }
+                            }))} />
+                    </label>
+                    <label>{"p (layers per block) "}
+                        <input type="number" class="narrow" min="1" max="50" step="1" value={job.layers_per_block.to_string()}
+                            data-testid="layers-per-block" onchange={on_change(Rc::new(|s: &mut MriState, v: String| {
+                                if let Ok(p) = v.parse::<usize>() {
+                                    if crate::route::MRI_LAYERS_PER_BLOCK.contains(&p) { s.job.layers_per_block = p; s.layer = None; }
+                                }
+                            }))} />
+                    </label>
+                </div>
+                <p class="small muted">{"λ weighs sparsity against data fit; λ and p interact (a small λ needs more layers per block), and λ·max weight must stay well below 1. Restarts shrink the error geometrically, by about e⁻¹ per block, down to the noise level."}</p>
+            </details>
+        </div>
+    };
+
+    let explain = html! {
+        <div class="explain">
+            <p>{"An MRI scanner measures Fourier coefficients of the image. Sampling only a share Ω of them is faster; the reconstruction must fill in the rest:"}</p>
+            <p class="formula">{"y = Ax + e,   A = P_Ω F   (F the unitary 2-D DFT, P_Ω keeps the sampled frequencies)"}</p>
+            <p>{"Zero-filling, A*y, sets the missing frequencies to zero. FIRENET (Colbrook, Antun & Hansen, PNAS 2022) is a network whose layers are the steps of a primal–dual algorithm for the square-root LASSO over wavelet coefficients z (x = W⁻¹z):"}</p>
+            <p class="formula">{"min_z λ‖z‖₁ + ‖Bz − y‖₂,   B = P_Ω F W⁻¹;   z ← soft_τλ(z − τB*u),   u ← Π_{‖·‖≤1}(u + σB(2z′ − z) − σy)"}</p>
+            <p>{"Its blocks of p layers restart with rescaled data, so the error falls geometrically with depth, and it is provably stable: small changes in y give small changes in the output."}</p>
+        </div>
+    };
+
+    let status = match &*run {
+        Run::Idle | Run::Done(_) => html! {},
+        Run::Failed(m) => {
+            html! { <Notice kind="error">{format!("The reconstruction failed: {m}")}</Notice> }
+        }
+        Run::Running { done, total, .. } => html! {
+            <div class="row" data-testid="mri-running">
+                <span class="muted">{"Reconstructing… "}</span>
+                <Progress done={*done} total={*total} />
+            </div>
+        },
+    };
+    let body = match run.shown() {
+        None => html! {},
+        Some(r) => {
+            let current = matches!(&*run, Run::Done(_));
+            let (shown, shown_layer) = match &*layer_panel {
+                Some((run_id, l, p)) if *run_id == r.run && *l == layer => (p.clone(), layer),
+                _ => (r.firenet.clone(), r.layer_errors.len()),
+            };
+            let on_layer = on_input(Rc::new(|s: &mut MriState, v: String| {
+                if let Ok(l) = v.parse::<usize>() {
+                    let layers = s.job.blocks * s.job.layers_per_block;
+                    s.layer = (l < layers).then_some(l.max(1));
+                }
+            }));
+            html! {
+                <div class={classes!("mri-results", (!current).then_some("updating"))} data-testid="mri-results"
+                    data-run={r.run.to_string()}>
+                    <p class="small" data-testid="mri-summary">
+                        {format!(
+                            "{} of {} frequencies sampled ({:.1}%), {} wavelet levels; FIRENET: {} layers in {:.0} ms in this browser.",
+                            r.samples, r.side * r.side, r.rate * 100.0, r.wavelet_levels, r.layer_errors.len(), r.millis
+                        )}
+                    </p>
+                    <div class="mri-grid">
+                        <Figure title="truth x" picture={r.truth.clone()} testid="panel-truth" />
+                        <Figure title="mask Ω" picture={r.mask.clone()} testid="panel-mask"
+                            caption="white: sampled frequencies (zero frequency at the centre)" />
+                        <Figure title="k-space log|Fx|" picture={r.kspace.clone()} testid="panel-kspace" />
+                        <Figure title="zero-filled A*y" picture={r.zero_filled.picture.clone()}
+                            quality={Some(r.zero_filled.quality)} testid="panel-zero-filled" />
+                        <Figure title={format!("FIRENET, layer {shown_layer}/{}", r.layer_errors.len())}
+                            picture={shown.picture.clone()} quality={Some(shown.quality)} testid="panel-firenet">
+                            <input type="range" min="1" max={r.layer_errors.len().to_string()} step="1"
+                                value={shown_layer.to_string()} data-testid="layer" aria-label="FIRENET layer"
+                                oninput={on_layer} disabled={!current} />
+                        </Figure>
+                    </div>
+                    <h3>{"Relative error ‖x̂ − x‖₂/‖x‖₂ against the layer"}</h3>
+                    <ErrorPlot errors={Rc::new(r.layer_errors.clone())} layers_per_block={r.layers_per_block}
+                        zero_filled={r.zero_filled.quality.error} layer={shown_layer} />
+                </div>
+            }
+        }
+    };
+
+    html! {
+        <section class="demo mri" data-testid="mri">
+            if !embed {
+                <h2>{"MRI reconstruction: subsampled Fourier sampling, wavelets and FIRENET"}</h2>
+                {explain}
+            }
+            { for parsed.notices.iter().map(|n| html! { <Notice kind="warning">{n.clone()}</Notice> }) }
+            {controls}
+            {status}
+            {body}
+        </section>
+    }
+}

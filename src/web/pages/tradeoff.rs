@@ -1,0 +1,364 @@
+//! Accuracy versus stability (the trade-off of the lecture's title; Gottschling, Antun, Adcock &
+//! Hansen, "The troublesome kernel", SIAM Review 2025): every reconstruction method of the lab as
+//! one point, clean held-out PSNR against the worst-case amplification κ found by the same search,
+//! drawn at once from the shipped report (`static/reports/tradeoff.json`, `lab tradeoff`). A
+//! point is highlighted by a click, by the table or by the link `#/tradeoff?method=NAME`.
+
+use crate::mri::learned::tradeoff::{TradeoffPoint, TradeoffReport, KINDS};
+use crate::route::TradeoffState;
+use crate::web::app::{use_query_state, Route};
+use crate::web::data::{load_once, Shareable};
+use crate::web::fetch::fetch_bytes;
+use crate::web::widgets::Notice;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use yew::prelude::*;
+
+/// The shipped report, relative to the page.
+pub const REPORT_URL: &str = "./static/reports/tradeoff.json";
+
+thread_local! {
+    static REPORT: RefCell<HashMap<String, Shareable<TradeoffReport>>> = RefCell::new(HashMap::new());
+}
+
+async fn shipped() -> crate::Result<Rc<TradeoffReport>> {
+    load_once(&REPORT, REPORT_URL, || async {
+        TradeoffReport::from_json(&fetch_bytes(REPORT_URL).await?)
+    })
+    .await
+}
+
+fn kind_class(kind: &str) -> String {
+    format!(
+        "k{}",
+        KINDS.iter().position(|k| *k == kind).unwrap_or(KINDS.len())
+    )
+}
+
+/// Ticks of a logarithmic axis over `[lo, hi]`.
+fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    [
+        0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 15.0, 20.0, 30.0, 50.0, 100.0,
+    ]
+    .into_iter()
+    .filter(|t| *t >= lo && *t <= hi)
+    .collect()
+}
+
+#[derive(Properties, PartialEq)]
+struct PlotProps {
+    report: Rc<TradeoffReport>,
+    highlighted: Option<String>,
+    on_select: Callback<String>,
+    on_hover: Callback<Option<String>>,
+}
+
+/// PSNR (y) against mean worst-case κ (x, logarithmic), each point labelled, with a bar from the
+/// smallest to the largest κ over the report slices. Hand-drawn SVG, like the lab's other plots.
+#[function_component(TradeoffPlot)]
+fn tradeoff_plot(props: &PlotProps) -> Html {
+    let (w, h, left, right, top, bottom) = (860.0, 440.0, 58.0, 24.0, 18.0, 50.0);
+    let r = &props.report;
+    let k_lo = r
+        .points
+        .iter()
+        .flat_map(|p| p.kappa.iter())
+        .fold(f64::INFINITY, |m, v| m.min(*v))
+        .min(1.0)
+        * 0.8;
+    let k_hi = r.points.iter().map(|p| p.kappa_max).fold(1.0f64, f64::max) * 1.35;
+    let p_lo = r
+        .points
+        .iter()
+        .map(|p| p.psnr)
+        .fold(f64::INFINITY, f64::min);
+    let p_hi = r
+        .points
+        .iter()
+        .map(|p| p.psnr)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let (y_lo, y_hi) = ((p_lo - 1.0).floor(), (p_hi + 1.0).ceil());
+    let x = |v: f64| left + (v.ln() - k_lo.ln()) / (k_hi.ln() - k_lo.ln()) * (w - left - right);
+    let y = |v: f64| top + (1.0 - (v - y_lo) / (y_hi - y_lo)) * (h - top - bottom);
+    let ystep = if y_hi - y_lo > 12.0 { 2.0 } else { 1.0 };
+    let yticks: Vec<f64> = (0..)
+        .map(|k| y_lo + ystep * k as f64)
+        .take_while(|v| *v <= y_hi + 1e-9)
+        .collect();
+    // Labels to the right of their points, nudged up or down until they overlap no other.
+    let mut placed: Vec<(f64, f64, f64)> = Vec::new(); // (x0, x1, y)
+    let labels: Vec<(f64, f64, bool)> = r
+        .points
+        .iter()
+        .map(|p| {
+            let (px, py) = (x(p.kappa_mean), y(p.psnr));
+            let width = 7.0 * p.name.chars().count() as f64;
+            let right_side = px + 8.0 + width < w - right;
+            let x0 = if right_side {
+                px + 8.0
+            } else {
+                px - 8.0 - width
+            };
+            let free = |ly: f64| {
+                placed
+                    .iter()
+                    .all(|(a, b, yy)| (ly - yy).abs() >= 13.0 || x0 > *b || x0 + width < *a)
+            };
+            let ly = [0.0, -13.0, 13.0, -26.0, 26.0, -39.0, 39.0]
+                .iter()
+                .map(|d| py + 4.0 + d)
+                .find(|ly| free(*ly))
+                .unwrap_or(py + 4.0);
+            placed.push((x0, x0 + width, ly));
+            (x0, ly, right_side)
+        })
+        .collect();
+    html! {
+        <svg class="error-plot tradeoff-plot" viewBox={format!("0 0 {w} {h}")} role="img"
+            data-testid="tradeoff-plot"
+            aria-label="clean held-out PSNR against the worst-case amplification κ, one point per method">
+            { for yticks.iter().map(|v| html! { <g class="grid">
+                <line x1={left.to_string()} x2={(w - right).to_string()} y1={y(*v).to_string()} y2={y(*v).to_string()} />
+                <text x={(left - 6.0).to_string()} y={(y(*v) + 4.0).to_string()} text-anchor="end">{format!("{v}")}</text>
+            </g> }) }
+            { for log_ticks(k_lo, k_hi).iter().map(|v| html! { <g class="grid">
+                <line x1={x(*v).to_string()} x2={x(*v).to_string()} y1={top.to_string()} y2={(h - bottom).to_string()} />
+                <text x={x(*v).to_string()} y={(h - bottom + 16.0).to_string()} text-anchor="middle">{format!("{v}")}</text>
+            </g> }) }
+            <text class="axis-label" x={((left + w - right) / 2.0).to_string()} y={(h - 8.0).to_string()} text-anchor="middle">
+                {format!("worst-case amplification κ at ‖r‖ = {:.0}% of ‖x‖ (mean over {} slices; bar: smallest to largest), log scale", r.rel_r * 100.0, r.slices.len())}
+            </text>
+            <text class="axis-label" x="14" y={((top + h - bottom) / 2.0).to_string()} text-anchor="middle"
+                transform={format!("rotate(-90 14 {})", (top + h - bottom) / 2.0)}>
+                {format!("clean PSNR, dB (mean over {} held-out slices)", r.psnr_slices)}
+            </text>
+            if (k_lo..=k_hi).contains(&1.0) {
+                <line class="kappa-one" x1={x(1.0).to_string()} x2={x(1.0).to_string()} y1={top.to_string()} y2={(h - bottom).to_string()} />
+            }
+            // The highlighted point last, so that it lies on top of any it overlaps.
+            { for r.points.iter().zip(&labels)
+                .filter(|(p, _)| props.highlighted.as_deref() != Some(p.name.as_str()))
+                .chain(r.points.iter().zip(&labels).filter(|(p, _)| props.highlighted.as_deref() == Some(p.name.as_str())))
+                .map(|(p, (lx, ly, right_side))| {
+                let on = props.highlighted.as_deref() == Some(p.name.as_str());
+                let lo = p.kappa.iter().fold(f64::INFINITY, |m, v| m.min(*v));
+                let select = {
+                    let (cb, name) = (props.on_select.clone(), p.name.clone());
+                    Callback::from(move |_: MouseEvent| cb.emit(name.clone()))
+                };
+                let enter = {
+                    let (cb, name) = (props.on_hover.clone(), p.name.clone());
+                    Callback::from(move |_: MouseEvent| cb.emit(Some(name.clone())))
+                };
+                let leave = {
+                    let cb = props.on_hover.clone();
+                    Callback::from(move |_: MouseEvent| cb.emit(None))
+                };
+                html! {
+                    <g class={classes!("point", kind_class(&p.kind), on.then_some("highlighted"))}
+                        data-testid="tradeoff-point" data-method={p.name.clone()}
+                        data-psnr={p.psnr.to_string()} data-kappa={p.kappa_mean.to_string()}
+                        data-highlighted={on.to_string()}
+                        onclick={select} onmouseenter={enter} onmouseleave={leave}>
+                        <title>{format!("{}: PSNR {:.2} dB, κ {:.2} (max {:.2}), Gaussian κ {:.2}", p.name, p.psnr, p.kappa_mean, p.kappa_max, p.kappa_gaussian_mean)}</title>
+                        <line class="range" x1={format!("{:.1}", x(lo))} x2={format!("{:.1}", x(p.kappa_max))}
+                            y1={format!("{:.1}", y(p.psnr))} y2={format!("{:.1}", y(p.psnr))} />
+                        <circle cx={format!("{:.1}", x(p.kappa_mean))} cy={format!("{:.1}", y(p.psnr))} r={if on { "8" } else { "5.5" }} />
+                        <text class="label" x={format!("{lx:.1}")} y={format!("{ly:.1}")}
+                            text-anchor="start" data-side={if *right_side { "right" } else { "left" }}>{p.name.clone()}</text>
+                    </g>
+                }
+            }) }
+        </svg>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct DetailProps {
+    point: TradeoffPoint,
+    slices: Vec<String>,
+    highlighted: bool,
+}
+
+/// The numbers of one point.
+#[function_component(PointDetail)]
+fn point_detail(props: &DetailProps) -> Html {
+    let p = &props.point;
+    html! {
+        <div class="tradeoff-detail" data-testid="tradeoff-detail" data-method={p.name.clone()}
+            data-highlighted={props.highlighted.to_string()}>
+            <h3>{p.title.clone()}</h3>
+            <p>{format!(
+                "{} · {:.1}% of k-space · PSNR {:.2} dB, SSIM {:.3} · worst-case κ mean {:.3}, largest {:.3} · Gaussian noise of the same norm: κ {:.3}",
+                p.kind, p.rate * 100.0, p.psnr, p.ssim, p.kappa_mean, p.kappa_max, p.kappa_gaussian_mean
+            )}</p>
+            if !p.training.is_empty() {
+                <p class="small" data-testid="tradeoff-training">{format!("Made by: {}.", p.training)}</p>
+            }
+            <p class="small muted">{format!(
+                "Per slice (worst case / Gaussian): {}.",
+                props.slices.iter().zip(p.kappa.iter().zip(&p.kappa_gaussian))
+                    .map(|(s, (k, g))| format!("{s} {k:.2} / {g:.2}"))
+                    .collect::<Vec<_>>().join("; ")
+            )}</p>
+        </div>
+    }
+}
+
+#[function_component(TradeoffDemo)]
+pub fn tradeoff_demo() -> Html {
+    let (parsed, set_state, embed) = use_query_state::<TradeoffState>(Route::Tradeoff);
+    let report = use_state(|| None::<Result<Rc<TradeoffReport>, String>>);
+    let hover = use_state(|| None::<String>);
+    {
+        let report = report.clone();
+        use_effect_with((), move |_| {
+            wasm_bindgen_futures::spawn_local(async move {
+                report.set(Some(shipped().await.map_err(|e| e.to_string())));
+            });
+        });
+    }
+    let mut notices = parsed.notices.clone();
+    let loaded = match &*report {
+        Some(Ok(r)) => Some(r.clone()),
+        _ => None,
+    };
+    // The highlighted point, if the report has it.
+    let highlighted = match (&parsed.state.method, &loaded) {
+        (Some(m), Some(r)) if r.point(m).is_some() => Some(m.clone()),
+        (Some(m), Some(r)) => {
+            notices.push(format!(
+                "The report has no method \u{201c}{m}\u{201d} (it has {}): no point is highlighted.",
+                r.points
+                    .iter()
+                    .map(|p| p.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            None
+        }
+        _ => None,
+    };
+    let on_select = {
+        let (set_state, current) = (set_state.clone(), highlighted.clone());
+        Callback::from(move |name: String| {
+            // A second click on the highlighted point clears the highlight.
+            let method = (current.as_deref() != Some(name.as_str())).then_some(name);
+            set_state.emit(TradeoffState { method });
+        })
+    };
+    let on_hover = {
+        let hover = hover.clone();
+        Callback::from(move |name: Option<String>| hover.set(name))
+    };
+    let explain = html! {
+        <div class="panel explain" data-testid="tradeoff-explain">
+            <p>{"The lecture's point: accuracy and stability trade against each other. Where the measurements \
+                y = Ax say little (the kernel of A is large: here 7.8% or 12.5% of the k-space lines), a method \
+                that reconstructs much better than the data alone allow must fill in what it cannot see, and \
+                the same mechanism makes some small changes of the data change its output a lot. A method \
+                that adds nothing to the data (zero-filling) cannot be misled, and cannot be accurate."}</p>
+            <p>{"Each point is one method: its accuracy (clean mean PSNR over the held-out slices) against its \
+                stability, the worst-case amplification"}</p>
+            <p class="formula" data-testid="kappa-formula">{"κ = ‖Ψ(A(x + r)) − Ψ(Ax)‖₂ / ‖r‖₂"}</p>
+            <p>{match &loaded {
+                Some(r) => format!(
+                    "found by the same search for every method: projected gradient ascent on ‖Ψ(A(x + r)) − Ψ(Ax)‖ over the sphere ‖r‖₂ = {:.0}% of ‖x‖₂, {} steps from a seeded start, on {} held-out slices (the hallucinations test). Zero-filling Ψ = A* has κ ≤ 1 (equality for r in the row space): it is the check of the search. Lower left is stable and inaccurate, upper right accurate and unstable; the upper left would be both accurate and stable.",
+                    r.rel_r * 100.0, r.iterations, r.slices.len()
+                ),
+                None => "found by the same worst-case search for every method.".into(),
+            }}</p>
+        </div>
+    };
+    let body = match &*report {
+        None => {
+            html! { <p class="muted" data-testid="tradeoff-loading">{"Loading the shipped report…"}</p> }
+        }
+        Some(Err(m)) => html! {
+            <Notice kind="error">{format!("The trade-off report could not be loaded: {m}")}</Notice>
+        },
+        Some(Ok(r)) => {
+            let shown = hover
+                .as_ref()
+                .and_then(|n| r.point(n))
+                .or_else(|| highlighted.as_ref().and_then(|n| r.point(n)));
+            let detail = match shown {
+                Some(p) => html! {
+                    <PointDetail point={p.clone()} slices={r.slices.clone()}
+                        highlighted={highlighted.as_deref() == Some(p.name.as_str())} />
+                },
+                None => html! {
+                    <p class="small muted" data-testid="tradeoff-hint">{"Point at a method, or click it, for its numbers; a click also puts it in the address (a link to this view)."}</p>
+                },
+            };
+            let row = |p: &TradeoffPoint| {
+                let on = highlighted.as_deref() == Some(p.name.as_str());
+                let select = {
+                    let (cb, name) = (on_select.clone(), p.name.clone());
+                    Callback::from(move |_: MouseEvent| cb.emit(name.clone()))
+                };
+                html! {
+                    <tr class={classes!(on.then_some("current"))} data-testid="tradeoff-row" data-method={p.name.clone()}
+                        data-psnr={p.psnr.to_string()} data-kappa={p.kappa_mean.to_string()}
+                        data-kappa-max={p.kappa_max.to_string()} data-kappa-gaussian={p.kappa_gaussian_mean.to_string()}
+                        onclick={select}>
+                        <th><span class={classes!("swatch", kind_class(&p.kind))}></span>{p.name.clone()}</th>
+                        <td>{p.kind.clone()}</td>
+                        <td>{format!("{:.1}%", p.rate * 100.0)}</td>
+                        <td>{format!("{:.2}", p.psnr)}</td>
+                        <td>{format!("{:.3}", p.ssim)}</td>
+                        <td>{format!("{:.2}", p.kappa_mean)}</td>
+                        <td>{format!("{:.2}", p.kappa_max)}</td>
+                        <td>{format!("{:.2}", p.kappa_gaussian_mean)}</td>
+                    </tr>
+                }
+            };
+            html! {
+                <>
+                    <div class="panel">
+                        <TradeoffPlot report={r.clone()} highlighted={highlighted.clone()}
+                            on_select={on_select.clone()} on_hover={on_hover} />
+                        <div class="tradeoff-legend small">
+                            { for KINDS.iter().filter(|k| r.points.iter().any(|p| &p.kind == *k)).map(|k| html! {
+                                <span><span class={classes!("swatch", kind_class(k))}></span>{format!(" {k} ")}</span>
+                            }) }
+                        </div>
+                        {detail}
+                    </div>
+                    <div class="panel">
+                        <h3>{"The numbers"}</h3>
+                        <table class="robustness tradeoff-table" data-testid="tradeoff-table">
+                            <thead><tr>
+                                <th>{"method"}</th><th>{"kind"}</th><th>{"sampled"}</th><th>{"PSNR (dB)"}</th><th>{"SSIM"}</th>
+                                <th>{"κ mean"}</th><th>{"κ largest"}</th><th>{"Gaussian κ"}</th>
+                            </tr></thead>
+                            <tbody>{ for r.points.iter().map(row) }</tbody>
+                        </table>
+                        <h3>{"What was measured"}</h3>
+                        <ul data-testid="tradeoff-findings">
+                            { for r.finding_list().into_iter().map(|f| html! { <li>{f}</li> }) }
+                        </ul>
+                        <p class="small">{"Caveat: the two fine-tuned networks (cascade-12-noise, cascade-12-kernel) also had extra training steps (see \u{201c}Made by\u{201d} under a point), so part of their difference from cascade-12 comes from those steps (a control with the same steps and no noise is in docs/hallucinations.md). The kernel-trained network paints much less of the detail than the theory's optimum P·z_N (static/reports/kernel_detail.json)."}</p>
+                        <p class="small muted">{format!(
+                            "Computed natively by `{}`; the page draws the shipped report. Gaussian κ: noise of the same norm as each worst case moves the outputs by at most {:.2} times its norm, against worst cases of up to {:.2}: the instability lies in special directions, not in noise.",
+                            r.command,
+                            r.points.iter().map(|p| p.kappa_gaussian_mean).fold(0.0, f64::max),
+                            r.points.iter().map(|p| p.kappa_max).fold(0.0, f64::max)
+                        )}</p>
+                    </div>
+                </>
+            }
+        }
+    };
+    html! {
+        <section class="demo mri tradeoff" data-testid="tradeoff">
+            if !embed {
+                <h2>{"Accuracy versus stability"}</h2>
+                {explain}
+            }
+            { for notices.iter().map(|n| html! { <Notice kind="warning">{n.clone()}</Notice> }) }
+            {body}
+        </section>
+    }
+}

@@ -1,0 +1,214 @@
+//! The compute worker's kernel-awareness job: a detail added to a held-out slice (its kernel
+//! component `t·z_N`, or the detail itself), measured with a shipped network's sampling, and
+//! reconstructed from `Ax` and `Ax′` by zero-filling, FIRENET and the network, one
+//! reconstruction at a time with a yield between them, so that a newer request (the user
+//! dragging `t`) supersedes an older one.
+
+use crate::mri::brain::SliceId;
+use crate::mri::details::{Experiment, Measured};
+use crate::mri::fourier::{fftshift, magnitudes};
+use crate::mri::instability::{Reconstructor, ZeroFilling};
+use crate::mri::learned::hallucination::{halve, FirenetSetting};
+use crate::mri::learned::warm_start::WarmStart;
+use crate::protocol::{Body, KernelJob, KernelMethod, KernelResult, Picture};
+use crate::web::now_ms;
+use crate::web::worker::hallucinations::loaded_net;
+use crate::web::worker::mri::brain;
+use crate::{Error, Result};
+use std::cell::Cell;
+
+/// The side of the brain slices the experiment halves.
+const SOURCE_SIDE: usize = 128;
+
+thread_local! {
+    static LATEST: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Runs the experiment; between reconstructions it yields and stops (as cancelled) if a newer
+/// request came or the job was cancelled.
+pub async fn kernel(
+    id: u64,
+    job: KernelJob,
+    cancelled: &dyn Fn() -> bool,
+    progress: &dyn Fn(Body),
+) -> Result<Body> {
+    LATEST.with(|l| l.set(id));
+    let slice = SliceId::from_name(&job.slice)?;
+    if !slice.is_test() {
+        return Err(Error::Input(format!(
+            "'{}' is a training slice; the pages use held-out slices only",
+            job.slice
+        )));
+    }
+    let loaded = loaded_net(&job.net).await?;
+    let brain = brain(SOURCE_SIDE).await?;
+    let side = loaded.card.side;
+    let x = halve(&brain.image(slice)?, SOURCE_SIDE)?;
+    if x.len() != side * side || job.detail.len() != side * side {
+        return Err(Error::Input(format!(
+            "the network '{}' works at {side}²; the slice has {} pixels and the detail {}",
+            job.net,
+            x.len(),
+            job.detail.len()
+        )));
+    }
+    let experiment = Experiment::new(&loaded.a, &x, &job.detail, job.t)?;
+    let fire = FirenetSetting::new(side)?;
+    let b = fire.sampling(&loaded.a)?;
+    let firenet = fire.reconstructor(&b);
+    let zero_filling = ZeroFilling(&loaded.a);
+    let methods: [(&str, String, &dyn Reconstructor); 3] = [
+        (
+            "zero-filling",
+            "Zero-filling A*y".to_string(),
+            &zero_filling,
+        ),
+        (
+            "firenet",
+            "FIRENET (stable by design)".to_string(),
+            &firenet,
+        ),
+        ("net", loaded.card.title.clone(), &loaded.net),
+    ];
+    let warm = WarmStart::new(&loaded.net, &fire, &b);
+    // The last method refines the network's outputs: Ψ → FIRENET with the same data.
+    let total = 2 * (methods.len() + 1);
+    let mut measured: Vec<(Measured, f64)> = Vec::with_capacity(methods.len() + 1);
+    let ys = [&experiment.y, &experiment.y_prime];
+    let mut net_outputs: Vec<(Vec<rustfft::num_complex::Complex32>, f64)> = Vec::new();
+    for m in 0..=methods.len() {
+        let mut outputs = Vec::with_capacity(2);
+        let mut millis = 0.0;
+        for (k, y) in ys.into_iter().enumerate() {
+            let start = now_ms();
+            outputs.push(match methods.get(m) {
+                Some((_, _, psi)) => psi.reconstruct(y)?,
+                None => warm.refine(y, &net_outputs[k].0)?,
+            });
+            let spent = now_ms() - start;
+            millis += match methods.get(m) {
+                Some(_) => spent,
+                // The warm start's time includes the network's.
+                None => spent + net_outputs[k].1,
+            };
+            if m + 1 == methods.len() {
+                net_outputs.push((outputs[k].clone(), spent));
+            }
+            progress(Body::Progress {
+                done: 2 * m + k + 1,
+                total,
+            });
+            gloo::timers::future::TimeoutFuture::new(0).await;
+            if cancelled() || LATEST.with(|l| l.get()) != id {
+                return Err(Error::Cancelled);
+            }
+        }
+        let out_prime = outputs.pop().unwrap_or_default();
+        let out = outputs.pop().unwrap_or_default();
+        measured.push((experiment.measured(out, out_prime)?, millis / 2.0));
+    }
+    let mut names: Vec<(&str, String)> = methods
+        .iter()
+        .map(|(key, title, _)| (*key, title.clone()))
+        .collect();
+    names.push(("net+firenet", format!("{} → FIRENET", job.net)));
+    Ok(Body::Kernel(Box::new(result(
+        &job,
+        &experiment,
+        &loaded.a,
+        &names,
+        measured,
+    ))))
+}
+
+/// The pictures and numbers of the figure.
+fn result(
+    job: &KernelJob,
+    e: &Experiment,
+    a: &crate::mri::operator::SubsampledFourier,
+    names: &[(&str, String)],
+    measured: Vec<(Measured, f64)>,
+) -> KernelResult {
+    let side = e.side;
+    let x_prime = magnitudes(&e.x_prime);
+    let detail_scale =
+        e.z.iter()
+            .map(|v| v.abs())
+            .chain(e.added.iter().map(|v| v.norm()))
+            .fold(0.0f32, f32::max)
+            .max(f32::MIN_POSITIVE);
+    let signed = |v: f32| 0.5 + 0.5 * v / detail_scale;
+    let errors: Vec<Vec<f32>> = measured
+        .iter()
+        .map(|(m, _)| {
+            m.out_prime
+                .iter()
+                .zip(&e.x_prime)
+                .map(|(o, t)| (o - t).norm())
+                .collect()
+        })
+        .collect();
+    let error_scale = errors
+        .iter()
+        .flatten()
+        .fold(0.0f32, |m, v| m.max(*v))
+        .max(f32::MIN_POSITIVE);
+    let grid: Vec<f32> = a
+        .mask()
+        .grid()
+        .iter()
+        .map(|&b| f32::from(u8::from(b)))
+        .collect();
+    let methods = measured
+        .into_iter()
+        .zip(names)
+        .zip(&errors)
+        .map(|(((m, millis), (key, title)), error)| KernelMethod {
+            key: key.to_string(),
+            title: title.clone(),
+            from_x: Picture::from_unit(&magnitudes(&m.out), side),
+            from_x_prime: Picture::from_unit(&magnitudes(&m.out_prime), side),
+            error_map: Picture::from_unit(
+                &error.iter().map(|v| v / error_scale).collect::<Vec<_>>(),
+                side,
+            ),
+            bound: m.bound,
+            recovery: m.recovery,
+            psnr: m.psnr,
+            millis,
+        })
+        .collect();
+    KernelResult {
+        net: job.net.clone(),
+        slice: job.slice.clone(),
+        t: job.t,
+        side,
+        truth: Picture::from_unit(&e.x, side),
+        perturbed: Picture::from_unit(&x_prime, side),
+        detail: Picture::from_unit(&e.z.iter().map(|v| signed(*v)).collect::<Vec<_>>(), side),
+        added: Picture::from_unit(
+            &e.added.iter().map(|v| signed(v.re)).collect::<Vec<_>>(),
+            side,
+        ),
+        added_magnitude: Picture::from_unit(
+            &e.added
+                .iter()
+                .map(|v| v.norm() / detail_scale)
+                .collect::<Vec<_>>(),
+            side,
+        ),
+        detail_scale: detail_scale as f64,
+        mask: Picture::from_unit(&fftshift(&grid, side), side),
+        kspace: Picture::from_unit(&e.kspace_display(a), side),
+        region: e.region,
+        detail_norm: e.z.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt(),
+        kernel_share: e.kernel_share,
+        visible: e.visible,
+        distance: e.distance(),
+        measurement_gap: e.measurement_gap(),
+        measurement_norm: crate::mri::operator::norm(&e.y),
+        error_scale: error_scale as f64,
+        rate: a.mask().rate(),
+        methods,
+    }
+}

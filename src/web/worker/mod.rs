@@ -1,0 +1,18 @@
+//! The compute worker: its runtime and the jobs each page asks for, named after the page
+//! ([`crate::web::pages`]).
+//!
+//! - [`runtime`]: receives requests, runs jobs with progress and cancel, reports panics;
+//! - [`mri`]: reconstructions, FIRENET layers and uploads;
+//! - [`hallucinations`]: the networks' figures and the live instability search;
+//! - [`kernel`]: the kernel and details experiments;
+//! - [`structural`]: the smallest-patch search;
+//! - [`sweep`]: the live sampling sweep;
+//! - [`universal`]: the universal search and the transfer table;
+
+pub mod hallucinations;
+pub mod kernel;
+pub mod mri;
+pub mod runtime;
+pub mod structural;
+pub mod sweep;
+pub mod universal;

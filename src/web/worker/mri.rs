@@ -1,0 +1,254 @@
+//! The compute worker's MRI jobs: reconstruct (zero-filling and FIRENET, block by block with a
+//! yield between blocks so that a newer request supersedes an older one), a FIRENET layer of the
+//! last run on request, uploads, and the catalogue of held-out brain slices.
+
+use crate::mri::brain::{BrainSlices, Orientation};
+use crate::mri::firenet::Firenet;
+use crate::mri::phantom::{random_ellipses, shepp_logan};
+use crate::mri::reconstruction::{Experiment, Setup, SIDES};
+use crate::mri::upload::prepare_upload;
+use crate::mri::wavelet::Wavelet;
+use crate::protocol::{Body, MriImage, Panel, Picture, ReconstructJob, Reconstruction};
+use crate::web::data::{load_once, Shareable};
+use crate::web::fetch::fetch_bytes;
+use crate::web::now_ms;
+use crate::{Error, Result};
+use rustfft::num_complex::Complex32;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// Where the worker finds the brain slices, relative to its own script.
+pub fn brain_url(side: usize) -> String {
+    format!("./static/data/mri/brain-{side}.safetensors")
+}
+
+/// A finished run, kept for [`firenet_layer`].
+struct StoredRun {
+    id: u64,
+    experiment: Rc<Experiment>,
+    /// The wavelet coefficients after each layer.
+    layers: Vec<Vec<Complex32>>,
+}
+
+thread_local! {
+    static BRAINS: RefCell<HashMap<String, Shareable<BrainSlices>>> = RefCell::new(HashMap::new());
+    static LATEST: Cell<u64> = const { Cell::new(0) };
+    static LAST_RUN: RefCell<Option<StoredRun>> = const { RefCell::new(None) };
+    static UPLOADS: RefCell<HashMap<usize, Vec<f32>>> = RefCell::new(HashMap::new());
+}
+
+pub(crate) async fn brain(side: usize) -> Result<Rc<BrainSlices>> {
+    let url = brain_url(side);
+    load_once(&BRAINS, &url.clone(), || async move {
+        let slices = BrainSlices::from_safetensors(&fetch_bytes(&url).await?)?;
+        if slices.side() != side {
+            return Err(Error::Data(format!(
+                "{url} holds {0}×{0} slices",
+                slices.side()
+            )));
+        }
+        Ok(slices)
+    })
+    .await
+}
+
+fn check_side(side: usize) -> Result<()> {
+    if SIDES.contains(&side) {
+        Ok(())
+    } else {
+        Err(Error::Input(format!(
+            "the MRI lab works at {SIDES:?} pixels, not {side}"
+        )))
+    }
+}
+
+/// The image a job asks for.
+async fn image(choice: &MriImage, side: usize) -> Result<Vec<f32>> {
+    match choice {
+        MriImage::Brain { orientation, index } => {
+            let brain = brain(side).await?;
+            let orientation = Orientation::from_name(orientation)?;
+            let held_out: Vec<_> = brain
+                .test_slices()
+                .into_iter()
+                .filter(|s| s.orientation == orientation)
+                .collect();
+            let id = held_out.get(*index).ok_or_else(|| {
+                Error::Input(format!(
+                    "there are {} held-out {} slices, not {}",
+                    held_out.len(),
+                    orientation.name(),
+                    index + 1
+                ))
+            })?;
+            brain.image(*id)
+        }
+        MriImage::SheppLogan => Ok(shepp_logan(side)),
+        MriImage::Ellipses { seed } => Ok(random_ellipses(side, *seed)),
+        MriImage::Upload => UPLOADS.with(|u| {
+            u.borrow()
+                .get(&side)
+                .cloned()
+                .ok_or_else(|| Error::Input("no image has been uploaded at this size yet".into()))
+        }),
+    }
+}
+
+fn magnitude_picture(x: &[Complex32], side: usize) -> Picture {
+    let m: Vec<f32> = x.iter().map(|z| z.norm()).collect();
+    Picture::from_unit(&m, side)
+}
+
+fn panel(experiment: &Experiment, x: &[Complex32]) -> Panel {
+    Panel {
+        picture: magnitude_picture(x, experiment.side()),
+        quality: experiment.quality(x),
+    }
+}
+
+/// Runs a reconstruction. Between FIRENET blocks it yields to the event loop and stops
+/// (as cancelled) if a newer reconstruction was requested or the job was cancelled.
+pub async fn reconstruct(
+    id: u64,
+    job: ReconstructJob,
+    cancelled: &dyn Fn() -> bool,
+    progress: &dyn Fn(Body),
+) -> Result<Body> {
+    LATEST.with(|l| l.set(id));
+    check_side(job.side)?;
+    let truth = image(&job.image, job.side).await?;
+    let firenet = Firenet {
+        lambda: job.lambda,
+        blocks: job.blocks,
+        layers_per_block: job.layers_per_block,
+        ..Firenet::default()
+    };
+    let setup = Setup {
+        pattern: job.pattern,
+        rate: job.rate,
+        noise: job.noise,
+        seed: job.seed,
+        wavelet: Wavelet::from_name(&job.wavelet)?,
+        levels: None,
+        firenet,
+    };
+    let experiment = Rc::new(Experiment::new(truth, job.side, &setup)?);
+    let truth_coefficients = experiment.truth_coefficients();
+    let truth_norm = crate::mri::operator::norm(&truth_coefficients).max(f64::MIN_POSITIVE);
+    let b = experiment.sparse_sampling()?;
+    let mut layers: Vec<Vec<Complex32>> = Vec::with_capacity(firenet.layers());
+    let mut errors = Vec::with_capacity(firenet.layers());
+    let mut run = firenet.start(&b, experiment.measurements(), experiment.weights(), None)?;
+    let mut millis = 0.0;
+    loop {
+        let start = now_ms();
+        let more = run.next_block(|_, estimate| {
+            // W is orthogonal: the image error is the coefficient error.
+            errors.push(crate::mri::operator::distance(estimate, &truth_coefficients) / truth_norm);
+            layers.push(estimate.to_vec());
+            true
+        })?;
+        millis += now_ms() - start;
+        progress(Body::Progress {
+            done: run.blocks_done(),
+            total: firenet.blocks,
+        });
+        if !more {
+            break;
+        }
+        gloo::timers::future::TimeoutFuture::new(0).await;
+        if cancelled() || LATEST.with(|l| l.get()) != id {
+            return Err(Error::Cancelled);
+        }
+    }
+    let psi = run.finish();
+    let x = experiment.image_of(&psi);
+    let side = job.side;
+    let reply = Reconstruction {
+        run: id,
+        side,
+        truth: Picture::from_unit(experiment.truth(), side),
+        mask: Picture::from_unit(&experiment.mask_display(), side),
+        kspace: Picture::from_unit(&experiment.kspace_display(), side),
+        rate: experiment.sampling().mask().rate(),
+        samples: experiment.sampling().mask().count(),
+        wavelet_levels: experiment.wavelet().levels(),
+        zero_filled: panel(&experiment, &experiment.zero_filled()),
+        firenet: panel(&experiment, &x),
+        layer_errors: errors,
+        layers_per_block: job.layers_per_block,
+        millis,
+    };
+    LAST_RUN.with(|r| {
+        *r.borrow_mut() = Some(StoredRun {
+            id,
+            experiment,
+            layers,
+        })
+    });
+    Ok(Body::Reconstructed(Box::new(reply)))
+}
+
+/// FIRENET's estimate after `layer` layers of the last run.
+pub fn firenet_layer(run: u64, layer: usize) -> Result<Body> {
+    LAST_RUN.with(|r| {
+        let stored = r.borrow();
+        let Some(s) = stored.as_ref().filter(|s| s.id == run) else {
+            return Err(Error::Input(
+                "that reconstruction is no longer available; run it again".into(),
+            ));
+        };
+        let coefficients = layer
+            .checked_sub(1)
+            .and_then(|k| s.layers.get(k))
+            .ok_or_else(|| {
+                Error::Input(format!(
+                    "FIRENET has {} layers, not {layer}",
+                    s.layers.len()
+                ))
+            })?;
+        let x = s.experiment.image_of(coefficients);
+        Ok(Body::FirenetLayer {
+            run,
+            layer,
+            panel: panel(&s.experiment, &x),
+        })
+    })
+}
+
+/// Decodes an upload (a `data:` URL) and keeps it as the upload at `side`.
+pub fn upload(data_url: &str, side: usize) -> Result<Body> {
+    use base64::Engine;
+    check_side(side)?;
+    let payload = data_url
+        .split_once(";base64,")
+        .map(|(_, b)| b)
+        .ok_or_else(|| Error::Input("the file could not be read (not a base64 data URL)".into()))?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(payload.trim())
+        .map_err(|e| Error::Input(format!("the file could not be read ({e})")))?;
+    let prepared = prepare_upload(&bytes, side)?;
+    let preview = Picture::from_unit(&prepared.image, side);
+    UPLOADS.with(|u| u.borrow_mut().insert(side, prepared.image));
+    let mut notes = prepared.notes;
+    notes.extend(prepared.warnings);
+    Ok(Body::Uploaded { preview, notes })
+}
+
+/// The held-out brain slices per orientation at `side`.
+pub async fn brain_catalog(side: usize) -> Result<Body> {
+    check_side(side)?;
+    let brain = brain(side).await?;
+    let held_out = brain.test_slices();
+    let slices = Orientation::ALL
+        .iter()
+        .map(|o| {
+            (
+                o.name().to_string(),
+                held_out.iter().filter(|s| s.orientation == *o).count(),
+            )
+        })
+        .collect();
+    Ok(Body::BrainCatalog { side, slices })
+}

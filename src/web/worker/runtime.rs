@@ -1,0 +1,317 @@
+//! The compute worker's runtime: receives [`Request`]s, runs them on the numeric core and posts
+//! [`Reply`]s. Jobs run concurrently as futures on the worker's event loop; long jobs yield
+//! between chunks, report progress and stop at the next chunk after a [`Job::Cancel`].
+//! A panic posts [`Body::Panicked`] before the worker dies, so the page can say so and restart it.
+
+use crate::card::ModelCard;
+use crate::classification::attack::{AttackKind, Model};
+use crate::classification::classifier::{Architecture, Classifier};
+use crate::classification::inference::Network;
+use crate::classification::line_search::LineSearch;
+use crate::classification::robustness::{run_attack, AttackSummary};
+use crate::classification::training::count_correct;
+use crate::protocol::{Body, Job, Reply, Request};
+use crate::web::data::{held_out, load_once, Shareable};
+use crate::web::fetch::{fetch_bytes, fetch_json};
+use crate::web::now_ms;
+use crate::web::worker::{hallucinations, mri, universal};
+use crate::{Error, Result};
+use candle_core::{DType, Device};
+use futures::future::{FutureExt, LocalBoxFuture};
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+/// Where the worker finds the lab's files, relative to its own script.
+pub const MODEL_DIR: &str = "./static/models";
+/// Digits evaluated between two checks for cancellation.
+const CHUNK: usize = 100;
+/// Digits attacked (with every attack) between two checks for cancellation.
+const ROBUSTNESS_CHUNK: usize = 2;
+
+/// A model ready to use, with its card.
+pub struct LoadedModel {
+    /// The candle model (batched evaluation).
+    pub model: Classifier,
+    /// The same weights as plain loops (single images, attacks).
+    pub network: Network,
+    pub card: ModelCard,
+}
+
+thread_local! {
+    static MODELS: RefCell<HashMap<String, Shareable<LoadedModel>>> = RefCell::new(HashMap::new());
+    static CANCELLED: RefCell<HashSet<u64>> = RefCell::new(HashSet::new());
+}
+
+fn post(reply: &Reply) {
+    let scope: web_sys::DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
+    if let Err(e) = scope.post_message(&JsValue::from_str(&reply.encode())) {
+        web_sys::console::error_2(&"worker: cannot post reply".into(), &e);
+    }
+}
+
+/// Starts the worker: installs the panic hook and the message handler, then says it is ready.
+pub fn start() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = info.to_string();
+        web_sys::console::error_1(&format!("compute worker panicked: {message}").into());
+        post(&Reply {
+            id: 0,
+            body: Body::Panicked { message },
+        });
+    }));
+    let scope: web_sys::DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
+    let onmessage =
+        Closure::<dyn FnMut(web_sys::MessageEvent)>::new(|event: web_sys::MessageEvent| {
+            let Some(text) = event.data().as_string() else {
+                post(&Reply {
+                    id: 0,
+                    body: Body::Failed {
+                        message: "the worker received a message that is not text".into(),
+                    },
+                });
+                return;
+            };
+            match Request::decode(&text) {
+                Ok(Request {
+                    job: Job::Cancel { target },
+                    ..
+                }) => {
+                    CANCELLED.with(|c| c.borrow_mut().insert(target));
+                }
+                Ok(request) => wasm_bindgen_futures::spawn_local(async move {
+                    let id = request.id;
+                    let body = execute(id, request.job, &|body| post(&Reply { id, body })).await;
+                    CANCELLED.with(|c| c.borrow_mut().remove(&id));
+                    post(&Reply { id, body });
+                }),
+                Err(e) => post(&Reply {
+                    id: 0,
+                    body: Body::Failed {
+                        message: format!("the worker could not read a request: {e}"),
+                    },
+                }),
+            }
+        });
+    scope.set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
+    onmessage.forget();
+    post(&Reply {
+        id: 0,
+        body: Body::Ready,
+    });
+}
+
+/// Runs one job; `progress` receives intermediate bodies. Returns the final body.
+pub async fn execute(id: u64, job: Job, progress: &dyn Fn(Body)) -> Body {
+    let result = match job {
+        Job::LoadModel { model } => model_named(&model).await.map(|m| Body::ModelReady {
+            card: m.card.clone(),
+        }),
+        Job::Classify { model, image } => classify(&model, &image).await,
+        Job::Evaluate { model, count } => evaluate(id, &model, count, progress).await,
+        Job::Attack {
+            model,
+            image,
+            attack,
+            seed,
+        } => attack_one(&model, &image, attack, seed).await,
+        Job::Robustness { model, count } => robustness(id, &model, count, progress).await,
+        Job::Reconstruct(job) => {
+            let cancelled = || CANCELLED.with(|c| c.borrow().contains(&id));
+            mri::reconstruct(id, job, &cancelled, progress).await
+        }
+        Job::FirenetLayer { run, layer } => mri::firenet_layer(run, layer),
+        Job::Upload { data_url, side } => mri::upload(&data_url, side),
+        Job::BrainCatalog { side } => mri::brain_catalog(side).await,
+        Job::Hallucinate(job) => {
+            let cancelled = || CANCELLED.with(|c| c.borrow().contains(&id));
+            hallucinations::hallucinate(id, job, &cancelled, progress).await
+        }
+        Job::InstabilitySearch {
+            net,
+            slice,
+            rel_r,
+            iterations,
+            seed,
+        } => {
+            let cancelled = || CANCELLED.with(|c| c.borrow().contains(&id));
+            let job = (net, slice, rel_r, iterations, seed);
+            hallucinations::search(id, job, &cancelled, progress).await
+        }
+        Job::Universal(job) => {
+            let cancelled = || CANCELLED.with(|c| c.borrow().contains(&id));
+            universal::universal(job, &cancelled, progress).await
+        }
+        Job::Transfer { ball, live } => {
+            let cancelled = || CANCELLED.with(|c| c.borrow().contains(&id));
+            universal::transfer(ball, live, &cancelled, progress).await
+        }
+        Job::ImageTransfer { source, digit } => universal::image(&source, digit).await,
+        Job::SmallestPatch {
+            model,
+            image,
+            max_size,
+        } => {
+            let cancelled = || CANCELLED.with(|c| c.borrow().contains(&id));
+            crate::web::worker::structural::smallest_patch(
+                model, image, max_size, &cancelled, progress,
+            )
+            .await
+        }
+        Job::Kernel(job) => {
+            let cancelled = || CANCELLED.with(|c| c.borrow().contains(&id));
+            crate::web::worker::kernel::kernel(id, job, &cancelled, progress).await
+        }
+        Job::Sweep(job) => {
+            let cancelled = || CANCELLED.with(|c| c.borrow().contains(&id));
+            crate::web::worker::sweep::sweep(job, &cancelled, progress).await
+        }
+        Job::SweepSlice(job) => crate::web::worker::sweep::slice(job).await,
+        Job::Cancel { .. } => Err(Error::Input("a cancel request is not a job".into())),
+    };
+    match result {
+        Ok(body) => body,
+        Err(Error::Cancelled) => Body::Cancelled,
+        Err(e) => Body::Failed {
+            message: e.to_string(),
+        },
+    }
+}
+
+async fn classify(model: &str, image: &[f32]) -> Result<Body> {
+    let loaded = model_named(model).await?;
+    let start = now_ms();
+    let prediction = loaded.network.classify(image)?;
+    Ok(Body::Classified {
+        model: model.to_string(),
+        prediction,
+        millis: now_ms() - start,
+    })
+}
+
+async fn evaluate(id: u64, model: &str, count: usize, progress: &dyn Fn(Body)) -> Result<Body> {
+    let loaded = model_named(model).await?;
+    let digits = held_out().await?;
+    let count = count.min(digits.len());
+    let start = now_ms();
+    let mut correct = 0;
+    let indices: Vec<usize> = (0..count).collect();
+    for (k, chunk) in indices.chunks(CHUNK).enumerate() {
+        // Let other messages (a cancel, a classification) run between chunks.
+        gloo::timers::future::TimeoutFuture::new(0).await;
+        if CANCELLED.with(|c| c.borrow().contains(&id)) {
+            return Err(Error::Cancelled);
+        }
+        correct += count_correct(&loaded.model, &digits, chunk)?;
+        progress(Body::Progress {
+            done: (k * CHUNK + chunk.len()).min(count),
+            total: count,
+        });
+    }
+    Ok(Body::Evaluated {
+        model: model.to_string(),
+        correct,
+        count,
+        millis: now_ms() - start,
+    })
+}
+
+async fn attack_one(model: &str, image: &[f32], attack: AttackKind, seed: u64) -> Result<Body> {
+    let loaded = model_named(model).await?;
+    let original = loaded.network.classify(image)?;
+    let x: Vec<f64> = image.iter().map(|&v| v as f64).collect();
+    let start = now_ms();
+    let outcome = run_attack(attack, &loaded.network, &x, seed)?;
+    let millis = now_ms() - start;
+    let flip_t = LineSearch::default()
+        .run(&loaded.network, &x, &outcome.perturbation, original.label)
+        .map(|s| s.alpha)
+        .unwrap_or(1.0);
+    Ok(Body::Attacked {
+        model: model.to_string(),
+        outcome,
+        original,
+        flip_t,
+        millis,
+    })
+}
+
+async fn robustness(id: u64, model: &str, count: usize, progress: &dyn Fn(Body)) -> Result<Body> {
+    let loaded = model_named(model).await?;
+    let digits = held_out().await?;
+    let count = count.min(digits.len());
+    let mut summaries: Vec<(AttackKind, AttackSummary)> = AttackKind::ALL
+        .iter()
+        .map(|&a| (a, AttackSummary::default()))
+        .collect();
+    let mut correct = 0;
+    for i in 0..count {
+        if i % ROBUSTNESS_CHUNK == 0 {
+            gloo::timers::future::TimeoutFuture::new(0).await;
+            if CANCELLED.with(|c| c.borrow().contains(&id)) {
+                return Err(Error::Cancelled);
+            }
+            progress(Body::Progress {
+                done: i,
+                total: count,
+            });
+        }
+        let x: Vec<f64> = digits.image(i).iter().map(|&v| v as f64).collect();
+        if loaded.network.label(&x)? != digits.label(i) {
+            continue;
+        }
+        correct += 1;
+        for (attack, summary) in summaries.iter_mut() {
+            let start = now_ms();
+            let outcome = run_attack(*attack, &loaded.network, &x, i as u64);
+            summary.add(&outcome, now_ms() - start);
+        }
+    }
+    Ok(Body::Robustness {
+        model: model.to_string(),
+        correct,
+        count,
+        summaries,
+    })
+}
+
+/// Makes a model available without fetching (used by tests and by callers holding the bytes).
+pub fn install_model(card: ModelCard, weights: &[u8]) -> Result<()> {
+    let name = card.name.clone();
+    let loaded = Rc::new(check_model(card, weights)?);
+    let ready: LocalBoxFuture<'static, _> = Box::pin(futures::future::ready(Ok(loaded)));
+    MODELS.with(|m| m.borrow_mut().insert(name, ready.shared()));
+    Ok(())
+}
+
+fn check_model(card: ModelCard, weights: &[u8]) -> Result<LoadedModel> {
+    let arch = card.architecture_kind()?;
+    let model = Classifier::from_safetensors(arch, weights, DType::F32, &Device::Cpu)?;
+    let network = Network::from_classifier(&model)?;
+    Ok(LoadedModel {
+        model,
+        network,
+        card,
+    })
+}
+
+async fn fetch_model(name: String) -> Result<LoadedModel> {
+    let arch = Architecture::from_name(&name)?;
+    let card: ModelCard = fetch_json(&format!("{MODEL_DIR}/{name}.json")).await?;
+    if card.name != arch.name() {
+        return Err(Error::Weights {
+            model: name,
+            reason: format!("its card describes model '{}'", card.name),
+        });
+    }
+    let weights = fetch_bytes(&format!("{MODEL_DIR}/{name}.safetensors")).await?;
+    check_model(card, &weights)
+}
+
+/// The model called `name`, fetched and checked once; a failed load is retried next time.
+pub async fn model_named(name: &str) -> Result<Rc<LoadedModel>> {
+    let owned = name.to_string();
+    load_once(&MODELS, name, || fetch_model(owned)).await
+}

@@ -1,0 +1,200 @@
+//! The compute worker's sampling-sweep jobs: the sweep of [`crate::mri::learned::sweep::Sweep`] one held-out
+//! slice at a time, with a progress report and a yield after each slice (so that a cancel gets
+//! in), every finished rate kept by (networks, slices, rate) so that a sweep asked for again, or
+//! resumed after a cancel, reuses it; and one slice at one rate by every method.
+
+use crate::mri::learned::hallucination::{FirenetSetting, SIDE};
+use crate::mri::learned::sweep::{
+    check_rates, common_mask, slices, spread, AtRate, Images, RatePoint, Sweep, SweepReport,
+    SweepSource, MAX_NETS,
+};
+use crate::mri::metrics::psnr;
+use crate::protocol::{
+    Body, Picture, SweepJob, SweepResult, SweepSliceJob, SweepSliceMethod, SweepSliceResult,
+};
+use crate::web::data::{load_once, Shareable};
+use crate::web::now_ms;
+use crate::web::worker::hallucinations::{loaded_net, LoadedNet};
+use crate::web::worker::mri::brain;
+use crate::{Error, Result};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// Side of the brain slices the experiment halves.
+const SOURCE_SIDE: usize = 128;
+
+/// The held-out images of the experiment with their names.
+struct HeldOutSlices {
+    images: Images,
+    names: Vec<String>,
+}
+
+thread_local! {
+    static HELD_OUT: RefCell<HashMap<String, Shareable<HeldOutSlices>>> =
+        RefCell::new(HashMap::new());
+    /// Finished rates, by [`point_key`].
+    static POINTS: RefCell<HashMap<String, RatePoint>> = RefCell::new(HashMap::new());
+}
+
+async fn held_out() -> Result<Rc<HeldOutSlices>> {
+    load_once(&HELD_OUT, "held-out", || async {
+        let brain = brain(SOURCE_SIDE).await?;
+        let (_, images) = slices(&brain)?;
+        let names = brain.test_slices().iter().map(|s| s.to_string()).collect();
+        Ok(HeldOutSlices { images, names })
+    })
+    .await
+}
+
+fn point_key(nets: &[String], slices: usize, rate: f64) -> String {
+    format!("{}|{slices}|{rate:.9}", nets.join(","))
+}
+
+async fn networks(names: &[String]) -> Result<Vec<Rc<LoadedNet>>> {
+    if names.is_empty() || names.len() > MAX_NETS {
+        return Err(Error::Input(format!(
+            "a sweep compares 1 to {MAX_NETS} networks, not {}",
+            names.len()
+        )));
+    }
+    if (1..names.len()).any(|k| names[..k].contains(&names[k])) {
+        return Err(Error::Input("a network is listed twice".into()));
+    }
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        out.push(loaded_net(name).await?);
+    }
+    Ok(out)
+}
+
+fn sources(loaded: &[Rc<LoadedNet>]) -> Vec<SweepSource<'_>> {
+    loaded
+        .iter()
+        .map(|l| SweepSource {
+            card: &l.card,
+            weights: &l.weights,
+        })
+        .collect()
+}
+
+/// The sweep of `job`: rates the worker has computed before come from its cache, the others
+/// are computed slice by slice, reporting progress and stopping (as cancelled) at the next
+/// slice after a cancel; finished rates stay cached.
+pub async fn sweep(
+    job: SweepJob,
+    cancelled: &dyn Fn() -> bool,
+    progress: &dyn Fn(Body),
+) -> Result<Body> {
+    check_rates(&job.rates)?;
+    let loaded = networks(&job.nets).await?;
+    let sources = sources(&loaded);
+    let held = held_out().await?;
+    let chosen = spread(held.images.len(), job.slices)?;
+    let test: Vec<&[f32]> = chosen.iter().map(|&i| &held.images[i][..]).collect();
+    let n = test.len();
+    let total = job.rates.len() * n;
+    let start = now_ms();
+    let mut points: Vec<Option<RatePoint>> = job
+        .rates
+        .iter()
+        .map(|&r| POINTS.with(|p| p.borrow().get(&point_key(&job.nets, n, r)).cloned()))
+        .collect();
+    let missing: Vec<usize> = (0..points.len()).filter(|&k| points[k].is_none()).collect();
+    let cached = points.len() - missing.len();
+    let mut rate_millis = vec![0.0; points.len()];
+    if !missing.is_empty() {
+        let rates: Vec<f64> = missing.iter().map(|&k| job.rates[k]).collect();
+        let mut sweep = Sweep::new(&sources, test, &rates, SIDE)?;
+        let mut since = now_ms();
+        while !sweep.is_done() {
+            let (m, j) = sweep.position();
+            let k = missing[m];
+            let finished = sweep.step()?;
+            progress(Body::Progress {
+                done: k * n + j + 1,
+                total,
+            });
+            if let Some(p) = finished {
+                rate_millis[k] = now_ms() - since;
+                since = now_ms();
+                POINTS.with(|c| {
+                    c.borrow_mut()
+                        .insert(point_key(&job.nets, n, p.rate), p.clone())
+                });
+                points[k] = Some(p);
+            }
+            gloo::timers::future::TimeoutFuture::new(0).await;
+            if cancelled() {
+                return Err(Error::Cancelled);
+            }
+        }
+    }
+    let points: Vec<RatePoint> = points
+        .into_iter()
+        .collect::<Option<_>>()
+        .ok_or_else(|| Error::Data("a rate of the sweep was not computed".into()))?;
+    let report = SweepReport::from_points(
+        &sources,
+        &points,
+        n,
+        SIDE,
+        format!(
+            "computed in this browser's worker: nets {}, {} rates, {n} held-out slices",
+            job.nets.join(","),
+            job.rates.len()
+        ),
+    )?;
+    Ok(Body::Swept(Box::new(SweepResult {
+        job,
+        report,
+        millis: now_ms() - start,
+        rate_millis,
+        cached,
+    })))
+}
+
+/// One held-out slice measured at one rate and reconstructed by zero-filling, FIRENET and every
+/// network (rebuilt with that rate's mask), with each PSNR.
+pub async fn slice(job: SweepSliceJob) -> Result<Body> {
+    check_rates(&[job.rate])?;
+    let loaded = networks(&job.nets).await?;
+    let sources = sources(&loaded);
+    let held = held_out().await?;
+    let x = held.images.get(job.slice).ok_or_else(|| {
+        Error::Input(format!(
+            "there are {} held-out slices, not {}",
+            held.images.len(),
+            job.slice + 1
+        ))
+    })?;
+    let at = AtRate::new(&common_mask(&sources, SIDE)?, SIDE, job.rate, &sources)?;
+    let outs = at.reconstruct(&FirenetSetting::new(SIDE)?, x)?;
+    let mut titles = vec![
+        ("zero-filled".to_string(), "zero-filling A*y".to_string()),
+        ("firenet".to_string(), "FIRENET".to_string()),
+    ];
+    titles.extend(loaded.iter().map(|l| {
+        (
+            l.card.name.clone(),
+            format!("{} (weights fixed)", l.card.name),
+        )
+    }));
+    let methods = titles
+        .into_iter()
+        .zip(&outs)
+        .map(|((key, title), out)| SweepSliceMethod {
+            key,
+            title,
+            picture: Picture::from_unit(out, SIDE),
+            psnr: psnr(x, out, 1.0),
+        })
+        .collect();
+    Ok(Body::SweepSlice(Box::new(SweepSliceResult {
+        name: held.names.get(job.slice).cloned().unwrap_or_default(),
+        sampled: at.sampled(),
+        truth: Picture::from_unit(x, SIDE),
+        methods,
+        job,
+    })))
+}
