@@ -228,7 +228,7 @@ pub struct Wavelet2 {
 
 /// What the transform acts on: `f32`, and `Complex32` (real and imaginary parts alike, since the
 /// filters are real).
-trait Sample: Copy + Default + AddAssign + Mul<f32, Output = Self> {}
+pub trait Sample: Copy + Default + AddAssign + Mul<f32, Output = Self> {}
 
 impl Sample for f32 {}
 
@@ -349,8 +349,9 @@ impl Wavelet2 {
             .collect())
     }
 
-    /// The forward transform `out = W image`.
-    pub fn forward(&self, image: &[f32], out: &mut [f32]) {
+    /// The forward transform `out = W image`, of real images or of complex ones (real and
+    /// imaginary parts separately).
+    pub fn forward<T: Sample>(&self, image: &[T], out: &mut [T]) {
         self.check_len(image.len());
         self.check_len(out.len());
         out.copy_from_slice(image);
@@ -358,7 +359,7 @@ impl Wavelet2 {
     }
 
     /// The inverse (= transposed) transform `out = W⁻¹ coeffs`.
-    pub fn inverse(&self, coeffs: &[f32], out: &mut [f32]) {
+    pub fn inverse<T: Sample>(&self, coeffs: &[T], out: &mut [T]) {
         self.check_len(coeffs.len());
         self.check_len(out.len());
         out.copy_from_slice(coeffs);
@@ -366,43 +367,35 @@ impl Wavelet2 {
     }
 
     /// The forward transform, in place.
-    pub fn forward_in_place(&self, data: &mut [f32]) {
+    pub fn forward_in_place<T: Sample>(&self, data: &mut [T]) {
         self.check_len(data.len());
         self.forward_plane(data, &mut self.scratch());
     }
 
     /// The inverse transform, in place.
-    pub fn inverse_in_place(&self, data: &mut [f32]) {
+    pub fn inverse_in_place<T: Sample>(&self, data: &mut [T]) {
         self.check_len(data.len());
         self.inverse_plane(data, &mut self.scratch());
     }
 
-    /// The forward transform of a complex image (real and imaginary parts separately).
+    /// [`Self::forward`] of a complex image.
     pub fn forward_complex(&self, image: &[Complex32], out: &mut [Complex32]) {
-        self.check_len(image.len());
-        self.check_len(out.len());
-        out.copy_from_slice(image);
-        self.forward_complex_in_place(out);
+        self.forward(image, out);
     }
 
-    /// The inverse transform of complex coefficients (real and imaginary parts separately).
+    /// [`Self::inverse`] of complex coefficients.
     pub fn inverse_complex(&self, coeffs: &[Complex32], out: &mut [Complex32]) {
-        self.check_len(coeffs.len());
-        self.check_len(out.len());
-        out.copy_from_slice(coeffs);
-        self.inverse_complex_in_place(out);
+        self.inverse(coeffs, out);
     }
 
-    /// The forward transform of a complex image, in place.
+    /// [`Self::forward_in_place`] of a complex image.
     pub fn forward_complex_in_place(&self, data: &mut [Complex32]) {
-        self.check_len(data.len());
-        self.forward_plane(data, &mut self.scratch());
+        self.forward_in_place(data);
     }
 
-    /// The inverse transform of complex coefficients, in place.
+    /// [`Self::inverse_in_place`] of complex coefficients.
     pub fn inverse_complex_in_place(&self, data: &mut [Complex32]) {
-        self.check_len(data.len());
-        self.inverse_plane(data, &mut self.scratch());
+        self.inverse_in_place(data);
     }
 
     fn check_len(&self, len: usize) {
@@ -510,20 +503,30 @@ impl Wavelet2 {
         }
     }
 
+    /// Copies columns `c0..c0 + w` (`w = min(STRIP, s − c0)`) of the top `s` rows of `data` into
+    /// `strip`, row-major and `w` wide; returns `w` and the filled part.
+    fn load_strip<'s, T: Sample>(
+        &self,
+        data: &[T],
+        s: usize,
+        c0: usize,
+        strip: &'s mut [T],
+    ) -> (usize, &'s [T]) {
+        let w = STRIP.min(s - c0);
+        let strip = &mut strip[..s * w];
+        for (dst, src) in strip.chunks_exact_mut(w).zip(data.chunks_exact(self.n)) {
+            dst.copy_from_slice(&src[c0..c0 + w]);
+        }
+        (w, strip)
+    }
+
     /// 1-D analysis of every column of the top-left `s × s` block: output row `k` of `a` (and of
     /// `d`, `s/2` rows lower) is `Σ_n h[n]` (resp. `g[n]`) times input row `(2k + n) mod s`.
     /// Works on vertical strips of at most `STRIP` columns, copied to `strip` first.
     fn analyse_columns<T: Sample>(&self, data: &mut [T], s: usize, strip: &mut [T]) {
-        let n = self.n;
-        let half = s / 2;
-        let taps = self.h.len();
+        let (n, half, taps) = (self.n, s / 2, self.h.len());
         for c0 in (0..s).step_by(STRIP) {
-            let w = STRIP.min(s - c0);
-            let strip = &mut strip[..s * w];
-            for (dst, src) in strip.chunks_exact_mut(w).zip(data.chunks_exact(n)) {
-                dst.copy_from_slice(&src[c0..c0 + w]);
-            }
-            let strip = &*strip;
+            let (w, strip) = self.load_strip(data, s, c0, strip);
             let (top, bottom) = data.split_at_mut(half * n);
             let mut src: [&[T]; MAX_TAPS] = [&[]; MAX_TAPS];
             for (k, (a_row, d_row)) in top
@@ -546,15 +549,9 @@ impl Wavelet2 {
     /// [`Self::analyse_columns`]: output row `2i + e` is `Σ_m h[2m+e] A[i−m] + g[2m+e] D[i−m]`
     /// with `A`, `D` the rows of the two halves (indices mod `s/2`).
     fn synthesise_columns<T: Sample>(&self, data: &mut [T], s: usize, strip: &mut [T]) {
-        let n = self.n;
-        let half = s / 2;
-        let taps = self.h.len();
+        let (n, half, taps) = (self.n, s / 2, self.h.len());
         for c0 in (0..s).step_by(STRIP) {
-            let w = STRIP.min(s - c0);
-            let strip = &mut strip[..s * w];
-            for (dst, src) in strip.chunks_exact_mut(w).zip(data.chunks_exact(n)) {
-                dst.copy_from_slice(&src[c0..c0 + w]);
-            }
+            let (w, strip) = self.load_strip(data, s, c0, strip);
             let (a_rows, d_rows) = strip.split_at(half * w);
             let mut src: [&[T]; MAX_TAPS] = [&[]; MAX_TAPS];
             for (i, pair) in data.chunks_exact_mut(2 * n).take(half).enumerate() {
@@ -666,21 +663,19 @@ mod tests {
 
     // ---- a naive f64 reference, straight from the formula ----
 
-    fn naive_analysis_1d(x: &[f64], h: &[f64]) -> Vec<f64> {
-        let l = x.len();
+    /// The high-pass filter `g[n] = (−1)ⁿ h[K−1−n]`.
+    fn naive_highpass(h: &[f64]) -> Vec<f64> {
         let k = h.len();
-        let g: Vec<f64> = (0..k)
-            .map(|n| {
-                if n % 2 == 0 {
-                    h[k - 1 - n]
-                } else {
-                    -h[k - 1 - n]
-                }
-            })
-            .collect();
+        (0..k)
+            .map(|n| if n % 2 == 0 { h[k - 1 - n] } else { -h[k - 1 - n] })
+            .collect()
+    }
+
+    fn naive_analysis_1d(x: &[f64], h: &[f64]) -> Vec<f64> {
+        let (l, g) = (x.len(), naive_highpass(h));
         let mut out = vec![0.0; l];
         for i in 0..l / 2 {
-            for n in 0..k {
+            for n in 0..h.len() {
                 out[i] += h[n] * x[(2 * i + n) % l];
                 out[l / 2 + i] += g[n] * x[(2 * i + n) % l];
             }
@@ -689,69 +684,45 @@ mod tests {
     }
 
     fn naive_synthesis_1d(c: &[f64], h: &[f64]) -> Vec<f64> {
-        let l = c.len();
-        let k = h.len();
-        let g: Vec<f64> = (0..k)
-            .map(|n| {
-                if n % 2 == 0 {
-                    h[k - 1 - n]
-                } else {
-                    -h[k - 1 - n]
-                }
-            })
-            .collect();
+        let (l, g) = (c.len(), naive_highpass(h));
         let mut x = vec![0.0; l];
         for i in 0..l / 2 {
-            for n in 0..k {
+            for n in 0..h.len() {
                 x[(2 * i + n) % l] += h[n] * c[i] + g[n] * c[l / 2 + i];
             }
         }
         x
     }
 
+    /// Applies `f` to every row (`rows`) or every column of the top-left `s × s` block of `z`.
+    fn naive_lines(z: &mut [f64], n: usize, s: usize, rows: bool, f: impl Fn(&[f64]) -> Vec<f64>) {
+        let at = |line: usize, i: usize| if rows { line * n + i } else { i * n + line };
+        for line in 0..s {
+            let v: Vec<f64> = (0..s).map(|i| z[at(line, i)]).collect();
+            for (i, t) in f(&v).into_iter().enumerate() {
+                z[at(line, i)] = t;
+            }
+        }
+    }
+
     /// Rows of the top-left `s × s` block, then its columns, `levels` times.
     fn naive_forward_2d(image: &[f32], n: usize, levels: usize, h: &[f64]) -> Vec<f64> {
         let mut z: Vec<f64> = image.iter().map(|&v| f64::from(v)).collect();
-        let mut s = n;
-        for _ in 0..levels {
-            for y in 0..s {
-                let row: Vec<f64> = (0..s).map(|x| z[y * n + x]).collect();
-                let t = naive_analysis_1d(&row, h);
-                for x in 0..s {
-                    z[y * n + x] = t[x];
-                }
-            }
-            for x in 0..s {
-                let col: Vec<f64> = (0..s).map(|y| z[y * n + x]).collect();
-                let t = naive_analysis_1d(&col, h);
-                for y in 0..s {
-                    z[y * n + x] = t[y];
-                }
-            }
-            s /= 2;
+        for level in 0..levels {
+            let s = n >> level;
+            naive_lines(&mut z, n, s, true, |v| naive_analysis_1d(v, h));
+            naive_lines(&mut z, n, s, false, |v| naive_analysis_1d(v, h));
         }
         z
     }
 
+    /// Columns, then rows, coarsest first: the transpose of [`naive_forward_2d`].
     fn naive_inverse_2d(coeffs: &[f32], n: usize, levels: usize, h: &[f64]) -> Vec<f64> {
         let mut z: Vec<f64> = coeffs.iter().map(|&v| f64::from(v)).collect();
-        let mut s = n >> levels;
-        for _ in 0..levels {
-            s *= 2;
-            for x in 0..s {
-                let col: Vec<f64> = (0..s).map(|y| z[y * n + x]).collect();
-                let t = naive_synthesis_1d(&col, h);
-                for y in 0..s {
-                    z[y * n + x] = t[y];
-                }
-            }
-            for y in 0..s {
-                let row: Vec<f64> = (0..s).map(|x| z[y * n + x]).collect();
-                let t = naive_synthesis_1d(&row, h);
-                for x in 0..s {
-                    z[y * n + x] = t[x];
-                }
-            }
+        for level in (0..levels).rev() {
+            let s = n >> level;
+            naive_lines(&mut z, n, s, false, |v| naive_synthesis_1d(v, h));
+            naive_lines(&mut z, n, s, true, |v| naive_synthesis_1d(v, h));
         }
         z
     }
