@@ -37,6 +37,40 @@ pub enum Architecture {
     CnnWide,
 }
 
+/// Weight and bias names of up to three dense layers.
+const FC3: [(&str, &str); 3] = [
+    ("fc1.weight", "fc1.bias"),
+    ("fc2.weight", "fc2.bias"),
+    ("fc3.weight", "fc3.bias"),
+];
+/// Weight and bias names of the two convolutions.
+const CONV: [(&str, &str); 2] = [
+    ("conv1.weight", "conv1.bias"),
+    ("conv2.weight", "conv2.bias"),
+];
+
+/// Dense layer `i` maps `widths[i]` to `widths[i + 1]`: a weight of shape `out × in` and a bias.
+fn dense(
+    names: &[(&'static str, &'static str)],
+    widths: &[usize],
+) -> Vec<(&'static str, Vec<usize>)> {
+    names
+        .iter()
+        .zip(widths.windows(2))
+        .flat_map(|(&(w, b), io)| [(w, vec![io[1], io[0]]), (b, vec![io[1]])])
+        .collect()
+}
+
+/// A `k × k` convolution from `cin` to `cout` channels: weight `cout × cin × k × k` and a bias.
+fn conv(
+    (w, b): (&'static str, &'static str),
+    cin: usize,
+    cout: usize,
+    k: usize,
+) -> [(&'static str, Vec<usize>); 2] {
+    [(w, vec![cout, cin, k, k]), (b, vec![cout])]
+}
+
 impl Architecture {
     /// Every shipped architecture, in display order.
     pub const ALL: [Architecture; 5] = [
@@ -83,42 +117,18 @@ impl Architecture {
     pub fn parameter_shapes(self) -> Vec<(&'static str, Vec<usize>)> {
         match self {
             Architecture::Linear => vec![("fc.weight", vec![10, PIXELS]), ("fc.bias", vec![10])],
-            Architecture::Mlp => vec![
-                ("fc1.weight", vec![500, PIXELS]),
-                ("fc1.bias", vec![500]),
-                ("fc2.weight", vec![150, 500]),
-                ("fc2.bias", vec![150]),
-                ("fc3.weight", vec![10, 150]),
-                ("fc3.bias", vec![10]),
-            ],
-            Architecture::MlpTanh => vec![
-                ("fc1.weight", vec![300, PIXELS]),
-                ("fc1.bias", vec![300]),
-                ("fc2.weight", vec![100, 300]),
-                ("fc2.bias", vec![100]),
-                ("fc3.weight", vec![10, 100]),
-                ("fc3.bias", vec![10]),
-            ],
-            Architecture::Cnn => vec![
-                ("conv1.weight", vec![32, 1, 5, 5]),
-                ("conv1.bias", vec![32]),
-                ("conv2.weight", vec![64, 32, 5, 5]),
-                ("conv2.bias", vec![64]),
-                ("fc1.weight", vec![128, 1024]),
-                ("fc1.bias", vec![128]),
-                ("fc2.weight", vec![10, 128]),
-                ("fc2.bias", vec![10]),
-            ],
-            Architecture::CnnWide => vec![
-                ("conv1.weight", vec![32, 1, 5, 5]),
-                ("conv1.bias", vec![32]),
-                ("conv2.weight", vec![128, 32, 3, 3]),
-                ("conv2.bias", vec![128]),
-                ("fc1.weight", vec![128, 3200]),
-                ("fc1.bias", vec![128]),
-                ("fc2.weight", vec![10, 128]),
-                ("fc2.bias", vec![10]),
-            ],
+            Architecture::Mlp => dense(&FC3, &[PIXELS, 500, 150, 10]),
+            Architecture::MlpTanh => dense(&FC3, &[PIXELS, 300, 100, 10]),
+            Architecture::Cnn => [conv(CONV[0], 1, 32, 5), conv(CONV[1], 32, 64, 5)]
+                .into_iter()
+                .flatten()
+                .chain(dense(&FC3[..2], &[1024, 128, 10]))
+                .collect(),
+            Architecture::CnnWide => [conv(CONV[0], 1, 32, 5), conv(CONV[1], 32, 128, 3)]
+                .into_iter()
+                .flatten()
+                .chain(dense(&FC3[..2], &[3200, 128, 10]))
+                .collect(),
         }
     }
 
@@ -160,20 +170,12 @@ impl Activation {
 
 #[derive(Clone, Debug)]
 enum Layers {
-    Linear {
-        fc: Linear,
-    },
-    Mlp {
-        fc1: Linear,
-        fc2: Linear,
-        fc3: Linear,
-    },
-    Cnn {
-        conv1: Conv2d,
-        conv2: Conv2d,
-        fc1: Linear,
-        fc2: Linear,
-    },
+    /// `fc`.
+    Linear { fc: Linear },
+    /// `fc1`, `fc2`, `fc3`.
+    Mlp { fc: [Linear; 3] },
+    /// `conv1`, `conv2`, then `fc1`, `fc2`.
+    Cnn { conv: [Conv2d; 2], fc: [Linear; 2] },
 }
 
 /// A trained (or freshly initialised) classifier.
@@ -238,38 +240,32 @@ pub fn argmax<T: PartialOrd>(v: &[T]) -> usize {
 impl Classifier {
     /// Builds the layers of `architecture` from a var builder (fresh variables or stored weights).
     pub fn build(architecture: Architecture, vb: VarBuilder) -> Result<Self> {
+        // The sizes come from one table, [`Architecture::parameter_shapes`].
+        let shapes = architecture.parameter_shapes();
+        let weight = |name: &str| {
+            let key = format!("{name}.weight");
+            shapes
+                .iter()
+                .find(|(n, _)| *n == key)
+                .map(|(_, s)| s.clone())
+        };
+        let lin = |name: &str| match weight(name).as_deref() {
+            Some(&[out, inp]) => linear(inp, out, vb.pp(name)),
+            _ => unreachable!("{name} is a dense layer of {architecture:?}"),
+        };
+        let cv = |name: &str| match weight(name).as_deref() {
+            Some(&[out, inp, k, _]) => conv2d(inp, out, k, Conv2dConfig::default(), vb.pp(name)),
+            _ => unreachable!("{name} is a convolution of {architecture:?}"),
+        };
         let layers = match architecture {
-            Architecture::Linear => Layers::Linear {
-                fc: linear(PIXELS, CLASSES, vb.pp("fc"))?,
+            Architecture::Linear => Layers::Linear { fc: lin("fc")? },
+            Architecture::Mlp | Architecture::MlpTanh => Layers::Mlp {
+                fc: [lin("fc1")?, lin("fc2")?, lin("fc3")?],
             },
-            Architecture::Mlp => Layers::Mlp {
-                fc1: linear(PIXELS, 500, vb.pp("fc1"))?,
-                fc2: linear(500, 150, vb.pp("fc2"))?,
-                fc3: linear(150, CLASSES, vb.pp("fc3"))?,
+            Architecture::Cnn | Architecture::CnnWide => Layers::Cnn {
+                conv: [cv("conv1")?, cv("conv2")?],
+                fc: [lin("fc1")?, lin("fc2")?],
             },
-            Architecture::MlpTanh => Layers::Mlp {
-                fc1: linear(PIXELS, 300, vb.pp("fc1"))?,
-                fc2: linear(300, 100, vb.pp("fc2"))?,
-                fc3: linear(100, CLASSES, vb.pp("fc3"))?,
-            },
-            Architecture::Cnn => {
-                let cfg = Conv2dConfig::default();
-                Layers::Cnn {
-                    conv1: conv2d(1, 32, 5, cfg, vb.pp("conv1"))?,
-                    conv2: conv2d(32, 64, 5, cfg, vb.pp("conv2"))?,
-                    fc1: linear(1024, 128, vb.pp("fc1"))?,
-                    fc2: linear(128, CLASSES, vb.pp("fc2"))?,
-                }
-            }
-            Architecture::CnnWide => {
-                let cfg = Conv2dConfig::default();
-                Layers::Cnn {
-                    conv1: conv2d(1, 32, 5, cfg, vb.pp("conv1"))?,
-                    conv2: conv2d(32, 128, 3, cfg, vb.pp("conv2"))?,
-                    fc1: linear(3200, 128, vb.pp("fc1"))?,
-                    fc2: linear(128, CLASSES, vb.pp("fc2"))?,
-                }
-            }
         };
         Ok(Self {
             architecture,
@@ -408,24 +404,34 @@ impl Classifier {
             out.insert(format!("{name}.bias"), flat(b)?);
             Ok(())
         };
-        match &self.layers {
-            Layers::Linear { fc } => put("fc", fc.weight(), fc.bias())?,
-            Layers::Mlp { fc1, fc2, fc3 } => {
-                put("fc1", fc1.weight(), fc1.bias())?;
-                put("fc2", fc2.weight(), fc2.bias())?;
-                put("fc3", fc3.weight(), fc3.bias())?;
-            }
-            Layers::Cnn {
-                conv1,
-                conv2,
-                fc1,
-                fc2,
-            } => {
-                put("conv1", conv1.weight(), conv1.bias())?;
-                put("conv2", conv2.weight(), conv2.bias())?;
-                put("fc1", fc1.weight(), fc1.bias())?;
-                put("fc2", fc2.weight(), fc2.bias())?;
-            }
+        let dense = |fc: &[Linear]| -> Vec<(String, Tensor, Option<Tensor>)> {
+            let name = |i: usize| {
+                if fc.len() == 1 {
+                    "fc".into()
+                } else {
+                    format!("fc{}", i + 1)
+                }
+            };
+            (fc.iter().enumerate())
+                .map(|(i, l)| (name(i), l.weight().clone(), l.bias().cloned()))
+                .collect()
+        };
+        let layers = match &self.layers {
+            Layers::Linear { fc } => dense(std::slice::from_ref(fc)),
+            Layers::Mlp { fc } => dense(fc),
+            Layers::Cnn { conv, fc } => (conv.iter().enumerate())
+                .map(|(i, c)| {
+                    (
+                        format!("conv{}", i + 1),
+                        c.weight().clone(),
+                        c.bias().cloned(),
+                    )
+                })
+                .chain(dense(fc))
+                .collect(),
+        };
+        for (name, w, b) in &layers {
+            put(name, w, b.as_ref())?;
         }
         Ok(out)
     }
@@ -442,8 +448,8 @@ impl Classifier {
 
     fn first_weight(&self) -> &Tensor {
         match &self.layers {
-            Layers::Linear { fc } | Layers::Mlp { fc1: fc, .. } => fc.weight(),
-            Layers::Cnn { conv1, .. } => conv1.weight(),
+            Layers::Linear { fc } | Layers::Mlp { fc: [fc, ..] } => fc.weight(),
+            Layers::Cnn { conv, .. } => conv[0].weight(),
         }
     }
 }
@@ -452,25 +458,20 @@ impl Module for Classifier {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         match &self.layers {
             Layers::Linear { fc } => fc.forward(x),
-            Layers::Mlp { fc1, fc2, fc3 } => {
+            Layers::Mlp { fc } => {
                 let sigma = self.architecture.activation();
-                let h = sigma.apply(&fc1.forward(x)?)?;
-                let h = sigma.apply(&fc2.forward(&h)?)?;
-                fc3.forward(&h)
+                let h = sigma.apply(&fc[0].forward(x)?)?;
+                let h = sigma.apply(&fc[1].forward(&h)?)?;
+                fc[2].forward(&h)
             }
-            Layers::Cnn {
-                conv1,
-                conv2,
-                fc1,
-                fc2,
-            } => {
+            Layers::Cnn { conv, fc } => {
                 let b = x.dim(0)?;
                 let h = x.reshape((b, 1, SIDE, SIDE))?;
-                let h = max_pool2(&conv1.forward(&h)?.relu()?)?;
-                let h = max_pool2(&conv2.forward(&h)?.relu()?)?;
+                let h = max_pool2(&conv[0].forward(&h)?.relu()?)?;
+                let h = max_pool2(&conv[1].forward(&h)?.relu()?)?;
                 let h = h.flatten_from(1)?;
-                let h = fc1.forward(&h)?.relu()?;
-                fc2.forward(&h)
+                let h = fc[0].forward(&h)?.relu()?;
+                fc[1].forward(&h)
             }
         }
     }

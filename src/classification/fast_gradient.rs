@@ -10,9 +10,7 @@
 //! Both then take the smallest label-changing step along the line through `x` in direction `v`
 //! ([`LineSearch::run_both_ways`]): from a random start the gradient can point either way.
 
-use crate::classification::attack::{
-    add_scaled, check_input, norm2, softmax, AttackKind, AttackOutcome, Model,
-};
+use crate::classification::attack::{add_scaled, norm2, softmax, AttackKind, AttackOutcome, Model};
 use crate::classification::line_search::LineSearch;
 use crate::classification::random_noise::gaussian;
 use crate::Result;
@@ -60,17 +58,14 @@ pub fn fast_gradient(
     seed: u64,
     search: &LineSearch,
 ) -> Result<AttackOutcome> {
-    check_input(model, x)?;
-    let label = model.label(x)?;
-    let v = fast_gradient_direction(model, x, seed)?;
     // One extra evaluation: the gradient that gave v.
-    search.attack(model, AttackKind::FastGradient, x, label, &v, true, 1)
+    let what = (model, AttackKind::FastGradient, x);
+    search.attack_along(what, true, 1, || fast_gradient_direction(model, x, seed))
 }
 
 /// Runs FGSM with the smallest label-changing `ε` on `x`.
 pub fn fgsm(model: &dyn Model, x: &[f64], search: &LineSearch) -> Result<AttackOutcome> {
-    check_input(model, x)?;
-    let label = model.label(x)?;
-    let v = fgsm_direction(model, x)?;
-    search.attack(model, AttackKind::Fgsm, x, label, &v, false, 1)
+    search.attack_along((model, AttackKind::Fgsm, x), false, 1, || {
+        fgsm_direction(model, x)
+    })
 }

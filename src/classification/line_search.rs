@@ -2,7 +2,9 @@
 //! found by bracketing (doubling α) and then bisection. Used by the random-noise and
 //! fast-gradient attacks, and by the slider that marks where the label flips.
 
-use crate::classification::attack::{add_scaled, norm2, AttackKind, AttackOutcome, Model};
+use crate::classification::attack::{
+    add_scaled, check_input, norm2, AttackKind, AttackOutcome, Model,
+};
 use crate::{Error, Result};
 
 /// Settings of the search.
@@ -114,6 +116,20 @@ impl LineSearch {
             }),
             (Err(e), Err(_)) => Err(e),
         }
+    }
+
+    /// Checks `x`, labels it, asks `direction` for `v` and runs [`Self::attack`] along it: the
+    /// whole of the random-noise, fast-gradient and FGSM attacks.
+    pub fn attack_along(
+        &self,
+        (model, kind, x): (&dyn Model, AttackKind, &[f64]),
+        both_ways: bool,
+        extra: usize,
+        direction: impl FnOnce() -> Result<Vec<f64>>,
+    ) -> Result<AttackOutcome> {
+        check_input(model, x)?;
+        let label = model.label(x)?;
+        self.attack(model, kind, x, label, &direction()?, both_ways, extra)
     }
 
     /// The attack `r = α*·v` along direction `v` from `x` (label `label`): the smallest

@@ -35,7 +35,7 @@
 
 use crate::classification::affine::Affine;
 use crate::classification::attack::{norm1, norm2, Model};
-use crate::classification::classifier::argmax;
+use crate::classification::classifier::{argmax, Architecture};
 use crate::classification::deepfool::{DeepFool, Norm};
 use crate::classification::mnist::{Digits, CLASSES, SIDE};
 use crate::classification::training::TrainConfig;
@@ -392,14 +392,7 @@ pub fn accuracy(model: &Affine, side: usize, digits: &Digits) -> Result<f64> {
 /// The training settings: those of the shipped `linear` model (30 epochs, batch 64, AdamW with
 /// peak rate 2·10⁻³ and cosine decay, weight decay 10⁻⁴, no shifts, seed 1).
 pub fn train_config() -> TrainConfig {
-    TrainConfig {
-        epochs: 30,
-        batch_size: 64,
-        learning_rate: 2e-3,
-        weight_decay: 1e-4,
-        max_shift: 0,
-        seed: 1,
-    }
+    TrainConfig::shipped(Architecture::Linear)
 }
 
 /// Trains softmax regression `f(x) = Wx + b`, `W ∈ ℝ^{10×s²}`, on `train` area-averaged to
@@ -1039,6 +1032,23 @@ mod tests {
         assert!(e.to_string().contains("NaN"), "{e}");
     }
 
+    /// A report with these lines and the shipped settings.
+    fn report_of(resolutions: Vec<ResolutionReport>) -> LinearityReport {
+        LinearityReport {
+            resolutions,
+            median_linf_decreases_with_d: false,
+            held_out_count: 2000,
+            train_count: 8000,
+            seed: 1,
+            training: train_config(),
+            deepfool: DeepFoolSettings::of(&deepfool_linf()),
+            data: String::new(),
+            trained_with: String::new(),
+            note: String::new(),
+            command: COMMAND.into(),
+        }
+    }
+
     #[test]
     fn reports_are_checked() {
         let q = Quartiles::of(&[0.1, 0.2, 0.3]).unwrap();
@@ -1058,19 +1068,7 @@ mod tests {
             training_seconds: 1.0,
             deepfool_ms_per_digit: 0.01,
         };
-        let report = LinearityReport {
-            resolutions: SIDES.iter().map(|&s| line(s)).collect(),
-            median_linf_decreases_with_d: false,
-            held_out_count: 2000,
-            train_count: 8000,
-            seed: 1,
-            training: train_config(),
-            deepfool: DeepFoolSettings::of(&deepfool_linf()),
-            data: String::new(),
-            trained_with: String::new(),
-            note: String::new(),
-            command: COMMAND.into(),
-        };
+        let report = report_of(SIDES.iter().map(|&s| line(s)).collect());
         let text = serde_json::to_string(&report).unwrap();
         assert_eq!(LinearityReport::from_json(&text).unwrap(), report);
         assert_eq!(report.at(14).unwrap().d, 196);
@@ -1118,23 +1116,11 @@ mod tests {
             training_seconds: 1.0,
             deepfool_ms_per_digit: 0.01,
         };
-        let mut report = LinearityReport {
-            resolutions: vec![
-                line(7, 0.036, 58.0),
-                line(14, 0.039, 93.0),
-                line(28, 0.027, 168.0),
-            ],
-            median_linf_decreases_with_d: false,
-            held_out_count: 2000,
-            train_count: 8000,
-            seed: 1,
-            training: train_config(),
-            deepfool: DeepFoolSettings::of(&deepfool_linf()),
-            data: String::new(),
-            trained_with: String::new(),
-            note: String::new(),
-            command: COMMAND.into(),
-        };
+        let mut report = report_of(vec![
+            line(7, 0.036, 58.0),
+            line(14, 0.039, 93.0),
+            line(28, 0.027, 168.0),
+        ]);
         let text = finding(&report);
         assert!(
             text.starts_with("The median smallest ℓ∞ perturbation does not simply fall"),

@@ -1,7 +1,7 @@
 //! The random-noise "attack": a Gaussian direction `v ~ N(0, I)` (seeded) and the smallest
 //! multiple `r = α*v` that changes the label (lecture, Day I: ρ = 1.47 on its ImageNet example).
 
-use crate::classification::attack::{check_input, AttackKind, AttackOutcome, Model};
+use crate::classification::attack::{AttackKind, AttackOutcome, Model};
 use crate::classification::line_search::LineSearch;
 use crate::Result;
 use rand::SeedableRng;
@@ -21,8 +21,6 @@ pub fn random_noise(
     seed: u64,
     search: &LineSearch,
 ) -> Result<AttackOutcome> {
-    check_input(model, x)?;
-    let label = model.label(x)?;
-    let v = gaussian(x.len(), seed);
-    search.attack(model, AttackKind::RandomNoise, x, label, &v, false, 0)
+    let what = (model, AttackKind::RandomNoise, x);
+    search.attack_along(what, false, 0, || Ok(gaussian(x.len(), seed)))
 }

@@ -141,6 +141,19 @@ pub struct Patch {
 }
 
 impl Patch {
+    /// Every black and white patch of side `size` whose top row is `row`, left to right (black
+    /// first at each place): the candidates of one step of [`PatchSearch`].
+    pub fn along_row(size: usize, row: usize) -> impl Iterator<Item = Patch> {
+        (0..=SIDE.saturating_sub(size)).flat_map(move |col| {
+            [0.0, 1.0].map(|value| Patch {
+                row,
+                col,
+                size,
+                value,
+            })
+        })
+    }
+
     /// The patch of side `size` whose centre is nearest to the point `(x, y)` (pixels, as in
     /// [`stroke`]), moved inside the image.
     pub fn centred_at(x: f32, y: f32, size: usize, value: f32) -> Result<Self> {
@@ -366,41 +379,34 @@ impl<'a> PatchSearch<'a> {
             return Ok(false);
         }
         let (size, row) = (self.size, self.row);
-        for col in 0..=SIDE - size {
-            for value in [0.0, 1.0] {
-                let patch = Patch {
-                    row,
-                    col,
-                    size,
-                    value,
-                };
-                let stats = patch_stats(&self.image, &patch);
-                if stats.pixels == 0
-                    || self
-                        .best
-                        .as_ref()
-                        .is_some_and(|b| !stats.smaller_than(&b.stats))
-                {
-                    continue;
-                }
-                for i in patch.pixels() {
-                    self.work[i] = value as f64;
-                }
-                let logits = self.model.logits(&self.work);
-                for i in patch.pixels() {
-                    self.work[i] = self.image[i] as f64;
-                }
-                let logits = logits?;
-                self.evaluations += 1;
-                let label = argmax(&logits);
-                if label != self.original {
-                    self.best = Some(PatchFound {
-                        patch,
-                        stats,
-                        label,
-                        probabilities: crate::classification::attack::softmax(&logits),
-                    });
-                }
+        for patch in Patch::along_row(size, row) {
+            let value = patch.value;
+            let stats = patch_stats(&self.image, &patch);
+            if stats.pixels == 0
+                || self
+                    .best
+                    .as_ref()
+                    .is_some_and(|b| !stats.smaller_than(&b.stats))
+            {
+                continue;
+            }
+            for i in patch.pixels() {
+                self.work[i] = value as f64;
+            }
+            let logits = self.model.logits(&self.work);
+            for i in patch.pixels() {
+                self.work[i] = self.image[i] as f64;
+            }
+            let logits = logits?;
+            self.evaluations += 1;
+            let label = argmax(&logits);
+            if label != self.original {
+                self.best = Some(PatchFound {
+                    patch,
+                    stats,
+                    label,
+                    probabilities: crate::classification::attack::softmax(&logits),
+                });
             }
         }
         self.rows_done += 1;
@@ -726,24 +732,16 @@ mod tests {
             let mut candidates = 0;
             for size in 1..=max_size {
                 for row in 0..=SIDE - size {
-                    for col in 0..=SIDE - size {
-                        for value in [0.0, 1.0] {
-                            let patch = Patch {
-                                row,
-                                col,
-                                size,
-                                value,
-                            };
-                            candidates += 1;
-                            let edited = patch.applied(&x).unwrap();
-                            let stats = measure(&x, &edited).unwrap();
-                            let e64: Vec<f64> = edited.iter().map(|&v| v as f64).collect();
-                            if stats.pixels > 0
-                                && model.label(&e64).unwrap() != original
-                                && brute.as_ref().is_none_or(|(b, _)| stats.smaller_than(b))
-                            {
-                                brute = Some((stats, patch));
-                            }
+                    for patch in Patch::along_row(size, row) {
+                        candidates += 1;
+                        let edited = patch.applied(&x).unwrap();
+                        let stats = measure(&x, &edited).unwrap();
+                        let e64: Vec<f64> = edited.iter().map(|&v| v as f64).collect();
+                        if stats.pixels > 0
+                            && model.label(&e64).unwrap() != original
+                            && brute.as_ref().is_none_or(|(b, _)| stats.smaller_than(b))
+                        {
+                            brute = Some((stats, patch));
                         }
                     }
                 }

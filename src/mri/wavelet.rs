@@ -667,7 +667,13 @@ mod tests {
     fn naive_highpass(h: &[f64]) -> Vec<f64> {
         let k = h.len();
         (0..k)
-            .map(|n| if n % 2 == 0 { h[k - 1 - n] } else { -h[k - 1 - n] })
+            .map(|n| {
+                if n % 2 == 0 {
+                    h[k - 1 - n]
+                } else {
+                    -h[k - 1 - n]
+                }
+            })
             .collect()
     }
 
