@@ -4,6 +4,7 @@
 //! report's fixed-norm search, same seeds and budget) and the settings of the FIRENET stage tried.
 
 use crate::hallucination::slices;
+use crate::progress::{say, Progress};
 use barriers_lab::mri::brain::SliceId;
 use barriers_lab::mri::firenet::Firenet;
 use barriers_lab::mri::instability::{InstabilityTest, Reconstructor};
@@ -188,7 +189,11 @@ pub fn warm_start_report(dir: &str, names: &[String]) -> anyhow::Result<()> {
         Ok(halve(&brain.image(SliceId::from_name(s)?)?, 128)?)
     };
     let mut networks = Vec::new();
+    // One unit for the held-out quality, then one per demo slice, setting and report slice.
+    let per_net = 1 + report.demo_slices.len() + settings().len() + report.slices.len();
+    let progress = Progress::new("warm-start-report", names.len() * per_net);
     for name in names {
+        progress.message(name.as_str());
         let t = Instant::now();
         let card: NetCard =
             serde_json::from_str(&std::fs::read_to_string(format!("{dir}/{name}.json"))?)?;
@@ -225,7 +230,8 @@ pub fn warm_start_report(dir: &str, names: &[String]) -> anyhow::Result<()> {
             held_out.push((y, out));
         }
         let k = held.len() as f64;
-        println!(
+        progress.inc();
+        say!(
             "{name}: held-out PSNR ({} slices) zero-filled {:.2}, FIRENET {:.2}, Ψ {:.2}, Ψ → FIRENET {:.2} dB; SSIM FIRENET {:.3}, Ψ {:.3}, Ψ → FIRENET {:.3}",
             held.len(), sums[0] / k, sums[1] / k, sums[2] / k, sums[3] / k, sums[4] / k, sums[5] / k, sums[6] / k
         );
@@ -267,7 +273,7 @@ pub fn warm_start_report(dir: &str, names: &[String]) -> anyhow::Result<()> {
                     null_share_net,
                     null_share_warm,
                 };
-                println!(
+                say!(
                     "{name} {s} r{}: ‖r‖/‖x‖ {:.2}%, change Ψ {:.3} → Ψ → FIRENET {:.3} (ratio {:.3}); κ {:.2} → {:.2}; share {:.2} → {:.2}; in the null space of A {:.2} → {:.2}",
                     c.index, c.rel_r * 100.0, c.change_net, c.change_warm, c.change_warm / c.change_net,
                     c.kappa_net, c.kappa_warm, c.share_net, c.share_warm, c.null_share_net, c.null_share_warm
@@ -276,17 +282,19 @@ pub fn warm_start_report(dir: &str, names: &[String]) -> anyhow::Result<()> {
                 row.push((yr, out));
             }
             cases.push(row);
+            progress.inc();
         }
 
         // The settings of the FIRENET stage tried (forward only, Ψ's outputs reused).
         let mut variants = Vec::new();
         for setting in settings() {
             let v = variant(&setting, &a, &held, &held_out, &cases)?;
-            println!(
+            say!(
                 "{name} variant {} λ={} {}×{} ε₀={}: PSNR {:.2} dB ({:+.2} against Ψ); change / Ψ's: mean {:.3}, largest {:.3}",
                 v.wavelet, v.lambda, v.blocks, v.layers_per_block, v.epsilon0, v.psnr, v.psnr - sums[2] / k, v.ratio_mean, v.ratio_max
             );
             variants.push(v);
+            progress.inc();
         }
 
         // ΦΨ's own worst case: every report slice at the report's norms, the demo slices also
@@ -331,7 +339,7 @@ pub fn warm_start_report(dir: &str, names: &[String]) -> anyhow::Result<()> {
                         .and_then(|r| r.at.iter().find(|p| (p.rel_r - rho).abs() < 1e-4))
                         .map(|p| (p.kappa_net, p.kappa_firenet))
                         .unwrap_or((f64::NAN, f64::NAN));
-                    println!(
+                    say!(
                         "{name} {s} at {:.0}%: worst-case κ Ψ → FIRENET {:.2} (Gaussian {:.2}, share {:.2}); report: Ψ {kappa_net:.2}, FIRENET {kappa_firenet:.2} ({:.0} s)",
                         rho * 100.0, worst.kappa, random.kappa, worst.concentration.share, t.elapsed().as_secs_f64()
                     );
@@ -350,6 +358,7 @@ pub fn warm_start_report(dir: &str, names: &[String]) -> anyhow::Result<()> {
                 at,
                 curve,
             });
+            progress.inc();
         }
         networks.push(WarmNet {
             name: name.clone(),
@@ -365,8 +374,9 @@ pub fn warm_start_report(dir: &str, names: &[String]) -> anyhow::Result<()> {
             slices: slices_out,
             variants,
         });
-        println!("{name}: {:.0} s", t.elapsed().as_secs_f64());
+        say!("{name}: {:.0} s", t.elapsed().as_secs_f64());
     }
+    drop(progress);
     for n in &networks {
         let mean = |f: fn(&WarmAtNorm) -> f64, j: usize| {
             n.slices.iter().map(|s| f(&s.at[j])).sum::<f64>() / n.slices.len() as f64
@@ -376,7 +386,7 @@ pub fn warm_start_report(dir: &str, names: &[String]) -> anyhow::Result<()> {
             .iter()
             .map(|c| c.change_warm / c.change_net)
             .collect();
-        println!(
+        say!(
             "{}: PSNR Ψ {:.2} → Ψ → FIRENET {:.2} (FIRENET {:.2}) dB; shipped perturbations: change ratio {:.2}–{:.2}; {}",
             n.name,
             n.psnr_net,
@@ -413,7 +423,7 @@ pub fn warm_start_report(dir: &str, names: &[String]) -> anyhow::Result<()> {
         "static/reports/warm_start.json",
         serde_json::to_string_pretty(&json)? + "\n",
     )?;
-    println!(
+    say!(
         "wrote static/reports/warm_start.json ({:.0} s)",
         started.elapsed().as_secs_f64()
     );
