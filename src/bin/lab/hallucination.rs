@@ -282,10 +282,7 @@ pub fn train_net(s: &TrainNet, command: &str) -> anyhow::Result<()> {
     std::fs::create_dir_all(&s.dir)?;
     let dir = Path::new(&s.dir);
     std::fs::write(dir.join(format!("{}.safetensors", s.name)), &weights)?;
-    std::fs::write(
-        dir.join(format!("{}.json", s.name)),
-        serde_json::to_string_pretty(&card)? + "\n",
-    )?;
+    crate::write_json(dir.join(format!("{}.json", s.name)), &card)?;
     let fire = FirenetSetting::new(n)?;
     let b = fire.sampling(&a)?;
     let firenet = fire.reconstructor(&b);
@@ -587,11 +584,7 @@ pub fn instability_report(dir: &str, names: &[String], add: bool) -> anyhow::Res
         "networks": reports,
         "seconds": started.elapsed().as_secs_f64(),
     });
-    std::fs::create_dir_all("static/reports")?;
-    std::fs::write(
-        "static/reports/instability.json",
-        serde_json::to_string_pretty(&json)? + "\n",
-    )?;
+    crate::write_json("static/reports/instability.json", &json)?;
     std::fs::write(
         "static/data/mri/perturbations.safetensors",
         shipped.to_safetensors()?,
@@ -779,7 +772,7 @@ pub fn sampling_sweep(dir: &str, names: &[String], write: bool) -> anyhow::Resul
         ),
     )?;
     let path = "static/reports/sampling_sweep.json";
-    std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")?;
+    crate::write_json(path, &report)?;
     say!("wrote {path}");
     Ok(())
 }

@@ -184,7 +184,7 @@ pub fn report(
         ),
     };
     if let Some(path) = out {
-        std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")?;
+        crate::write_json(path, &report)?;
         say!("wrote {path} ({:.0} s)", started.elapsed().as_secs_f64());
     } else {
         say!(

@@ -121,9 +121,8 @@ pub fn linearity(train_set: &Digits, held_out: &Digits) -> anyhow::Result<()> {
         command: COMMAND.into(),
     };
     std::fs::create_dir_all("static/data")?;
-    std::fs::create_dir_all("static/reports")?;
     std::fs::write(WEIGHTS_PATH, &bytes)?;
-    std::fs::write(REPORT_PATH, serde_json::to_string_pretty(&report)? + "\n")?;
+    crate::write_json(REPORT_PATH, &report)?;
     say!(
         "median smallest l∞ perturbation against d: {}; decreasing: {}",
         report

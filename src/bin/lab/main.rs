@@ -18,6 +18,21 @@ fn main() -> anyhow::Result<()> {
     native::main()
 }
 
+/// Writes `value` as pretty JSON and a final newline to `path` (creating its folder): every
+/// JSON file `lab` writes.
+#[cfg(not(target_arch = "wasm32"))]
+fn write_json(
+    path: impl AsRef<std::path::Path>,
+    value: &impl serde::Serialize,
+) -> anyhow::Result<()> {
+    let path = path.as_ref();
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, serde_json::to_string_pretty(value)? + "\n")?;
+    Ok(())
+}
+
 /// Median and 95th percentile of `v` (sorted in place), for every benchmark of `lab`.
 #[cfg(not(target_arch = "wasm32"))]
 fn median_p95(v: &mut [f64]) -> (f64, f64) {
@@ -311,10 +326,7 @@ mod native {
         };
         std::fs::create_dir_all(MODEL_DIR)?;
         std::fs::write(format!("{MODEL_DIR}/{}.safetensors", arch.name()), &bytes)?;
-        std::fs::write(
-            format!("{MODEL_DIR}/{}.json", arch.name()),
-            serde_json::to_string_pretty(&card)? + "\n",
-        )?;
+        crate::write_json(format!("{MODEL_DIR}/{}.json", arch.name()), &card)?;
         say!(
             "{}: held-out accuracy {:.4}, {:.0} s, {} bytes",
             arch.name(),
@@ -420,11 +432,7 @@ mod native {
             "command": "cargo run --release --bin lab -- robustness",
             "models": report,
         });
-        std::fs::create_dir_all("static/reports")?;
-        std::fs::write(
-            "static/reports/robustness.json",
-            serde_json::to_string_pretty(&json)? + "\n",
-        )?;
+        crate::write_json("static/reports/robustness.json", &json)?;
         say!("wrote static/reports/robustness.json");
         Ok(())
     }

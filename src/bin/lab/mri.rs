@@ -212,11 +212,7 @@ pub fn firenet_report() -> anyhow::Result<()> {
             "blocks": setup.firenet.blocks, "layers_per_block": setup.firenet.layers_per_block,
         },
     });
-    std::fs::create_dir_all("static/reports")?;
-    std::fs::write(
-        "static/reports/firenet.json",
-        serde_json::to_string_pretty(&report)? + "\n",
-    )?;
+    crate::write_json("static/reports/firenet.json", &report)?;
     say!(
         "wrote static/reports/firenet.json ({:.0} s)",
         started.elapsed().as_secs_f64()
@@ -224,7 +220,6 @@ pub fn firenet_report() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Median and 95th percentile (sorts `v`).
 /// FIRENET (n = 5, p = 10, db4, 25% variable density) per held-out slice at 128² and 256², and
 /// one `A`/`A*` pair. Prints `native firenet <side> median … ms p95 … ms`.
 pub fn bench_firenet(repeats: usize) -> anyhow::Result<()> {

@@ -279,7 +279,7 @@ pub fn tradeoff(
     report.sort();
     report.summary = report.findings();
     say!("{}", report.summary);
-    std::fs::write(out, serde_json::to_string_pretty(&report)? + "\n")?;
+    crate::write_json(out, &report)?;
     say!("wrote {out} ({:.0} s)", started.elapsed().as_secs_f64());
     Ok(())
 }

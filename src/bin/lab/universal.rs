@@ -233,7 +233,7 @@ pub fn write(
     let first: Vec<usize> = (0..MAX_SET.min(train.len())).collect();
     std::fs::write(SET, train.select(&first).to_safetensors()?)?;
     std::fs::write(PERTURBATIONS, shipped.to_safetensors()?)?;
-    std::fs::write(REPORT, serde_json::to_string_pretty(&report)? + "\n")?;
+    crate::write_json(REPORT, &report)?;
     say!("wrote {SET}, {PERTURBATIONS} and {REPORT}");
     Ok(())
 }

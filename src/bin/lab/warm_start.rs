@@ -418,11 +418,7 @@ pub fn warm_start_report(dir: &str, names: &[String]) -> anyhow::Result<()> {
         "networks": networks,
         "seconds": started.elapsed().as_secs_f64(),
     });
-    std::fs::create_dir_all("static/reports")?;
-    std::fs::write(
-        "static/reports/warm_start.json",
-        serde_json::to_string_pretty(&json)? + "\n",
-    )?;
+    crate::write_json("static/reports/warm_start.json", &json)?;
     say!(
         "wrote static/reports/warm_start.json ({:.0} s)",
         started.elapsed().as_secs_f64()
