@@ -201,7 +201,6 @@ pub fn warm_start_report(dir: &str, names: &[String]) -> anyhow::Result<()> {
         let a = SubsampledFourier::new(m)?;
         let fire = FirenetSetting::new(SIDE)?;
         let b = fire.sampling(&a)?;
-        let firenet = fire.reconstructor(&b);
         let warm = WarmStart::new(&net, &fire, &b);
         let net_report = report
             .networks
@@ -209,31 +208,25 @@ pub fn warm_start_report(dir: &str, names: &[String]) -> anyhow::Result<()> {
             .find(|n| &n.name == name)
             .ok_or_else(|| anyhow::anyhow!("{name} is not in the instability report"))?;
 
-        // Held-out quality; Ψ's outputs kept for the variants.
-        let mut sums = [0.0f64; 7];
+        // Held-out quality: zero-filling, FIRENET and Ψ as every network is judged
+        // (`sweep::quality`), then Ψ → FIRENET; Ψ's outputs kept for the variants.
+        let quality = crate::hallucination::held_out(&a, &net, &held)?;
+        let (mut psnr_warm, mut ssim_warm) = (0.0f64, 0.0f64);
         let mut held_out: Outputs = Vec::new();
         for x in &held {
             let y = a.measure(x);
             let out = net.reconstruct(&y)?;
-            let outs = [
-                magnitudes(&a.zero_filled(&y)),
-                magnitudes(&firenet.reconstruct(&y)?),
-                magnitudes(&out),
-                magnitudes(&warm.refine(&y, &out)?),
-            ];
-            for (k, o) in outs.iter().enumerate() {
-                sums[k] += psnr(x, o, 1.0);
-                if k > 0 {
-                    sums[3 + k] += ssim(x, o, SIDE, 1.0);
-                }
-            }
+            let refined = magnitudes(&warm.refine(&y, &out)?);
+            psnr_warm += psnr(x, &refined, 1.0);
+            ssim_warm += ssim(x, &refined, SIDE, 1.0);
             held_out.push((y, out));
         }
         let k = held.len() as f64;
+        let (psnr_warm, ssim_warm) = (psnr_warm / k, ssim_warm / k);
         progress.inc();
         say!(
             "{name}: held-out PSNR ({} slices) zero-filled {:.2}, FIRENET {:.2}, Ψ {:.2}, Ψ → FIRENET {:.2} dB; SSIM FIRENET {:.3}, Ψ {:.3}, Ψ → FIRENET {:.3}",
-            held.len(), sums[0] / k, sums[1] / k, sums[2] / k, sums[3] / k, sums[4] / k, sums[5] / k, sums[6] / k
+            held.len(), quality.psnr_zero_filled, quality.psnr_firenet, quality.psnr_net, psnr_warm, quality.ssim_firenet, quality.ssim_net, ssim_warm
         );
 
         // The shipped perturbations (found against Ψ) on the demo slices.
@@ -291,7 +284,7 @@ pub fn warm_start_report(dir: &str, names: &[String]) -> anyhow::Result<()> {
             let v = variant(&setting, &a, &held, &held_out, &cases)?;
             say!(
                 "{name} variant {} λ={} {}×{} ε₀={}: PSNR {:.2} dB ({:+.2} against Ψ); change / Ψ's: mean {:.3}, largest {:.3}",
-                v.wavelet, v.lambda, v.blocks, v.layers_per_block, v.epsilon0, v.psnr, v.psnr - sums[2] / k, v.ratio_mean, v.ratio_max
+                v.wavelet, v.lambda, v.blocks, v.layers_per_block, v.epsilon0, v.psnr, v.psnr - quality.psnr_net, v.ratio_mean, v.ratio_max
             );
             variants.push(v);
             progress.inc();
@@ -363,13 +356,13 @@ pub fn warm_start_report(dir: &str, names: &[String]) -> anyhow::Result<()> {
         networks.push(WarmNet {
             name: name.clone(),
             title: card.title.clone(),
-            psnr_zero_filled: sums[0] / k,
-            psnr_firenet: sums[1] / k,
-            psnr_net: sums[2] / k,
-            psnr_warm: sums[3] / k,
-            ssim_firenet: sums[4] / k,
-            ssim_net: sums[5] / k,
-            ssim_warm: sums[6] / k,
+            psnr_zero_filled: quality.psnr_zero_filled,
+            psnr_firenet: quality.psnr_firenet,
+            psnr_net: quality.psnr_net,
+            psnr_warm,
+            ssim_firenet: quality.ssim_firenet,
+            ssim_net: quality.ssim_net,
+            ssim_warm,
             shipped: changes,
             slices: slices_out,
             variants,
