@@ -2,6 +2,7 @@
 //! Cartesian mask, seeded; weights and model card) and `instability-report`.
 
 use crate::median_p95;
+use crate::progress::{say, Progress};
 use barriers_lab::classification::classifier::varmap_to_safetensors;
 use barriers_lab::mri::instability::{InstabilityTest, Reconstructor};
 use barriers_lab::mri::learned::cascade::{mse_loss, mse_loss_complex, CascadeNet, CascadeShape};
@@ -115,11 +116,11 @@ pub fn train_net(s: &TrainNet, command: &str) -> anyhow::Result<()> {
             s.shape
         );
         varmap.load(format!("static/models/{init}.safetensors"))?;
-        println!("starting from the weights of {init}");
+        say!("starting from the weights of {init}");
     }
     let kernel = if s.kernel_detail > 0.0 {
         let d = KernelDetail::new(&a, &shipped_detail())?;
-        println!(
+        say!(
             "kernel detail {:?}: ‖z‖ {:.3}, ‖z_N‖ {:.3}, added with probability {}",
             shipped_detail(),
             d.z.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt(),
@@ -142,6 +143,7 @@ pub fn train_net(s: &TrainNet, command: &str) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut history = Vec::new();
     let mut last = f64::NAN;
+    let progress = Progress::new(&format!("train-net {}", s.name), s.steps);
     for step in 0..s.steps {
         let (mut zre, mut zim, mut kre, mut kim, mut truth, mut truth_im) =
             (vec![], vec![], vec![], vec![], vec![], vec![]);
@@ -196,17 +198,19 @@ pub fn train_net(s: &TrainNet, command: &str) -> anyhow::Result<()> {
         opt.set_learning_rate(lr);
         opt.backward_step(&loss)?;
         last = loss.to_scalar::<f32>()? as f64;
+        progress.inc();
         if step % 50 == 0 || step + 1 == s.steps {
             history.push((step, last));
-            println!(
+            say!(
                 "step {step:>5}: loss {last:.5} ({:.0} s)",
                 started.elapsed().as_secs_f64()
             );
         }
     }
+    drop(progress);
     let seconds = started.elapsed().as_secs_f64();
     let quality = held_out(&a, &net, &test)?;
-    println!(
+    say!(
         "held-out ({} slices, {n}², Cartesian {:.1}%): PSNR zero-filled {:.2} dB, FIRENET {:.2} dB, net {:.2} dB; SSIM {:.3} / {:.3} / {:.3}",
         quality.slices,
         m.rate() * 100.0,
@@ -278,17 +282,14 @@ pub fn train_net(s: &TrainNet, command: &str) -> anyhow::Result<()> {
     std::fs::create_dir_all(&s.dir)?;
     let dir = Path::new(&s.dir);
     std::fs::write(dir.join(format!("{}.safetensors", s.name)), &weights)?;
-    std::fs::write(
-        dir.join(format!("{}.json", s.name)),
-        serde_json::to_string_pretty(&card)? + "\n",
-    )?;
+    crate::write_json(dir.join(format!("{}.json", s.name)), &card)?;
     let fire = FirenetSetting::new(n)?;
     let b = fire.sampling(&a)?;
     let firenet = fire.reconstructor(&b);
     for x in test.iter().take(5) {
         let tn = InstabilityTest::new(&a, &net, x)?;
         let tf = InstabilityTest::new(&a, &firenet, x)?;
-        println!(
+        say!(
             "  kappa at 2%: net {:.2}, FIRENET {:.2}; at 5%: net {:.2}, FIRENET {:.2}",
             tn.at_fixed_norm(0.02, 20, 1)?.kappa,
             tf.at_fixed_norm(0.02, 20, 1)?.kappa,
@@ -387,7 +388,10 @@ pub fn instability_report(dir: &str, names: &[String], add: bool) -> anyhow::Res
         iterations: 60,
         ..Ascent::default()
     };
+    // One unit per network and report slice.
+    let progress = Progress::new("instability-report", names.len() * ids.len());
     for name in names {
+        progress.message(name.as_str());
         let card: NetCard =
             serde_json::from_str(&std::fs::read_to_string(format!("{dir}/{name}.json"))?)?;
         let (net, m) = card.load(&std::fs::read(format!("{dir}/{name}.safetensors"))?)?;
@@ -430,7 +434,7 @@ pub fn instability_report(dir: &str, names: &[String], add: bool) -> anyhow::Res
                     && en.kappa >= 2.0 * ef.kappa
                     && en.share >= STRUCTURE_SHARE
                     && eg.kappa < 1.0;
-                println!(
+                say!(
                     "{name} {id} at {:.0}%: kappa net {:.2} (random {:.2}), FIRENET {:.2} (random {:.2}), zero-filling {:.3}; share net {:.2} (random {:.2}), FIRENET {:.2}{}",
                     rho * 100.0, en.kappa, eg.kappa, ef.kappa, efg.kappa, rz.kappa, en.share, eg.share, ef.share,
                     if meets_bar { "  <- meets the bar" } else { "" }
@@ -497,6 +501,7 @@ pub fn instability_report(dir: &str, names: &[String], add: bool) -> anyhow::Res
                 ascent_firenet,
                 curve,
             });
+            progress.inc();
         }
         let hallucinating = useful
             && NORMS
@@ -511,7 +516,7 @@ pub fn instability_report(dir: &str, names: &[String], add: bool) -> anyhow::Res
             ],
             &slices_out,
         );
-        println!("{name}: {verdict}");
+        say!("{name}: {verdict}");
         reports.push(NetReport {
             name: name.clone(),
             title: card.title.clone(),
@@ -524,6 +529,7 @@ pub fn instability_report(dir: &str, names: &[String], add: bool) -> anyhow::Res
             slices: slices_out,
         });
     }
+    drop(progress);
     // The checks that can fail: zero-filling's worst case is κ = 1, and the fixed-norm search
     // finds at least the ascent's κ at the same norm.
     let zf_kappas: Vec<f64> = reports
@@ -546,9 +552,10 @@ pub fn instability_report(dir: &str, names: &[String], add: bool) -> anyhow::Res
                 .all(|(e, f)| *f >= e.kappa * 0.99)
         })
     });
-    println!(
+    say!(
         "checks: zero-filling kappa in [{:.4}, {:.4}]; fixed-norm >= ascent: {fixed_beats_ascent}",
-        zf_range.0, zf_range.1
+        zf_range.0,
+        zf_range.1
     );
     let hallucinating: Vec<&str> = reports
         .iter()
@@ -577,17 +584,13 @@ pub fn instability_report(dir: &str, names: &[String], add: bool) -> anyhow::Res
         "networks": reports,
         "seconds": started.elapsed().as_secs_f64(),
     });
-    std::fs::create_dir_all("static/reports")?;
-    std::fs::write(
-        "static/reports/instability.json",
-        serde_json::to_string_pretty(&json)? + "\n",
-    )?;
+    crate::write_json("static/reports/instability.json", &json)?;
     std::fs::write(
         "static/data/mri/perturbations.safetensors",
         shipped.to_safetensors()?,
     )?;
 
-    println!(
+    say!(
         "wrote static/reports/instability.json and static/data/mri/perturbations.safetensors ({:.0} s)",
         started.elapsed().as_secs_f64()
     );
@@ -684,7 +687,7 @@ pub fn bench_instability(dir: &str, names: &[String], repeats: usize) -> anyhow:
             }
             let (fm, fp) = median_p95(&mut forward);
             let (im, ip) = median_p95(&mut iteration);
-            println!(
+            say!(
                 "native {label} ({}², with {name}'s mask) forward median {fm:.2} ms p95 {fp:.2} ms; iteration median {im:.2} ms p95 {ip:.2} ms",
                 card.side
             );
@@ -722,12 +725,15 @@ pub fn sampling_sweep(dir: &str, names: &[String], write: bool) -> anyhow::Resul
     let all = Instant::now();
     let mut start = Instant::now();
     let mut steps = Vec::new();
+    // One unit per held-out slice at one rate.
+    let progress = Progress::new("sampling-sweep", RATES.len() * sweep.slices());
     while !sweep.is_done() {
         let step = Instant::now();
         let finished = sweep.step()?;
         steps.push(step.elapsed().as_secs_f64() * 1e3);
+        progress.inc();
         if let Some(p) = finished {
-            println!(
+            say!(
                 "rate {:.3} (sampled {:.3}): zero-filled {:.2} dB, FIRENET {:.2} dB, {} ({:.1} s)",
                 p.rate,
                 p.sampled,
@@ -744,9 +750,10 @@ pub fn sampling_sweep(dir: &str, names: &[String], write: bool) -> anyhow::Resul
             start = Instant::now();
         }
     }
+    drop(progress);
     let seconds = all.elapsed().as_secs_f64();
     let (median, p95) = median_p95(&mut steps);
-    println!(
+    say!(
         "native sweep {seconds:.1} s ({} rates, {} held-out slices); one slice at one rate median {median:.1} ms p95 {p95:.1} ms",
         RATES.len(),
         test.len()
@@ -765,7 +772,7 @@ pub fn sampling_sweep(dir: &str, names: &[String], write: bool) -> anyhow::Resul
         ),
     )?;
     let path = "static/reports/sampling_sweep.json";
-    std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")?;
-    println!("wrote {path}");
+    crate::write_json(path, &report)?;
+    say!("wrote {path}");
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! `lab kernel-detail-report`: how much of the troublesome-kernel curriculum's detail each method
 //! paints into the held-out slices (none of which has it): `static/reports/kernel_detail.json`.
 
+use crate::progress::{say, Progress};
 use barriers_lab::mri::instability::{Reconstructor, ZeroFilling};
 use barriers_lab::mri::learned::hallucination::{FirenetSetting, NetCard, SIDE};
 use barriers_lab::mri::learned::kernel_training::{
@@ -57,9 +58,13 @@ pub fn measure(
         psnr: psnr / k,
         slices,
     };
-    println!(
+    say!(
         "{name}: c mean {:.3} (min {:.3}, max {:.3}); region rms {:.4}; PSNR {:.2} dB",
-        method.mean_c, method.min_c, method.max_c, method.mean_region_rms, method.psnr
+        method.mean_c,
+        method.min_c,
+        method.max_c,
+        method.mean_region_rms,
+        method.psnr
     );
     Ok(method)
 }
@@ -98,7 +103,7 @@ pub fn report(
         let y = a.measure(x);
         gap = gap.max(distance(&y, &y_prime) / norm(&y));
     }
-    println!(
+    say!(
         "detail {:?}, P = {}: ‖z‖ {:.3}, ‖z_N‖ {:.3}; max ‖Ax − Ax′‖/‖Ax‖ = {gap:.2e}",
         curriculum.detail,
         curriculum.probability,
@@ -110,6 +115,8 @@ pub fn report(
             .sqrt(),
         detail.norm()
     );
+    // One unit per method: the kernel net, the others, FIRENET and zero-filling.
+    let progress = Progress::new("kernel-detail-report", others.len() + 3);
     let mut methods = vec![measure(
         kernel_net,
         &card.title,
@@ -119,6 +126,7 @@ pub fn report(
         &ids,
         &images,
     )?];
+    progress.inc();
     for name in others {
         let (c, n) = load(dir, name)?;
         anyhow::ensure!(
@@ -126,6 +134,7 @@ pub fn report(
             "{name} was trained with another mask than {kernel_net}"
         );
         methods.push(measure(name, &c.title, &a, &n, &detail, &ids, &images)?);
+        progress.inc();
     }
     let fire = FirenetSetting::new(SIDE)?;
     let b = fire.sampling(&a)?;
@@ -139,6 +148,7 @@ pub fn report(
         &ids,
         &images,
     )?);
+    progress.inc();
     methods.push(measure(
         "zero-filling",
         "Zero-filling A*y",
@@ -148,6 +158,7 @@ pub fn report(
         &ids,
         &images,
     )?);
+    drop(progress);
     let report = KernelDetailReport {
         side: SIDE,
         mask: card.mask,
@@ -173,10 +184,10 @@ pub fn report(
         ),
     };
     if let Some(path) = out {
-        std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")?;
-        println!("wrote {path} ({:.0} s)", started.elapsed().as_secs_f64());
+        crate::write_json(path, &report)?;
+        say!("wrote {path} ({:.0} s)", started.elapsed().as_secs_f64());
     } else {
-        println!(
+        say!(
             "({:.0} s; not written: pass --write)",
             started.elapsed().as_secs_f64()
         );

@@ -4,6 +4,7 @@
 //! held-out digit, and writes `static/data/linearity.safetensors` and
 //! `static/reports/linearity.json`.
 
+use crate::progress::say;
 use barriers_lab::classification::linearity::{
     deepfool_linf, linf_figures, models_from_safetensors, models_to_safetensors,
     strictly_decreasing, train, train_config, DeepFoolSettings, LinearityReport, Quartiles,
@@ -23,11 +24,11 @@ pub fn linearity(train_set: &Digits, held_out: &Digits) -> anyhow::Result<()> {
         let model = train(side, &config, train_set, |epoch, loss| {
             last_loss = loss;
             if epoch % 10 == 0 {
-                println!("  {side}×{side}: epoch {epoch:>2}  loss {loss:.4}");
+                say!("  {side}×{side}: epoch {epoch:>2}  loss {loss:.4}");
             }
         })?;
         let seconds = start.elapsed().as_secs_f64();
-        println!(
+        say!(
             "{side}×{side} (d = {}): trained in {seconds:.1} s",
             side * side
         );
@@ -51,7 +52,7 @@ pub fn linearity(train_set: &Digits, held_out: &Digits) -> anyhow::Result<()> {
         let boundary_l1 = Quartiles::of(&figures.l1)
             .ok_or_else(|| anyhow::anyhow!("{}×{}: no margins", m.side, m.side))?;
         let weights = WeightNorms::of(&m.model);
-        println!(
+        say!(
             "{0}×{0}: held-out accuracy {1:.4}; smallest l∞ DeepFool perturbation median {2:.4} \
              (quartiles {3:.4}–{4:.4}; exact median {5:.4}, median margin {11:.3}, median \
              ‖w_l − w_k̂‖₁ {12:.1}) on {6} digits, {7}/{6} flipped; mean ‖w_k‖₁ {8:.2}, mean |w| \
@@ -120,10 +121,9 @@ pub fn linearity(train_set: &Digits, held_out: &Digits) -> anyhow::Result<()> {
         command: COMMAND.into(),
     };
     std::fs::create_dir_all("static/data")?;
-    std::fs::create_dir_all("static/reports")?;
     std::fs::write(WEIGHTS_PATH, &bytes)?;
-    std::fs::write(REPORT_PATH, serde_json::to_string_pretty(&report)? + "\n")?;
-    println!(
+    crate::write_json(REPORT_PATH, &report)?;
+    say!(
         "median smallest l∞ perturbation against d: {}; decreasing: {}",
         report
             .resolutions
@@ -133,7 +133,7 @@ pub fn linearity(train_set: &Digits, held_out: &Digits) -> anyhow::Result<()> {
             .join(", "),
         report.median_linf_decreases_with_d
     );
-    println!(
+    say!(
         "wrote {WEIGHTS_PATH} ({} bytes) and {REPORT_PATH}",
         bytes.len()
     );

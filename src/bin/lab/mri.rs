@@ -2,6 +2,7 @@
 //! `static/reports/firenet.json`) and its speed (`bench-firenet`).
 
 use crate::median_p95;
+use crate::progress::say;
 use barriers_lab::mri::brain::BrainSlices;
 use barriers_lab::mri::firenet::Firenet;
 use barriers_lab::mri::fourier::complexify;
@@ -69,9 +70,9 @@ pub fn firenet_report() -> anyhow::Result<()> {
     let mut recovered = vec![Complex32::default(); n * n];
     w.inverse_complex(&psi, &mut recovered);
     let exact_error = distance(&recovered, &x) / xn;
-    println!("exact recovery (64², Haar-sparse, 45% variable density, λ = 5e-3, n = 15, p = 10):");
+    say!("exact recovery (64², Haar-sparse, 45% variable density, λ = 5e-3, n = 15, p = 10):");
     for (k, e) in block_errors.iter().enumerate() {
-        println!("  block {:>2}: relative error {e:.3e}", k + 1);
+        say!("  block {:>2}: relative error {e:.3e}", k + 1);
     }
 
     // 2. Noise: ‖Φ(y + e) − x‖ = O(‖e‖).
@@ -84,7 +85,7 @@ pub fn firenet_report() -> anyhow::Result<()> {
         let error = distance(&out, &x);
         let c = error / norm(&e);
         noise_constant = noise_constant.max(c);
-        println!("  noise ‖e‖/‖y‖ = {level:.0e}: ‖Φ(y + e) − x‖ = {error:.3e} = {c:.2}·‖e‖");
+        say!("  noise ‖e‖/‖y‖ = {level:.0e}: ‖Φ(y + e) − x‖ = {error:.3e} = {c:.2}·‖e‖");
         noise_rows.push(serde_json::json!({ "relative_noise": level, "noise_norm": norm(&e), "error": error, "constant": c }));
     }
 
@@ -152,7 +153,7 @@ pub fn firenet_report() -> anyhow::Result<()> {
     }
     adversarial_max = adversarial_max.max(best.0);
     let lipschitz = random_max.max(adversarial_max);
-    println!(
+    say!(
         "Lipschitz-type ratio ‖Φ(y + e) − Φ(y)‖/‖e‖ at ‖e‖ = 1% of ‖y‖ (brain slice {id}, defaults): \
          random max {random_max:.3}, adversarial max {adversarial_max:.3}"
     );
@@ -175,7 +176,7 @@ pub fn firenet_report() -> anyhow::Result<()> {
             count += 1;
         }
         let (zf, fi) = (zf / count as f64, fi / count as f64);
-        println!(
+        say!(
             "held-out mean PSNR, {} at 25% ({count} slices, 128²): zero-filled {zf:.2} dB, FIRENET {fi:.2} dB (+{:.2})",
             pattern.title(),
             fi - zf
@@ -211,23 +212,18 @@ pub fn firenet_report() -> anyhow::Result<()> {
             "blocks": setup.firenet.blocks, "layers_per_block": setup.firenet.layers_per_block,
         },
     });
-    std::fs::create_dir_all("static/reports")?;
-    std::fs::write(
-        "static/reports/firenet.json",
-        serde_json::to_string_pretty(&report)? + "\n",
-    )?;
-    println!(
+    crate::write_json("static/reports/firenet.json", &report)?;
+    say!(
         "wrote static/reports/firenet.json ({:.0} s)",
         started.elapsed().as_secs_f64()
     );
     Ok(())
 }
 
-/// Median and 95th percentile (sorts `v`).
 /// FIRENET (n = 5, p = 10, db4, 25% variable density) per held-out slice at 128² and 256², and
 /// one `A`/`A*` pair. Prints `native firenet <side> median … ms p95 … ms`.
 pub fn bench_firenet(repeats: usize) -> anyhow::Result<()> {
-    println!("FIRENET (n = 5, p = 10, db4, 25% variable density), natively, one thread:");
+    say!("FIRENET (n = 5, p = 10, db4, 25% variable density), natively, one thread:");
     for side in [128, 256] {
         let slices = brain(side)?;
         let setup = Setup::default();
@@ -255,7 +251,7 @@ pub fn bench_firenet(repeats: usize) -> anyhow::Result<()> {
             pair.push(start.elapsed().as_secs_f64() * 1e3);
         }
         let (pair_median, pair_p95) = median_p95(&mut pair);
-        println!(
+        say!(
             "native firenet {side} median {median:.2} ms p95 {p95:.2} ms ({} runs); A and A* pair median {pair_median:.3} ms p95 {pair_p95:.3} ms",
             times.len()
         );

@@ -2,6 +2,7 @@
 //! reconstruction method of the lab: `static/reports/tradeoff.json`.
 
 use crate::hallucination::{report_ids, FIXED_ITERATIONS};
+use crate::progress::{say, Progress};
 use barriers_lab::mri::instability::{InstabilityTest, Reconstructor, ZeroFilling};
 use barriers_lab::mri::learned::hallucination::{
     gaussian_like, halve, FirenetSetting, NetCard, SIDE,
@@ -32,6 +33,16 @@ pub const NETS: [&str; 4] = [
 /// The networks whose FIRENET warm start (`warm_start::WarmStart`, Ψ → FIRENET with the same
 /// data) is a point of its own, named `warm-<net>`.
 pub const WARM: [&str; 2] = ["cascade-8", "cascade-12"];
+
+/// The suffix of zero-filling's and FIRENET's points at `rate`: none at the networks' 12.5%,
+/// else the rate's network family (`-8` for 7.8% of lines).
+fn suffix(rate: f64) -> String {
+    if (rate - 0.125).abs() < 1e-9 {
+        String::new()
+    } else {
+        format!("-{}", (rate * 100.0).round())
+    }
+}
 
 /// How a network was trained, in one line, from its card.
 fn training(card: &NetCard) -> String {
@@ -94,7 +105,7 @@ pub fn measure(
         seconds: started.elapsed().as_secs_f64(),
         training: training.into(),
     };
-    println!(
+    say!(
         "{name:<20} rate {:.3}: PSNR {psnr:.2} dB, SSIM {ssim:.3}; κ mean {kappa_mean:.3} max {kappa_max:.3} ({}); Gaussian κ {kappa_gaussian_mean:.3} ({:.0} s)",
         point.rate,
         point.kappa.iter().map(|k| format!("{k:.2}")).collect::<Vec<_>>().join(" "),
@@ -137,16 +148,30 @@ pub fn tradeoff(
     specs.dedup();
     specs.sort_by(|p, q| q.rate.total_cmp(&p.rate));
     specs.dedup();
+    let warm_cards = || {
+        cards
+            .iter()
+            .filter(|(c, _)| WARM.contains(&c.name.as_str()))
+    };
+    // One unit per point measured.
+    let planned = specs
+        .iter()
+        .flat_map(|spec| {
+            let suffix = suffix(spec.rate);
+            [format!("zero-filling{suffix}"), format!("firenet{suffix}")]
+        })
+        .chain(cards.iter().map(|(c, _)| c.name.clone()))
+        .chain(warm_cards().map(|(c, _)| format!("warm-{}", c.name)))
+        .filter(|name| wanted(name))
+        .count();
+    let progress = Progress::new("tradeoff", planned);
     for spec in specs {
         let a = SubsampledFourier::new(spec.mask(SIDE)?)?;
-        let suffix = if (spec.rate - 0.125).abs() < 1e-9 {
-            String::new()
-        } else {
-            format!("-{}", (spec.rate * 100.0).round())
-        };
+        let suffix = suffix(spec.rate);
         let pct = a.mask().rate() * 100.0;
         let zf = format!("zero-filling{suffix}");
         if wanted(&zf) {
+            progress.message(zf.as_str());
             points.push(measure(
                 &zf,
                 &format!("Zero-filling A*y, {pct:.1}% of lines"),
@@ -157,9 +182,11 @@ pub fn tradeoff(
                 &held,
                 &report_images,
             )?);
+            progress.inc();
         }
         let fire_name = format!("firenet{suffix}");
         if wanted(&fire_name) {
+            progress.message(fire_name.as_str());
             let fire = FirenetSetting::new(SIDE)?;
             let b = fire.sampling(&a)?;
             points.push(measure(
@@ -172,12 +199,14 @@ pub fn tradeoff(
                 &held,
                 &report_images,
             )?);
+            progress.inc();
         }
     }
     for (card, weights) in &cards {
         if !wanted(&card.name) {
             continue;
         }
+        progress.message(card.name.as_str());
         let (net, m) = card.load(weights)?;
         let a = SubsampledFourier::new(m)?;
         points.push(measure(
@@ -190,15 +219,14 @@ pub fn tradeoff(
             &held,
             &report_images,
         )?);
+        progress.inc();
     }
-    for (card, weights) in cards
-        .iter()
-        .filter(|(c, _)| WARM.contains(&c.name.as_str()))
-    {
+    for (card, weights) in warm_cards() {
         let name = format!("warm-{}", card.name);
         if !wanted(&name) {
             continue;
         }
+        progress.message(name.as_str());
         let (net, m) = card.load(weights)?;
         let a = SubsampledFourier::new(m)?;
         let fire = FirenetSetting::new(SIDE)?;
@@ -223,7 +251,9 @@ pub fn tradeoff(
             &held,
             &report_images,
         )?);
+        progress.inc();
     }
+    drop(progress);
     if add {
         let old = TradeoffReport::from_json(&std::fs::read(out)?)?;
         for p in old.points {
@@ -248,8 +278,8 @@ pub fn tradeoff(
     };
     report.sort();
     report.summary = report.findings();
-    println!("{}", report.summary);
-    std::fs::write(out, serde_json::to_string_pretty(&report)? + "\n")?;
-    println!("wrote {out} ({:.0} s)", started.elapsed().as_secs_f64());
+    say!("{}", report.summary);
+    crate::write_json(out, &report)?;
+    say!("wrote {out} ({:.0} s)", started.elapsed().as_secs_f64());
     Ok(())
 }

@@ -8,6 +8,7 @@
 //! rate grows with `ξ`; every `ξ` tried is recorded), and writes the perturbations to
 //! `static/data/universal.safetensors` and the tables to `static/reports/transfer.json`.
 
+use crate::progress::{say, Progress};
 use barriers_lab::classification::classifier::{Architecture, Classifier};
 use barriers_lab::classification::inference::Network;
 use barriers_lab::classification::mnist::Digits;
@@ -77,7 +78,7 @@ fn measure(
         seconds: (seconds * 100.0).round() / 100.0,
         tried: Vec::new(),
     };
-    println!(
+    say!(
         "{name:<9} {:?} ξ {:.3}: {} passes, fooling on X {:.3}, held-out {:.3} (random of the same norm {:.3}), ‖v‖₂ {:.2}, ‖v‖∞ {:.3}, {:.1} s",
         settings.ball,
         settings.xi,
@@ -119,13 +120,13 @@ pub fn universal(
 
 fn print_table(models: &[(Architecture, Network)], t: &[Vec<f64>]) {
     let names: Vec<&str> = models.iter().map(|(a, _)| a.name()).collect();
-    println!(
+    say!(
         "transfer (rows: computed on; columns: held-out fooling on {}):",
         names.join(", ")
     );
     for (name, row) in names.iter().zip(t) {
         let cells: Vec<String> = row.iter().map(|v| format!("{v:.3}")).collect();
-        println!("  {name:<9} {}", cells.join("  "));
+        say!("  {name:<9} {}", cells.join("  "));
     }
 }
 
@@ -160,12 +161,15 @@ pub fn write(
     let mut cards = Vec::new();
     let mut tables = Vec::new();
     let mut table_seconds = Vec::new();
+    // One unit per model and ball (each a bisection of several searches).
+    let progress = Progress::new("universal --write", 2 * models.len());
     for ball in [Ball::L2, Ball::Linf] {
         let (first, step, last) = grid(ball);
         let steps = ((last - first) / step).round() as usize;
         let xi_at = |k: usize| ((first + step * k as f64) * 1e4).round() / 1e4;
         let mut vs = Vec::new();
         for ((arch, net), l) in models.iter().zip(&test_labels) {
+            progress.message(format!("{} {ball:?}", arch.name()));
             let mut tried = Vec::new();
             let mut run = |k: usize| -> anyhow::Result<(Vec<f64>, PerturbationCard)> {
                 let settings = Universal {
@@ -203,14 +207,16 @@ pub fn write(
             shipped.insert(arch.name(), ball, &v);
             cards.push(card);
             vs.push(v);
+            progress.inc();
         }
         let start = Instant::now();
         let fooling = fooling_table(&nets, &test_labels, &vs, &test)?;
         table_seconds.push((start.elapsed().as_secs_f64() * 100.0).round() / 100.0);
-        println!("{ball:?}:");
+        say!("{ball:?}:");
         print_table(&models, &fooling);
         tables.push(Table { ball, fooling });
     }
+    drop(progress);
     let report = TransferReport {
         models: models.iter().map(|(a, _)| a.name().to_string()).collect(),
         fooling: tables[0].fooling.clone(),
@@ -227,8 +233,8 @@ pub fn write(
     let first: Vec<usize> = (0..MAX_SET.min(train.len())).collect();
     std::fs::write(SET, train.select(&first).to_safetensors()?)?;
     std::fs::write(PERTURBATIONS, shipped.to_safetensors()?)?;
-    std::fs::write(REPORT, serde_json::to_string_pretty(&report)? + "\n")?;
-    println!("wrote {SET}, {PERTURBATIONS} and {REPORT}");
+    crate::write_json(REPORT, &report)?;
+    say!("wrote {SET}, {PERTURBATIONS} and {REPORT}");
     Ok(())
 }
 
@@ -254,7 +260,7 @@ pub fn bench(train: &Digits, held_out: &Digits, repeats: usize) -> anyhow::Resul
             times.push(start.elapsed().as_secs_f64() * 1000.0);
         }
         let (median, p95) = crate::median_p95(&mut times);
-        println!(
+        say!(
             "native universal {} (ξ {}, |X| {}, {} passes): median {median:.0} ms p95 {p95:.0} ms",
             arch.name(),
             card.settings.xi,
@@ -278,7 +284,7 @@ pub fn bench(train: &Digits, held_out: &Digits, repeats: usize) -> anyhow::Resul
         times.push(start.elapsed().as_secs_f64() * 1000.0);
     }
     let (median, p95) = crate::median_p95(&mut times);
-    println!(
+    say!(
         "native transfer table ({n}×{n} on {} held-out digits): median {median:.0} ms p95 {p95:.0} ms",
         test.len(),
         n = nets.len()

