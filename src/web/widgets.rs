@@ -280,3 +280,66 @@ pub fn pointer_at(canvas: &NodeRef, e: &PointerEvent, side: usize) -> Option<(f3
     let y = (e.client_y() as f64 - rect.top()) / rect.height() * side as f64;
     Some((x as f32, y as f32))
 }
+
+/// One edit of a demo's state from a control's value (`f(&mut state, value)`).
+pub type Edit<S> = std::rc::Rc<dyn Fn(&mut S, String)>;
+
+/// Turns controls into edits of a page's URL state: each callback applies its [`Edit`] to a copy
+/// of `state` and sets the result through `set_state` (which writes the URL).
+pub struct StateEdits<S> {
+    pub state: S,
+    pub set_state: Callback<S>,
+}
+
+impl<S: Clone + 'static> StateEdits<S> {
+    /// A function of the control's value that applies `f`.
+    pub fn apply(&self, f: Edit<S>) -> impl Fn(String) + 'static {
+        let (set_state, state) = (self.set_state.clone(), self.state.clone());
+        move |value: String| {
+            let mut s = state.clone();
+            f(&mut s, value);
+            set_state.emit(s);
+        }
+    }
+
+    /// `onchange` of a `<select>`.
+    pub fn on_select(&self, f: Edit<S>) -> Callback<Event> {
+        let apply = self.apply(f);
+        Callback::from(move |e: Event| {
+            let select: web_sys::HtmlSelectElement = e.target_unchecked_into();
+            apply(select.value());
+        })
+    }
+
+    /// `oninput` of an `<input>` (ranges and numbers, as they move).
+    pub fn on_input(&self, f: Edit<S>) -> Callback<InputEvent> {
+        let apply = self.apply(f);
+        Callback::from(move |e: InputEvent| {
+            let input: web_sys::HtmlInputElement = e.target_unchecked_into();
+            apply(input.value());
+        })
+    }
+
+    /// `onchange` of an `<input>` (when the value is committed).
+    pub fn on_change(&self, f: Edit<S>) -> Callback<Event> {
+        let apply = self.apply(f);
+        Callback::from(move |e: Event| {
+            let input: web_sys::HtmlInputElement = e.target_unchecked_into();
+            apply(input.value());
+        })
+    }
+}
+
+/// The value of the `<input>` or `<select>` an event came from (empty for anything else).
+pub fn control_value(e: &Event) -> String {
+    let Some(target) = e.target() else {
+        return String::new();
+    };
+    if let Some(input) = target.dyn_ref::<web_sys::HtmlInputElement>() {
+        input.value()
+    } else if let Some(select) = target.dyn_ref::<web_sys::HtmlSelectElement>() {
+        select.value()
+    } else {
+        String::new()
+    }
+}

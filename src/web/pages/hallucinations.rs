@@ -13,7 +13,7 @@ use crate::web::app::{use_query_state, Route, WorkerEpoch};
 use crate::web::compute::{use_latest_job, Compute};
 use crate::web::fetch::fetch_bytes;
 use crate::web::pages::mri::PictureCanvas;
-use crate::web::widgets::{JobRun, Notice, Progress};
+use crate::web::widgets::{Edit, JobRun, Notice, Progress, StateEdits};
 use std::rc::Rc;
 use yew::prelude::*;
 
@@ -47,7 +47,6 @@ type Series = (&'static str, &'static str, fn(&CurvePoint) -> f64);
 type WarmSeries = (&'static str, &'static str, fn(&WarmCurvePoint) -> f64);
 
 /// A change of the URL state from a control's value.
-type Edit = Rc<dyn Fn(&mut HallucinationState, String)>;
 
 #[function_component(CurvePlot)]
 fn curve_plot(props: &CurveProps) -> Html {
@@ -513,34 +512,18 @@ pub fn hallucinations_demo() -> Html {
         _ => None,
     });
 
-    let edit = |f: Edit| {
-        let (set_state, state) = (set_state.clone(), state.clone());
-        move |value: String| {
-            let mut s = state.clone();
-            f(&mut s, value);
-            set_state.emit(s);
+    let edits = StateEdits {
+        state: state.clone(),
+        set_state: set_state.clone(),
+    };
+    let on_select = |f: Edit<HallucinationState>| edits.on_select(f);
+    let on_strength = edits.on_input(Rc::new(|s, v| {
+        if let Ok(t) = v.parse::<f64>() {
+            s.strength = t.clamp(*STRENGTHS.start(), *STRENGTHS.end());
         }
-    };
-    let on_select = |f: Edit| {
-        let apply = edit(f);
-        Callback::from(move |e: Event| {
-            let select: web_sys::HtmlSelectElement = e.target_unchecked_into();
-            apply(select.value());
-        })
-    };
-    let on_strength = {
-        let apply = edit(Rc::new(|s, v| {
-            if let Ok(t) = v.parse::<f64>() {
-                s.strength = t.clamp(*STRENGTHS.start(), *STRENGTHS.end());
-            }
-        }));
-        Callback::from(move |e: InputEvent| {
-            let input: web_sys::HtmlInputElement = e.target_unchecked_into();
-            apply(input.value());
-        })
-    };
+    }));
     let on_gaussian = {
-        let apply = edit(Rc::new(|s, v| s.gaussian = v == "true"));
+        let apply = edits.apply(Rc::new(|s, v| s.gaussian = v == "true"));
         Callback::from(move |e: Event| {
             let input: web_sys::HtmlInputElement = e.target_unchecked_into();
             apply(input.checked().to_string());

@@ -10,12 +10,11 @@ use crate::protocol::{Body, Job, MriImage, Panel, Picture, Reconstruction};
 use crate::route::{MriState, MRI_NOISE, MRI_RATES};
 use crate::web::app::{use_query_state, Route, WorkerEpoch};
 use crate::web::compute::Compute;
-use crate::web::widgets::{paint_pixels, JobRun, Notice, Progress};
+use crate::web::widgets::{paint_pixels, Edit, JobRun, Notice, Progress, StateEdits};
 use std::rc::Rc;
 use yew::prelude::*;
 
 /// A change of the URL state from a control's value.
-type Edit = Rc<dyn Fn(&mut MriState, String)>;
 
 /// Largest upload the page reads (bytes).
 const MAX_UPLOAD_BYTES: f64 = 25.0 * 1024.0 * 1024.0;
@@ -259,35 +258,13 @@ pub fn mri_demo() -> Html {
         });
     }
 
-    let update = |f: Edit| {
-        let (set_state, state) = (set_state.clone(), state.clone());
-        move |value: String| {
-            let mut s = state.clone();
-            f(&mut s, value);
-            set_state.emit(s);
-        }
+    let edits = StateEdits {
+        state: state.clone(),
+        set_state: set_state.clone(),
     };
-    let on_select = |f: Edit| {
-        let apply = update(f);
-        Callback::from(move |e: Event| {
-            let select: web_sys::HtmlSelectElement = e.target_unchecked_into();
-            apply(select.value());
-        })
-    };
-    let on_input = |f: Edit| {
-        let apply = update(f);
-        Callback::from(move |e: InputEvent| {
-            let input: web_sys::HtmlInputElement = e.target_unchecked_into();
-            apply(input.value());
-        })
-    };
-    let on_change = |f: Edit| {
-        let apply = update(f);
-        Callback::from(move |e: Event| {
-            let input: web_sys::HtmlInputElement = e.target_unchecked_into();
-            apply(input.value());
-        })
-    };
+    let on_select = |f: Edit<MriState>| edits.on_select(f);
+    let on_input = |f: Edit<MriState>| edits.on_input(f);
+    let on_change = |f: Edit<MriState>| edits.on_change(f);
 
     // Upload: read the file as a data URL and hand it to the worker.
     let upload_state = use_state(|| None::<Result<(Picture, Vec<String>), String>>);

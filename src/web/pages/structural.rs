@@ -16,7 +16,8 @@ use crate::web::app::{use_query_state, Route, WorkerEpoch};
 use crate::web::compute::{use_long_job, Compute, LongJob};
 use crate::web::picker::{use_held_out, Gallery};
 use crate::web::widgets::{
-    paint_grey, DigitCanvas, ModelPicker, Notice, PerturbationCanvas, PredictionBars, Progress,
+    control_value, paint_grey, DigitCanvas, ModelPicker, Notice, PerturbationCanvas,
+    PredictionBars, Progress,
 };
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -627,14 +628,18 @@ pub fn structural_demo() -> Html {
             }
         })
     };
-    let on_patch_size = {
-        let size = patch_size.clone();
-        Callback::from(move |e: InputEvent| {
-            let input: web_sys::HtmlInputElement = e.target_unchecked_into();
-            if let Ok(v) = input.value().parse::<usize>() {
+    // Patch sides typed or chosen: 1 to the largest the search tries.
+    let set_size = |size: &UseStateHandle<usize>| {
+        let size = size.clone();
+        move |e: &Event| {
+            if let Ok(v) = control_value(e).parse::<usize>() {
                 size.set(v.clamp(1, MAX_SEARCH_SIZE));
             }
-        })
+        }
+    };
+    let on_patch_size = {
+        let set = set_size(&patch_size);
+        Callback::from(move |e: InputEvent| set(&e))
     };
     let on_patch_value = {
         let white = patch_white.clone();
@@ -644,13 +649,8 @@ pub fn structural_demo() -> Html {
         })
     };
     let on_search_size = {
-        let size = search_size.clone();
-        Callback::from(move |e: Event| {
-            let select: web_sys::HtmlSelectElement = e.target_unchecked_into();
-            if let Ok(v) = select.value().parse::<usize>() {
-                size.set(v.clamp(1, MAX_SEARCH_SIZE));
-            }
-        })
+        let set = set_size(&search_size);
+        Callback::from(move |e: Event| set(&e))
     };
     let apply_patch = {
         let (editor, redraw, searched) = (editor.clone(), redraw.clone(), searched.clone());
