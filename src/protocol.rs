@@ -473,6 +473,20 @@ pub struct Reply {
     pub body: Body,
 }
 
+/// The answer of a smallest-patch search ([`Job::SmallestPatch`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PatchAnswer {
+    pub model: String,
+    pub max_size: usize,
+    /// `k̂(x)` of the unedited image.
+    pub original: usize,
+    /// The smallest label-changing patch, if any patch up to `max_size` changes the label.
+    pub found: Option<crate::classification::structural::PatchFound>,
+    /// Model evaluations the search needed.
+    pub evaluations: usize,
+    pub millis: f64,
+}
+
 /// What the worker says.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -567,16 +581,7 @@ pub enum Body {
         entries: Vec<TransferEntry>,
     },
     /// The smallest label-changing patch, if any patch up to `max_size` changes the label.
-    SmallestPatch {
-        model: String,
-        max_size: usize,
-        /// `k̂(x)` of the unedited image.
-        original: usize,
-        found: Option<crate::classification::structural::PatchFound>,
-        /// Model evaluations the search needed.
-        evaluations: usize,
-        millis: f64,
-    },
+    SmallestPatch(PatchAnswer),
     /// A detail, its kernel component and every method's reconstructions.
     Kernel(Box<KernelResult>),
     /// A sampling sweep.

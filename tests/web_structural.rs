@@ -8,7 +8,7 @@ use barriers_lab::card::ModelCard;
 use barriers_lab::classification::classifier::{Architecture, Classifier};
 use barriers_lab::classification::inference::Network;
 use barriers_lab::classification::structural::smallest_patch;
-use barriers_lab::protocol::{Body, Job};
+use barriers_lab::protocol::{Body, Job, PatchAnswer};
 use barriers_lab::web::compute::Compute;
 use barriers_lab::web::worker::runtime;
 use candle_core::{DType, Device};
@@ -45,14 +45,14 @@ async fn the_worker_finds_the_smallest_patch_and_rejects_bad_requests() {
     let network = Network::from_classifier(&classifier).unwrap();
     let expected = smallest_patch(&network, &image, 4).unwrap();
     match body {
-        Body::SmallestPatch {
+        Body::SmallestPatch(PatchAnswer {
             model,
             max_size,
             original,
             found,
             evaluations,
             millis,
-        } => {
+        }) => {
             assert_eq!((model.as_str(), max_size, original), ("linear", 4, 7));
             assert!(found.is_some());
             assert_eq!(found, expected);
@@ -337,12 +337,12 @@ async fn time_the_cnn_search_in_the_browser() {
             &none,
         )
         .await;
-        if let Body::SmallestPatch {
+        if let Body::SmallestPatch(PatchAnswer {
             found,
             evaluations,
             millis,
             ..
-        } = body
+        }) = body
         {
             web_sys::console::log_1(
                 &format!(

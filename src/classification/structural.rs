@@ -766,7 +766,7 @@ mod tests {
 
     #[test]
     fn the_worker_messages_round_trip() {
-        use crate::protocol::{Body, Job, Reply, Request};
+        use crate::protocol::{Body, Job, PatchAnswer, Reply, Request};
         let request = Request {
             id: 3,
             job: Job::SmallestPatch {
@@ -781,14 +781,14 @@ mod tests {
         assert!(found.is_some());
         let reply = Reply {
             id: 3,
-            body: Body::SmallestPatch {
+            body: Body::SmallestPatch(PatchAnswer {
                 model: "cnn".into(),
                 max_size: 2,
                 original: 0,
                 found,
                 evaluations: 12,
                 millis: 1.5,
-            },
+            }),
         };
         assert_eq!(Reply::decode(&reply.encode()).unwrap(), reply);
         assert!(reply.body.is_final());

@@ -8,9 +8,9 @@ use crate::classification::attack::AttackKind;
 use crate::classification::classifier::{Architecture, Prediction};
 use crate::classification::mnist::{Digits, HELD_OUT_COUNT, SIDE};
 use crate::classification::structural::{
-    measure, stroke, EditStats, Patch, PatchFound, Tool, CHANGE_THRESHOLD, MAX_SEARCH_SIZE, RADII,
+    measure, stroke, EditStats, Patch, Tool, CHANGE_THRESHOLD, MAX_SEARCH_SIZE, RADII,
 };
-use crate::protocol::{Body, Job};
+use crate::protocol::{Body, Job, PatchAnswer};
 use crate::route::StructuralState;
 use crate::web::app::{use_query_state, Route, WorkerEpoch};
 use crate::web::compute::{use_long_job, Compute, LongJob};
@@ -144,17 +144,6 @@ struct Record {
     from: usize,
     to: usize,
     source: &'static str,
-}
-
-/// The search's answer.
-#[derive(Clone, PartialEq)]
-struct PatchAnswer {
-    model: String,
-    max_size: usize,
-    original: usize,
-    found: Option<PatchFound>,
-    evaluations: usize,
-    millis: f64,
 }
 
 fn send_live(
@@ -439,21 +428,7 @@ pub fn structural_demo() -> Html {
 
     // The patch search.
     let search = use_long_job(|body| match body {
-        Body::SmallestPatch {
-            model,
-            max_size,
-            original,
-            found,
-            evaluations,
-            millis,
-        } => Some(PatchAnswer {
-            model,
-            max_size,
-            original,
-            found,
-            evaluations,
-            millis,
-        }),
+        Body::SmallestPatch(answer) => Some(answer),
         _ => None,
     });
     let searched = use_mut_ref(|| None::<(Architecture, usize, Rc<Vec<f32>>)>);

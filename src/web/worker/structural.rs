@@ -3,7 +3,7 @@
 //! yielding to the event loop (a cancel, a live classification) every few tens of milliseconds.
 
 use crate::classification::structural::PatchSearch;
-use crate::protocol::Body;
+use crate::protocol::{Body, PatchAnswer};
 use crate::web::now_ms;
 use crate::web::worker::runtime::model_named;
 use crate::{Error, Result};
@@ -41,12 +41,12 @@ pub async fn smallest_patch(
     }
     let millis = now_ms() - start;
     let (original, evaluations) = (search.original_label(), search.evaluations());
-    Ok(Body::SmallestPatch {
+    Ok(Body::SmallestPatch(PatchAnswer {
         model,
         max_size,
         original,
         found: search.finish(),
         evaluations,
         millis,
-    })
+    }))
 }
