@@ -3,6 +3,9 @@
 //! runtime's job handling, and the page's worker client (queueing, routing, progress, crashes).
 #![cfg(target_arch = "wasm32")]
 
+mod web_support;
+use web_support::*;
+
 use barriers_lab::card::ModelCard;
 use barriers_lab::protocol::{Body, Job};
 use barriers_lab::web::compute::{Compute, WorkerStatus};
@@ -14,10 +17,6 @@ use wasm_bindgen_test::*;
 use yew::Callback;
 
 wasm_bindgen_test_configure!(run_in_browser);
-
-const LINEAR: &[u8] = include_bytes!("../static/models/linear.safetensors");
-const LINEAR_CARD: &str = include_str!("../static/models/linear.json");
-const HELD_OUT: &[u8] = include_bytes!("../static/data/mnist-heldout.safetensors");
 
 fn response(bytes: &[u8], status: u16) -> gloo::net::http::Response {
     let mut copy = bytes.to_vec();
@@ -45,9 +44,7 @@ async fn response_bytes_returns_the_body_or_names_the_http_error() {
 
 #[wasm_bindgen_test]
 async fn runtime_classifies_with_installed_weights_and_rejects_bad_input() {
-    let card: ModelCard = serde_json::from_str(LINEAR_CARD).unwrap();
-    runtime::install_model(card, LINEAR).unwrap();
-    let digits = barriers_lab::classification::mnist::Digits::from_safetensors(HELD_OUT).unwrap();
+    let digits = install(LINEAR_CARD, LINEAR);
     let no_progress = |_: Body| {};
     let mut correct = 0;
     for i in 0..20 {

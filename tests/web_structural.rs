@@ -4,7 +4,9 @@
 //! requests fail with a message instead of a panic.
 #![cfg(target_arch = "wasm32")]
 
-use barriers_lab::card::ModelCard;
+mod web_support;
+use web_support::*;
+
 use barriers_lab::classification::classifier::{Architecture, Classifier};
 use barriers_lab::classification::inference::Network;
 use barriers_lab::classification::structural::smallest_patch;
@@ -17,15 +19,9 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-const LINEAR: &[u8] = include_bytes!("../static/models/linear.safetensors");
-const LINEAR_CARD: &str = include_str!("../static/models/linear.json");
-const HELD_OUT: &[u8] = include_bytes!("../static/data/mnist-heldout.safetensors");
-
 #[wasm_bindgen_test]
 async fn the_worker_finds_the_smallest_patch_and_rejects_bad_requests() {
-    let card: ModelCard = serde_json::from_str(LINEAR_CARD).unwrap();
-    runtime::install_model(card, LINEAR).unwrap();
-    let digits = barriers_lab::classification::mnist::Digits::from_safetensors(HELD_OUT).unwrap();
+    let digits = install(LINEAR_CARD, LINEAR);
     let image = digits.image(164);
     let reports = RefCell::new(Vec::new());
     let record = |b: Body| reports.borrow_mut().push(b);
@@ -314,17 +310,12 @@ async fn the_page_edits_classifies_live_and_shows_the_search() {
     until("edit-pixels", |t| t == "0").await;
 }
 
-const CNN: &[u8] = include_bytes!("../static/models/cnn.safetensors");
-const CNN_CARD: &str = include_str!("../static/models/cnn.json");
-
 /// The patch search's time in this browser for the CNN (`-- --include-ignored`; the test
 /// profile, which optimises the crate at level 2, so about the release bundle's speed or slower).
 #[wasm_bindgen_test]
 #[ignore]
 async fn time_the_cnn_search_in_the_browser() {
-    let card: ModelCard = serde_json::from_str(CNN_CARD).unwrap();
-    runtime::install_model(card, CNN).unwrap();
-    let digits = barriers_lab::classification::mnist::Digits::from_safetensors(HELD_OUT).unwrap();
+    let digits = install(CNN_CARD, CNN);
     let none = |_: Body| {};
     for (digit, max_size) in [(164, 5), (0, 5), (4, 5), (6, 5)] {
         let body = runtime::execute(

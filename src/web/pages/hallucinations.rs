@@ -46,8 +46,6 @@ type Series = (&'static str, &'static str, fn(&CurvePoint) -> f64);
 /// The same for Ψ → FIRENET's curves.
 type WarmSeries = (&'static str, &'static str, fn(&WarmCurvePoint) -> f64);
 
-/// A change of the URL state from a control's value.
-
 #[function_component(CurvePlot)]
 fn curve_plot(props: &CurveProps) -> Html {
     // Hand-drawn SVG: seven polylines do not justify a plotting crate in the bundle.

@@ -14,8 +14,6 @@ use crate::web::widgets::{paint_pixels, Edit, JobRun, Notice, Progress, StateEdi
 use std::rc::Rc;
 use yew::prelude::*;
 
-/// A change of the URL state from a control's value.
-
 /// Largest upload the page reads (bytes).
 const MAX_UPLOAD_BYTES: f64 = 25.0 * 1024.0 * 1024.0;
 

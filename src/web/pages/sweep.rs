@@ -86,8 +86,9 @@ fn nice_step(span: f64, target: f64) -> f64 {
         .unwrap_or(10.0 * magnitude)
 }
 
+/// A sweep's plot or table.
 #[derive(Properties, PartialEq)]
-struct PlotProps {
+struct SweepProps {
     report: Rc<SweepReport>,
     findings: Rc<Vec<NetFindings>>,
     /// Index of the rate whose slice is on screen.
@@ -95,7 +96,9 @@ struct PlotProps {
     selected: Option<usize>,
     on_select: Callback<usize>,
     testid: AttrValue,
-    /// The shipped report's networks: a network keeps its colour on every plot.
+    /// The shipped report's networks: a network keeps its colour on every plot (the table
+    /// does without).
+    #[prop_or_default]
     palette: Rc<Vec<String>>,
 }
 
@@ -110,7 +113,7 @@ fn colour(palette: &[String], name: &str, k: usize) -> String {
 /// Mean held-out PSNR against the share sampled, one line per method, each network's training
 /// rate marked; a click on a rate selects it. Hand-drawn SVG, like the lab's other plots.
 #[function_component(SweepPlot)]
-fn sweep_plot(props: &PlotProps) -> Html {
+fn sweep_plot(props: &SweepProps) -> Html {
     let (w, h, left, right, top, bottom) = (780.0, 340.0, 58.0, 210.0, 16.0, 46.0);
     let r = &props.report;
     let x_max = r
@@ -229,19 +232,9 @@ fn sweep_plot(props: &PlotProps) -> Html {
     }
 }
 
-#[derive(Properties, PartialEq)]
-struct TableProps {
-    report: Rc<SweepReport>,
-    findings: Rc<Vec<NetFindings>>,
-    #[prop_or_default]
-    selected: Option<usize>,
-    on_select: Callback<usize>,
-    testid: AttrValue,
-}
-
 /// The numbers of a sweep; each network's training rate framed; a row click selects the rate.
 #[function_component(SweepTable)]
-fn sweep_table(props: &TableProps) -> Html {
+fn sweep_table(props: &SweepProps) -> Html {
     let r = &props.report;
     html! {
         <table class="robustness sweep-table" data-testid={props.testid.clone()}>
