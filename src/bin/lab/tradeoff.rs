@@ -160,7 +160,7 @@ pub fn tradeoff(
         }
         let fire_name = format!("firenet{suffix}");
         if wanted(&fire_name) {
-            let fire = FirenetSetting::new(SIDE)?;
+            let fire = FirenetSetting::new(&barriers_lab::engine::CpuEngine, SIDE)?;
             let b = fire.sampling(&a)?;
             points.push(measure(
                 &fire_name,
@@ -201,7 +201,7 @@ pub fn tradeoff(
         }
         let (net, m) = card.load(weights)?;
         let a = SubsampledFourier::new(m)?;
-        let fire = FirenetSetting::new(SIDE)?;
+        let fire = FirenetSetting::new(&barriers_lab::engine::CpuEngine, SIDE)?;
         let b = fire.sampling(&a)?;
         let warm = WarmStart::new(&net, &fire, &b);
         points.push(measure(
