@@ -19,6 +19,7 @@
 
 pub mod card;
 pub mod classification;
+pub mod engine;
 mod error;
 pub mod mri;
 pub mod protocol;

@@ -36,7 +36,7 @@ fn with_methods(
     body: impl FnOnce(&SubsampledFourier, &BrainSlices, &[(&str, &dyn Reconstructor)]),
 ) {
     let (net, a, brain) = setting();
-    let fire = FirenetSetting::new(SIDE).unwrap();
+    let fire = FirenetSetting::new(&barriers_lab::engine::CpuEngine, SIDE).unwrap();
     let b = fire.sampling(&a).unwrap();
     let firenet = fire.reconstructor(&b);
     let zf = ZeroFilling(&a);

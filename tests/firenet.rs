@@ -251,7 +251,13 @@ fn firenet_beats_zero_filling_on_held_out_brain_slices() {
     let (mut zf, mut fi) = (0.0, 0.0);
     let test = slices.test_slices();
     for id in &test {
-        let e = Experiment::new(slices.image(*id).unwrap(), 128, &setup).unwrap();
+        let e = Experiment::new(
+            &barriers_lab::engine::CpuEngine,
+            slices.image(*id).unwrap(),
+            128,
+            &setup,
+        )
+        .unwrap();
         zf += e.quality(&e.zero_filled()).psnr.unwrap();
         fi += e.quality(&e.firenet(&setup.firenet).unwrap()).psnr.unwrap();
     }

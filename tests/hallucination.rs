@@ -171,7 +171,7 @@ fn the_instability_test_through_the_trained_network() {
     let k = tz.at_fixed_norm(0.02, 20, 1).unwrap().kappa;
     assert!((k - 1.0).abs() <= 0.02, "zero-filling κ = {k}");
     // FIRENET's search runs in the same setting.
-    let fire = FirenetSetting::new(a.mask().side()).unwrap();
+    let fire = FirenetSetting::new(&barriers_lab::engine::CpuEngine, a.mask().side()).unwrap();
     let b = fire.sampling(&a).unwrap();
     let firenet = fire.reconstructor(&b);
     let tf = InstabilityTest::new(&a, &firenet, &x).unwrap();

@@ -145,7 +145,7 @@ fn the_lower_bound_holds_for_zero_filling_firenet_and_cascade_12() {
         .unwrap();
     assert_eq!(m.side(), SIDE);
     let a = SubsampledFourier::new(m).unwrap();
-    let fire = FirenetSetting::new(SIDE).unwrap();
+    let fire = FirenetSetting::new(&barriers_lab::engine::CpuEngine, SIDE).unwrap();
     let b = fire.sampling(&a).unwrap();
     let firenet = fire.reconstructor(&b);
     let zf = ZeroFilling(&a);

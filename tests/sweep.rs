@@ -88,6 +88,7 @@ fn the_shared_sweep_reproduces_the_report_and_its_dip() {
     let rates: Vec<f64> = ks.iter().map(|&k| report.rates[k]).collect();
     let order = spread(test.len(), report.slices).unwrap();
     let mut sweep = Sweep::new(
+        &barriers_lab::engine::CpuEngine,
         &sources,
         order.iter().map(|&i| &test[i][..]).collect(),
         &rates,

@@ -154,7 +154,7 @@ fn check_warm_gradient(warm: &WarmStart, y: &[Complex32], seed: u64, h: f32, tol
 fn the_warm_start_from_zero_filling() {
     let n = 32;
     let a = SubsampledFourier::new(mask(Pattern::VariableDensity, n, 0.3, 2).unwrap()).unwrap();
-    let fire = FirenetSetting::new(n).unwrap();
+    let fire = FirenetSetting::new(&barriers_lab::engine::CpuEngine, n).unwrap();
     let b = fire.sampling(&a).unwrap();
     let zf = ZeroFilling(&a);
     let warm = WarmStart::new(&zf, &fire, &b);
@@ -221,7 +221,7 @@ fn the_warm_start_through_a_small_cascade_matches_central_differences() {
         }
     }
     let a = SubsampledFourier::new(m).unwrap();
-    let fire = FirenetSetting::new(n).unwrap();
+    let fire = FirenetSetting::new(&barriers_lab::engine::CpuEngine, n).unwrap();
     let b = fire.sampling(&a).unwrap();
     let mut warm = WarmStart::new(&net, &fire, &b);
     warm.firenet = Firenet {
@@ -273,7 +273,7 @@ fn on_the_shipped_perturbations_the_warm_start_moves_less_than_the_network() {
         .collect();
     for name in ["cascade-8", "cascade-12"] {
         let (card, net, a) = load(name);
-        let fire = FirenetSetting::new(card.side).unwrap();
+        let fire = FirenetSetting::new(&barriers_lab::engine::CpuEngine, card.side).unwrap();
         let b = fire.sampling(&a).unwrap();
         let warm = WarmStart::new(&net, &fire, &b);
         let mut ratios = Vec::new();
@@ -300,7 +300,14 @@ fn on_the_shipped_perturbations_the_warm_start_moves_less_than_the_network() {
         );
         assert!(ratios.iter().all(|r| *r < 0.85), "{ratios:?}");
         assert!(mean < 0.8, "{mean}");
-        let q = barriers_lab::mri::learned::sweep::quality(&a, &warm, &held, card.side).unwrap();
+        let q = barriers_lab::mri::learned::sweep::quality(
+            &barriers_lab::engine::CpuEngine,
+            &a,
+            &warm,
+            &held,
+            card.side,
+        )
+        .unwrap();
         let psnr_net = card.held_out.psnr_net;
         eprintln!(
             "{name}: held-out PSNR Ψ {psnr_net:.2}, Ψ → FIRENET {:.2}, FIRENET {:.2} dB",

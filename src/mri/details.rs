@@ -25,7 +25,7 @@
 use crate::mri::fourier::{fftshift, magnitudes};
 use crate::mri::instability::Reconstructor;
 use crate::mri::kernel::{norm64, widen_real, BoundCheck, Detail, KernelProjector, Pair};
-use crate::mri::operator::{inner_re, norm, LinearOperator, SubsampledFourier};
+use crate::mri::operator::{inner_re, norm, Sampling};
 use crate::{Error, Result};
 use rustfft::num_complex::Complex32;
 use serde::{Deserialize, Serialize};
@@ -177,7 +177,7 @@ pub fn recovery(
 
 /// `‖Az‖² / ‖z‖²`: the share of the detail's energy the sampling sees (what zero-filling
 /// recovers, see the module docs).
-pub fn visible_fraction(a: &SubsampledFourier, z: &[f32]) -> Result<f64> {
+pub fn visible_fraction(a: &dyn Sampling, z: &[f32]) -> Result<f64> {
     let n = a.mask().side();
     if z.len() != n * n {
         return Err(Error::Input(format!(
@@ -401,7 +401,7 @@ pub const MAX_T: f64 = 8.0;
 impl Experiment {
     /// Prepares `x′` and the measurements. Errors for a detail of the wrong size, an empty or
     /// non-finite one, or `|t| > MAX_T`.
-    pub fn new(a: &SubsampledFourier, x: &[f32], z: &[f32], t: Option<f64>) -> Result<Self> {
+    pub fn new(a: &dyn Sampling, x: &[f32], z: &[f32], t: Option<f64>) -> Result<Self> {
         let side = a.mask().side();
         if x.len() != side * side {
             return Err(Error::Input(format!(
@@ -501,7 +501,7 @@ impl Experiment {
 
     /// `log(1 + |F x′|)` for display: mapped to [0, 1] from 10⁻⁵ of the largest magnitude to
     /// the largest, unsampled frequencies dimmed to a third, zero frequency at the centre.
-    pub fn kspace_display(&self, a: &SubsampledFourier) -> Vec<f32> {
+    pub fn kspace_display(&self, a: &dyn Sampling) -> Vec<f32> {
         let grid = a.mask().grid();
         let scaled: Vec<f32> = crate::mri::fourier::log_display(&a.spectrum(&self.x_prime))
             .into_iter()
@@ -516,6 +516,7 @@ impl Experiment {
 mod tests {
     use super::*;
     use crate::mri::instability::ZeroFilling;
+    use crate::mri::operator::SubsampledFourier;
     use crate::mri::phantom::shepp_logan;
     use crate::mri::sampling::{mask, Pattern};
 

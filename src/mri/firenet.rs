@@ -377,14 +377,8 @@ impl Firenet {
         g: &[Complex32],
     ) -> Result<(Vec<Complex32>, Vec<Complex32>)> {
         let y_norm = norm(y);
-        let mut v = self.vjp_with_epsilon(op, y, weights, initial, y_norm as f32, g)?;
-        // ε₀ = ‖y‖₂: ∂ε₀/∂y = y/‖y‖.
-        if y_norm > 0.0 {
-            for (yb, yi) in v.y.iter_mut().zip(y) {
-                *yb += yi * (v.epsilon0 / y_norm) as f32;
-            }
-        }
-        Ok((v.y, v.initial))
+        let v = self.vjp_with_epsilon(op, y, weights, initial, y_norm as f32, g)?;
+        Ok(through_norm(v, y, y_norm))
     }
 
     /// The vector–Jacobian product of `(y, ψ₀, ε₀) ↦ ψ_n` ([`Firenet::start_with_epsilon`]),
@@ -571,6 +565,21 @@ impl Firenet {
             epsilon0: epsilon0_bar,
         })
     }
+}
+
+/// The gradients in `y` and `ψ₀` of [`Firenet::vjp_with_initial`] from the vector–Jacobian
+/// product `v` at `ε₀ = ‖y‖₂ = y_norm`: adds the path through `ε₀` (`∂ε₀/∂y = y/‖y‖`).
+pub fn through_norm(
+    mut v: FirenetVjp,
+    y: &[Complex32],
+    y_norm: f64,
+) -> (Vec<Complex32>, Vec<Complex32>) {
+    if y_norm > 0.0 {
+        for (yb, yi) in v.y.iter_mut().zip(y) {
+            *yb += yi * (v.epsilon0 / y_norm) as f32;
+        }
+    }
+    (v.y, v.initial)
 }
 
 /// Per-coefficient weights from one weight per wavelet level, `w_j = √(s/s_j)` for sparsity

@@ -12,7 +12,8 @@
 //! product takes part through [`Reconstructor`]; zero-filling (`Ψ = A*`, κ ≤ 1) is the check.
 //! Images are real: `r` is real and the gradient's real part is taken.
 
-use crate::mri::operator::{norm, LinearOperator, SubsampledFourier};
+use crate::engine::Engine;
+use crate::mri::operator::{norm, LinearOperator, Sampling};
 use crate::{Error, Result};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -26,8 +27,18 @@ pub trait Reconstructor {
     fn vjp(&self, y: &[Complex32], g: &[Complex32]) -> Result<Vec<Complex32>>;
 }
 
+impl<T: Reconstructor + ?Sized> Reconstructor for Box<T> {
+    fn reconstruct(&self, y: &[Complex32]) -> Result<Vec<Complex32>> {
+        (**self).reconstruct(y)
+    }
+
+    fn vjp(&self, y: &[Complex32], g: &[Complex32]) -> Result<Vec<Complex32>> {
+        (**self).vjp(y, g)
+    }
+}
+
 /// Zero-filling, `Ψ = A*`: linear, with `J* g = A g`.
-pub struct ZeroFilling<'a>(pub &'a SubsampledFourier);
+pub struct ZeroFilling<'a>(pub &'a dyn Sampling);
 
 impl Reconstructor for ZeroFilling<'_> {
     fn reconstruct(&self, y: &[Complex32]) -> Result<Vec<Complex32>> {
@@ -41,19 +52,26 @@ impl Reconstructor for ZeroFilling<'_> {
     }
 }
 
-/// FIRENET as a reconstruction `y ↦ W⁻¹ψ_n(y)`, with its gradient through the unrolled layers.
+/// FIRENET as a reconstruction `y ↦ W⁻¹ψ_n(y)`, with its gradient through the unrolled layers,
+/// computed by `engine` (with `B = A W⁻¹` from the same engine).
 pub struct FirenetReconstructor<'a> {
+    pub engine: &'a dyn Engine,
     pub firenet: crate::mri::firenet::Firenet,
-    pub b: &'a crate::mri::operator::WaveletSampling<'a>,
+    pub b: &'a dyn LinearOperator,
     pub wavelet: &'a crate::mri::wavelet::Wavelet2,
     pub weights: &'a [f32],
 }
 
 impl Reconstructor for FirenetReconstructor<'_> {
     fn reconstruct(&self, y: &[Complex32]) -> Result<Vec<Complex32>> {
-        let psi = self
-            .firenet
-            .run(self.b, y, self.weights, None, |_, _| true)?;
+        let psi = self.engine.firenet_run(
+            &self.firenet,
+            self.b,
+            y,
+            self.weights,
+            None,
+            &mut |_, _| true,
+        )?;
         let mut x = vec![Complex32::default(); psi.len()];
         self.wavelet.inverse_complex(&psi, &mut x);
         Ok(x)
@@ -63,7 +81,8 @@ impl Reconstructor for FirenetReconstructor<'_> {
         // x = W⁻¹ψ with W orthogonal: the cotangent of ψ is W g.
         let mut gw = vec![Complex32::default(); g.len()];
         self.wavelet.forward_complex(g, &mut gw);
-        self.firenet.vjp(self.b, y, self.weights, &gw)
+        self.engine
+            .firenet_vjp_y(&self.firenet, self.b, y, self.weights, &gw)
     }
 }
 
@@ -107,7 +126,7 @@ pub struct Probe {
 
 /// The instability test for one image.
 pub struct InstabilityTest<'a> {
-    a: &'a SubsampledFourier,
+    a: &'a dyn Sampling,
     psi: &'a dyn Reconstructor,
     x: Vec<f32>,
     base: Vec<Complex32>,
@@ -115,7 +134,7 @@ pub struct InstabilityTest<'a> {
 
 impl<'a> InstabilityTest<'a> {
     /// The test of `psi` (with measurements `A`) at the image `x`.
-    pub fn new(a: &'a SubsampledFourier, psi: &'a dyn Reconstructor, x: &[f32]) -> Result<Self> {
+    pub fn new(a: &'a dyn Sampling, psi: &'a dyn Reconstructor, x: &[f32]) -> Result<Self> {
         if x.len() != a.input_len() {
             return Err(Error::Input(format!(
                 "an image of {} pixels for an operator on {}",
@@ -310,6 +329,7 @@ fn project(v: Vec<f32>, radius: f64) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mri::operator::SubsampledFourier;
     use crate::mri::phantom::shepp_logan;
     use crate::mri::sampling::{mask, Pattern};
 
@@ -356,6 +376,7 @@ mod tests {
         let b = WaveletSampling::new(&a, &w).unwrap();
         let weights = vec![1.0; 32 * 32];
         let psi = FirenetReconstructor {
+            engine: &crate::engine::CpuEngine,
             firenet: Firenet {
                 lambda: 2e-3,
                 blocks: 3,

@@ -35,7 +35,7 @@
 //! placement), a rectangle, a line, and a short word in the lab's own 5 × 7 bitmap font.
 
 use crate::mri::instability::Reconstructor;
-use crate::mri::operator::{distance, LinearOperator, SubsampledFourier};
+use crate::mri::operator::{distance, Sampling};
 use crate::mri::sampling::Mask;
 use crate::{Error, Result};
 use rand::{Rng, SeedableRng};
@@ -82,7 +82,7 @@ impl KernelProjector {
     }
 
     /// The projections of the operator `a`.
-    pub fn new(a: &SubsampledFourier) -> Result<Self> {
+    pub fn new(a: &dyn Sampling) -> Result<Self> {
         Self::from_mask(a.mask())
     }
 
@@ -149,7 +149,7 @@ fn transpose(data: &mut [Complex64], n: usize) {
 
 /// `z_N = z − A*Az` of a real detail `z` (taken as a complex image), for `A = P_Ω F`. Complex in
 /// general (see the module docs); f64 (see "Precision" there).
-pub fn kernel_component(a: &SubsampledFourier, z: &[f32]) -> Result<Vec<Complex64>> {
+pub fn kernel_component(a: &dyn Sampling, z: &[f32]) -> Result<Vec<Complex64>> {
     KernelProjector::new(a)?.kernel(&widen_real(z))
 }
 
@@ -488,7 +488,7 @@ pub struct Pair {
 
 impl Pair {
     /// `x` and `x + t·z_N` for the real detail `z`.
-    pub fn new(a: &SubsampledFourier, x: &[f32], z: &[f32], t: f64) -> Result<Self> {
+    pub fn new(a: &dyn Sampling, x: &[f32], z: &[f32], t: f64) -> Result<Self> {
         if z.len() != x.len() {
             return Err(Error::Input(format!(
                 "an image of {} pixels and a detail of {}",
@@ -549,7 +549,7 @@ impl Pair {
     }
 
     /// `(Ax, Ax′)`.
-    pub fn measurements(&self, a: &SubsampledFourier) -> Result<(Vec<Complex32>, Vec<Complex32>)> {
+    pub fn measurements(&self, a: &dyn Sampling) -> Result<(Vec<Complex32>, Vec<Complex32>)> {
         if self.x.len() != a.input_len() {
             return Err(Error::Input(format!(
                 "an image of {} pixels for an operator on {}",
@@ -607,11 +607,7 @@ impl BoundCheck {
 
 /// `‖R(Ax) − x‖`, `‖R(Ax′) − x′‖` and the bound `t‖z_N‖` for the reconstruction `psi` with
 /// measurements `a`.
-pub fn error_bound(
-    a: &SubsampledFourier,
-    psi: &dyn Reconstructor,
-    pair: &Pair,
-) -> Result<BoundCheck> {
+pub fn error_bound(a: &dyn Sampling, psi: &dyn Reconstructor, pair: &Pair) -> Result<BoundCheck> {
     let (y, y_prime) = pair.measurements(a)?;
     let (out, out_prime) = (psi.reconstruct(&y)?, psi.reconstruct(&y_prime)?);
     BoundCheck::from_outputs(pair, (&y, &y_prime), (&out, &out_prime))
@@ -651,6 +647,7 @@ mod tests {
     use super::*;
     use crate::mri::instability::ZeroFilling;
     use crate::mri::operator::norm;
+    use crate::mri::operator::SubsampledFourier;
     use crate::mri::phantom::shepp_logan;
     use crate::mri::sampling::{mask, Pattern};
 

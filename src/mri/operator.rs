@@ -4,8 +4,9 @@
 //!   order of the grid); `A* y = F⁻¹ P_Ωᵀ y` is the zero-filled reconstruction; `‖A‖ = 1`.
 //! - `B = A W⁻¹ = P_Ω F W⁻¹` on wavelet coefficients (`W` orthogonal), `B* = W A*`; `‖B‖ = 1`.
 //!
-//! Every algorithm (FIRENET, the instability test) sees only the [`LinearOperator`] trait, so that
-//! another engine (e.g. WebGPU) can apply the same operators to the same loop.
+//! Every algorithm (FIRENET, the instability test) sees only the [`LinearOperator`] and
+//! [`Sampling`] traits, so that another engine ([`crate::engine`], e.g. WebGPU) can apply its own
+//! operators in the same loops.
 
 use crate::mri::fourier::Fourier2;
 use crate::mri::sampling::Mask;
@@ -30,6 +31,68 @@ pub trait LinearOperator {
     /// An upper bound on the operator norm `‖A‖₂`.
     fn norm_bound(&self) -> f32 {
         1.0
+    }
+}
+
+impl<T: LinearOperator + ?Sized> LinearOperator for Box<T> {
+    fn input_len(&self) -> usize {
+        (**self).input_len()
+    }
+    fn output_len(&self) -> usize {
+        (**self).output_len()
+    }
+    fn apply(&self, x: &[Complex32], out: &mut [Complex32]) {
+        (**self).apply(x, out)
+    }
+    fn adjoint(&self, y: &[Complex32], out: &mut [Complex32]) {
+        (**self).adjoint(y, out)
+    }
+    fn norm_bound(&self) -> f32 {
+        (**self).norm_bound()
+    }
+}
+
+/// `A = P_Ω F` as an engine provides it ([`crate::engine::Engine::sampling`]): the operator with
+/// its mask and the conveniences the experiments use on real images.
+pub trait Sampling: LinearOperator + std::fmt::Debug {
+    /// The sampling mask `Ω`.
+    fn mask(&self) -> &Mask;
+    /// The side `N`.
+    fn side(&self) -> usize {
+        self.mask().side()
+    }
+    /// The full (unsampled) spectrum `F x` of an image.
+    fn spectrum(&self, x: &[Complex32]) -> Vec<Complex32>;
+    /// `y = A x` of a real image.
+    fn measure(&self, image: &[f32]) -> Vec<Complex32> {
+        let x: Vec<Complex32> = image.iter().map(|&v| Complex32::new(v, 0.0)).collect();
+        let mut y = vec![Complex32::default(); self.output_len()];
+        self.apply(&x, &mut y);
+        y
+    }
+    /// The zero-filled reconstruction `A* y`.
+    fn zero_filled(&self, y: &[Complex32]) -> Vec<Complex32> {
+        let mut x = vec![Complex32::default(); self.input_len()];
+        self.adjoint(y, &mut x);
+        x
+    }
+}
+
+impl<T: Sampling + ?Sized> Sampling for Box<T> {
+    fn mask(&self) -> &Mask {
+        (**self).mask()
+    }
+    fn side(&self) -> usize {
+        (**self).side()
+    }
+    fn spectrum(&self, x: &[Complex32]) -> Vec<Complex32> {
+        (**self).spectrum(x)
+    }
+    fn measure(&self, image: &[f32]) -> Vec<Complex32> {
+        (**self).measure(image)
+    }
+    fn zero_filled(&self, y: &[Complex32]) -> Vec<Complex32> {
+        (**self).zero_filled(y)
     }
 }
 
@@ -96,6 +159,24 @@ impl SubsampledFourier {
     }
 }
 
+impl Sampling for SubsampledFourier {
+    fn mask(&self) -> &Mask {
+        SubsampledFourier::mask(self)
+    }
+    fn side(&self) -> usize {
+        SubsampledFourier::side(self)
+    }
+    fn spectrum(&self, x: &[Complex32]) -> Vec<Complex32> {
+        SubsampledFourier::spectrum(self, x)
+    }
+    fn measure(&self, image: &[f32]) -> Vec<Complex32> {
+        SubsampledFourier::measure(self, image)
+    }
+    fn zero_filled(&self, y: &[Complex32]) -> Vec<Complex32> {
+        SubsampledFourier::zero_filled(self, y)
+    }
+}
+
 impl LinearOperator for SubsampledFourier {
     fn input_len(&self) -> usize {
         self.side() * self.side()
@@ -128,13 +209,13 @@ impl LinearOperator for SubsampledFourier {
 /// `B = P_Ω F W⁻¹` on wavelet coefficients.
 #[derive(Debug)]
 pub struct WaveletSampling<'a> {
-    a: &'a SubsampledFourier,
+    a: &'a dyn Sampling,
     wavelet: &'a Wavelet2,
     scratch: RefCell<Vec<Complex32>>,
 }
 
 impl<'a> WaveletSampling<'a> {
-    pub fn new(a: &'a SubsampledFourier, wavelet: &'a Wavelet2) -> Result<Self> {
+    pub fn new(a: &'a dyn Sampling, wavelet: &'a Wavelet2) -> Result<Self> {
         if wavelet.n() != a.side() {
             return Err(Error::Input(format!(
                 "wavelet for {0}×{0} images, sampling for {1}×{1}",

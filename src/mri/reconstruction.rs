@@ -3,10 +3,11 @@
 //! the zero-filled reconstruction `A*y`, and FIRENET over wavelet coefficients, with the quality
 //! of each (PSNR, SSIM, relative error of `|x̂|` against `x`).
 
+use crate::engine::Engine;
 use crate::mri::firenet::Firenet;
 use crate::mri::fourier::fftshift;
 use crate::mri::metrics::{psnr, relative_error, ssim};
-use crate::mri::operator::{noise_like, SubsampledFourier, WaveletSampling};
+use crate::mri::operator::{noise_like, LinearOperator, Sampling};
 use crate::mri::sampling::{Ordering, Pattern};
 use crate::mri::wavelet::{max_levels, Wavelet, Wavelet2};
 use crate::{Error, Result};
@@ -57,19 +58,20 @@ pub struct Quality {
     pub error: f64,
 }
 
-/// One experiment: the image, its measurements and the operators.
-pub struct Experiment {
+/// One experiment: the image, its measurements and the operators, on one engine.
+pub struct Experiment<'e> {
+    engine: &'e dyn Engine,
     n: usize,
     truth: Vec<f32>,
-    a: SubsampledFourier,
+    a: Box<dyn Sampling>,
     wavelet: Wavelet2,
     y: Vec<Complex32>,
     weights: Vec<f32>,
 }
 
-impl Experiment {
-    /// Measures `truth` (an `n × n` image) as `setup` says.
-    pub fn new(truth: Vec<f32>, n: usize, setup: &Setup) -> Result<Self> {
+impl<'e> Experiment<'e> {
+    /// Measures `truth` (an `n × n` image) as `setup` says, with `engine`'s operators.
+    pub fn new(engine: &'e dyn Engine, truth: Vec<f32>, n: usize, setup: &Setup) -> Result<Self> {
         if truth.len() != n * n {
             return Err(Error::Input(format!(
                 "an {n}×{n} image needs {} pixels, got {}",
@@ -83,7 +85,7 @@ impl Experiment {
             ));
         }
         let mask = Ordering::new(setup.pattern, n, setup.seed)?.mask(setup.rate)?;
-        let a = SubsampledFourier::new(mask)?;
+        let a = engine.sampling(mask)?;
         let levels = setup
             .levels
             .unwrap_or_else(|| max_levels(n, setup.wavelet).max(1));
@@ -93,6 +95,7 @@ impl Experiment {
         let y = clean.iter().zip(&e).map(|(c, e)| c + e).collect();
         let weights = vec![1.0; n * n];
         Ok(Self {
+            engine,
             n,
             truth,
             a,
@@ -100,6 +103,11 @@ impl Experiment {
             y,
             weights,
         })
+    }
+
+    /// The engine that computes the experiment.
+    pub fn engine(&self) -> &'e dyn Engine {
+        self.engine
     }
 
     /// The side `N`.
@@ -118,8 +126,8 @@ impl Experiment {
     }
 
     /// `A = P_Ω F`.
-    pub fn sampling(&self) -> &SubsampledFourier {
-        &self.a
+    pub fn sampling(&self) -> &dyn Sampling {
+        &*self.a
     }
 
     /// The wavelet transform `W`.
@@ -128,8 +136,8 @@ impl Experiment {
     }
 
     /// `B = A W⁻¹`, the operator FIRENET runs on.
-    pub fn sparse_sampling(&self) -> Result<WaveletSampling<'_>> {
-        WaveletSampling::new(&self.a, &self.wavelet)
+    pub fn sparse_sampling(&self) -> Result<Box<dyn LinearOperator + '_>> {
+        self.engine.wavelet_sampling(&*self.a, &self.wavelet)
     }
 
     /// FIRENET's per-coefficient weights (uniform).
@@ -145,7 +153,9 @@ impl Experiment {
     /// Runs FIRENET to the end (no per-layer output).
     pub fn firenet(&self, firenet: &Firenet) -> Result<Vec<Complex32>> {
         let b = self.sparse_sampling()?;
-        let psi = firenet.run(&b, &self.y, &self.weights, None, |_, _| true)?;
+        let psi =
+            self.engine
+                .firenet_run(firenet, &*b, &self.y, &self.weights, None, &mut |_, _| true)?;
         Ok(self.image_of(&psi))
     }
 
@@ -204,6 +214,7 @@ pub fn default_levels(n: usize, wavelet: Wavelet) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::CpuEngine;
 
     fn disc(n: usize) -> Vec<f32> {
         (0..n * n)
@@ -228,7 +239,7 @@ mod tests {
             rate: 0.9,
             ..Setup::default()
         };
-        let e = Experiment::new(disc(n), n, &setup).unwrap();
+        let e = Experiment::new(&CpuEngine, disc(n), n, &setup).unwrap();
         let exact: Vec<Complex32> = e.truth().iter().map(|&v| Complex32::new(v, 0.0)).collect();
         let q = e.quality(&exact);
         assert!(q.psnr.is_none() && (q.ssim - 1.0).abs() < 1e-9 && q.error == 0.0);
@@ -243,12 +254,12 @@ mod tests {
     #[test]
     fn bad_images_are_clear_errors() {
         let setup = Setup::default();
-        assert!(Experiment::new(vec![0.0; 10], 32, &setup).is_err());
+        assert!(Experiment::new(&CpuEngine, vec![0.0; 10], 32, &setup).is_err());
         let mut nan = disc(32);
         nan[3] = f32::NAN;
-        assert!(Experiment::new(nan, 32, &setup).is_err());
+        assert!(Experiment::new(&CpuEngine, nan, 32, &setup).is_err());
         // An all-zero image is measured and reconstructed as zero.
-        let zero = Experiment::new(vec![0.0; 32 * 32], 32, &setup).unwrap();
+        let zero = Experiment::new(&CpuEngine, vec![0.0; 32 * 32], 32, &setup).unwrap();
         let x = zero.firenet(&Firenet::default()).unwrap();
         assert!(x.iter().all(|z| z.norm() == 0.0));
     }

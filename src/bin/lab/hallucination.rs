@@ -74,7 +74,11 @@ pub fn held_out(
     test: &[Vec<f32>],
 ) -> anyhow::Result<HeldOut> {
     Ok(barriers_lab::mri::learned::sweep::quality(
-        a, net, test, SIDE,
+        &barriers_lab::engine::CpuEngine,
+        a,
+        net,
+        test,
+        SIDE,
     )?)
 }
 
@@ -283,7 +287,7 @@ pub fn train_net(s: &TrainNet, command: &str) -> anyhow::Result<()> {
     let dir = Path::new(&s.dir);
     std::fs::write(dir.join(format!("{}.safetensors", s.name)), &weights)?;
     crate::write_json(dir.join(format!("{}.json", s.name)), &card)?;
-    let fire = FirenetSetting::new(n)?;
+    let fire = FirenetSetting::new(&barriers_lab::engine::CpuEngine, n)?;
     let b = fire.sampling(&a)?;
     let firenet = fire.reconstructor(&b);
     for x in test.iter().take(5) {
@@ -396,7 +400,7 @@ pub fn instability_report(dir: &str, names: &[String], add: bool) -> anyhow::Res
             serde_json::from_str(&std::fs::read_to_string(format!("{dir}/{name}.json"))?)?;
         let (net, m) = card.load(&std::fs::read(format!("{dir}/{name}.safetensors"))?)?;
         let a = SubsampledFourier::new(m)?;
-        let fire = FirenetSetting::new(SIDE)?;
+        let fire = FirenetSetting::new(&barriers_lab::engine::CpuEngine, SIDE)?;
         let b = fire.sampling(&a)?;
         let firenet = fire.reconstructor(&b);
         let zf = ZeroFilling(&a);
@@ -663,7 +667,7 @@ pub fn bench_instability(dir: &str, names: &[String], repeats: usize) -> anyhow:
             serde_json::from_str(&std::fs::read_to_string(format!("{dir}/{name}.json"))?)?;
         let (net, m) = card.load(&std::fs::read(format!("{dir}/{name}.safetensors"))?)?;
         let a = SubsampledFourier::new(m)?;
-        let fire = FirenetSetting::new(card.side)?;
+        let fire = FirenetSetting::new(&barriers_lab::engine::CpuEngine, card.side)?;
         let b = fire.sampling(&a)?;
         let firenet = fire.reconstructor(&b);
         let y = a.measure(&x);
@@ -717,6 +721,7 @@ pub fn sampling_sweep(dir: &str, names: &[String], write: bool) -> anyhow::Resul
         .map(|(card, weights)| SweepSource { card, weights })
         .collect();
     let mut sweep = Sweep::new(
+        &barriers_lab::engine::CpuEngine,
         &sources,
         test.iter().map(|x| &x[..]).collect(),
         &RATES,

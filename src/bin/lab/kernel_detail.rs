@@ -136,7 +136,7 @@ pub fn report(
         methods.push(measure(name, &c.title, &a, &n, &detail, &ids, &images)?);
         progress.inc();
     }
-    let fire = FirenetSetting::new(SIDE)?;
+    let fire = FirenetSetting::new(&barriers_lab::engine::CpuEngine, SIDE)?;
     let b = fire.sampling(&a)?;
     let firenet = fire.reconstructor(&b);
     methods.push(measure(

@@ -27,7 +27,7 @@ pub fn brain(side: usize) -> anyhow::Result<BrainSlices> {
 /// FIRENET's image `W⁻¹ψ` from data `y`.
 fn reconstruct(
     firenet: &Firenet,
-    b: &WaveletSampling,
+    b: &dyn LinearOperator,
     w: &Wavelet2,
     y: &[Complex32],
     weights: &[f32],
@@ -93,7 +93,12 @@ pub fn firenet_report() -> anyhow::Result<()> {
     let slices = brain(128)?;
     let id = slices.test_slices()[4];
     let setup = Setup::default();
-    let experiment = Experiment::new(slices.image(id)?, 128, &setup)?;
+    let experiment = Experiment::new(
+        &barriers_lab::engine::CpuEngine,
+        slices.image(id)?,
+        128,
+        &setup,
+    )?;
     let bb = experiment.sparse_sampling()?;
     let yb = experiment.measurements().to_vec();
     let wb = experiment.wavelet();
@@ -167,7 +172,12 @@ pub fn firenet_report() -> anyhow::Result<()> {
         };
         let (mut zf, mut fi, mut count) = (0.0, 0.0, 0);
         for id in slices.test_slices() {
-            let e = Experiment::new(slices.image(id)?, 128, &setup)?;
+            let e = Experiment::new(
+                &barriers_lab::engine::CpuEngine,
+                slices.image(id)?,
+                128,
+                &setup,
+            )?;
             zf += e.quality(&e.zero_filled()).psnr.unwrap_or(f64::INFINITY);
             fi += e
                 .quality(&e.firenet(&setup.firenet)?)
@@ -229,7 +239,12 @@ pub fn bench_firenet(repeats: usize) -> anyhow::Result<()> {
         let setup = Setup::default();
         let mut times = Vec::new();
         for id in slices.test_slices() {
-            let e = Experiment::new(slices.image(id)?, side, &setup)?;
+            let e = Experiment::new(
+                &barriers_lab::engine::CpuEngine,
+                slices.image(id)?,
+                side,
+                &setup,
+            )?;
             for _ in 0..repeats {
                 let start = Instant::now();
                 e.firenet(&setup.firenet)?;

@@ -187,7 +187,7 @@ pub fn tradeoff(
         let fire_name = format!("firenet{suffix}");
         if wanted(&fire_name) {
             progress.message(fire_name.as_str());
-            let fire = FirenetSetting::new(SIDE)?;
+            let fire = FirenetSetting::new(&barriers_lab::engine::CpuEngine, SIDE)?;
             let b = fire.sampling(&a)?;
             points.push(measure(
                 &fire_name,
@@ -229,7 +229,7 @@ pub fn tradeoff(
         progress.message(name.as_str());
         let (net, m) = card.load(weights)?;
         let a = SubsampledFourier::new(m)?;
-        let fire = FirenetSetting::new(SIDE)?;
+        let fire = FirenetSetting::new(&barriers_lab::engine::CpuEngine, SIDE)?;
         let b = fire.sampling(&a)?;
         let warm = WarmStart::new(&net, &fire, &b);
         points.push(measure(

@@ -199,7 +199,7 @@ pub fn warm_start_report(dir: &str, names: &[String]) -> anyhow::Result<()> {
             serde_json::from_str(&std::fs::read_to_string(format!("{dir}/{name}.json"))?)?;
         let (net, m) = card.load(&std::fs::read(format!("{dir}/{name}.safetensors"))?)?;
         let a = SubsampledFourier::new(m)?;
-        let fire = FirenetSetting::new(SIDE)?;
+        let fire = FirenetSetting::new(&barriers_lab::engine::CpuEngine, SIDE)?;
         let b = fire.sampling(&a)?;
         let warm = WarmStart::new(&net, &fire, &b);
         let net_report = report

@@ -9,10 +9,11 @@
 //! [`window_share`] (the largest share of `‖Ψ(A(x + r)) − Ψ(Ax)‖₂²` inside one small window) is
 //! far above the share `w²/N²` of a change spread evenly over the image.
 
+use crate::engine::Engine;
 use crate::mri::firenet::Firenet;
 use crate::mri::instability::FirenetReconstructor;
 use crate::mri::learned::cascade::{CascadeNet, CascadeShape};
-use crate::mri::operator::{SubsampledFourier, WaveletSampling};
+use crate::mri::operator::{LinearOperator, Sampling};
 use crate::mri::sampling::Mask;
 use crate::mri::wavelet::{Wavelet, Wavelet2};
 use crate::{Error, Result};
@@ -134,7 +135,8 @@ impl From<CascadeShapeCard> for CascadeShape {
 }
 
 impl NetCard {
-    /// The network of this card from its safetensors weights (f32, CPU), with its mask.
+    /// The network of this card from its safetensors weights (f32, CPU), with its mask (the CPU
+    /// code itself: experiments ask an engine, [`Engine::cascade`]).
     pub fn load(&self, weights: &[u8]) -> Result<(CascadeNet, Mask)> {
         let m = self.mask.mask(self.side)?;
         Ok((self.load_with(weights, &m)?, m))
@@ -151,32 +153,36 @@ impl NetCard {
 }
 
 /// FIRENET in the experiment's setting: Haar with [`FIRENET_LEVELS`] levels, unit weights,
-/// default parameters. Build `B = A W⁻¹` with [`FirenetSetting::sampling`], then
-/// [`FirenetSetting::reconstructor`].
-pub struct FirenetSetting {
+/// default parameters, computed by an engine. Build `B = A W⁻¹` with
+/// [`FirenetSetting::sampling`], then [`FirenetSetting::reconstructor`].
+pub struct FirenetSetting<'e> {
+    /// The engine that applies `B` and runs FIRENET.
+    pub engine: &'e dyn Engine,
     pub wavelet: Wavelet2,
     pub weights: Vec<f32>,
     pub firenet: Firenet,
 }
 
-impl FirenetSetting {
-    /// For images of side `n` (divisible by 8).
-    pub fn new(n: usize) -> Result<Self> {
+impl<'e> FirenetSetting<'e> {
+    /// For images of side `n` (divisible by 8), on `engine`.
+    pub fn new(engine: &'e dyn Engine, n: usize) -> Result<Self> {
         Ok(Self {
+            engine,
             wavelet: Wavelet2::new(Wavelet::Haar, n, FIRENET_LEVELS)?,
             weights: vec![1.0; n * n],
             firenet: Firenet::default(),
         })
     }
 
-    /// `B = A W⁻¹`.
-    pub fn sampling<'s>(&'s self, a: &'s SubsampledFourier) -> Result<WaveletSampling<'s>> {
-        WaveletSampling::new(a, &self.wavelet)
+    /// `B = A W⁻¹` (`A` from the same engine).
+    pub fn sampling<'s>(&'s self, a: &'s dyn Sampling) -> Result<Box<dyn LinearOperator + 's>> {
+        self.engine.wavelet_sampling(a, &self.wavelet)
     }
 
     /// FIRENET as a [`crate::mri::instability::Reconstructor`].
-    pub fn reconstructor<'s>(&'s self, b: &'s WaveletSampling<'s>) -> FirenetReconstructor<'s> {
+    pub fn reconstructor<'s>(&'s self, b: &'s dyn LinearOperator) -> FirenetReconstructor<'s> {
         FirenetReconstructor {
+            engine: self.engine,
             firenet: self.firenet,
             b,
             wavelet: &self.wavelet,
@@ -384,7 +390,7 @@ pub struct Outcome {
 
 /// [`Outcome`] of `r` for `Ψ` at `x`, given the clean output `Ψ(Ax)`.
 pub fn outcome(
-    a: &SubsampledFourier,
+    a: &dyn Sampling,
     psi: &dyn crate::mri::instability::Reconstructor,
     x: &[f32],
     clean: &[rustfft::num_complex::Complex32],
@@ -695,6 +701,7 @@ mod tests {
     #[test]
     fn zero_filling_moves_by_the_measured_part_of_r() {
         use crate::mri::instability::{Reconstructor, ZeroFilling};
+        use crate::mri::operator::SubsampledFourier;
         let n = 16;
         let a = SubsampledFourier::new(mask(Pattern::Cartesian, n, 0.3, 1).unwrap()).unwrap();
         let x = crate::mri::phantom::shepp_logan(n);

@@ -30,7 +30,7 @@
 //! longer be about the kernel.
 
 use crate::mri::kernel::{norm64, widen_real, Detail, KernelProjector};
-use crate::mri::operator::SubsampledFourier;
+use crate::mri::operator::Sampling;
 use crate::{Error, Result};
 use rustfft::num_complex::{Complex32, Complex64};
 use serde::{Deserialize, Serialize};
@@ -74,7 +74,7 @@ pub struct KernelDetail {
 impl KernelDetail {
     /// `z` rendered at the operator's side and projected onto `N(A)`; an error when the detail
     /// has no kernel component (nothing to paint).
-    pub fn new(a: &SubsampledFourier, detail: &Detail) -> Result<Self> {
+    pub fn new(a: &dyn Sampling, detail: &Detail) -> Result<Self> {
         let z = detail.render(a.side())?;
         let z_n = KernelProjector::new(a)?.kernel(&widen_real(&z))?;
         let norm_sqr = norm64(&z_n).powi(2);
@@ -269,6 +269,7 @@ mod tests {
     use super::*;
     use crate::mri::instability::{Reconstructor, ZeroFilling};
     use crate::mri::operator::LinearOperator;
+    use crate::mri::operator::SubsampledFourier;
     use crate::mri::phantom::shepp_logan;
     use crate::mri::sampling::{mask, Pattern};
 

@@ -12,12 +12,12 @@
 //! one, one held-out image at a time, for `lab` and for the browser's worker alike (which yields
 //! between images); [`SweepReport::findings`] reads what its curves show.
 
+use crate::engine::Engine;
 use crate::mri::brain::BrainSlices;
 use crate::mri::instability::Reconstructor;
-use crate::mri::learned::cascade::CascadeNet;
 use crate::mri::learned::hallucination::{halve, FirenetSetting, HeldOut, MaskSpec, NetCard};
 use crate::mri::metrics::{psnr, ssim};
-use crate::mri::operator::SubsampledFourier;
+use crate::mri::operator::Sampling;
 use crate::{Error, Result};
 use rustfft::num_complex::Complex32;
 use serde::{Deserialize, Serialize};
@@ -32,7 +32,7 @@ fn magnitudes(v: &[Complex32]) -> Vec<f32> {
 /// `|A*y|`, `|FIRENET(y)|` (the experiment's setting `fire`) and `|Ψ(y)|` for each of `nets`,
 /// from the noise-free measurements `y = Ax`.
 pub fn reconstructions(
-    a: &SubsampledFourier,
+    a: &dyn Sampling,
     fire: &FirenetSetting,
     nets: &[&dyn Reconstructor],
     x: &[f32],
@@ -50,10 +50,11 @@ pub fn reconstructions(
     Ok(out)
 }
 
-/// Mean PSNR and SSIM of zero-filling `A*y`, FIRENET (the experiment's setting) and `net` on
-/// the `side × side` images `test` (noise-free measurements `y = Ax`).
+/// Mean PSNR and SSIM of zero-filling `A*y`, FIRENET (the experiment's setting, on `engine`)
+/// and `net` on the `side × side` images `test` (noise-free measurements `y = Ax`).
 pub fn quality(
-    a: &SubsampledFourier,
+    engine: &dyn Engine,
+    a: &dyn Sampling,
     net: &dyn Reconstructor,
     test: &[Vec<f32>],
     side: usize,
@@ -61,7 +62,7 @@ pub fn quality(
     if test.is_empty() {
         return Err(Error::Input("no images to measure quality on".into()));
     }
-    let fire = FirenetSetting::new(side)?;
+    let fire = FirenetSetting::new(engine, side)?;
     let mut sums = [0.0f64; 6];
     for x in test {
         let outs = reconstructions(a, &fire, &[net], x)?;
@@ -227,19 +228,26 @@ pub fn common_mask(nets: &[SweepSource], side: usize) -> Result<MaskSpec> {
 }
 
 /// One rate of a sweep: `A = P_Ω F` with the mask of `spec`'s pattern and seed at that rate,
-/// and every network rebuilt with that mask in its data-consistency layers (weights fixed).
+/// and every network rebuilt with that mask in its data-consistency layers (weights fixed), on
+/// one engine.
 pub struct AtRate {
     pub rate: f64,
-    pub a: SubsampledFourier,
-    pub nets: Vec<CascadeNet>,
+    pub a: Box<dyn Sampling>,
+    pub nets: Vec<Box<dyn Reconstructor>>,
 }
 
 impl AtRate {
-    pub fn new(spec: &MaskSpec, side: usize, rate: f64, nets: &[SweepSource]) -> Result<Self> {
-        let a = SubsampledFourier::new(MaskSpec { rate, ..*spec }.mask(side)?)?;
+    pub fn new(
+        engine: &dyn Engine,
+        spec: &MaskSpec,
+        side: usize,
+        rate: f64,
+        nets: &[SweepSource],
+    ) -> Result<Self> {
+        let a = engine.sampling(MaskSpec { rate, ..*spec }.mask(side)?)?;
         let nets = nets
             .iter()
-            .map(|n| n.card.load_with(n.weights, a.mask()))
+            .map(|n| engine.cascade(n.card, n.weights, a.mask()))
             .collect::<Result<_>>()?;
         Ok(Self { rate, a, nets })
     }
@@ -251,9 +259,8 @@ impl AtRate {
 
     /// `|A*y|`, `|FIRENET(y)|` and `|Ψ_i(y)|` for every network, from `y = Ax` (noise-free).
     pub fn reconstruct(&self, fire: &FirenetSetting, x: &[f32]) -> Result<Vec<Vec<f32>>> {
-        let nets: Vec<&dyn Reconstructor> =
-            self.nets.iter().map(|n| n as &dyn Reconstructor).collect();
-        reconstructions(&self.a, fire, &nets, x)
+        let nets: Vec<&dyn Reconstructor> = self.nets.iter().map(|n| &**n).collect();
+        reconstructions(&*self.a, fire, &nets, x)
     }
 
     /// The PSNR (peak 1) against `x` of each reconstruction of [`AtRate::reconstruct`].
@@ -281,12 +288,13 @@ pub struct RatePoint {
 /// so that a caller can report progress, yield and stop between images. The means are sums in
 /// the images' order divided by their number, as in [`quality`].
 pub struct Sweep<'a> {
+    engine: &'a dyn Engine,
     nets: Vec<SweepSource<'a>>,
     test: Vec<&'a [f32]>,
     rates: Vec<f64>,
     spec: MaskSpec,
     side: usize,
-    fire: FirenetSetting,
+    fire: FirenetSetting<'a>,
     current: Option<AtRate>,
     /// Zero-filling, FIRENET, then each network.
     sums: Vec<f64>,
@@ -296,8 +304,10 @@ pub struct Sweep<'a> {
 }
 
 impl<'a> Sweep<'a> {
-    /// A sweep of `nets` over `rates` (checked by [`check_rates`]), averaging over `test`.
+    /// A sweep of `nets` over `rates` (checked by [`check_rates`]), averaging over `test`, on
+    /// `engine`.
     pub fn new(
+        engine: &'a dyn Engine,
         nets: &[SweepSource<'a>],
         test: Vec<&'a [f32]>,
         rates: &[f64],
@@ -311,12 +321,13 @@ impl<'a> Sweep<'a> {
             )));
         }
         Ok(Self {
+            engine,
             nets: nets.to_vec(),
             test,
             rates: rates.to_vec(),
             spec,
             side,
-            fire: FirenetSetting::new(side)?,
+            fire: FirenetSetting::new(engine, side)?,
             current: None,
             sums: vec![0.0; 2 + nets.len()],
             rate: 0,
@@ -358,7 +369,13 @@ impl<'a> Sweep<'a> {
         }
         let at = match self.current.take() {
             Some(at) => at,
-            None => AtRate::new(&self.spec, self.side, self.rates[self.rate], &self.nets)?,
+            None => AtRate::new(
+                self.engine,
+                &self.spec,
+                self.side,
+                self.rates[self.rate],
+                &self.nets,
+            )?,
         };
         let values = at.psnr(&self.fire, self.test[self.slice])?;
         for (s, v) in self.sums.iter_mut().zip(&values) {

@@ -220,7 +220,7 @@ pub const KINDS: [&str; 4] = ["linear", "unrolled", "trained", "warm start"];
 /// Mean PSNR and SSIM of `|Ψ(Ax)|` against `x` over `test` (`side × side` images, clean
 /// measurements, peak 1): the formulas of [`crate::mri::learned::sweep::quality`], for one method at a time.
 pub fn held_out_quality(
-    a: &crate::mri::operator::SubsampledFourier,
+    a: &dyn crate::mri::operator::Sampling,
     psi: &dyn crate::mri::instability::Reconstructor,
     test: &[Vec<f32>],
     side: usize,

@@ -21,10 +21,11 @@
 //! the scales `α_k` then freeze `ψ₀`, and nothing changes (measured: `lab warm-start-report`),
 //! so `ε₀` is a multiple of `‖y‖₂`.
 
+use crate::engine::Engine;
 use crate::mri::firenet::Firenet;
 use crate::mri::instability::Reconstructor;
 use crate::mri::learned::hallucination::FirenetSetting;
-use crate::mri::operator::{norm, WaveletSampling};
+use crate::mri::operator::{norm, LinearOperator};
 use crate::mri::wavelet::Wavelet2;
 use crate::{Error, Result};
 use rustfft::num_complex::Complex32;
@@ -34,10 +35,12 @@ use serde::{Deserialize, Serialize};
 pub struct WarmStart<'a> {
     /// `Ψ`, the first stage.
     pub inner: &'a dyn Reconstructor,
+    /// The engine that runs the FIRENET stage (and made `B`).
+    pub engine: &'a dyn Engine,
     /// FIRENET's settings (blocks, layers, `λ`, steps).
     pub firenet: Firenet,
     /// `B = A W⁻¹` (the inner method's measurements).
-    pub b: &'a WaveletSampling<'a>,
+    pub b: &'a dyn LinearOperator,
     /// `W`, the wavelet of `B`.
     pub wavelet: &'a Wavelet2,
     /// Per-coefficient weights of the `ℓ¹` term.
@@ -52,10 +55,11 @@ impl<'a> WarmStart<'a> {
     pub fn new(
         inner: &'a dyn Reconstructor,
         setting: &'a FirenetSetting,
-        b: &'a WaveletSampling<'a>,
+        b: &'a dyn LinearOperator,
     ) -> Self {
         Self {
             inner,
+            engine: setting.engine,
             firenet: setting.firenet,
             b,
             wavelet: &setting.wavelet,
@@ -90,14 +94,15 @@ impl<'a> WarmStart<'a> {
     /// The FIRENET stage alone on an output `Ψ(y)` already computed: `W⁻¹ψ_n(y; WΨ(y))`.
     pub fn refine(&self, y: &[Complex32], inner_output: &[Complex32]) -> Result<Vec<Complex32>> {
         let psi0 = self.coefficients(inner_output)?;
-        let mut run = self.firenet.start_with_epsilon(
+        let mut run = self.engine.firenet_start(
+            &self.firenet,
             self.b,
             y,
             self.weights,
             Some(&psi0),
-            self.epsilon0(y)?,
+            Some(self.epsilon0(y)?),
         )?;
-        while run.next_block(|_, _| true)? {}
+        while run.next_block(&mut |_, _| true)? {}
         let psi = run.finish();
         let mut x = vec![Complex32::default(); psi.len()];
         self.wavelet.inverse_complex(&psi, &mut x);
@@ -116,9 +121,15 @@ impl Reconstructor for WarmStart<'_> {
         // x = W⁻¹ψ_n with W orthogonal: the cotangent of ψ_n is W g.
         let gw = self.coefficients(g)?;
         let epsilon0 = self.epsilon0(y)?;
-        let v =
-            self.firenet
-                .vjp_with_epsilon(self.b, y, self.weights, Some(&psi0), epsilon0, &gw)?;
+        let v = self.engine.firenet_vjp(
+            &self.firenet,
+            self.b,
+            y,
+            self.weights,
+            Some(&psi0),
+            epsilon0,
+            &gw,
+        )?;
         // ψ₀ = WΨ(y): the cotangent of Ψ(y) is W⁻¹ψ̄₀ (Wᵀ = W⁻¹).
         let mut out_bar = vec![Complex32::default(); v.initial.len()];
         self.wavelet.inverse_complex(&v.initial, &mut out_bar);

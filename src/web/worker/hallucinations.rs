@@ -5,19 +5,19 @@
 
 use crate::mri::brain::SliceId;
 use crate::mri::instability::Reconstructor;
-use crate::mri::learned::cascade::CascadeNet;
 use crate::mri::learned::hallucination::{
     gaussian_like, halve, outcome_of_output, unperturbed, FirenetSetting, NetCard, Outcome,
     Perturbations,
 };
 use crate::mri::learned::warm_start::WarmStart;
-use crate::mri::operator::SubsampledFourier;
+use crate::mri::operator::Sampling;
 use crate::protocol::{
     Body, HallucinateJob, Hallucination, HallucinationColumn, HallucinationRow, Picture,
 };
 use crate::web::data::{load_once, Shareable};
 use crate::web::fetch::fetch_bytes;
 use crate::web::now_ms;
+use crate::web::worker::engine;
 use crate::web::worker::mri::brain;
 use crate::{Error, Result};
 use rustfft::num_complex::Complex32;
@@ -32,11 +32,11 @@ const SOURCE_SIDE: usize = 128;
 /// Largest strength `t`.
 pub const MAX_STRENGTH: f64 = 1.5;
 
-/// A network with its card and measurements.
+/// A network with its card and measurements, on the worker's engine.
 pub struct LoadedNet {
     pub card: NetCard,
-    pub net: CascadeNet,
-    pub a: SubsampledFourier,
+    pub net: Box<dyn Reconstructor>,
+    pub a: Box<dyn Sampling>,
     /// The safetensors weights (to rebuild the network with another mask).
     pub weights: Vec<u8>,
 }
@@ -63,8 +63,9 @@ pub async fn loaded_net(name: &str) -> Result<Rc<LoadedNet>> {
         let card: NetCard = serde_json::from_slice(&json)
             .map_err(|e| Error::Data(format!("the model card of '{name}' is malformed: {e}")))?;
         let weights = fetch_bytes(&format!("./static/models/{name}.safetensors")).await?;
-        let (net, mask) = card.load(&weights)?;
-        let a = SubsampledFourier::new(mask)?;
+        let mask = card.mask.mask(card.side)?;
+        let net = engine().cascade(&card, &weights, &mask)?;
+        let a = engine().sampling(mask)?;
         Ok(LoadedNet {
             card,
             net,
@@ -129,7 +130,7 @@ pub async fn hallucinate(
             SOURCE_SIDE / 2
         )));
     }
-    let fire = FirenetSetting::new(side)?;
+    let fire = FirenetSetting::new(engine(), side)?;
     let b = fire.sampling(&loaded.a)?;
     let firenet = fire.reconstructor(&b);
     let warm = WarmStart::new(&loaded.net, &fire, &b);
@@ -276,7 +277,7 @@ pub async fn search(
     let loaded = loaded_net(&net).await?;
     let brain = brain(SOURCE_SIDE).await?;
     let x = halve(&brain.image(slice)?, SOURCE_SIDE)?;
-    let fire = FirenetSetting::new(loaded.card.side)?;
+    let fire = FirenetSetting::new(engine(), loaded.card.side)?;
     let b = fire.sampling(&loaded.a)?;
     let firenet = fire.reconstructor(&b);
     let methods: [&dyn Reconstructor; 2] = [&loaded.net, &firenet];

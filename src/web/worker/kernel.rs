@@ -12,6 +12,7 @@ use crate::mri::learned::hallucination::{halve, FirenetSetting};
 use crate::mri::learned::warm_start::WarmStart;
 use crate::protocol::{Body, KernelJob, KernelMethod, KernelResult, Picture};
 use crate::web::now_ms;
+use crate::web::worker::engine;
 use crate::web::worker::hallucinations::loaded_net;
 use crate::web::worker::mri::brain;
 use crate::{Error, Result};
@@ -53,7 +54,7 @@ pub async fn kernel(
         )));
     }
     let experiment = Experiment::new(&loaded.a, &x, &job.detail, job.t)?;
-    let fire = FirenetSetting::new(side)?;
+    let fire = FirenetSetting::new(engine(), side)?;
     let b = fire.sampling(&loaded.a)?;
     let firenet = fire.reconstructor(&b);
     let zero_filling = ZeroFilling(&loaded.a);
@@ -125,7 +126,7 @@ pub async fn kernel(
 fn result(
     job: &KernelJob,
     e: &Experiment,
-    a: &crate::mri::operator::SubsampledFourier,
+    a: &dyn crate::mri::operator::Sampling,
     names: &[(&str, String)],
     measured: Vec<(Measured, f64)>,
 ) -> KernelResult {

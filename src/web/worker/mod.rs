@@ -8,6 +8,8 @@
 //! - [`structural`]: the smallest-patch search;
 //! - [`sweep`]: the live sampling sweep;
 //! - [`universal`]: the universal search and the transfer table;
+//!
+//! The MRI jobs compute through the worker's one [`engine`] ([`crate::engine`]).
 
 pub mod hallucinations;
 pub mod kernel;
@@ -16,3 +18,11 @@ pub mod runtime;
 pub mod structural;
 pub mod sweep;
 pub mod universal;
+
+use crate::engine::{CpuEngine, Engine};
+
+/// The engine the worker's MRI jobs compute with: the one place it is chosen (the CPU engine
+/// until a WebGPU engine joins).
+pub fn engine() -> &'static dyn Engine {
+    &CpuEngine
+}

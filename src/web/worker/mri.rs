@@ -12,6 +12,7 @@ use crate::protocol::{Body, MriImage, Panel, Picture, ReconstructJob, Reconstruc
 use crate::web::data::{load_once, Shareable};
 use crate::web::fetch::fetch_bytes;
 use crate::web::now_ms;
+use crate::web::worker::engine;
 use crate::{Error, Result};
 use rustfft::num_complex::Complex32;
 use std::cell::{Cell, RefCell};
@@ -26,7 +27,7 @@ pub fn brain_url(side: usize) -> String {
 /// A finished run, kept for [`firenet_layer`].
 struct StoredRun {
     id: u64,
-    experiment: Rc<Experiment>,
+    experiment: Rc<Experiment<'static>>,
     /// The wavelet coefficients after each layer.
     layers: Vec<Vec<Complex32>>,
 }
@@ -133,17 +134,24 @@ pub async fn reconstruct(
         levels: None,
         firenet,
     };
-    let experiment = Rc::new(Experiment::new(truth, job.side, &setup)?);
+    let experiment = Rc::new(Experiment::new(engine(), truth, job.side, &setup)?);
     let truth_coefficients = experiment.truth_coefficients();
     let truth_norm = crate::mri::operator::norm(&truth_coefficients).max(f64::MIN_POSITIVE);
     let b = experiment.sparse_sampling()?;
     let mut layers: Vec<Vec<Complex32>> = Vec::with_capacity(firenet.layers());
     let mut errors = Vec::with_capacity(firenet.layers());
-    let mut run = firenet.start(&b, experiment.measurements(), experiment.weights(), None)?;
+    let mut run = experiment.engine().firenet_start(
+        &firenet,
+        &*b,
+        experiment.measurements(),
+        experiment.weights(),
+        None,
+        None,
+    )?;
     let mut millis = 0.0;
     loop {
         let start = now_ms();
-        let more = run.next_block(|_, estimate| {
+        let more = run.next_block(&mut |_, estimate| {
             // W is orthogonal: the image error is the coefficient error.
             errors.push(crate::mri::operator::distance(estimate, &truth_coefficients) / truth_norm);
             layers.push(estimate.to_vec());
@@ -163,6 +171,7 @@ pub async fn reconstruct(
         }
     }
     let psi = run.finish();
+    drop(b);
     let x = experiment.image_of(&psi);
     let side = job.side;
     let reply = Reconstruction {

@@ -14,6 +14,7 @@ use crate::protocol::{
 };
 use crate::web::data::{load_once, Shareable};
 use crate::web::now_ms;
+use crate::web::worker::engine;
 use crate::web::worker::hallucinations::{loaded_net, LoadedNet};
 use crate::web::worker::mri::brain;
 use crate::{Error, Result};
@@ -105,7 +106,7 @@ pub async fn sweep(
     let mut rate_millis = vec![0.0; points.len()];
     if !missing.is_empty() {
         let rates: Vec<f64> = missing.iter().map(|&k| job.rates[k]).collect();
-        let mut sweep = Sweep::new(&sources, test, &rates, SIDE)?;
+        let mut sweep = Sweep::new(engine(), &sources, test, &rates, SIDE)?;
         let mut since = now_ms();
         while !sweep.is_done() {
             let (m, j) = sweep.position();
@@ -168,8 +169,14 @@ pub async fn slice(job: SweepSliceJob) -> Result<Body> {
             job.slice + 1
         ))
     })?;
-    let at = AtRate::new(&common_mask(&sources, SIDE)?, SIDE, job.rate, &sources)?;
-    let outs = at.reconstruct(&FirenetSetting::new(SIDE)?, x)?;
+    let at = AtRate::new(
+        engine(),
+        &common_mask(&sources, SIDE)?,
+        SIDE,
+        job.rate,
+        &sources,
+    )?;
+    let outs = at.reconstruct(&FirenetSetting::new(engine(), SIDE)?, x)?;
     let mut titles = vec![
         ("zero-filled".to_string(), "zero-filling A*y".to_string()),
         ("firenet".to_string(), "FIRENET".to_string()),

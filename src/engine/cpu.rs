@@ -1,0 +1,115 @@
+//! The CPU engine: today's code (rustfft, the loops of [`crate::mri::firenet`], candle on the
+//! CPU for the cascade), the reference every other engine is measured against.
+
+use crate::engine::{Engine, FirenetSteps};
+use crate::mri::firenet::{Firenet, FirenetRun, FirenetVjp};
+use crate::mri::instability::Reconstructor;
+use crate::mri::learned::hallucination::NetCard;
+use crate::mri::operator::{LinearOperator, Sampling, SubsampledFourier, WaveletSampling};
+use crate::mri::sampling::Mask;
+use crate::mri::wavelet::Wavelet2;
+use crate::Result;
+use rustfft::num_complex::Complex32;
+
+/// The CPU engine (see [`crate::engine`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CpuEngine;
+
+impl FirenetSteps for FirenetRun<'_> {
+    fn blocks_done(&self) -> usize {
+        FirenetRun::blocks_done(self)
+    }
+
+    fn next_block(
+        &mut self,
+        each_layer: &mut dyn FnMut(usize, &[Complex32]) -> bool,
+    ) -> Result<bool> {
+        FirenetRun::next_block(self, each_layer)
+    }
+
+    fn psi(&self) -> &[Complex32] {
+        FirenetRun::psi(self)
+    }
+
+    fn finish(self: Box<Self>) -> Vec<Complex32> {
+        FirenetRun::finish(*self)
+    }
+}
+
+impl Engine for CpuEngine {
+    fn name(&self) -> &'static str {
+        "cpu"
+    }
+
+    fn sampling(&self, mask: Mask) -> Result<Box<dyn Sampling>> {
+        Ok(Box::new(SubsampledFourier::new(mask)?))
+    }
+
+    fn wavelet_sampling<'a>(
+        &self,
+        a: &'a dyn Sampling,
+        wavelet: &'a Wavelet2,
+    ) -> Result<Box<dyn LinearOperator + 'a>> {
+        Ok(Box::new(WaveletSampling::new(a, wavelet)?))
+    }
+
+    fn firenet_start<'a>(
+        &self,
+        firenet: &Firenet,
+        op: &'a dyn LinearOperator,
+        y: &'a [Complex32],
+        weights: &[f32],
+        initial: Option<&[Complex32]>,
+        epsilon0: Option<f32>,
+    ) -> Result<Box<dyn FirenetSteps + 'a>> {
+        Ok(Box::new(match epsilon0 {
+            None => firenet.start(op, y, weights, initial)?,
+            Some(e) => firenet.start_with_epsilon(op, y, weights, initial, e)?,
+        }))
+    }
+
+    fn firenet_run(
+        &self,
+        firenet: &Firenet,
+        op: &dyn LinearOperator,
+        y: &[Complex32],
+        weights: &[f32],
+        initial: Option<&[Complex32]>,
+        each_layer: &mut dyn FnMut(usize, &[Complex32]) -> bool,
+    ) -> Result<Vec<Complex32>> {
+        firenet.run(op, y, weights, initial, each_layer)
+    }
+
+    fn firenet_vjp(
+        &self,
+        firenet: &Firenet,
+        op: &dyn LinearOperator,
+        y: &[Complex32],
+        weights: &[f32],
+        initial: Option<&[Complex32]>,
+        epsilon0: f32,
+        g: &[Complex32],
+    ) -> Result<FirenetVjp> {
+        firenet.vjp_with_epsilon(op, y, weights, initial, epsilon0, g)
+    }
+
+    fn firenet_vjp_y(
+        &self,
+        firenet: &Firenet,
+        op: &dyn LinearOperator,
+        y: &[Complex32],
+        weights: &[f32],
+        g: &[Complex32],
+    ) -> Result<Vec<Complex32>> {
+        firenet.vjp(op, y, weights, g)
+    }
+
+    fn cascade(
+        &self,
+        card: &NetCard,
+        weights: &[u8],
+        mask: &Mask,
+    ) -> Result<Box<dyn Reconstructor>> {
+        Ok(Box::new(card.load_with(weights, mask)?))
+    }
+}
