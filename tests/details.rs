@@ -11,7 +11,7 @@ use barriers_lab::mri::instability::{Reconstructor, ZeroFilling};
 use barriers_lab::mri::learned::hallucination::{halve, FirenetSetting, NetCard, SIDE};
 use barriers_lab::mri::learned::warm_start::WarmStart;
 use barriers_lab::mri::operator::SubsampledFourier;
-use barriers_lab::route::{DetailsState, KernelState};
+use barriers_lab::mri::state::{DetailsState, KernelState};
 
 fn setting() -> (
     barriers_lab::mri::learned::cascade::CascadeNet,

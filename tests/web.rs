@@ -411,9 +411,10 @@ async fn kernel_jobs_reject_bad_requests_before_loading_anything() {
 fn the_kernel_experiment_runs_in_wasm_as_natively() {
     // The kernel page's experiment with the shipped cascade in wasm: the data of x and x′ agree
     // to rounding, the network's outputs too, and the bound holds; a zero detail is refused.
-    use barriers_lab::mri::details::{DetailKind, DetailSpec, Experiment};
+    use barriers_lab::mri::details::Experiment;
     use barriers_lab::mri::learned::hallucination::NetCard;
     use barriers_lab::mri::operator::SubsampledFourier;
+    use barriers_lab::mri::state::KernelState;
     let card: NetCard =
         serde_json::from_str(include_str!("../static/models/cascade-12.json")).unwrap();
     let (net, mask) = card
@@ -421,16 +422,11 @@ fn the_kernel_experiment_runs_in_wasm_as_natively() {
         .unwrap();
     let a = SubsampledFourier::new(mask).unwrap();
     let x = barriers_lab::mri::phantom::shepp_logan(card.side);
-    let z = DetailSpec {
-        kind: DetailKind::Text,
-        text: "AI".into(),
-        row: 30,
-        col: 32,
-        size: 2,
-        intensity: 0.5,
-    }
-    .render(card.side)
-    .unwrap();
+    let z = KernelState::default()
+        .settings
+        .detail
+        .render(card.side)
+        .unwrap();
     let e = Experiment::new(&a, &x, &z, Some(2.0)).unwrap();
     let m = e.measure(&net).unwrap();
     let b = m.bound.unwrap();

@@ -22,6 +22,9 @@
 //! - [`transfer`]: how perturbations carry over between networks (the transfer table);
 //! - [`linearity`]: Goodfellow et al.'s linearity argument (`ε‖w‖₁`) and the models at three resolutions;
 //! - [`structural`]: structural edits (strokes, erasing, patches) and the smallest label-changing patch;
+//!
+//! The pages' links:
+//! - [`state`]: each demo's URL state (Classify, Attacks, universal, linearity, structural), one table of settings per demo;
 
 pub mod affine;
 pub mod attack;
@@ -37,6 +40,7 @@ pub mod mnist;
 pub mod pooling;
 pub mod random_noise;
 pub mod robustness;
+pub mod state;
 pub mod structural;
 pub mod training;
 pub mod transfer;

@@ -15,6 +15,7 @@
 //! - [`instability`]: the worst-case perturbation search of Antun et al. (PNAS 2020);
 //! - [`kernel`]: the troublesome kernel: details projected onto `N(A)`, the error lower bound;
 //! - [`details`]: "Can u see it?": how much of a small detail a method recovers;
+//! - [`state`]: each demo's URL state (reconstruction, hallucinations, kernel, details, sweep, trade-off), one table of settings per demo;
 //!
 //! [`learned`]: the trained reconstruction networks and the experiments run on them.
 
@@ -30,5 +31,6 @@ pub mod operator;
 pub mod phantom;
 pub mod reconstruction;
 pub mod sampling;
+pub mod state;
 pub mod upload;
 pub mod wavelet;

@@ -2,7 +2,7 @@
 //! the drawing pad, and the hooks that turn the choice into an image.
 
 use crate::classification::mnist::{Digits, CLASSES};
-use crate::route::DigitSource;
+use crate::classification::state::DigitSource;
 use crate::web::data::held_out;
 use crate::web::draw::DrawPad;
 use crate::web::widgets::{DigitCanvas, Notice};

@@ -4,8 +4,8 @@
 use crate::card::ModelCard;
 use crate::classification::classifier::{Architecture, Prediction};
 
+use crate::classification::state::{ClassifyState, DigitSource};
 use crate::protocol::{Body, Job};
-use crate::route::{ClassifyState, DigitSource};
 use crate::web::compute::{use_long_job, Compute, LongJob};
 use crate::web::picker::{use_digit, use_held_out, DigitPicker};
 use crate::web::widgets::{DigitCanvas, ModelPicker, Notice, PredictionBars, Progress};

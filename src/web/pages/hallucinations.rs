@@ -7,8 +7,8 @@
 
 use crate::mri::learned::hallucination::{CurvePoint, InstabilityReport, NetReport};
 use crate::mri::learned::warm_start::{WarmCurvePoint, WarmNet, WarmStartReport};
+use crate::mri::state::{HallucinationState, STRENGTHS};
 use crate::protocol::{Body, HallucinateJob, Hallucination, HallucinationRow, Job};
-use crate::route::{HallucinationState, STRENGTHS};
 use crate::web::app::{use_query_state, Route, WorkerEpoch};
 use crate::web::compute::{use_latest_job, Compute};
 use crate::web::fetch::fetch_bytes;

@@ -10,8 +10,8 @@
 //!   magnified, with the fraction of the detail it recovers against what the sampling sees.
 
 use crate::mri::details::{DetailKind, Region, MAX_T};
+use crate::mri::state::{held_out_slice_names, DetailSettings, DetailsState, KernelState};
 use crate::protocol::{Body, Job, KernelJob, KernelMethod, KernelResult, Picture};
-use crate::route::{held_out_slice_names, DetailSettings, DetailsState, KernelState};
 use crate::web::app::{use_query_state, Route, WorkerEpoch};
 use crate::web::compute::use_latest_job;
 use crate::web::pages::mri::PictureCanvas;

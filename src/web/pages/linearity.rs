@@ -18,7 +18,7 @@ use crate::classification::linearity::{
     ResolutionModel, SIDES,
 };
 use crate::classification::mnist::{Digits, SIDE};
-use crate::route::{LinearityState, LINEARITY_DIMS, LINEARITY_EPS};
+use crate::classification::state::{LinearityState, LINEARITY_DIMS, LINEARITY_EPS};
 use crate::web::app::{use_query_state, Route};
 use crate::web::fetch::fetch_bytes;
 use crate::web::picker::use_held_out;

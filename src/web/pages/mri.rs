@@ -5,9 +5,9 @@
 
 use crate::mri::reconstruction::Quality;
 use crate::mri::sampling::Pattern;
+use crate::mri::state::{MriState, MRI_NOISE, MRI_RATES};
 use crate::mri::wavelet::Wavelet;
 use crate::protocol::{Body, Job, MriImage, Panel, Picture, Reconstruction};
-use crate::route::{MriState, MRI_NOISE, MRI_RATES};
 use crate::web::app::{use_query_state, Route, WorkerEpoch};
 use crate::web::compute::Compute;
 use crate::web::widgets::{paint_pixels, Edit, JobRun, Notice, Progress, StateEdits};
@@ -454,7 +454,7 @@ pub fn mri_demo() -> Html {
                         <input type="number" class="narrow" min="0.000001" max="0.1" step="0.0001" value={job.lambda.to_string()}
                             data-testid="lambda" onchange={on_change(Rc::new(|s: &mut MriState, v: String| {
                                 if let Ok(l) = v.parse::<f32>() {
-                                    if crate::route::MRI_LAMBDA.contains(&l) { s.job.lambda = l; }
+                                    if crate::mri::state::MRI_LAMBDA.contains(&l) { s.job.lambda = l; }
                                 }
                             }))} />
                     </label>
@@ -462,7 +462,7 @@ pub fn mri_demo() -> Html {
                         <input type="number" class="narrow" min="1" max="20" step="1" value={job.blocks.to_string()}
                             data-testid="blocks" onchange={on_change(Rc::new(|s: &mut MriState, v: String| {
                                 if let Ok(n) = v.parse::<usize>() {
-                                    if crate::route::MRI_BLOCKS.contains(&n) { s.job.blocks = n; s.layer = None; }
+                                    if crate::mri::state::MRI_BLOCKS.contains(&n) { s.job.blocks = n; s.layer = None; }
                                 }
                             }))} />
                     </label>
@@ -470,7 +470,7 @@ pub fn mri_demo() -> Html {
                         <input type="number" class="narrow" min="1" max="50" step="1" value={job.layers_per_block.to_string()}
                             data-testid="layers-per-block" onchange={on_change(Rc::new(|s: &mut MriState, v: String| {
                                 if let Ok(p) = v.parse::<usize>() {
-                                    if crate::route::MRI_LAYERS_PER_BLOCK.contains(&p) { s.job.layers_per_block = p; s.layer = None; }
+                                    if crate::mri::state::MRI_LAYERS_PER_BLOCK.contains(&p) { s.job.layers_per_block = p; s.layer = None; }
                                 }
                             }))} />
                     </label>

@@ -7,11 +7,11 @@
 use crate::classification::attack::AttackKind;
 use crate::classification::classifier::{Architecture, Prediction};
 use crate::classification::mnist::{Digits, HELD_OUT_COUNT, SIDE};
+use crate::classification::state::StructuralState;
 use crate::classification::structural::{
     measure, stroke, EditStats, Patch, Tool, CHANGE_THRESHOLD, MAX_SEARCH_SIZE, RADII,
 };
 use crate::protocol::{Body, Job, PatchAnswer};
-use crate::route::StructuralState;
 use crate::web::app::{use_query_state, Route, WorkerEpoch};
 use crate::web::compute::{use_long_job, Compute, LongJob};
 use crate::web::picker::{use_held_out, Gallery};

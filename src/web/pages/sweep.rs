@@ -8,8 +8,8 @@
 //! on a plot or in a table shows one held-out slice reconstructed at that rate by each method.
 
 use crate::mri::learned::sweep::{losses, NetFindings, SweepReport, MAX_NETS, MAX_RATES};
+use crate::mri::state::{rate_percent, SweepState};
 use crate::protocol::{Body, Job, SweepJob, SweepResult, SweepSliceJob, SweepSliceResult};
-use crate::route::{rate_percent, SweepState};
 use crate::web::app::{use_query_state, Route, WorkerEpoch};
 use crate::web::compute::{use_long_job, Compute, LongJob};
 use crate::web::data::{load_once, Shareable};

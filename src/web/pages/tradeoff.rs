@@ -5,7 +5,7 @@
 //! point is highlighted by a click, by the table or by the link `#/tradeoff?method=NAME`.
 
 use crate::mri::learned::tradeoff::{TradeoffPoint, TradeoffReport, KINDS};
-use crate::route::TradeoffState;
+use crate::mri::state::TradeoffState;
 use crate::web::app::{use_query_state, Route};
 use crate::web::data::{load_once, Shareable};
 use crate::web::fetch::fetch_bytes;

@@ -7,10 +7,10 @@
 
 use crate::classification::classifier::Architecture;
 use crate::classification::mnist::Digits;
+use crate::classification::state::{xi_range, UniversalState};
 use crate::classification::transfer::{TransferEntry, TransferReport};
 use crate::classification::universal::{Ball, PassReport, Universal};
 use crate::protocol::{Body, Job, TransferResult, UniversalJob, UniversalResult};
-use crate::route::{xi_range, UniversalState};
 use crate::web::app::{use_query_state, Route, WorkerEpoch};
 use crate::web::compute::{use_long_job, Compute, LongJob};
 use crate::web::fetch::fetch_bytes;
