@@ -11,7 +11,7 @@
 //!   `CascadeNet` itself, and its vector–Jacobian product against central differences.
 
 use barriers_lab::classification::classifier::varmap_to_safetensors;
-use barriers_lab::engine::{CpuEngine, Engine};
+use barriers_lab::engine::{CpuEngine, Engine, FirenetInput};
 use barriers_lab::mri::firenet::Firenet;
 use barriers_lab::mri::instability::Reconstructor;
 use barriers_lab::mri::learned::cascade::{CascadeNet, CascadeShape};
@@ -165,6 +165,17 @@ fn firenet_matches_the_direct_call(engine: &dyn Engine) {
     let a = engine.sampling(c.a.mask().clone()).unwrap();
     let b = engine.wavelet_sampling(&*a, &c.wavelet).unwrap();
     let f = &c.firenet;
+    // A warm start's ψ₀, and settings FIRENET refuses.
+    let psi0 = random(32 * 32, 4);
+    let psi0: Vec<Complex32> = psi0.iter().map(|v| v * 0.1).collect();
+    let bad = Firenet { blocks: 0, ..*f };
+    let input = |firenet, initial| FirenetInput {
+        firenet,
+        op: &*b,
+        y: &c.y,
+        weights: &c.weights,
+        initial,
+    };
     // Run to the end, with every layer's estimate.
     let mut want_layers = Vec::new();
     let want = f
@@ -175,7 +186,7 @@ fn firenet_matches_the_direct_call(engine: &dyn Engine) {
         .unwrap();
     let mut got_layers = Vec::new();
     let got = engine
-        .firenet_run(f, &*b, &c.y, &c.weights, None, &mut |_, e| {
+        .firenet_run(input(f, None), &mut |_, e: &[Complex32]| {
             got_layers.push(e.to_vec());
             true
         })
@@ -186,9 +197,7 @@ fn firenet_matches_the_direct_call(engine: &dyn Engine) {
         assert_close(engine, &format!("layer {}", k + 1), g, w);
     }
     // Block by block, as the worker runs it.
-    let mut run = engine
-        .firenet_start(f, &*b, &c.y, &c.weights, None, None)
-        .unwrap();
+    let mut run = engine.firenet_start(input(f, None), None).unwrap();
     let mut layers = 0;
     while run
         .next_block(&mut |k, _| {
@@ -203,23 +212,19 @@ fn firenet_matches_the_direct_call(engine: &dyn Engine) {
     assert_close(engine, "ψ after the blocks", run.psi(), &want);
     assert_close(engine, "finished ψ", &run.finish(), &want);
     // A cancelled layer cancels the run.
-    let mut run = engine
-        .firenet_start(f, &*b, &c.y, &c.weights, None, None)
-        .unwrap();
+    let mut run = engine.firenet_start(input(f, None), None).unwrap();
     assert!(matches!(
         run.next_block(&mut |k, _| k < 2),
         Err(barriers_lab::Error::Cancelled)
     ));
     // A warm start with a given ε₀.
-    let psi0 = random(32 * 32, 4);
-    let psi0: Vec<Complex32> = psi0.iter().map(|v| v * 0.1).collect();
     let eps = 0.3 * norm(&c.y) as f32;
     let mut direct = f
         .start_with_epsilon(&direct_b, &c.y, &c.weights, Some(&psi0), eps)
         .unwrap();
     while direct.next_block(|_, _| true).unwrap() {}
     let mut run = engine
-        .firenet_start(f, &*b, &c.y, &c.weights, Some(&psi0), Some(eps))
+        .firenet_start(input(f, Some(&psi0)), Some(eps))
         .unwrap();
     while run.next_block(&mut |_, _| true).unwrap() {}
     assert_close(engine, "warm-started ψ_n", &run.finish(), &direct.finish());
@@ -228,12 +233,10 @@ fn firenet_matches_the_direct_call(engine: &dyn Engine) {
     assert_close(
         engine,
         "FIRENET's gradient in y",
-        &engine.firenet_vjp_y(f, &*b, &c.y, &c.weights, &g).unwrap(),
+        &engine.firenet_vjp_y(input(f, None), &g).unwrap(),
         &f.vjp(&direct_b, &c.y, &c.weights, &g).unwrap(),
     );
-    let got = engine
-        .firenet_vjp(f, &*b, &c.y, &c.weights, Some(&psi0), eps, &g)
-        .unwrap();
+    let got = engine.firenet_vjp(input(f, Some(&psi0)), eps, &g).unwrap();
     let want = f
         .vjp_with_epsilon(&direct_b, &c.y, &c.weights, Some(&psi0), eps, &g)
         .unwrap();
@@ -248,10 +251,7 @@ fn firenet_matches_the_direct_call(engine: &dyn Engine) {
         want.epsilon0
     );
     // Bad settings are refused as by the direct call.
-    let bad = Firenet { blocks: 0, ..*f };
-    assert!(engine
-        .firenet_start(&bad, &*b, &c.y, &c.weights, None, None)
-        .is_err());
+    assert!(engine.firenet_start(input(&bad, None), None).is_err());
 }
 
 /// A small seeded cascade (16², Cartesian), its weights (with non-zero biases, as in a trained

@@ -1,8 +1,8 @@
 //! The CPU engine: today's code (rustfft, the loops of [`crate::mri::firenet`], candle on the
 //! CPU for the cascade), the reference every other engine is measured against.
 
-use crate::engine::{Engine, FirenetSteps};
-use crate::mri::firenet::{Firenet, FirenetRun, FirenetVjp};
+use crate::engine::{Engine, FirenetInput, FirenetSteps};
+use crate::mri::firenet::{FirenetRun, FirenetVjp};
 use crate::mri::instability::Reconstructor;
 use crate::mri::learned::hallucination::NetCard;
 use crate::mri::operator::{LinearOperator, Sampling, SubsampledFourier, WaveletSampling};
@@ -55,53 +55,36 @@ impl Engine for CpuEngine {
 
     fn firenet_start<'a>(
         &self,
-        firenet: &Firenet,
-        op: &'a dyn LinearOperator,
-        y: &'a [Complex32],
-        weights: &[f32],
-        initial: Option<&[Complex32]>,
+        input: FirenetInput<'a>,
         epsilon0: Option<f32>,
     ) -> Result<Box<dyn FirenetSteps + 'a>> {
+        let FirenetInput {
+            firenet,
+            op,
+            y,
+            weights,
+            initial,
+        } = input;
         Ok(Box::new(match epsilon0 {
             None => firenet.start(op, y, weights, initial)?,
             Some(e) => firenet.start_with_epsilon(op, y, weights, initial, e)?,
         }))
     }
 
-    fn firenet_run(
-        &self,
-        firenet: &Firenet,
-        op: &dyn LinearOperator,
-        y: &[Complex32],
-        weights: &[f32],
-        initial: Option<&[Complex32]>,
-        each_layer: &mut dyn FnMut(usize, &[Complex32]) -> bool,
-    ) -> Result<Vec<Complex32>> {
-        firenet.run(op, y, weights, initial, each_layer)
-    }
-
     fn firenet_vjp(
         &self,
-        firenet: &Firenet,
-        op: &dyn LinearOperator,
-        y: &[Complex32],
-        weights: &[f32],
-        initial: Option<&[Complex32]>,
+        input: FirenetInput,
         epsilon0: f32,
         g: &[Complex32],
     ) -> Result<FirenetVjp> {
+        let FirenetInput {
+            firenet,
+            op,
+            y,
+            weights,
+            initial,
+        } = input;
         firenet.vjp_with_epsilon(op, y, weights, initial, epsilon0, g)
-    }
-
-    fn firenet_vjp_y(
-        &self,
-        firenet: &Firenet,
-        op: &dyn LinearOperator,
-        y: &[Complex32],
-        weights: &[f32],
-        g: &[Complex32],
-    ) -> Result<Vec<Complex32>> {
-        firenet.vjp(op, y, weights, g)
     }
 
     fn cascade(

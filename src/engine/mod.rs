@@ -46,6 +46,17 @@ use crate::mri::wavelet::Wavelet2;
 use crate::Result;
 use rustfft::num_complex::Complex32;
 
+/// What a FIRENET run reads: its settings, `op = B`, the data `y`, per-coefficient weights and
+/// an optional initial guess `ψ₀` (wavelet coefficients).
+#[derive(Clone, Copy)]
+pub struct FirenetInput<'a> {
+    pub firenet: &'a Firenet,
+    pub op: &'a dyn LinearOperator,
+    pub y: &'a [Complex32],
+    pub weights: &'a [f32],
+    pub initial: Option<&'a [Complex32]>,
+}
+
 /// A FIRENET run in progress on an engine (see [`Engine::firenet_start`]).
 pub trait FirenetSteps {
     /// Blocks completed.
@@ -79,61 +90,44 @@ pub trait Engine {
         wavelet: &'a Wavelet2,
     ) -> Result<Box<dyn LinearOperator + 'a>>;
 
-    /// Starts FIRENET (`firenet`'s settings) on `op = B` with data `y`, per-coefficient weights,
-    /// an optional initial guess `ψ₀` and the restart scheme's `ε₀` (`None`: `‖y‖₂`), as
+    /// Starts FIRENET on `input` with the restart scheme's `ε₀` (`None`: `‖y‖₂`), as
     /// [`Firenet::start_with_epsilon`]; the caller advances it block by block.
-    #[allow(clippy::too_many_arguments)]
     fn firenet_start<'a>(
         &self,
-        firenet: &Firenet,
-        op: &'a dyn LinearOperator,
-        y: &'a [Complex32],
-        weights: &[f32],
-        initial: Option<&[Complex32]>,
+        input: FirenetInput<'a>,
         epsilon0: Option<f32>,
     ) -> Result<Box<dyn FirenetSteps + 'a>>;
 
-    /// FIRENET to the end from `ψ₀` (`ε₀ = ‖y‖₂`), as [`Firenet::run`]: `ψ_n`.
+    /// FIRENET to the end (`ε₀ = ‖y‖₂`), as [`Firenet::run`]: `ψ_n`.
     fn firenet_run(
         &self,
-        firenet: &Firenet,
-        op: &dyn LinearOperator,
-        y: &[Complex32],
-        weights: &[f32],
-        initial: Option<&[Complex32]>,
+        input: FirenetInput,
         each_layer: &mut dyn FnMut(usize, &[Complex32]) -> bool,
     ) -> Result<Vec<Complex32>> {
-        let mut run = self.firenet_start(firenet, op, y, weights, initial, None)?;
+        let mut run = self.firenet_start(input, None)?;
         while run.next_block(each_layer)? {}
         Ok(run.finish())
     }
 
-    /// The vector–Jacobian product of `(y, ψ₀, ε₀) ↦ ψ_n`, as [`Firenet::vjp_with_epsilon`].
-    #[allow(clippy::too_many_arguments)]
+    /// The vector–Jacobian product of `(y, ψ₀, ε₀) ↦ ψ_n` at `input` and `ε₀`, as
+    /// [`Firenet::vjp_with_epsilon`].
     fn firenet_vjp(
         &self,
-        firenet: &Firenet,
-        op: &dyn LinearOperator,
-        y: &[Complex32],
-        weights: &[f32],
-        initial: Option<&[Complex32]>,
+        input: FirenetInput,
         epsilon0: f32,
         g: &[Complex32],
     ) -> Result<FirenetVjp>;
 
-    /// The gradient in `y` of `Re⟨ψ_n(y), g⟩` from `ψ₀ = 0` with `ε₀ = ‖y‖₂` (through the
-    /// restart scales too), as [`Firenet::vjp`].
-    fn firenet_vjp_y(
-        &self,
-        firenet: &Firenet,
-        op: &dyn LinearOperator,
-        y: &[Complex32],
-        weights: &[f32],
-        g: &[Complex32],
-    ) -> Result<Vec<Complex32>> {
-        let y_norm = norm(y);
-        let v = self.firenet_vjp(firenet, op, y, weights, None, y_norm as f32, g)?;
-        Ok(through_norm(v, y, y_norm).0)
+    /// The gradient in `y` of `Re⟨ψ_n(y), g⟩` from `ψ₀ = 0` (`input.initial` is not read) with
+    /// `ε₀ = ‖y‖₂` (through the restart scales too), as [`Firenet::vjp`].
+    fn firenet_vjp_y(&self, input: FirenetInput, g: &[Complex32]) -> Result<Vec<Complex32>> {
+        let y_norm = norm(input.y);
+        let cold = FirenetInput {
+            initial: None,
+            ..input
+        };
+        let v = self.firenet_vjp(cold, y_norm as f32, g)?;
+        Ok(through_norm(v, input.y, y_norm).0)
     }
 
     /// The deep cascade of `card` with its safetensors `weights` and `mask` in its

@@ -12,7 +12,7 @@
 //! product takes part through [`Reconstructor`]; zero-filling (`Ψ = A*`, κ ≤ 1) is the check.
 //! Images are real: `r` is real and the gradient's real part is taken.
 
-use crate::engine::Engine;
+use crate::engine::{Engine, FirenetInput};
 use crate::mri::operator::{norm, LinearOperator, Sampling};
 use crate::{Error, Result};
 use rand::{Rng, SeedableRng};
@@ -62,16 +62,21 @@ pub struct FirenetReconstructor<'a> {
     pub weights: &'a [f32],
 }
 
+impl FirenetReconstructor<'_> {
+    fn input<'a>(&'a self, y: &'a [Complex32]) -> FirenetInput<'a> {
+        FirenetInput {
+            firenet: &self.firenet,
+            op: self.b,
+            y,
+            weights: self.weights,
+            initial: None,
+        }
+    }
+}
+
 impl Reconstructor for FirenetReconstructor<'_> {
     fn reconstruct(&self, y: &[Complex32]) -> Result<Vec<Complex32>> {
-        let psi = self.engine.firenet_run(
-            &self.firenet,
-            self.b,
-            y,
-            self.weights,
-            None,
-            &mut |_, _| true,
-        )?;
+        let psi = self.engine.firenet_run(self.input(y), &mut |_, _| true)?;
         let mut x = vec![Complex32::default(); psi.len()];
         self.wavelet.inverse_complex(&psi, &mut x);
         Ok(x)
@@ -81,8 +86,7 @@ impl Reconstructor for FirenetReconstructor<'_> {
         // x = W⁻¹ψ with W orthogonal: the cotangent of ψ is W g.
         let mut gw = vec![Complex32::default(); g.len()];
         self.wavelet.forward_complex(g, &mut gw);
-        self.engine
-            .firenet_vjp_y(&self.firenet, self.b, y, self.weights, &gw)
+        self.engine.firenet_vjp_y(self.input(y), &gw)
     }
 }
 

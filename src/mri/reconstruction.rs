@@ -3,7 +3,7 @@
 //! the zero-filled reconstruction `A*y`, and FIRENET over wavelet coefficients, with the quality
 //! of each (PSNR, SSIM, relative error of `|x̂|` against `x`).
 
-use crate::engine::Engine;
+use crate::engine::{Engine, FirenetInput};
 use crate::mri::firenet::Firenet;
 use crate::mri::fourier::fftshift;
 use crate::mri::metrics::{psnr, relative_error, ssim};
@@ -153,9 +153,14 @@ impl<'e> Experiment<'e> {
     /// Runs FIRENET to the end (no per-layer output).
     pub fn firenet(&self, firenet: &Firenet) -> Result<Vec<Complex32>> {
         let b = self.sparse_sampling()?;
-        let psi =
-            self.engine
-                .firenet_run(firenet, &*b, &self.y, &self.weights, None, &mut |_, _| true)?;
+        let input = FirenetInput {
+            firenet,
+            op: &*b,
+            y: &self.y,
+            weights: &self.weights,
+            initial: None,
+        };
+        let psi = self.engine.firenet_run(input, &mut |_, _| true)?;
         Ok(self.image_of(&psi))
     }
 

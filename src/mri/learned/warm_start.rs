@@ -21,7 +21,7 @@
 //! the scales `α_k` then freeze `ψ₀`, and nothing changes (measured: `lab warm-start-report`),
 //! so `ε₀` is a multiple of `‖y‖₂`.
 
-use crate::engine::Engine;
+use crate::engine::{Engine, FirenetInput};
 use crate::mri::firenet::Firenet;
 use crate::mri::instability::Reconstructor;
 use crate::mri::learned::hallucination::FirenetSetting;
@@ -94,19 +94,26 @@ impl<'a> WarmStart<'a> {
     /// The FIRENET stage alone on an output `Ψ(y)` already computed: `W⁻¹ψ_n(y; WΨ(y))`.
     pub fn refine(&self, y: &[Complex32], inner_output: &[Complex32]) -> Result<Vec<Complex32>> {
         let psi0 = self.coefficients(inner_output)?;
-        let mut run = self.engine.firenet_start(
-            &self.firenet,
-            self.b,
-            y,
-            self.weights,
-            Some(&psi0),
-            Some(self.epsilon0(y)?),
-        )?;
+        let input = self.input(y, &psi0);
+        let mut run = self.engine.firenet_start(input, Some(self.epsilon0(y)?))?;
         while run.next_block(&mut |_, _| true)? {}
         let psi = run.finish();
         let mut x = vec![Complex32::default(); psi.len()];
         self.wavelet.inverse_complex(&psi, &mut x);
         Ok(x)
+    }
+}
+
+impl WarmStart<'_> {
+    /// FIRENET's input for data `y` from the initial guess `psi0`.
+    fn input<'a>(&'a self, y: &'a [Complex32], psi0: &'a [Complex32]) -> FirenetInput<'a> {
+        FirenetInput {
+            firenet: &self.firenet,
+            op: self.b,
+            y,
+            weights: self.weights,
+            initial: Some(psi0),
+        }
     }
 }
 
@@ -121,15 +128,9 @@ impl Reconstructor for WarmStart<'_> {
         // x = W⁻¹ψ_n with W orthogonal: the cotangent of ψ_n is W g.
         let gw = self.coefficients(g)?;
         let epsilon0 = self.epsilon0(y)?;
-        let v = self.engine.firenet_vjp(
-            &self.firenet,
-            self.b,
-            y,
-            self.weights,
-            Some(&psi0),
-            epsilon0,
-            &gw,
-        )?;
+        let v = self
+            .engine
+            .firenet_vjp(self.input(y, &psi0), epsilon0, &gw)?;
         // ψ₀ = WΨ(y): the cotangent of Ψ(y) is W⁻¹ψ̄₀ (Wᵀ = W⁻¹).
         let mut out_bar = vec![Complex32::default(); v.initial.len()];
         self.wavelet.inverse_complex(&v.initial, &mut out_bar);

@@ -2,6 +2,7 @@
 //! yield between blocks so that a newer request supersedes an older one), a FIRENET layer of the
 //! last run on request, uploads, and the catalogue of held-out brain slices.
 
+use crate::engine::FirenetInput;
 use crate::mri::brain::{BrainSlices, Orientation};
 use crate::mri::firenet::Firenet;
 use crate::mri::phantom::{random_ellipses, shepp_logan};
@@ -140,14 +141,14 @@ pub async fn reconstruct(
     let b = experiment.sparse_sampling()?;
     let mut layers: Vec<Vec<Complex32>> = Vec::with_capacity(firenet.layers());
     let mut errors = Vec::with_capacity(firenet.layers());
-    let mut run = experiment.engine().firenet_start(
-        &firenet,
-        &*b,
-        experiment.measurements(),
-        experiment.weights(),
-        None,
-        None,
-    )?;
+    let input = FirenetInput {
+        firenet: &firenet,
+        op: &*b,
+        y: experiment.measurements(),
+        weights: experiment.weights(),
+        initial: None,
+    };
+    let mut run = experiment.engine().firenet_start(input, None)?;
     let mut millis = 0.0;
     loop {
         let start = now_ms();
