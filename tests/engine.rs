@@ -17,15 +17,14 @@ use barriers_lab::mri::instability::Reconstructor;
 use barriers_lab::mri::learned::cascade::{CascadeNet, CascadeShape};
 use barriers_lab::mri::learned::hallucination::NetCard;
 use barriers_lab::mri::operator::{
-    distance, inner_re, norm, LinearOperator, SubsampledFourier, WaveletSampling,
+    adjoint_gap, distance, inner_re, norm, random_complex, LinearOperator, SubsampledFourier,
+    WaveletSampling,
 };
 use barriers_lab::mri::phantom::shepp_logan;
 use barriers_lab::mri::sampling::{mask, Mask, MaskSpec, Pattern};
 use barriers_lab::mri::wavelet::{Wavelet, Wavelet2};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarMap;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use rustfft::num_complex::Complex32;
 
 /// Every engine the suite runs against.
@@ -61,30 +60,6 @@ fn assert_close(engine: &dyn Engine, what: &str, got: &[Complex32], want: &[Comp
             engine.name()
         );
     }
-}
-
-fn random(len: usize, seed: u64) -> Vec<Complex32> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    (0..len)
-        .map(|_| Complex32::new(rng.random_range(-1.0..1.0), rng.random_range(-1.0..1.0)))
-        .collect()
-}
-
-/// `|⟨Lx, y⟩ − ⟨x, L*y⟩| / (‖x‖‖y‖)` over the real and imaginary parts of the inner product.
-fn adjoint_gap(op: &dyn LinearOperator, seed: u64) -> f64 {
-    let x = random(op.input_len(), seed);
-    let y = random(op.output_len(), seed + 1);
-    let mut lx = vec![Complex32::default(); op.output_len()];
-    op.apply(&x, &mut lx);
-    let mut worst: f64 = 0.0;
-    for rot in [Complex32::new(1.0, 0.0), Complex32::new(0.0, 1.0)] {
-        let yr: Vec<Complex32> = y.iter().map(|v| v * rot).collect();
-        let mut lty = vec![Complex32::default(); op.input_len()];
-        op.adjoint(&yr, &mut lty);
-        let gap = (inner_re(&lx, &yr) - inner_re(&x, &lty)).abs() / (norm(&x) * norm(&yr));
-        worst = worst.max(gap);
-    }
-    worst
 }
 
 fn adjoint_identity_holds(engine: &dyn Engine) {
@@ -166,7 +141,7 @@ fn firenet_matches_the_direct_call(engine: &dyn Engine) {
     let b = engine.wavelet_sampling(&*a, &c.wavelet).unwrap();
     let f = &c.firenet;
     // A warm start's ψ₀, and settings FIRENET refuses.
-    let psi0 = random(32 * 32, 4);
+    let psi0 = random_complex(32 * 32, 4);
     let psi0: Vec<Complex32> = psi0.iter().map(|v| v * 0.1).collect();
     let bad = Firenet { blocks: 0, ..*f };
     let input = |firenet, initial| FirenetInput {
@@ -229,7 +204,7 @@ fn firenet_matches_the_direct_call(engine: &dyn Engine) {
     while run.next_block(&mut |_, _| true).unwrap() {}
     assert_close(engine, "warm-started ψ_n", &run.finish(), &direct.finish());
     // The vector–Jacobian products.
-    let g = random(32 * 32, 6);
+    let g = random_complex(32 * 32, 6);
     assert_close(
         engine,
         "FIRENET's gradient in y",
@@ -305,7 +280,7 @@ fn cascade_matches_the_direct_call(engine: &dyn Engine) {
     let y = a.measure(&x);
     let out = psi.reconstruct(&y).unwrap();
     assert_close(engine, "Ψ(y)", &out, &net.reconstruct(&y).unwrap());
-    let g = random(side * side, 9);
+    let g = random_complex(side * side, 9);
     let grad = psi.vjp(&y, &g).unwrap();
     assert_close(engine, "J_Ψ(y)* g", &grad, &net.vjp(&y, &g).unwrap());
     // Central differences of f(y) = Re⟨Ψ(y), g⟩ along a random direction d, ‖d‖ = ‖y‖. f is
@@ -314,7 +289,7 @@ fn cascade_matches_the_direct_call(engine: &dyn Engine) {
     // 1.1073, 1.1650, 1.1662 at h = 1e-3, 3e-4, 1e-4 for 1.1636), and below 1e-4 single-precision
     // rounding takes over.
     let f = |y: &[Complex32]| inner_re(&psi.reconstruct(y).unwrap(), &g);
-    let d = random(y.len(), 10);
+    let d = random_complex(y.len(), 10);
     let scale = (norm(&y) / norm(&d)) as f32;
     let d: Vec<Complex32> = d.iter().map(|v| v * scale).collect();
     let h = 3e-4f32;

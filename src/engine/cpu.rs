@@ -65,6 +65,7 @@ impl Engine for CpuEngine {
             weights,
             initial,
         } = input;
+        // ε₀ = ‖y‖₂ unless given.
         Ok(Box::new(match epsilon0 {
             None => firenet.start(op, y, weights, initial)?,
             Some(e) => firenet.start_with_epsilon(op, y, weights, initial, e)?,
@@ -77,14 +78,8 @@ impl Engine for CpuEngine {
         epsilon0: f32,
         g: &[Complex32],
     ) -> Result<FirenetVjp> {
-        let FirenetInput {
-            firenet,
-            op,
-            y,
-            weights,
-            initial,
-        } = input;
-        firenet.vjp_with_epsilon(op, y, weights, initial, epsilon0, g)
+        let i = input;
+        (i.firenet).vjp_with_epsilon(i.op, i.y, i.weights, i.initial, epsilon0, g)
     }
 
     fn cascade(

@@ -298,37 +298,39 @@ pub fn noise_like(y: &[Complex32], level: f64, seed: u64) -> Result<Vec<Complex3
     Ok(e.into_iter().map(|v| v * scale).collect())
 }
 
+/// A seeded random complex vector, entries uniform in `[−1, 1) + i[−1, 1)`.
+pub fn random_complex(len: usize, seed: u64) -> Vec<Complex32> {
+    use rand::Rng;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..len)
+        .map(|_| Complex32::new(rng.random_range(-1.0..1.0), rng.random_range(-1.0..1.0)))
+        .collect()
+}
+
+/// The adjoint test of an operator `L`: `|⟨Lx, y⟩ − ⟨x, L*y⟩| / (‖x‖‖y‖)` for seeded random
+/// complex `x`, `y`, the worst of the real and imaginary parts of the inner product (through the
+/// real parts of `⟨·, y⟩` and `⟨·, iy⟩`). Every engine's operators pass it (`tests/engine.rs`).
+pub fn adjoint_gap(op: &dyn LinearOperator, seed: u64) -> f64 {
+    let x = random_complex(op.input_len(), seed);
+    let y = random_complex(op.output_len(), seed + 1);
+    let mut lx = vec![Complex32::default(); op.output_len()];
+    op.apply(&x, &mut lx);
+    let mut worst: f64 = 0.0;
+    for rot in [Complex32::new(1.0, 0.0), Complex32::new(0.0, 1.0)] {
+        let yr: Vec<Complex32> = y.iter().map(|v| v * rot).collect();
+        let mut lty = vec![Complex32::default(); op.input_len()];
+        op.adjoint(&yr, &mut lty);
+        let gap = (inner_re(&lx, &yr) - inner_re(&x, &lty)).abs() / (norm(&x) * norm(&yr));
+        worst = worst.max(gap);
+    }
+    worst
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::mri::sampling::{mask, Pattern};
     use crate::mri::wavelet::Wavelet;
-    use rand::Rng;
-
-    fn random(len: usize, seed: u64) -> Vec<Complex32> {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        (0..len)
-            .map(|_| Complex32::new(rng.random_range(-1.0..1.0), rng.random_range(-1.0..1.0)))
-            .collect()
-    }
-
-    /// `|⟨Lx, y⟩ − ⟨x, L*y⟩| / (‖x‖‖y‖)` for random complex `x`, `y` (both real and imaginary
-    /// parts of the inner product, through the real parts of ⟨·, y⟩ and ⟨·, iy⟩).
-    fn adjoint_gap(op: &dyn LinearOperator, seed: u64) -> f64 {
-        let x = random(op.input_len(), seed);
-        let y = random(op.output_len(), seed + 1);
-        let mut lx = vec![Complex32::default(); op.output_len()];
-        op.apply(&x, &mut lx);
-        let mut worst: f64 = 0.0;
-        for rot in [Complex32::new(1.0, 0.0), Complex32::new(0.0, 1.0)] {
-            let yr: Vec<Complex32> = y.iter().map(|v| v * rot).collect();
-            let mut lty = vec![Complex32::default(); op.input_len()];
-            op.adjoint(&yr, &mut lty);
-            let gap = (inner_re(&lx, &yr) - inner_re(&x, &lty)).abs() / (norm(&x) * norm(&yr));
-            worst = worst.max(gap);
-        }
-        worst
-    }
 
     #[test]
     fn a_and_b_pass_the_adjoint_test_and_have_norm_one() {
@@ -342,7 +344,7 @@ mod tests {
                     let b = WaveletSampling::new(&a, &wav).unwrap();
                     assert!(adjoint_gap(&b, 12) <= 1e-5, "{} B", pattern.name());
                     // ‖B z‖ ≤ ‖z‖, with equality when z's image is all sampled frequencies.
-                    let z = random(b.input_len(), 3);
+                    let z = random_complex(b.input_len(), 3);
                     let mut bz = vec![Complex32::default(); b.output_len()];
                     b.apply(&z, &mut bz);
                     assert!(norm(&bz) <= norm(&z) * (1.0 + 1e-5));
@@ -380,7 +382,7 @@ mod tests {
 
     #[test]
     fn noise_has_the_requested_relative_norm() {
-        let y = random(500, 4);
+        let y = random_complex(500, 4);
         let e = noise_like(&y, 0.05, 9).unwrap();
         assert!((norm(&e) / norm(&y) - 0.05).abs() < 1e-6);
         assert_eq!(e, noise_like(&y, 0.05, 9).unwrap());
