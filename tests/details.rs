@@ -5,10 +5,12 @@
 //! recovered fraction is measured and printed; through the kernel nothing is recovered and the
 //! lower bound holds.
 
+mod shipped;
+
 use barriers_lab::mri::brain::{BrainSlices, SliceId};
 use barriers_lab::mri::details::Experiment;
 use barriers_lab::mri::instability::{Reconstructor, ZeroFilling};
-use barriers_lab::mri::learned::hallucination::{halve, FirenetSetting, NetCard, SIDE};
+use barriers_lab::mri::learned::hallucination::{halve, FirenetSetting, SIDE};
 use barriers_lab::mri::learned::warm_start::WarmStart;
 use barriers_lab::mri::operator::SubsampledFourier;
 use barriers_lab::mri::state::{DetailsState, KernelState};
@@ -18,17 +20,8 @@ fn setting() -> (
     SubsampledFourier,
     BrainSlices,
 ) {
-    let card: NetCard =
-        serde_json::from_str(&std::fs::read_to_string("static/models/cascade-12.json").unwrap())
-            .unwrap();
-    let (net, m) = card
-        .load(&std::fs::read("static/models/cascade-12.safetensors").unwrap())
-        .unwrap();
-    let brain = BrainSlices::from_safetensors(
-        &std::fs::read("static/data/mri/brain-128.safetensors").unwrap(),
-    )
-    .unwrap();
-    (net, SubsampledFourier::new(m).unwrap(), brain)
+    let (_, net, a) = shipped::network("cascade-12");
+    (net, a, shipped::brain())
 }
 
 /// Runs `body` with `cascade-12`'s sampling, the brain slices and the four methods.

@@ -4,13 +4,15 @@
 //! `‖R(Ax) − x‖ + ‖R(Ax′) − x′‖ ≥ t‖z_N‖` holds for zero-filling, FIRENET and the shipped network
 //! `cascade-12` on held-out brain slices; the 5 × 7 font.
 
+mod shipped;
+
 use barriers_lab::mri::brain::{BrainSlices, SliceId};
 use barriers_lab::mri::instability::{Reconstructor, ZeroFilling};
 use barriers_lab::mri::kernel::{
     distance64, error_bound, glyph, kernel_component, narrow, norm64, widen_real, Detail,
     KernelProjector, Pair, CHARSET, GLYPH_HEIGHT, GLYPH_WIDTH,
 };
-use barriers_lab::mri::learned::hallucination::{halve, FirenetSetting, NetCard, SIDE};
+use barriers_lab::mri::learned::hallucination::{halve, FirenetSetting, SIDE};
 use barriers_lab::mri::operator::{norm, LinearOperator, SubsampledFourier};
 use barriers_lab::mri::sampling::{mask, Pattern};
 use rustfft::num_complex::{Complex32, Complex64};
@@ -137,14 +139,8 @@ fn held_out_slice(brain: &BrainSlices, name: &str) -> Vec<f32> {
 
 #[test]
 fn the_lower_bound_holds_for_zero_filling_firenet_and_cascade_12() {
-    let card: NetCard =
-        serde_json::from_str(&std::fs::read_to_string("static/models/cascade-12.json").unwrap())
-            .unwrap();
-    let (net, m) = card
-        .load(&std::fs::read("static/models/cascade-12.safetensors").unwrap())
-        .unwrap();
-    assert_eq!(m.side(), SIDE);
-    let a = SubsampledFourier::new(m).unwrap();
+    let (_, net, a) = shipped::network("cascade-12");
+    assert_eq!(a.mask().side(), SIDE);
     let fire = FirenetSetting::new(&barriers_lab::engine::CpuEngine, SIDE).unwrap();
     let b = fire.sampling(&a).unwrap();
     let firenet = fire.reconstructor(&b);
@@ -154,10 +150,7 @@ fn the_lower_bound_holds_for_zero_filling_firenet_and_cascade_12() {
         ("FIRENET", &firenet),
         ("cascade-12", &net),
     ];
-    let brain = BrainSlices::from_safetensors(
-        &std::fs::read("static/data/mri/brain-128.safetensors").unwrap(),
-    )
-    .unwrap();
+    let brain = shipped::brain();
     let projector = KernelProjector::new(&a).unwrap();
     for slice in ["axial 10", "coronal 10"] {
         let x = held_out_slice(&brain, slice);

@@ -310,7 +310,6 @@ async fn runtime_reconstructs_keeps_layers_and_handles_uploads() {
 #[wasm_bindgen_test]
 async fn hallucination_jobs_reject_bad_requests_before_loading_anything() {
     use barriers_lab::protocol::HallucinateJob;
-    let none = |_: Body| {};
     let job = |strength: f64, slice: &str| {
         Job::Hallucinate(HallucinateJob {
             net: "cascade-12".into(),
@@ -319,18 +318,16 @@ async fn hallucination_jobs_reject_bad_requests_before_loading_anything() {
             gaussian: false,
         })
     };
-    for (j, expect) in [
-        (job(f64::NAN, "axial 10"), "strength"),
-        (job(2.0, "axial 10"), "strength"),
-        (job(1.0, "axial"), "not a slice"),
-        (job(1.0, "oblique 3"), "oblique"),
-    ] {
-        let body = runtime::execute(60, j, &none).await;
-        assert!(
-            matches!(body, Body::Failed { ref message } if message.contains(expect)),
-            "{expect}: {body:?}"
-        );
-    }
+    assert_rejected(
+        60,
+        [
+            (job(f64::NAN, "axial 10"), "strength"),
+            (job(2.0, "axial 10"), "strength"),
+            (job(1.0, "axial"), "not a slice"),
+            (job(1.0, "oblique 3"), "oblique"),
+        ],
+    )
+    .await;
     let search = |rel_r: f64, iterations: usize| Job::InstabilitySearch {
         net: "cascade-12".into(),
         slice: "axial 10".into(),
@@ -338,31 +335,23 @@ async fn hallucination_jobs_reject_bad_requests_before_loading_anything() {
         iterations,
         seed: 1,
     };
-    for (j, expect) in [
-        (search(0.0, 5), "‖r‖/‖x‖"),
-        (search(0.5, 5), "‖r‖/‖x‖"),
-        (search(0.02, 0), "iterations"),
-        (search(0.02, 1000), "iterations"),
-    ] {
-        let body = runtime::execute(61, j, &none).await;
-        assert!(
-            matches!(body, Body::Failed { ref message } if message.contains(expect)),
-            "{expect}: {body:?}"
-        );
-    }
+    assert_rejected(
+        61,
+        [
+            (search(0.0, 5), "‖r‖/‖x‖"),
+            (search(0.5, 5), "‖r‖/‖x‖"),
+            (search(0.02, 0), "iterations"),
+            (search(0.02, 1000), "iterations"),
+        ],
+    )
+    .await;
 }
 
 #[wasm_bindgen_test]
 fn the_shipped_cascade_runs_in_wasm_and_keeps_its_measurements() {
     use barriers_lab::mri::instability::Reconstructor;
-    use barriers_lab::mri::learned::hallucination::NetCard;
-    use barriers_lab::mri::operator::{distance, norm, LinearOperator, SubsampledFourier};
-    let card: NetCard =
-        serde_json::from_str(include_str!("../static/models/cascade-12.json")).unwrap();
-    let (net, mask) = card
-        .load(include_bytes!("../static/models/cascade-12.safetensors"))
-        .unwrap();
-    let a = SubsampledFourier::new(mask).unwrap();
+    use barriers_lab::mri::operator::{distance, norm, LinearOperator};
+    let (card, net, a) = shipped_cascade_12();
     let x = barriers_lab::mri::phantom::shepp_logan(card.side);
     let y = a.measure(&x);
     let mut times = Vec::new();
@@ -385,7 +374,6 @@ fn the_shipped_cascade_runs_in_wasm_and_keeps_its_measurements() {
 #[wasm_bindgen_test]
 async fn kernel_jobs_reject_bad_requests_before_loading_anything() {
     use barriers_lab::protocol::KernelJob;
-    let none = |_: Body| {};
     let job = |slice: &str, t: Option<f64>| {
         Job::Kernel(KernelJob {
             net: "cascade-12".into(),
@@ -394,17 +382,15 @@ async fn kernel_jobs_reject_bad_requests_before_loading_anything() {
             t,
         })
     };
-    for (j, expect) in [
-        (job("axial 9", Some(1.0)), "training slice"),
-        (job("axial", Some(1.0)), "not a slice"),
-        (job("oblique 2", None), "oblique"),
-    ] {
-        let body = runtime::execute(70, j, &none).await;
-        assert!(
-            matches!(body, Body::Failed { ref message } if message.contains(expect)),
-            "{expect}: {body:?}"
-        );
-    }
+    assert_rejected(
+        70,
+        [
+            (job("axial 9", Some(1.0)), "training slice"),
+            (job("axial", Some(1.0)), "not a slice"),
+            (job("oblique 2", None), "oblique"),
+        ],
+    )
+    .await;
 }
 
 #[wasm_bindgen_test]
@@ -412,15 +398,8 @@ fn the_kernel_experiment_runs_in_wasm_as_natively() {
     // The kernel page's experiment with the shipped cascade in wasm: the data of x and x′ agree
     // to rounding, the network's outputs too, and the bound holds; a zero detail is refused.
     use barriers_lab::mri::details::Experiment;
-    use barriers_lab::mri::learned::hallucination::NetCard;
-    use barriers_lab::mri::operator::SubsampledFourier;
     use barriers_lab::mri::state::KernelState;
-    let card: NetCard =
-        serde_json::from_str(include_str!("../static/models/cascade-12.json")).unwrap();
-    let (net, mask) = card
-        .load(include_bytes!("../static/models/cascade-12.safetensors"))
-        .unwrap();
-    let a = SubsampledFourier::new(mask).unwrap();
+    let (card, net, a) = shipped_cascade_12();
     let x = barriers_lab::mri::phantom::shepp_logan(card.side);
     let z = KernelState::default()
         .settings
