@@ -4,6 +4,8 @@
 //! those of the model cards, and the networks' κ those of the instability report (the same seeds
 //! and iterations).
 
+mod shipped;
+
 use barriers_lab::mri::brain::{BrainSlices, SliceId};
 use barriers_lab::mri::instability::{InstabilityTest, ZeroFilling};
 use barriers_lab::mri::learned::hallucination::{
@@ -32,11 +34,6 @@ fn slice(brain: &BrainSlices, name: &str) -> Vec<f32> {
     halve(&brain.image(id).unwrap(), 128).unwrap()
 }
 
-fn brain() -> BrainSlices {
-    BrainSlices::from_safetensors(&std::fs::read("static/data/mri/brain-128.safetensors").unwrap())
-        .unwrap()
-}
-
 #[test]
 fn the_report_has_every_method_and_zero_filling_is_the_check() {
     let r = report();
@@ -54,7 +51,7 @@ fn the_report_has_every_method_and_zero_filling_is_the_check() {
     ] {
         assert!(r.point(name).is_some(), "the report lacks {name}");
     }
-    let brain = brain();
+    let brain = shipped::brain();
     for p in r.points.iter().filter(|p| p.kind == "linear") {
         // κ ≤ 1 always, = 1 in the row space, which the search finds.
         for k in &p.kappa {
@@ -155,7 +152,7 @@ fn a_network_point_recomputes_from_the_shipped_weights() {
     let (c, w) = card("cascade-12-noise");
     let (net, m) = c.load(&w).unwrap();
     let a = SubsampledFourier::new(m).unwrap();
-    let x = slice(&brain(), &r.slices[0]);
+    let x = slice(&shipped::brain(), &r.slices[0]);
     let test = InstabilityTest::new(&a, &net, &x).unwrap();
     let worst = test
         .at_fixed_norm(r.rel_r, r.iterations, r.seed_base)
@@ -173,7 +170,7 @@ fn a_network_point_recomputes_from_the_shipped_weights() {
 fn the_fine_tuned_cards_quality_recomputes_from_their_weights() {
     // The held-out PSNR and SSIM of cascade-12-noise and cascade-12-kernel, as their cards state,
     // from the shipped weights (18 held-out slices, one forward pass each).
-    let (_, held) = barriers_lab::mri::learned::sweep::slices(&brain()).unwrap();
+    let (_, held) = barriers_lab::mri::learned::sweep::slices(&shipped::brain()).unwrap();
     assert_eq!(held.len(), 18);
     for name in ["cascade-12-noise", "cascade-12-kernel"] {
         let (c, w) = card(name);

@@ -3,12 +3,14 @@
 //! the warm start from zero-filling, and the measurement on the shipped networks and
 //! perturbations (the output change under the shipped worst cases, clean held-out PSNR).
 
-use barriers_lab::mri::brain::{BrainSlices, SliceId};
+mod shipped;
+
+use barriers_lab::mri::brain::SliceId;
 use barriers_lab::mri::firenet::Firenet;
 use barriers_lab::mri::instability::{Reconstructor, ZeroFilling};
 use barriers_lab::mri::learned::cascade::{CascadeNet, CascadeShape};
 use barriers_lab::mri::learned::hallucination::{
-    halve, FirenetSetting, InstabilityReport, NetCard, Perturbations,
+    halve, FirenetSetting, InstabilityReport, Perturbations,
 };
 use barriers_lab::mri::learned::warm_start::{WarmStart, WarmStartReport};
 use barriers_lab::mri::operator::{distance, norm, SubsampledFourier, WaveletSampling};
@@ -235,22 +237,6 @@ fn the_warm_start_through_a_small_cascade_matches_central_differences() {
     check_warm_gradient(&warm, &y, 4, 1e-4, 1e-2);
 }
 
-fn brain() -> BrainSlices {
-    BrainSlices::from_safetensors(&std::fs::read("static/data/mri/brain-128.safetensors").unwrap())
-        .unwrap()
-}
-
-fn load(name: &str) -> (NetCard, CascadeNet, SubsampledFourier) {
-    let card: NetCard = serde_json::from_str(
-        &std::fs::read_to_string(format!("static/models/{name}.json")).unwrap(),
-    )
-    .unwrap();
-    let (net, m) = card
-        .load(&std::fs::read(format!("static/models/{name}.safetensors")).unwrap())
-        .unwrap();
-    (card, net, SubsampledFourier::new(m).unwrap())
-}
-
 #[test]
 fn on_the_shipped_perturbations_the_warm_start_moves_less_than_the_network() {
     // Thresholds set after measuring (lab warm-start-report): the change ratio was 0.70–0.80
@@ -265,14 +251,14 @@ fn on_the_shipped_perturbations_the_warm_start_moves_less_than_the_network() {
         &std::fs::read("static/data/mri/perturbations.safetensors").unwrap(),
     )
     .unwrap();
-    let brain = brain();
+    let brain = shipped::brain();
     let held: Vec<Vec<f32>> = brain
         .test_slices()
         .into_iter()
         .map(|id| halve(&brain.image(id).unwrap(), 128).unwrap())
         .collect();
     for name in ["cascade-8", "cascade-12"] {
-        let (card, net, a) = load(name);
+        let (card, net, a) = shipped::network(name);
         let fire = FirenetSetting::new(&barriers_lab::engine::CpuEngine, card.side).unwrap();
         let b = fire.sampling(&a).unwrap();
         let warm = WarmStart::new(&net, &fire, &b);
