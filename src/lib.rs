@@ -5,12 +5,14 @@
 //! with `cargo test`, and, on `wasm32`, the thin Yew app and compute worker built on it.
 //!
 //! The folders mirror the lectures' two halves; arrows point down only (`web` → the halves →
-//! `engine` → shared pieces), and nothing in the core imports `web`:
+//! shared pieces), nothing in the core imports `web`, and no two core files import each other:
 //! - [`classification`] (Day I): MNIST, the classifiers, and the attacks on them (DeepFool,
 //!   universal perturbations, linearity, structural edits, …);
 //! - [`mri`] (Days II–III): Fourier sampling, wavelets, FIRENET, the instability test, the
 //!   troublesome kernel; [`mri::learned`]: the trained deep cascade and the experiments on it;
-//! - [`engine`]: the compute-engine seam the MRI experiments ask for (the CPU engine today);
+//! - [`engine`]: the compute-engine seam the MRI experiments and the worker's jobs ask for
+//!   operators, FIRENET runs and networks (the CPU engine, built from the MRI building blocks,
+//!   today; WebGPU next);
 //! - shared: [`Error`] and [`Result`], [`card`] (model cards), [`protocol`] (the page–worker
 //!   messages), [`route`] (URL state: the query-string machinery and the route list; each demo's
 //!   state is declared beside its half, in [`classification::state`] and [`mri::state`]);

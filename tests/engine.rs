@@ -270,7 +270,9 @@ fn seeded_cascade() -> (CascadeNet, NetCard, Vec<u8>, Mask) {
 fn cascade_matches_the_direct_call(engine: &dyn Engine) {
     let (net, card, weights, m) = seeded_cascade();
     let side = m.side();
-    let psi = engine.cascade(&card, &weights, &m).unwrap();
+    let psi = engine
+        .cascade(&card.name, card.shape.into(), &weights, &m)
+        .unwrap();
     let a = engine.sampling(m.clone()).unwrap();
     let x: Vec<f32> = shepp_logan(side)
         .iter()
@@ -313,13 +315,17 @@ fn cascade_matches_the_direct_call(engine: &dyn Engine) {
     }
     .mask(side)
     .unwrap();
-    let wider = engine.cascade(&card, &weights, &other).unwrap();
+    let wider = engine
+        .cascade(&card.name, card.shape.into(), &weights, &other)
+        .unwrap();
     let a2 = engine.sampling(other).unwrap();
     assert_eq!(
         wider.reconstruct(&a2.measure(&x)).unwrap().len(),
         side * side
     );
-    assert!(engine.cascade(&card, &weights[..100], &m).is_err());
+    assert!(engine
+        .cascade(&card.name, card.shape.into(), &weights[..100], &m)
+        .is_err());
 }
 
 #[test]

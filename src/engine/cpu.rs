@@ -3,9 +3,9 @@
 
 use crate::engine::{Engine, FirenetInput, FirenetSteps};
 use crate::mri::firenet::{FirenetRun, FirenetVjp};
-use crate::mri::instability::Reconstructor;
-use crate::mri::learned::hallucination::NetCard;
+use crate::mri::learned::cascade::{CascadeNet, CascadeShape};
 use crate::mri::operator::{LinearOperator, Sampling, SubsampledFourier, WaveletSampling};
+use crate::mri::reconstructor::Reconstructor;
 use crate::mri::sampling::Mask;
 use crate::mri::wavelet::Wavelet2;
 use crate::Result;
@@ -84,10 +84,13 @@ impl Engine for CpuEngine {
 
     fn cascade(
         &self,
-        card: &NetCard,
+        name: &str,
+        shape: CascadeShape,
         weights: &[u8],
         mask: &Mask,
     ) -> Result<Box<dyn Reconstructor>> {
-        Ok(Box::new(card.load_with(weights, mask)?))
+        Ok(Box::new(CascadeNet::from_safetensors(
+            name, shape, weights, mask,
+        )?))
     }
 }

@@ -38,9 +38,9 @@ pub mod cpu;
 pub use cpu::CpuEngine;
 
 use crate::mri::firenet::{through_norm, Firenet, FirenetVjp};
-use crate::mri::instability::Reconstructor;
-use crate::mri::learned::hallucination::NetCard;
+use crate::mri::learned::cascade::CascadeShape;
 use crate::mri::operator::{norm, LinearOperator, Sampling};
+use crate::mri::reconstructor::Reconstructor;
 use crate::mri::sampling::Mask;
 use crate::mri::wavelet::Wavelet2;
 use crate::Result;
@@ -130,12 +130,13 @@ pub trait Engine {
         Ok(through_norm(v, input.y, y_norm).0)
     }
 
-    /// The deep cascade of `card` with its safetensors `weights` and `mask` in its
-    /// data-consistency layers (the card's own mask, or another for a sweep), as a
+    /// The deep cascade `name` of `shape` (a model card's) with its safetensors `weights` and
+    /// `mask` in its data-consistency layers (the card's own mask, or another for a sweep), as a
     /// [`Reconstructor`]: forward pass and vector–Jacobian product.
     fn cascade(
         &self,
-        card: &NetCard,
+        name: &str,
+        shape: CascadeShape,
         weights: &[u8],
         mask: &Mask,
     ) -> Result<Box<dyn Reconstructor>>;

@@ -19,23 +19,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rustfft::num_complex::Complex32;
 
-/// A reconstruction map `Ψ: ℂᵐ → ℂⁿ` (measurements to image) with its vector–Jacobian product.
-pub trait Reconstructor {
-    /// `Ψ(y)`.
-    fn reconstruct(&self, y: &[Complex32]) -> Result<Vec<Complex32>>;
-    /// `J_Ψ(y)* g`: the gradient in `y` of `Re⟨Ψ(y), g⟩`.
-    fn vjp(&self, y: &[Complex32], g: &[Complex32]) -> Result<Vec<Complex32>>;
-}
-
-impl<T: Reconstructor + ?Sized> Reconstructor for Box<T> {
-    fn reconstruct(&self, y: &[Complex32]) -> Result<Vec<Complex32>> {
-        (**self).reconstruct(y)
-    }
-
-    fn vjp(&self, y: &[Complex32], g: &[Complex32]) -> Result<Vec<Complex32>> {
-        (**self).vjp(y, g)
-    }
-}
+pub use crate::mri::reconstructor::Reconstructor;
 
 /// Zero-filling, `Ψ = A*`: linear, with `J* g = A g`.
 pub struct ZeroFilling<'a>(pub &'a dyn Sampling);

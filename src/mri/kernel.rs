@@ -34,8 +34,8 @@
 //! The details to project are deterministic: a soft-edged disk ("lesion", with a seeded random
 //! placement), a rectangle, a line, and a short word in the lab's own 5 × 7 bitmap font.
 
-use crate::mri::instability::Reconstructor;
 use crate::mri::operator::{distance, Sampling};
+use crate::mri::reconstructor::Reconstructor;
 use crate::mri::sampling::Mask;
 use crate::{Error, Result};
 use rand::{Rng, SeedableRng};

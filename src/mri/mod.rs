@@ -7,6 +7,7 @@
 //! - [`wavelet`]: orthogonal periodic 2-D wavelets (Haar, db2, db4, sym4), the sparsifying `W`;
 //! - [`operator`]: `A = P_Ω F` and `B = A W⁻¹` behind the `LinearOperator` trait;
 //! - [`firenet`]: FIRENET (Colbrook, Antun & Hansen, PNAS 2022): the stable unrolled network with restarts;
+//! - [`reconstructor`]: the `Reconstructor` trait (`Ψ(y)` and its vector–Jacobian product);
 //! - [`reconstruction`]: one experiment as the MRI page runs it: measurements, zero-filling, FIRENET, quality;
 //! - [`metrics`]: PSNR, relative ℓ² error and SSIM;
 //! - [`brain`]: MNI ICBM152 template slices: the compact format and the train / held-out split;
@@ -30,6 +31,7 @@ pub mod metrics;
 pub mod operator;
 pub mod phantom;
 pub mod reconstruction;
+pub mod reconstructor;
 pub mod sampling;
 pub mod state;
 pub mod upload;

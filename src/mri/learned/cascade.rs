@@ -8,8 +8,8 @@
 //! that training and the instability test differentiate through it; [`CascadeNet`] is also a
 //! [`Reconstructor`] (its vector–Jacobian product by autograd).
 
-use crate::mri::instability::Reconstructor;
 use crate::mri::learned::consistency::{Complex, DataConsistency};
+use crate::mri::reconstructor::Reconstructor;
 use crate::mri::sampling::Mask;
 use crate::{Error, Result};
 use candle_core::{DType, Device, Module, Tensor, Var};
@@ -47,6 +47,20 @@ pub struct CascadeNet {
 
 impl CascadeNet {
     /// Builds the layers from a var builder (fresh variables or stored weights), for `mask`.
+    /// The network `name` of `shape` from its safetensors `weights`, with `mask` in its
+    /// data-consistency layers (errors name the network).
+    pub fn from_safetensors(
+        name: &str,
+        shape: CascadeShape,
+        weights: &[u8],
+        mask: &Mask,
+    ) -> Result<Self> {
+        let vb = VarBuilder::from_buffered_safetensors(weights.to_vec(), DType::F32, &Device::Cpu)
+            .map_err(|e| Error::Input(format!("the weights of '{name}': {e}")))?;
+        Self::build(shape, mask, vb)
+            .map_err(|e| Error::Input(format!("the weights of '{name}': {e}")))
+    }
+
     pub fn build(shape: CascadeShape, mask: &Mask, vb: VarBuilder) -> Result<Self> {
         if shape.cascades == 0 || shape.layers < 2 || shape.channels == 0 {
             return Err(Error::Input(format!(

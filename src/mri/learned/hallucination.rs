@@ -17,8 +17,6 @@ use crate::mri::operator::{LinearOperator, Sampling};
 use crate::mri::sampling::Mask;
 use crate::mri::wavelet::{Wavelet, Wavelet2};
 use crate::{Error, Result};
-use candle_core::{DType, Device};
-use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 
 /// Side of the images of the experiment (the 128² slices halved).
@@ -145,10 +143,7 @@ impl NetCard {
     /// The same network with another mask in its data-consistency layers (the weights are
     /// those trained with the card's mask).
     pub fn load_with(&self, weights: &[u8], m: &Mask) -> Result<CascadeNet> {
-        let vb = VarBuilder::from_buffered_safetensors(weights.to_vec(), DType::F32, &Device::Cpu)
-            .map_err(|e| Error::Input(format!("the weights of '{}': {e}", self.name)))?;
-        CascadeNet::build(self.shape.into(), m, vb)
-            .map_err(|e| Error::Input(format!("the weights of '{}': {e}", self.name)))
+        CascadeNet::from_safetensors(&self.name, self.shape.into(), weights, m)
     }
 }
 
@@ -391,7 +386,7 @@ pub struct Outcome {
 /// [`Outcome`] of `r` for `Ψ` at `x`, given the clean output `Ψ(Ax)`.
 pub fn outcome(
     a: &dyn Sampling,
-    psi: &dyn crate::mri::instability::Reconstructor,
+    psi: &dyn crate::mri::reconstructor::Reconstructor,
     x: &[f32],
     clean: &[rustfft::num_complex::Complex32],
     r: &[f32],

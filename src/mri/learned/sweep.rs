@@ -247,7 +247,7 @@ impl AtRate {
         let a = engine.sampling(MaskSpec { rate, ..*spec }.mask(side)?)?;
         let nets = nets
             .iter()
-            .map(|n| engine.cascade(n.card, n.weights, a.mask()))
+            .map(|n| engine.cascade(&n.card.name, n.card.shape.into(), n.weights, a.mask()))
             .collect::<Result<_>>()?;
         Ok(Self { rate, a, nets })
     }

@@ -64,7 +64,7 @@ pub async fn loaded_net(name: &str) -> Result<Rc<LoadedNet>> {
             .map_err(|e| Error::Data(format!("the model card of '{name}' is malformed: {e}")))?;
         let weights = fetch_bytes(&format!("./static/models/{name}.safetensors")).await?;
         let mask = card.mask.mask(card.side)?;
-        let net = engine().cascade(&card, &weights, &mask)?;
+        let net = engine().cascade(&card.name, card.shape.into(), &weights, &mask)?;
         let a = engine().sampling(mask)?;
         Ok(LoadedNet {
             card,
