@@ -15,7 +15,8 @@
 //!   today; WebGPU next);
 //! - shared: [`Error`] and [`Result`], [`card`] (model cards), [`protocol`] (the page–worker
 //!   messages), [`route`] (URL state: the query-string machinery and the route list; each demo's
-//!   state is declared beside its half, in [`classification::state`] and [`mri::state`]);
+//!   state is declared beside its half, in [`classification::state`] and [`mri::state`]),
+//!   [`tensor_file`] (the one writer and reader of the lab's `f32` safetensors files);
 //! - `web` (wasm32 only): the Yew pages (`web::pages`), the worker's jobs (`web::worker`, named
 //!   after the pages) and the shared components.
 
@@ -26,6 +27,7 @@ mod error;
 pub mod mri;
 pub mod protocol;
 pub mod route;
+pub mod tensor_file;
 
 #[cfg(target_arch = "wasm32")]
 pub mod web;

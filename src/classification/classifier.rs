@@ -509,28 +509,7 @@ pub fn varmap_to_safetensors(varmap: &VarMap) -> Result<Vec<u8>> {
             t.flatten_all()?.to_vec1::<f32>()?,
         ));
     }
-    f32_safetensors(&data, None)
-}
-
-/// Serialises named `f32` tensors `(name, shape, row-major values)` to safetensors bytes, with
-/// optional metadata: the one writer of the lab's weight and vector files.
-pub fn f32_safetensors(
-    tensors: &[(String, Vec<usize>, Vec<f32>)],
-    metadata: Option<std::collections::HashMap<String, String>>,
-) -> Result<Vec<u8>> {
-    let bytes: Vec<Vec<u8>> = tensors
-        .iter()
-        .map(|(_, _, v)| v.iter().flat_map(|x| x.to_le_bytes()).collect())
-        .collect();
-    let views = tensors
-        .iter()
-        .zip(&bytes)
-        .map(|((n, s, _), b)| {
-            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b)
-                .map(|v| (n.clone(), v))
-        })
-        .collect::<std::result::Result<Vec<_>, _>>()?;
-    Ok(safetensors::serialize(views, metadata)?)
+    crate::tensor_file::f32_safetensors(&data, None)
 }
 
 #[cfg(test)]

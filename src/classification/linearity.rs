@@ -39,6 +39,7 @@ use crate::classification::classifier::{argmax, Architecture};
 use crate::classification::deepfool::{DeepFool, Norm};
 use crate::classification::mnist::{Digits, CLASSES, SIDE};
 use crate::classification::training::TrainConfig;
+use crate::tensor_file::f32_values;
 use crate::{Error, Result};
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{VarBuilder, VarMap};
@@ -505,7 +506,7 @@ pub fn models_to_safetensors(models: &[ResolutionModel]) -> Result<Vec<u8>> {
         "softmax regression on MNIST area-averaged to 7x7, 14x14, 28x28 (lab linearity)"
             .to_string(),
     );
-    crate::classification::classifier::f32_safetensors(&data, Some(meta))
+    crate::tensor_file::f32_safetensors(&data, Some(meta))
 }
 
 /// Reads the file of [`models_to_safetensors`]: one model per side of [`SIDES`], in that order,
@@ -528,11 +529,7 @@ pub fn models_from_safetensors(bytes: &[u8]) -> Result<Vec<ResolutionModel>> {
                 t.shape()
             )));
         }
-        let values: Vec<f64> = t
-            .data()
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)
-            .collect();
+        let values: Vec<f64> = f32_values(&t).into_iter().map(f64::from).collect();
         if values.iter().any(|v| !v.is_finite()) {
             return Err(bad(format!("tensor '{name}' holds NaN or infinite values")));
         }

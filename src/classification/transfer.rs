@@ -176,7 +176,7 @@ impl ShippedUniversal {
             .iter()
             .map(|(k, v)| (k.clone(), vec![v.len()], v.clone()))
             .collect();
-        crate::classification::classifier::f32_safetensors(&data, None)
+        crate::tensor_file::f32_safetensors(&data, None)
     }
 
     /// Reads the file, refusing anything but finite `f32` vectors.
@@ -189,11 +189,7 @@ impl ShippedUniversal {
                     "the universal perturbation '{name}' is not a vector of f32"
                 )));
             }
-            let v: Vec<f32> = view
-                .data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect();
+            let v = crate::tensor_file::f32_values(&view);
             if v.iter().any(|a| !a.is_finite()) {
                 return Err(Error::Data(format!(
                     "the universal perturbation '{name}' is not finite"

@@ -589,11 +589,7 @@ impl Perturbations {
                     s.shape()
                 )));
             }
-            let scales: Vec<f32> = s
-                .data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect();
+            let scales = crate::tensor_file::f32_values(&s);
             if scales.iter().any(|v| !v.is_finite() || *v < 0.0) {
                 return Err(bad(format!(
                     "{key} has a scale that is not a finite non-negative number"
