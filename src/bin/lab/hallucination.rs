@@ -396,10 +396,7 @@ pub fn instability_report(dir: &str, names: &[String], add: bool) -> anyhow::Res
     let progress = Progress::new("instability-report", names.len() * ids.len());
     for name in names {
         progress.message(name.as_str());
-        let card: NetCard =
-            serde_json::from_str(&std::fs::read_to_string(format!("{dir}/{name}.json"))?)?;
-        let (net, m) = card.load(&std::fs::read(format!("{dir}/{name}.safetensors"))?)?;
-        let a = SubsampledFourier::new(m)?;
+        let (card, net, a) = load_net(dir, name)?;
         let fire = FirenetSetting::new(&barriers_lab::engine::CpuEngine, SIDE)?;
         let b = fire.sampling(&a)?;
         let firenet = fire.reconstructor(&b);
@@ -663,10 +660,7 @@ pub fn bench_instability(dir: &str, names: &[String], repeats: usize) -> anyhow:
     let x = halve(&brain.image(id)?, 128)?;
     let repeats = repeats.max(3);
     for name in names {
-        let card: NetCard =
-            serde_json::from_str(&std::fs::read_to_string(format!("{dir}/{name}.json"))?)?;
-        let (net, m) = card.load(&std::fs::read(format!("{dir}/{name}.safetensors"))?)?;
-        let a = SubsampledFourier::new(m)?;
+        let (card, net, a) = load_net(dir, name)?;
         let fire = FirenetSetting::new(&barriers_lab::engine::CpuEngine, card.side)?;
         let b = fire.sampling(&a)?;
         let firenet = fire.reconstructor(&b);
@@ -780,4 +774,20 @@ pub fn sampling_sweep(dir: &str, names: &[String], write: bool) -> anyhow::Resul
     crate::write_json(path, &report)?;
     say!("wrote {path}");
     Ok(())
+}
+
+/// The shipped network `name` in `dir` (`<name>.json` and `<name>.safetensors`): its card, the
+/// network and its sampling operator.
+pub fn load_net(
+    dir: &str,
+    name: &str,
+) -> anyhow::Result<(
+    NetCard,
+    barriers_lab::mri::learned::cascade::CascadeNet,
+    SubsampledFourier,
+)> {
+    let card: NetCard =
+        serde_json::from_str(&std::fs::read_to_string(format!("{dir}/{name}.json"))?)?;
+    let (net, m) = card.load(&std::fs::read(format!("{dir}/{name}.safetensors"))?)?;
+    Ok((card, net, SubsampledFourier::new(m)?))
 }

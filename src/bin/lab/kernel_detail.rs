@@ -16,9 +16,7 @@ fn load(
     dir: &str,
     name: &str,
 ) -> anyhow::Result<(NetCard, barriers_lab::mri::learned::cascade::CascadeNet)> {
-    let card: NetCard =
-        serde_json::from_str(&std::fs::read_to_string(format!("{dir}/{name}.json"))?)?;
-    let (net, _) = card.load(&std::fs::read(format!("{dir}/{name}.safetensors"))?)?;
+    let (card, net, _) = crate::hallucination::load_net(dir, name)?;
     Ok((card, net))
 }
 

@@ -9,7 +9,7 @@ use barriers_lab::mri::brain::SliceId;
 use barriers_lab::mri::firenet::Firenet;
 use barriers_lab::mri::instability::{InstabilityTest, Reconstructor};
 use barriers_lab::mri::learned::hallucination::{
-    gaussian_like, halve, outcome, FirenetSetting, InstabilityReport, NetCard, Perturbations, SIDE,
+    gaussian_like, halve, outcome, FirenetSetting, InstabilityReport, Perturbations, SIDE,
 };
 use barriers_lab::mri::learned::warm_start::{
     ShippedChange, Variant, WarmAtNorm, WarmCurvePoint, WarmNet, WarmSlice, WarmStart,
@@ -195,10 +195,7 @@ pub fn warm_start_report(dir: &str, names: &[String]) -> anyhow::Result<()> {
     for name in names {
         progress.message(name.as_str());
         let t = Instant::now();
-        let card: NetCard =
-            serde_json::from_str(&std::fs::read_to_string(format!("{dir}/{name}.json"))?)?;
-        let (net, m) = card.load(&std::fs::read(format!("{dir}/{name}.safetensors"))?)?;
-        let a = SubsampledFourier::new(m)?;
+        let (card, net, a) = crate::hallucination::load_net(dir, name)?;
         let fire = FirenetSetting::new(&barriers_lab::engine::CpuEngine, SIDE)?;
         let b = fire.sampling(&a)?;
         let warm = WarmStart::new(&net, &fire, &b);
