@@ -66,7 +66,7 @@ struct Demo {
 const DEMOS: &[Demo] = &[
     Demo {
         title: "Classify",
-        blurb: "Pick a held-out MNIST digit or draw your own, and watch three trained models classify it live.",
+        blurb: "Pick a held-out MNIST digit or draw your own, and watch five trained models classify it live.",
         route: Some(Route::Classify),
         part: "Classification",
     },
