@@ -261,6 +261,23 @@ pub struct DetailSettings {
 /// The side of the images the detail pages work at.
 const DETAIL_SIDE: usize = 64;
 
+/// The shipped networks the kernel and details pages offer (each fixes the sampling `A`).
+pub const DETAIL_NETS: [&str; 4] = [
+    "cascade-12",
+    "cascade-8",
+    "cascade-12-noise",
+    "cascade-12-kernel",
+];
+
+/// A value as a notice echoes it: at most 40 characters, then an ellipsis.
+fn shorten(v: &str) -> String {
+    if v.chars().count() <= 40 {
+        v.to_string()
+    } else {
+        format!("{}…", v.chars().take(40).collect::<String>())
+    }
+}
+
 /// The settings of the [`DetailSettings`] at `state.$part`: `net`, `slice`,
 /// `detail=text|lesion|drawn` (`drawn`: the pixels stay on the page, a link opens an empty
 /// drawing), `text` (kept in the link for every kind, so that switching back keeps it), `row`,
@@ -271,9 +288,10 @@ macro_rules! detail_fields {
             field!(
                 "net",
                 |s, v| {
-                    if !(is_name(v) && v.len() <= MAX_NAME) {
+                    if !DETAIL_NETS.contains(&v) {
                         return Err(format!(
-                            "There is no network \u{201c}{v}\u{201d}: showing {}.",
+                            "There is no network \u{201c}{}\u{201d} on this page: showing {}.",
+                            shorten(v),
                             s.$part.net
                         ));
                     }
@@ -314,13 +332,15 @@ macro_rules! detail_fields {
                 },
                 |s| Some(s.$part.detail.text.replace(' ', "+"))
             ),
-            number!("row", $part.detail.row, 0..DETAIL_SIDE, |_, v| format!(
-                "The row must be a pixel from 0 to {}, not \u{201c}{v}\u{201d}.",
-                DETAIL_SIDE - 1
+            number!("row", $part.detail.row, 0..DETAIL_SIDE, |s, v| format!(
+                "The row must be a pixel from 0 to {}, not \u{201c}{v}\u{201d}: using {}.",
+                DETAIL_SIDE - 1,
+                s.$part.detail.row
             )),
-            number!("col", $part.detail.col, 0..DETAIL_SIDE, |_, v| format!(
-                "The col must be a pixel from 0 to {}, not \u{201c}{v}\u{201d}.",
-                DETAIL_SIDE - 1
+            number!("col", $part.detail.col, 0..DETAIL_SIDE, |s, v| format!(
+                "The col must be a pixel from 0 to {}, not \u{201c}{v}\u{201d}: using {}.",
+                DETAIL_SIDE - 1,
+                s.$part.detail.col
             )),
             number!("size", $part.detail.size, 1..=MAX_SIZE, |s, v| format!(
                 "The size must be 1 to {MAX_SIZE}, not \u{201c}{v}\u{201d}: using {}.",
@@ -376,10 +396,30 @@ impl QueryState for KernelState {
     /// The detail settings and `t` (|t| ≤ [`MAX_T`]).
     fn fields() -> Vec<Field<Self>> {
         let mut fields = Vec::from(detail_fields!(settings));
-        fields.push(number!("t", t, -MAX_T..=MAX_T, |s, v| format!(
-            "t must lie between −{0} and {0}, not \u{201c}{v}\u{201d}: using {1}.",
-            MAX_T, s.t
-        )));
+        fields.push(field!(
+            "t",
+            |s, v| match v.parse::<f64>() {
+                Ok(t) if (0.0..=MAX_T).contains(&t) => {
+                    s.t = t;
+                    Ok(())
+                }
+                Ok(t) if t.is_finite() => {
+                    // Outside the slider's range: its nearer end.
+                    s.t = t.clamp(0.0, MAX_T);
+                    Err(format!(
+                        "t runs from 0 to {MAX_T}; \u{201c}{}\u{201d} is outside: using {}.",
+                        shorten(v),
+                        s.t
+                    ))
+                }
+                _ => Err(format!(
+                    "t must be a number from 0 to {MAX_T}, not \u{201c}{}\u{201d}: using {}.",
+                    shorten(v),
+                    s.t
+                )),
+            },
+            |s| Some(s.t.to_string())
+        ));
         fields
     }
 }
@@ -589,7 +629,7 @@ mod tests {
         state.settings.detail.text = "SEE IT".into();
         state.settings.detail.size = 3;
         state.settings.detail.intensity = -0.25;
-        state.t = -2.5;
+        state.t = 2.5;
         assert_round_trip(&state);
         state.settings.detail.kind = DetailKind::Lesion;
         assert_round_trip(&state);
@@ -602,8 +642,33 @@ mod tests {
         assert_eq!(bad.notices.len(), 10, "{:?}", bad.notices);
         let drawn = KernelState::from_query("detail=drawn&t=9");
         assert_eq!(drawn.state.settings.detail.kind, DetailKind::Drawn);
-        assert_eq!(drawn.state.t, d.t);
+        assert_eq!(
+            drawn.state.t, MAX_T,
+            "t beyond the slider is clamped to its end"
+        );
         assert_eq!(drawn.notices.len(), 1);
+        // Out of range: clamped with a notice that says so; an unknown network falls back to the
+        // default; row and col say which value is used.
+        let p = KernelState::from_query("t=-5&net=evil&row=99&col=x");
+        assert_eq!(p.state.t, 0.0);
+        assert_eq!(p.state.settings.net, d.settings.net);
+        assert_eq!(
+            p.notices,
+            [
+                "t runs from 0 to 8; \u{201c}-5\u{201d} is outside: using 0.",
+                "There is no network \u{201c}evil\u{201d} on this page: showing cascade-12.",
+                "The row must be a pixel from 0 to 63, not \u{201c}99\u{201d}: using 30.",
+                "The col must be a pixel from 0 to 63, not \u{201c}x\u{201d}: using 32.",
+            ]
+        );
+        let long = KernelState::from_query(&format!("net={}", "a".repeat(10_000)));
+        assert!(long.notices[0].chars().count() < 120, "{:?}", long.notices);
+        for net in DETAIL_NETS {
+            assert!(
+                std::path::Path::new(&format!("static/models/{net}.json")).exists(),
+                "{net} is shipped"
+            );
+        }
         let details = DetailsState::default();
         assert_round_trip(&details);
         let p = DetailsState::from_query("t=1&text=HELLO+WORLD");
@@ -701,11 +766,11 @@ mod tests {
             KernelState::default(),
             "net=cascade-12&slice=axial+10&detail=text&text=AI&row=30&col=32&size=2&intensity=0.5&t=1",
         );
-        let link = "net=cascade-8&slice=sagittal+22&detail=lesion&text=AI&row=63&col=0&size=8&intensity=-1&t=-8";
+        let link = "net=cascade-8&slice=sagittal+22&detail=lesion&text=AI&row=63&col=0&size=8&intensity=-1&t=8";
         let kernel = KernelState::from_query(link).state;
         assert_eq!(
             (kernel.settings.detail.kind, kernel.t),
-            (DetailKind::Lesion, -MAX_T)
+            (DetailKind::Lesion, MAX_T)
         );
         round_trip(kernel, link);
         round_trip(

@@ -10,7 +10,9 @@
 //!   magnified, with the fraction of the detail it recovers against what the sampling sees.
 
 use crate::mri::details::{DetailKind, Region, MAX_T};
-use crate::mri::state::{held_out_slice_names, DetailSettings, DetailsState, KernelState};
+use crate::mri::state::{
+    held_out_slice_names, DetailSettings, DetailsState, KernelState, DETAIL_NETS,
+};
 use crate::protocol::{Body, Job, KernelJob, KernelMethod, KernelResult, Picture};
 use crate::web::app::{use_query_state, Route, WorkerEpoch};
 use crate::web::compute::use_latest_job;
@@ -22,19 +24,17 @@ use yew::prelude::*;
 /// The side of the images (the shipped networks work on 64² slices).
 const SIDE: usize = 64;
 
-/// The networks a user can pick: each fixes the sampling `A` every method uses.
-const NETS: &[(&str, &str)] = &[
-    ("cascade-12", "cascade-12: deep cascade, 12.5% of lines"),
-    ("cascade-8", "cascade-8: deep cascade, 7.8% of lines"),
-    (
-        "cascade-12-noise",
-        "cascade-12-noise: trained with measurement noise",
-    ),
-    (
-        "cascade-12-kernel",
-        "cascade-12-kernel: trained with a lesion in the kernel",
-    ),
-];
+/// The title of each network a user can pick (the URL state's [`DETAIL_NETS`]): each fixes the
+/// sampling `A` every method uses.
+fn net_title(net: &str) -> &'static str {
+    match net {
+        "cascade-12" => "cascade-12: deep cascade, 12.5% of lines",
+        "cascade-8" => "cascade-8: deep cascade, 7.8% of lines",
+        "cascade-12-noise" => "cascade-12-noise: trained with measurement noise",
+        "cascade-12-kernel" => "cascade-12-kernel: trained with a lesion in the kernel",
+        _ => "a shipped network",
+    }
+}
 
 type Run = JobRun<KernelResult>;
 
@@ -292,15 +292,13 @@ fn settings_choice(props: &ChoiceProps) -> Html {
         })
     };
     let s = &props.settings;
-    let known = NETS.iter().any(|(n, _)| *n == s.net);
     html! {
         <div class="row">
             <label>{"network (and its sampling) "}
                 <select data-testid="net" onchange={on(|s, v| s.net = v)}>
-                    { for NETS.iter().map(|(name, title)| html! {
-                        <option value={*name} selected={*name == s.net}>{*title}</option>
+                    { for DETAIL_NETS.iter().map(|name| html! {
+                        <option value={*name} selected={*name == s.net}>{net_title(name)}</option>
                     }) }
-                    if !known { <option value={s.net.clone()} selected=true>{s.net.clone()}</option> }
                 </select>
             </label>
             <label>{"held-out slice "}
@@ -591,7 +589,7 @@ fn kernel_page(props: &PageProps) -> Html {
     let epoch = use_context::<WorkerEpoch>().unwrap_or_default();
     let (kernel_state, set_kernel, embed_k) = use_query_state::<KernelState>(Route::Kernel);
     let (details_state, set_details, embed_d) = use_query_state::<DetailsState>(Route::Details);
-    let (settings, t, mut notices, embed) = if props.kernel {
+    let (settings, t, notices, embed) = if props.kernel {
         let p = kernel_state;
         (p.state.settings, Some(p.state.t), p.notices, embed_k)
     } else {
@@ -623,12 +621,6 @@ fn kernel_page(props: &PageProps) -> Html {
         })
     });
     let (run, cancel) = use_latest_job(job, epoch, 6, finish);
-    if !NETS.iter().any(|(n, _)| *n == settings.net) {
-        notices.push(format!(
-            "{} is not one of this page's networks; the worker will try it.",
-            settings.net
-        ));
-    }
     let on_t = {
         let (set_kernel, settings) = (set_kernel.clone(), settings.clone());
         Callback::from(move |e: InputEvent| {
@@ -636,7 +628,7 @@ fn kernel_page(props: &PageProps) -> Html {
             if let Ok(t) = input.value().parse::<f64>() {
                 set_kernel.emit(KernelState {
                     settings: settings.clone(),
-                    t: t.clamp(-MAX_T, MAX_T),
+                    t: t.clamp(0.0, MAX_T),
                 });
             }
         })
