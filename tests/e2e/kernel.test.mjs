@@ -79,10 +79,12 @@ describe('Kernel awareness in the browser', { skip }, () => {
       assert.ok(Math.abs(later[0].bound - 4 * first[0].bound) <= 1e-3 * later[0].bound);
       assert.match(page.url(), /t=4/);
       await page.screenshot({ path: screenshotPath('kernel-bound.png'), fullPage: true });
-      // Type another word: the detail changes, so does the bound.
-      await page.getByTestId('detail-text').fill('ZN');
-      await page.getByTestId('detail-text').press('Enter');
-      await page.waitForFunction(() => location.hash.includes('text=ZN'));
+      // Type another word, key by key and without Enter: it applies itself as one types
+      // (debounced), the detail changes, so does the bound.
+      await page.getByTestId('detail-text').fill('');
+      await page.getByTestId('detail-text').pressSequentially('zn', { delay: 50 });
+      await page.waitForFunction(() => location.hash.includes('text=ZN'), null, { timeout: 3000 });
+      assert.equal(await page.getByTestId('detail-text').inputValue(), 'ZN');
       await figure(page, 'kernel-results', { t: 4 });
       const typed = await boundRows(page);
       checkBound(typed, t);

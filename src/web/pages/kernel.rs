@@ -21,6 +21,9 @@ use crate::web::widgets::{paint_pixels, paint_rect, pointer_at, JobRun, Notice, 
 use std::rc::Rc;
 use yew::prelude::*;
 
+/// How long after the last key typed text applies itself (ms).
+const TEXT_DEBOUNCE_MS: u32 = 400;
+
 /// The side of the images (the shipped networks work on 64² slices).
 const SIDE: usize = 64;
 
@@ -138,9 +141,27 @@ fn detail_editor(props: &EditorProps) -> Html {
             apply(select.value());
         })
     };
+    // Typed text applies itself TEXT_DEBOUNCE_MS after the last key (Enter or leaving the field
+    // at once); a newer key restarts the wait.
+    let pending = use_mut_ref(|| None::<gloo::timers::callback::Timeout>);
+    let apply_text = Rc::new(set(Rc::new(|s, v| s.detail.text = v.to_uppercase())));
+    let on_text_input = {
+        let (pending, apply) = (pending.clone(), apply_text.clone());
+        Callback::from(move |e: InputEvent| {
+            let input: web_sys::HtmlInputElement = e.target_unchecked_into();
+            let (value, apply) = (input.value(), apply.clone());
+            *pending.borrow_mut() = Some(gloo::timers::callback::Timeout::new(
+                TEXT_DEBOUNCE_MS,
+                move || apply(value),
+            ));
+        })
+    };
     let on_text = {
-        let apply = set(Rc::new(|s, v| s.detail.text = v.to_uppercase()));
+        let (pending, apply) = (pending.clone(), apply_text.clone());
         Callback::from(move |e: Event| {
+            if let Some(timer) = pending.borrow_mut().take() {
+                timer.cancel();
+            }
             let input: web_sys::HtmlInputElement = e.target_unchecked_into();
             apply(input.value());
         })
@@ -244,7 +265,8 @@ fn detail_editor(props: &EditorProps) -> Html {
                 if s.detail.kind == DetailKind::Text {
                     <label>{"text "}
                         <input type="text" data-testid="detail-text" maxlength="40" value={s.detail.text.clone()}
-                            onchange={on_text} aria-label="the detail's text (A–Z, 0–9, spaces)" />
+                            oninput={on_text_input} onchange={on_text}
+                            aria-label="the detail's text (A–Z, 0–9, spaces), applied as you type" />
                     </label>
                 }
                 if s.detail.kind != DetailKind::Drawn {
