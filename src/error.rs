@@ -27,8 +27,9 @@ pub enum Error {
     #[error("unknown model '{0}'")]
     UnknownModel(String),
 
-    /// Input an experiment cannot work with (wrong size, NaN, ...).
-    #[error("invalid input: {0}")]
+    /// Input an experiment cannot work with (wrong size, NaN, ...); the message is for people, so
+    /// it carries no prefix.
+    #[error("{0}")]
     Input(String),
 
     /// A shared load (a file fetched once for many users) that failed; the message says why.
@@ -44,5 +45,29 @@ pub enum Error {
     Io(#[from] std::io::Error),
 }
 
+impl Error {
+    /// The message as a page shows it: a sentence that starts with a capital letter.
+    pub fn for_people(&self) -> String {
+        let text = self.to_string();
+        let mut chars = text.chars();
+        match chars.next() {
+            Some(first) => first.to_uppercase().chain(chars).collect(),
+            None => text,
+        }
+    }
+}
+
 /// `Result` with the crate's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_for_people_have_no_developer_prefix() {
+        let e = Error::Input("a patch is 1 to 28 pixels wide, not 0".into());
+        assert_eq!(e.for_people(), "A patch is 1 to 28 pixels wide, not 0");
+        assert_eq!(Error::Cancelled.for_people(), "Cancelled");
+    }
+}

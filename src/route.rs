@@ -146,10 +146,10 @@ pub trait QueryState: Default {
                 Some(field) => match (field.read)(&mut state, &value) {
                     Ok(()) if field.held => held.0.push((field.key, value)),
                     Ok(()) => {}
-                    Err(notice) => notices.push(notice),
+                    Err(notice) => notices.push(shorten_echo(notice, &value)),
                 },
                 None if key == "embed" => {}
-                None => notices.push(Self::UNKNOWN.notice(&key)),
+                None => notices.push(shorten_echo(Self::UNKNOWN.notice(&key), &key)),
             }
         }
         state.finish(&held, &mut notices);
@@ -163,6 +163,28 @@ pub trait QueryState: Default {
             .filter_map(|f| Some(format!("{}={}", f.key, (f.write)(self)?)))
             .collect::<Vec<_>>()
             .join("&")
+    }
+}
+
+/// Longest value a notice echoes in full (a longer one is cut, with an ellipsis).
+pub const ECHO: usize = 40;
+
+/// `v` as a notice echoes it: at most [`ECHO`] characters, then an ellipsis.
+pub fn shorten(v: &str) -> String {
+    if v.chars().count() <= ECHO {
+        v.to_string()
+    } else {
+        format!("{}…", v.chars().take(ECHO).collect::<String>())
+    }
+}
+
+/// `notice` with every echo of a long `value` shortened, so that a pasted 10 KB value does not
+/// run off the page.
+fn shorten_echo(notice: String, value: &str) -> String {
+    if value.chars().count() > ECHO {
+        notice.replace(value, &shorten(value))
+    } else {
+        notice
     }
 }
 

@@ -9,8 +9,8 @@ use crate::mri::sampling::Pattern;
 use crate::mri::wavelet::Wavelet;
 use crate::protocol::{MriImage, ReconstructJob};
 use crate::route::{
-    by_name, choice, field, held, is_name, number, number_in, Field, Held, QueryState, Unknown,
-    MAX_NAME,
+    by_name, choice, field, held, is_name, number, number_in, shorten, Field, Held, QueryState,
+    Unknown, MAX_NAME,
 };
 
 /// The URL state of the MRI reconstruction demo: the image, sampling and FIRENET settings, and
@@ -268,15 +268,6 @@ pub const DETAIL_NETS: [&str; 4] = [
     "cascade-12-noise",
     "cascade-12-kernel",
 ];
-
-/// A value as a notice echoes it: at most 40 characters, then an ellipsis.
-fn shorten(v: &str) -> String {
-    if v.chars().count() <= 40 {
-        v.to_string()
-    } else {
-        format!("{}…", v.chars().take(40).collect::<String>())
-    }
-}
 
 /// The settings of the [`DetailSettings`] at `state.$part`: `net`, `slice`,
 /// `detail=text|lesion|drawn` (`drawn`: the pixels stay on the page, a link opens an empty
@@ -663,6 +654,14 @@ mod tests {
         );
         let long = KernelState::from_query(&format!("net={}", "a".repeat(10_000)));
         assert!(long.notices[0].chars().count() < 120, "{:?}", long.notices);
+        // Every echo of a pasted long value or key is cut (the route machinery does it for
+        // every state).
+        let nines = "9".repeat(10_000);
+        let long = MriState::from_query(&format!("rate={nines}&{nines}=1"));
+        assert_eq!(long.notices.len(), 2);
+        for n in &long.notices {
+            assert!(n.chars().count() < 150 && n.contains('…'), "{n}");
+        }
         for net in DETAIL_NETS {
             assert!(
                 std::path::Path::new(&format!("static/models/{net}.json")).exists(),

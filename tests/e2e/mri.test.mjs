@@ -138,6 +138,9 @@ describe('MRI reconstruction in the browser', { skip }, () => {
       const message = await error.innerText();
       t.diagnostic(`broken file: ${message}`);
       assert.match(message, /damaged|incomplete|could not be decoded|PNG or JPEG/i);
+      // A message for people: no developer's prefix, a capital letter first.
+      assert.doesNotMatch(message, /invalid input|invalid data|tensor error/i);
+      assert.match(message.trim(), /^[A-Z]/, message);
       // The last good reconstruction stays, and the page keeps working.
       assert.equal(await page.locator('[data-testid="mri-results"]').getAttribute('data-run'), run);
       await page.getByTestId('image').selectOption('shepp_logan');
@@ -153,6 +156,15 @@ describe('MRI reconstruction in the browser', { skip }, () => {
       const notices = await page.locator('.mri .notice.warning').allInnerTexts();
       assert.equal(notices.length, 4, notices.join(' | '));
       assert.match(await page.getByTestId('mri-summary').innerText(), /\(25\.0%\)/);
+      // A pasted 10 KB value is echoed cut short, and nothing runs off the right edge.
+      const long = '9'.repeat(10_000);
+      await page.goto(`${lab.base}#/mri?rate=${long}&${long}=1`);
+      await finished(page);
+      const echoed = await page.locator('.mri .notice.warning').allInnerTexts();
+      assert.equal(echoed.length, 2, echoed.join(' | '));
+      for (const n of echoed) assert.ok(n.length < 200 && n.includes('…'), n);
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 0, `the page is ${overflow} px wider than the window`);
     });
   });
 });

@@ -175,7 +175,7 @@ pub async fn execute(id: u64, job: Job, progress: &dyn Fn(Body)) -> Body {
         Ok(body) => body,
         Err(Error::Cancelled) => Body::Cancelled,
         Err(e) => Body::Failed {
-            message: e.to_string(),
+            message: e.for_people(),
         },
     }
 }
