@@ -177,3 +177,29 @@ fn the_instability_test_through_the_trained_network() {
     let tf = InstabilityTest::new(&a, &firenet, &x).unwrap();
     assert!(tf.at_fixed_norm(0.02, 5, 1).unwrap().kappa > 0.0);
 }
+
+#[test]
+fn the_headline_is_worded_after_the_report() {
+    // cascade-8: κ 2.4–3.0× FIRENET's on every slice, the full bar met on 4 of 6;
+    // cascade-12: 2.0–2.4×, 4 of 6 (static/reports/instability.json, norms ≤ 5%).
+    let r = report();
+    let line = |name: &str| {
+        r.networks
+            .iter()
+            .find(|n| n.name == name)
+            .unwrap()
+            .headline()
+    };
+    let c8 = line("cascade-8");
+    assert!(
+        c8.contains("2.4–3.0× more than FIRENET on every report slice"),
+        "{c8}"
+    );
+    assert!(c8.contains("on 4 of 6"), "{c8}");
+    assert!(!c8.contains("stable"), "{c8}");
+    let c12 = line("cascade-12");
+    assert!(
+        c12.contains("2.0–2.4×") && c12.contains("on 4 of 6"),
+        "{c12}"
+    );
+}

@@ -54,7 +54,14 @@ describe('Hallucinations in the browser', { skip }, () => {
       const verdict = await page.getByTestId('verdict').innerText();
       t.diagnostic(`verdict: ${verdict}`);
       if (net.hallucinating) assert.match(verdict, /hallucinates/);
-      else assert.match(verdict, /stable under the test/);
+      else {
+        // Worded after the numbers, never "stable": the κ ratio against FIRENET and on how many
+        // slices the full bar is met.
+        assert.doesNotMatch(verdict, /stable/);
+        assert.match(verdict, /amplifies worst-case perturbations/);
+        const met = net.slices.filter((s) => s.at.some((a) => a.rel_r <= 0.05 + 1e-6 && a.meets_bar)).length;
+        assert.match(verdict, new RegExp(`on ${met} of ${net.slices.length}`));
+      }
       // The slice's own numbers, and whether they meet the bar, as in the report.
       const summary = await page.getByTestId('slice-summary').innerText();
       const at = net.slices.find((s) => s.slice === first.slice).at;

@@ -193,13 +193,7 @@ fn verdict(net: &NetReport) -> Html {
             ),
         )
     } else {
-        (
-            "info",
-            format!(
-                "{} ({}) was stable under the test: it does not meet the hallucination bar on every report slice.",
-                net.title, net.name
-            ),
-        )
+        ("warning", net.headline())
     };
     html! {
         <Notice kind={kind}>
