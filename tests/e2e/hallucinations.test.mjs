@@ -67,6 +67,16 @@ describe('Hallucinations in the browser', { skip }, () => {
       const at = net.slices.find((s) => s.slice === first.slice).at;
       const verdicts = [...summary.matchAll(/(does not meet|meets) the bar/g)].map((m) => m[1] === 'meets');
       assert.deepEqual(verdicts, at.map((a) => a.meets_bar), summary);
+      // Each method's picture rows are labelled, and a row folds away with a click on its title.
+      const row = page.getByTestId('row-firenet');
+      assert.equal(await row.evaluate((el) => el.tagName), 'DETAILS');
+      const labels = await page.getByTestId('firenet-0').locator('.row-label').allInnerTexts();
+      assert.deepEqual(labels.map((l) => l.split(' ')[0]), ['input', 'reconstruction', 'change']);
+      await row.locator('summary').click();
+      assert.equal(await row.evaluate((el) => el.open), false);
+      assert.equal(await page.getByTestId('firenet-0').isVisible(), false);
+      await row.locator('summary').click();
+      assert.equal(await row.evaluate((el) => el.open), true);
       // Three rows (network, FIRENET, network → FIRENET), four columns each, three pictures per
       // column.
       for (const method of ['net', 'firenet', 'warm']) {

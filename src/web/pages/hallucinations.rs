@@ -146,18 +146,24 @@ fn method_rows(props: &RowProps) -> Html {
     };
     let kind = if props.gaussian { "g" } else { "r" };
     html! {
-        <div class="halluc-method" data-testid={format!("row-{}", r.method)}>
-            <h3>{format!("{} ({symbol})", r.title)}
+        // A row the reader is not looking at folds away (click its title).
+        <details class="halluc-method" open=true data-testid={format!("row-{}", r.method)}>
+            <summary><h3>{format!("{} ({symbol})", r.title)}
                 <span class="small muted">{format!(" · {:.0} ms per reconstruction in this browser", r.millis_per_pass)}</span>
-            </h3>
+            </h3></summary>
             <div class="halluc-grid">
                 { for r.columns.iter().enumerate().map(|(j, c)| html! {
                     <figure class="halluc-cell" data-testid={format!("{}-{j}", r.method)}>
                         <figcaption class="panel-label">{
                             if j == 0 { "x (no perturbation)".to_string() } else { format!("x + t·{kind}{}", sub(j)) }
                         }</figcaption>
+                        // The three picture rows, labelled in the first column (kept, hidden, in
+                        // the others so that the rows line up).
+                        <span class={classes!("row-label", (j > 0).then_some("spacer"))}>{"input"}</span>
                         <PictureCanvas picture={c.input.clone()} label={format!("input {j}")} />
+                        <span class={classes!("row-label", (j > 0).then_some("spacer"))}>{format!("reconstruction {symbol}")}</span>
                         <PictureCanvas picture={c.output.clone()} label={format!("{symbol} reconstruction {j}")} />
+                        <span class={classes!("row-label", (j > 0).then_some("spacer"))}>{"change from x's reconstruction"}</span>
                         <PictureCanvas picture={c.change.clone()} label={format!("change {j}")} />
                         <p class="small" data-testid="cell-numbers">{
                             if j == 0 {
@@ -170,7 +176,7 @@ fn method_rows(props: &RowProps) -> Html {
                     </figure>
                 }) }
             </div>
-        </div>
+        </details>
     }
 }
 
