@@ -50,6 +50,8 @@ describe('Barriers Lab in the browser', { skip }, () => {
         'the live demos, in order',
       );
       assert.equal(await grid.locator('.demo-card.coming').count(), 0, 'every demo is live');
+      // The cards state the facts: five classifiers ship.
+      assert.match(await grid.locator('.demo-card').first().innerText(), /five trained models/);
       assert.ok(await page.locator('header.site-header').isVisible(), 'header shown');
       assert.ok(await page.locator('footer.site-footer').isVisible(), 'footer shown');
       await page.screenshot({ path: screenshotPath('home.png'), fullPage: true });
