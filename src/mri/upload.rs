@@ -155,7 +155,23 @@ pub fn prepare_upload(bytes: &[u8], n: usize) -> Result<PreparedImage> {
     let mut prepared = prepare_luma(w, h, &luma, n)?;
     notes.append(&mut prepared.notes);
     prepared.notes = notes;
+    if format == ImageFormat::Jpeg && !ends_with_eoi(bytes) {
+        // The decoder fills what the file does not hold with grey: never silently.
+        prepared.warnings.insert(0, TRUNCATED_JPEG.to_string());
+    }
     Ok(prepared)
+}
+
+/// What the page says of a JPEG file that stops before its end-of-image marker.
+pub const TRUNCATED_JPEG: &str = "This JPEG file ended early (it has no end-of-image marker): \
+    everything below where the file stops is grey filler, not your picture. Save it again or \
+    choose another file.";
+
+/// Whether JPEG data ends with its end-of-image marker `FF D9` (trailing zero bytes, which some
+/// writers pad with, are allowed).
+fn ends_with_eoi(bytes: &[u8]) -> bool {
+    let end = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+    bytes[..end].ends_with(&[0xFF, 0xD9])
 }
 
 /// Prepares an already-decoded grey image (`width × height`, row-major, any finite values) as an
@@ -589,6 +605,31 @@ mod tests {
         assert_eq!(p.image[20 * 32 + 28], 0.0);
         assert!((p.image[2 * 32 + 4] - 128.0 / 255.0).abs() < 1e-6);
         assert!(p.notes.iter().any(|s| s.contains("composited onto black")));
+    }
+
+    #[test]
+    fn a_truncated_jpeg_is_shown_with_a_warning_never_silently() {
+        let rgb: Vec<u8> = (0..128 * 128 * 3).map(|i| (i % 251) as u8).collect();
+        let whole = jpeg(128, 128, &rgb, None);
+        let full = prepare_upload(&whole, 64).unwrap();
+        assert!(
+            !full.warnings.iter().any(|w| w == TRUNCATED_JPEG),
+            "{:?}",
+            full.warnings
+        );
+        let mut padded = whole.clone();
+        padded.extend([0, 0, 0]);
+        assert!(!prepare_upload(&padded, 64)
+            .unwrap()
+            .warnings
+            .iter()
+            .any(|w| w == TRUNCATED_JPEG));
+        let cut = &whole[..whole.len() * 6 / 10];
+        match prepare_upload(cut, 64) {
+            Ok(p) => assert_eq!(p.warnings.first().map(String::as_str), Some(TRUNCATED_JPEG)),
+            // A decoder may refuse instead; that is never silent either.
+            Err(e) => assert!(e.to_string().contains("damaged or incomplete"), "{e}"),
+        }
     }
 
     #[test]

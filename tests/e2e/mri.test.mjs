@@ -146,6 +146,28 @@ describe('MRI reconstruction in the browser', { skip }, () => {
       await page.getByTestId('image').selectOption('shepp_logan');
       await finished(page, run);
       await page.screenshot({ path: screenshotPath('mri-broken-upload.png'), fullPage: true });
+      // A JPEG cut short is never accepted silently: the page says the file ended early (or
+      // that it is incomplete).
+      const jpeg = await page.evaluate(async () => {
+        const c = document.createElement('canvas');
+        c.width = 256;
+        c.height = 256;
+        const g = c.getContext('2d');
+        const ramp = g.createLinearGradient(0, 0, 256, 256);
+        ramp.addColorStop(0, '#000');
+        ramp.addColorStop(1, '#fff');
+        g.fillStyle = ramp;
+        g.fillRect(0, 0, 256, 256);
+        const blob = await new Promise((resolve) => c.toBlob(resolve, 'image/jpeg', 0.9));
+        return Array.from(new Uint8Array(await blob.arrayBuffer()));
+      });
+      await page.getByTestId('upload').setInputFiles({
+        name: 'cut.jpg',
+        mimeType: 'image/jpeg',
+        buffer: Buffer.from(jpeg.slice(0, Math.floor(jpeg.length * 0.6))),
+      });
+      await page.getByText(/ended early|damaged or incomplete/).first().waitFor();
+      await page.screenshot({ path: screenshotPath('mri-truncated-jpeg.png'), fullPage: true });
     });
   });
 
