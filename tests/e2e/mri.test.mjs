@@ -85,6 +85,17 @@ describe('MRI reconstruction in the browser', { skip }, () => {
       assert.ok(fi.psnr > zf.psnr + 1, `FIRENET ${fi.psnr} dB vs zero-filled ${zf.psnr} dB`);
       assert.match(await page.getByTestId('mri-summary').innerText(), /4096 of 16384 frequencies sampled \(25\.0%\)/);
       await page.screenshot({ path: screenshotPath('mri-default.png'), fullPage: true });
+      // On a 1024×768 projector the five panels share one row (both reconstructions side by
+      // side), the layer slider is labelled, and the error plot has x ticks.
+      await page.setViewportSize({ width: 1024, height: 768 });
+      const top = async (id) => (await page.getByTestId(id).boundingBox()).y;
+      assert.equal(await top('panel-firenet'), await top('panel-zero-filled'), 'FIRENET beside zero-filling');
+      assert.equal(await top('panel-firenet'), await top('panel-truth'), 'one row of panels');
+      assert.match(await page.getByTestId('panel-firenet').locator('label.layer-slider').innerText(), /layer \d+/);
+      const ticks = await page.getByTestId('error-plot').locator('.x-tick text').allTextContents();
+      assert.deepEqual(ticks, ['1', '10', '20', '30', '40', '50'], ticks.join(' '));
+      await page.screenshot({ path: screenshotPath('mri-1024.png'), fullPage: false });
+      await page.setViewportSize({ width: 1400, height: 900 });
 
       // Pattern: radial lines.
       await page.getByTestId('pattern').selectOption('radial');

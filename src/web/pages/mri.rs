@@ -104,7 +104,7 @@ struct ErrorPlotProps {
 #[function_component(ErrorPlot)]
 fn error_plot(props: &ErrorPlotProps) -> Html {
     // Hand-drawn SVG: one polyline on a log axis does not justify a plotting crate in the bundle.
-    let (w, h, left, bottom, top, right) = (640.0, 240.0, 56.0, 28.0, 10.0, 10.0);
+    let (w, h, left, bottom, top, right) = (640.0, 256.0, 56.0, 40.0, 10.0, 14.0);
     let errors: Vec<f64> = props
         .errors
         .iter()
@@ -135,6 +135,10 @@ fn error_plot(props: &ErrorPlotProps) -> Html {
         .take_while(|&l| l < n)
         .collect();
     let shown = props.layer.clamp(1, n);
+    let x_ticks: Vec<usize> = std::iter::once(1)
+        .chain(restarts.iter().copied())
+        .chain((n > 1).then_some(n))
+        .collect();
     html! {
         <svg class="error-plot" viewBox={format!("0 0 {w} {h}")} role="img" data-testid="error-plot"
             aria-label="relative error of FIRENET against the layer, log scale">
@@ -154,7 +158,16 @@ fn error_plot(props: &ErrorPlotProps) -> Html {
             <text class="zero-filled-label" x={(w - right - 4.0).to_string()} y={(y(props.zero_filled) - 5.0).to_string()} text-anchor="end">{"zero-filled"}</text>
             <polyline class="firenet" points={points} />
             <circle class="current" cx={x(shown as f64).to_string()} cy={y(props.errors.get(shown - 1).copied().unwrap_or(1.0)).to_string()} r="5" />
-            <text x={((left + w - right) / 2.0).to_string()} y={(h - 6.0).to_string()} text-anchor="middle">{format!("layer (1 … {n}); dotted lines: restarts")}</text>
+            // x ticks: the first layer and the end of every block (where FIRENET restarts).
+            <line class="axis" x1={left.to_string()} x2={(w - right).to_string()} y1={(h - bottom).to_string()} y2={(h - bottom).to_string()} />
+            { for x_ticks.iter().map(|l| {
+                let xx = x(*l as f64);
+                html! { <g class="x-tick">
+                    <line x1={xx.to_string()} x2={xx.to_string()} y1={(h - bottom).to_string()} y2={(h - bottom + 4.0).to_string()} />
+                    <text x={xx.to_string()} y={(h - bottom + 15.0).to_string()} text-anchor="middle">{l.to_string()}</text>
+                </g> }
+            }) }
+            <text x={((left + w - right) / 2.0).to_string()} y={(h - 2.0).to_string()} text-anchor="middle">{format!("layer (1 … {n}); dotted lines: restarts")}</text>
         </svg>
     }
 }
@@ -534,9 +547,12 @@ pub fn mri_demo() -> Html {
                             quality={Some(r.zero_filled.quality)} testid="panel-zero-filled" />
                         <Figure title={format!("FIRENET, layer {shown_layer}/{}", r.layer_errors.len())}
                             picture={shown.picture.clone()} quality={Some(shown.quality)} testid="panel-firenet">
-                            <input type="range" min="1" max={r.layer_errors.len().to_string()} step="1"
-                                value={shown_layer.to_string()} data-testid="layer" aria-label="FIRENET layer"
-                                oninput={on_layer} disabled={!current} />
+                            <label class="layer-slider">{format!("layer {shown_layer}")}
+                                <input type="range" min="1" max={r.layer_errors.len().to_string()} step="1"
+                                    value={shown_layer.to_string()} data-testid="layer"
+                                    aria-label="FIRENET layer" aria-valuetext={format!("layer {shown_layer} of {}", r.layer_errors.len())}
+                                    oninput={on_layer} disabled={!current} />
+                            </label>
                         </Figure>
                     </div>
                     <h3>{"Relative error ‖x̂ − x‖₂/‖x‖₂ against the layer"}</h3>
