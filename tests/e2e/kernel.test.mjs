@@ -78,6 +78,9 @@ describe('Kernel awareness in the browser', { skip }, () => {
       checkBound(later, t);
       assert.ok(Math.abs(later[0].bound - 4 * first[0].bound) <= 1e-3 * later[0].bound);
       assert.match(page.url(), /t=4/);
+      // The bar chart says what its bars and line are.
+      const legend = await page.getByTestId('bound-legend').locator('text').allTextContents();
+      assert.deepEqual(legend, ['‖R(Ax) − x‖', '‖R(Ax′) − x′‖', 'the lower bound t‖z_N‖']);
       await page.screenshot({ path: screenshotPath('kernel-bound.png'), fullPage: true });
       // Type another word, key by key and without Enter: it applies itself as one types
       // (debounced), the detail changes, so does the bound.

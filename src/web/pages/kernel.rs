@@ -446,8 +446,10 @@ fn bound_bars(methods: &[KernelMethod], net: &str) -> Html {
         .max(f64::MIN_POSITIVE)
         * 1.1;
     let (w, left, bar, gap) = (640.0, 190.0, 26.0, 14.0);
-    let h = rows.len() as f64 * (bar + gap) + 40.0;
+    // Room below the bars for the bound's label and the legend.
+    let h = rows.len() as f64 * (bar + gap) + 70.0;
     let sx = |v: f64| left + (w - left - 20.0) * v / top;
+    let legend_y = h - 16.0;
     html! {
         <svg class="bound-bars" viewBox={format!("0 0 {w} {h}")} role="img" data-testid="bound-bars"
             aria-label="‖R(Ax) − x‖ + ‖R(Ax′) − x′‖ for each method against t‖z_N‖">
@@ -462,8 +464,16 @@ fn bound_bars(methods: &[KernelMethod], net: &str) -> Html {
                     </g>
                 }
             }) }
-            <line x1={sx(bound).to_string()} x2={sx(bound).to_string()} y1="4" y2={(h - 24.0).to_string()} class="bound-line" />
-            <text x={sx(bound).to_string()} y={(h - 8.0).to_string()} text-anchor="middle" class="axis-label">{format!("t‖z_N‖ = {bound:.2}")}</text>
+            <line x1={sx(bound).to_string()} x2={sx(bound).to_string()} y1="4" y2={(h - 52.0).to_string()} class="bound-line" />
+            <text x={sx(bound).to_string()} y={(h - 38.0).to_string()} text-anchor="middle" class="axis-label">{format!("t‖z_N‖ = {bound:.2}")}</text>
+            <g class="legend" data-testid="bound-legend">
+                <rect x="10" y={(legend_y - 11.0).to_string()} width="16" height="12" class="bar-x" />
+                <text x="32" y={legend_y.to_string()} class="axis-label">{"‖R(Ax) − x‖"}</text>
+                <rect x="190" y={(legend_y - 11.0).to_string()} width="16" height="12" class="bar-x-prime" />
+                <text x="212" y={legend_y.to_string()} class="axis-label">{"‖R(Ax′) − x′‖"}</text>
+                <line x1="390" x2="390" y1={(legend_y - 12.0).to_string()} y2={(legend_y + 2.0).to_string()} class="bound-line" />
+                <text x="398" y={legend_y.to_string()} class="axis-label">{"the lower bound t‖z_N‖"}</text>
+            </g>
         </svg>
     }
 }
