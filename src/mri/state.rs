@@ -258,6 +258,9 @@ pub struct DetailSettings {
     pub detail: DetailSpec,
 }
 
+/// The smallest `t` of the kernel page's slider (at `t = 0`, `x′ = x` and nothing is added).
+pub const MIN_T: f64 = 0.1;
+
 /// The side of the images the detail pages work at.
 const DETAIL_SIDE: usize = 64;
 
@@ -390,21 +393,21 @@ impl QueryState for KernelState {
         fields.push(field!(
             "t",
             |s, v| match v.parse::<f64>() {
-                Ok(t) if (0.0..=MAX_T).contains(&t) => {
+                Ok(t) if (MIN_T..=MAX_T).contains(&t) => {
                     s.t = t;
                     Ok(())
                 }
                 Ok(t) if t.is_finite() => {
                     // Outside the slider's range: its nearer end.
-                    s.t = t.clamp(0.0, MAX_T);
+                    s.t = t.clamp(MIN_T, MAX_T);
                     Err(format!(
-                        "t runs from 0 to {MAX_T}; \u{201c}{}\u{201d} is outside: using {}.",
+                        "t runs from {MIN_T} to {MAX_T}; \u{201c}{}\u{201d} is outside: using {}.",
                         shorten(v),
                         s.t
                     ))
                 }
                 _ => Err(format!(
-                    "t must be a number from 0 to {MAX_T}, not \u{201c}{}\u{201d}: using {}.",
+                    "t must be a number from {MIN_T} to {MAX_T}, not \u{201c}{}\u{201d}: using {}.",
                     shorten(v),
                     s.t
                 )),
@@ -641,12 +644,12 @@ mod tests {
         // Out of range: clamped with a notice that says so; an unknown network falls back to the
         // default; row and col say which value is used.
         let p = KernelState::from_query("t=-5&net=evil&row=99&col=x");
-        assert_eq!(p.state.t, 0.0);
+        assert_eq!(p.state.t, MIN_T);
         assert_eq!(p.state.settings.net, d.settings.net);
         assert_eq!(
             p.notices,
             [
-                "t runs from 0 to 8; \u{201c}-5\u{201d} is outside: using 0.",
+                "t runs from 0.1 to 8; \u{201c}-5\u{201d} is outside: using 0.1.",
                 "There is no network \u{201c}evil\u{201d} on this page: showing cascade-12.",
                 "The row must be a pixel from 0 to 63, not \u{201c}99\u{201d}: using 30.",
                 "The col must be a pixel from 0 to 63, not \u{201c}x\u{201d}: using 32.",

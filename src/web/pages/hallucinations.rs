@@ -199,7 +199,7 @@ fn verdict(net: &NetReport) -> Html {
             ),
         )
     } else {
-        ("warning", net.headline())
+        ("info", net.headline())
     };
     html! {
         <Notice kind={kind}>

@@ -11,7 +11,7 @@
 
 use crate::mri::details::{DetailKind, Region, MAX_T};
 use crate::mri::state::{
-    held_out_slice_names, DetailSettings, DetailsState, KernelState, DETAIL_NETS,
+    held_out_slice_names, DetailSettings, DetailsState, KernelState, DETAIL_NETS, MIN_T,
 };
 use crate::protocol::{Body, Job, KernelJob, KernelMethod, KernelResult, Picture};
 use crate::web::app::{use_query_state, Route, WorkerEpoch};
@@ -660,7 +660,7 @@ fn kernel_page(props: &PageProps) -> Html {
             if let Ok(t) = input.value().parse::<f64>() {
                 set_kernel.emit(KernelState {
                     settings: settings.clone(),
-                    t: t.clamp(0.0, MAX_T),
+                    t: t.clamp(MIN_T, MAX_T),
                 });
             }
         })
@@ -696,7 +696,7 @@ fn kernel_page(props: &PageProps) -> Html {
     let t_control = t.map(|t| {
         html! {
             <label class="slider">{format!("t = {t:.2} ")}
-                <input type="range" min="0" max={MAX_T.to_string()} step="0.1" value={t.to_string()}
+                <input type="range" min={MIN_T.to_string()} max={MAX_T.to_string()} step="0.1" value={t.to_string()}
                     data-testid="kernel-t" aria-label="t in x′ = x + t·z_N" oninput={on_t} />
             </label>
         }
