@@ -234,6 +234,25 @@ describe('Barriers Lab in the browser', { skip }, () => {
     });
   });
 
+  test('embedded in a 1000×700 frame, the attacks and MRI figures open above the fold', async () => {
+    await withPage({}, async (page) => {
+      await page.setViewportSize({ width: 1000, height: 700 });
+      await page.goto(`${lab.base}?embed#/attacks?model=linear&digit=3&attack=deepfool_l2`);
+      const attack = page.getByTestId('single-attack');
+      await attack.getByTestId('label-x').waitFor({ timeout: 60_000 });
+      const a = await attack.boundingBox();
+      assert.ok(a.y < 700 * 0.5, `the attack figure starts at ${a.y} px`);
+      await page.screenshot({ path: screenshotPath('embed-attacks.png') });
+      await page.goto(`${lab.base}?embed#/mri`);
+      const results = page.locator('[data-testid="mri-results"]:not(.updating)');
+      await results.waitFor({ timeout: 60_000 });
+      const m = await results.boundingBox();
+      assert.ok(m.y < 700 * 0.5, `the MRI figure starts at ${m.y} px`);
+      assert.ok(await page.locator('.mri-controls').isVisible(), 'the controls follow');
+      await page.screenshot({ path: screenshotPath('embed-mri.png') });
+    });
+  });
+
   test('held-out evaluation shows progress, cancels, and completes', async () => {
     await withPage({}, async (page) => {
       await page.goto(`${lab.base}#/classify?model=cnn&digit=0`);

@@ -238,6 +238,8 @@ pub fn attack_demo() -> Html {
                 </div>
             }
             { for parsed.notices.iter().map(|n| html! { <Notice kind="warning">{n.clone()}</Notice> }) }
+            // Embedded in a course page, the figure comes first and the pickers after it.
+            if embed { <div class="attack-main">{body.clone()}</div> }
             <ModelPicker model={model} on_pick={on_model} />
             <div class="attack-choices" role="radiogroup" aria-label="attack">
                 { for choices.map(|(c, title)| html! {
@@ -251,7 +253,7 @@ pub fn attack_demo() -> Html {
                 <div class="panel input-panel">
                     <DigitPicker digits={digits.clone()} source={state.digit.source} on_source={on_source} on_draw={on_draw} />
                 </div>
-                <div class="attack-main">{body}</div>
+                if !embed { <div class="attack-main">{body}</div> }
             </div>
             if !embed { <RobustnessPanel model={model} /> }
         </section>

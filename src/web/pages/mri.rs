@@ -570,9 +570,16 @@ pub fn mri_demo() -> Html {
                 {explain}
             }
             { for parsed.notices.iter().map(|n| html! { <Notice kind="warning">{n.clone()}</Notice> }) }
-            {controls}
-            {status}
-            {body}
+            // Embedded in a course page, the figure comes first and the controls after it.
+            if embed {
+                {status}
+                {body}
+                {controls}
+            } else {
+                {controls}
+                {status}
+                {body}
+            }
         </section>
     }
 }
