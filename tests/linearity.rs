@@ -132,11 +132,7 @@ fn linearity_full_resolution_model_is_the_shipped_linear_model() {
     let bytes = read("static/models/linear.safetensors");
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     let w = st.tensor("fc.weight").unwrap();
-    let shipped: Vec<f32> = w
-        .data()
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
+    let shipped = barriers_lab::tensor_file::f32_values(&w);
     let ours: Vec<f32> = full
         .model
         .weights

@@ -17,7 +17,9 @@ use crate::protocol::{Body, Job, KernelJob, KernelMethod, KernelResult, Picture}
 use crate::web::app::{use_query_state, Route, WorkerEpoch};
 use crate::web::compute::use_latest_job;
 use crate::web::pages::mri::PictureCanvas;
-use crate::web::widgets::{paint_pixels, paint_rect, pointer_at, JobRun, Notice, Progress};
+use crate::web::widgets::{
+    paint_pixels, paint_rect, pointer_at, JobRun, Notice, Progress, StateEdits,
+};
 use std::rc::Rc;
 use yew::prelude::*;
 
@@ -40,9 +42,6 @@ fn net_title(net: &str) -> &'static str {
 }
 
 type Run = JobRun<KernelResult>;
-
-/// An edit of the settings from a control's value.
-type Edit = Rc<dyn Fn(&mut DetailSettings, String)>;
 
 fn finish(body: Body) -> Option<KernelResult> {
     match body {
@@ -122,29 +121,19 @@ fn detail_editor(props: &EditorProps) -> Html {
         );
     }
     let s = &props.settings;
-    let set = |f: Edit| {
-        let (on, s) = (props.on_settings.clone(), s.clone());
-        move |v: String| {
-            let mut next = s.clone();
-            f(&mut next, v);
-            on.emit(next);
+    let edits = StateEdits {
+        state: s.clone(),
+        set_state: props.on_settings.clone(),
+    };
+    let on_kind = edits.on_select(Rc::new(|s, v| {
+        if let Ok(k) = DetailKind::from_name(&v) {
+            s.detail.kind = k;
         }
-    };
-    let on_kind = {
-        let apply = set(Rc::new(|s, v| {
-            if let Ok(k) = DetailKind::from_name(&v) {
-                s.detail.kind = k;
-            }
-        }));
-        Callback::from(move |e: Event| {
-            let select: web_sys::HtmlSelectElement = e.target_unchecked_into();
-            apply(select.value());
-        })
-    };
+    }));
     // Typed text applies itself TEXT_DEBOUNCE_MS after the last key (Enter or leaving the field
     // at once); a newer key restarts the wait.
     let pending = use_mut_ref(|| None::<gloo::timers::callback::Timeout>);
-    let apply_text = Rc::new(set(Rc::new(|s, v| s.detail.text = v.to_uppercase())));
+    let apply_text = Rc::new(edits.apply(Rc::new(|s, v| s.detail.text = v.to_uppercase())));
     let on_text_input = {
         let (pending, apply) = (pending.clone(), apply_text.clone());
         Callback::from(move |e: InputEvent| {
@@ -166,28 +155,16 @@ fn detail_editor(props: &EditorProps) -> Html {
             apply(input.value());
         })
     };
-    let on_size = {
-        let apply = set(Rc::new(|s, v| {
-            if let Ok(v) = v.parse() {
-                s.detail.size = v;
-            }
-        }));
-        Callback::from(move |e: InputEvent| {
-            let input: web_sys::HtmlInputElement = e.target_unchecked_into();
-            apply(input.value());
-        })
-    };
-    let on_intensity = {
-        let apply = set(Rc::new(|s, v| {
-            if let Ok(v) = v.parse() {
-                s.detail.intensity = v;
-            }
-        }));
-        Callback::from(move |e: InputEvent| {
-            let input: web_sys::HtmlInputElement = e.target_unchecked_into();
-            apply(input.value());
-        })
-    };
+    let on_size = edits.on_input(Rc::new(|s, v| {
+        if let Ok(v) = v.parse() {
+            s.detail.size = v;
+        }
+    }));
+    let on_intensity = edits.on_input(Rc::new(|s, v| {
+        if let Ok(v) = v.parse() {
+            s.detail.intensity = v;
+        }
+    }));
     let drawing = s.detail.kind == DetailKind::Drawn;
     let paint = {
         let (stroke, canvas, bump) = (stroke.clone(), canvas.clone(), bump.clone());
@@ -304,15 +281,11 @@ struct ChoiceProps {
 /// The network (sampling) and held-out slice selectors.
 #[function_component(SettingsChoice)]
 fn settings_choice(props: &ChoiceProps) -> Html {
-    let on = |f: fn(&mut DetailSettings, String)| {
-        let (on, s) = (props.on_settings.clone(), props.settings.clone());
-        Callback::from(move |e: Event| {
-            let select: web_sys::HtmlSelectElement = e.target_unchecked_into();
-            let mut next = s.clone();
-            f(&mut next, select.value());
-            on.emit(next);
-        })
+    let edits = StateEdits {
+        state: props.settings.clone(),
+        set_state: props.on_settings.clone(),
     };
+    let on = |f: fn(&mut DetailSettings, String)| edits.on_select(Rc::new(f));
     let s = &props.settings;
     html! {
         <div class="row">
