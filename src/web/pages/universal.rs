@@ -15,7 +15,9 @@ use crate::web::app::{use_query_state, Route, WorkerEpoch};
 use crate::web::compute::{use_long_job, Compute, LongJob};
 use crate::web::fetch::fetch_bytes;
 use crate::web::picker::{use_held_out, HeldOut};
-use crate::web::widgets::{DigitCanvas, ModelPicker, Notice, PerturbationCanvas, Progress};
+use crate::web::widgets::{
+    DigitCanvas, ModelPicker, Notice, PerturbationCanvas, Progress, StateEdits,
+};
 use std::rc::Rc;
 use yew::prelude::*;
 
@@ -526,14 +528,12 @@ pub fn universal_demo() -> Html {
             }
         })
     };
+    let edits = StateEdits {
+        state: state.clone(),
+        set_state: set_state.clone(),
+    };
     let edit = |f: fn(&mut UniversalState, &str)| {
-        let (set_state, state) = (set_state.clone(), state.clone());
-        Callback::from(move |e: Event| {
-            let input: web_sys::HtmlInputElement = e.target_unchecked_into();
-            let mut s = state.clone();
-            f(&mut s, &input.value());
-            set_state.emit(s);
-        })
+        edits.on_change(Rc::new(move |s: &mut UniversalState, v: String| f(s, &v)))
     };
     let on_model = {
         let (set_state, state) = (set_state.clone(), state.clone());
