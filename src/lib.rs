@@ -16,7 +16,8 @@
 //! - shared: [`Error`] and [`Result`], [`card`] (model cards), [`protocol`] (the page–worker
 //!   messages), [`route`] (URL state: the query-string machinery and the route list; each demo's
 //!   state is declared beside its half, in [`classification::state`] and [`mri::state`]),
-//!   [`tensor_file`] (the one writer and reader of the lab's `f32` safetensors files);
+//!   [`tensor_file`] (the one writer and reader of the lab's `f32` safetensors files), [`plot`]
+//!   (the charts' geometry: axes, ticks, legends, label placement);
 //! - `web` (wasm32 only): the Yew pages (`web::pages`), the worker's jobs (`web::worker`, named
 //!   after the pages) and the shared components.
 
@@ -25,6 +26,7 @@ pub mod classification;
 pub mod engine;
 mod error;
 pub mod mri;
+pub mod plot;
 pub mod protocol;
 pub mod route;
 pub mod tensor_file;

@@ -5,7 +5,7 @@
 //!   for, under the page's name (the page and the worker are separate binaries and threads, so
 //!   they sit in two folders with matching file names);
 //! - [`app`] (routes, header, footer), [`compute`] (the page's handle on the worker),
-//!   [`widgets`], [`draw`], [`picker`]: what the pages share; [`data`], [`fetch`]: downloads;
+//!   [`widgets`], [`draw`], [`picker`], [`plot`] (charts): what the pages share; [`data`], [`fetch`]: downloads;
 //!   [`panic`]: the fatal-error panel.
 
 pub mod app;
@@ -16,6 +16,7 @@ pub mod fetch;
 pub mod pages;
 pub mod panic;
 pub mod picker;
+pub mod plot;
 pub mod widgets;
 pub mod worker;
 

@@ -46,7 +46,7 @@ describe('Universal perturbations in the browser', { skip }, () => {
       const flipped = await page.locator('[data-testid="grid-cell"][data-flipped="true"]').count();
       assert.ok(flipped >= 12, `${flipped} of 24 grid digits flipped`);
       // The fooling curve has a point per shipped pass.
-      assert.equal(await page.getByTestId('fooling-curve').locator('circle.dot:not(.held)').count(), c.passes.length);
+      assert.equal(await page.getByTestId('fooling-curve').locator(':scope > circle.dot:not(.held)').count(), c.passes.length);
       // The table: one row per model, the diagonal is each model's own held-out fooling rate.
       const table = page.getByTestId('transfer-table').first();
       for (const [i, m] of report.models.entries()) {

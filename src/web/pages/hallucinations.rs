@@ -8,11 +8,15 @@
 use crate::mri::learned::hallucination::{CurvePoint, InstabilityReport, NetReport};
 use crate::mri::learned::warm_start::{WarmCurvePoint, WarmNet, WarmStartReport};
 use crate::mri::state::{HallucinationState, STRENGTHS};
+use crate::plot::{left_margin, Scale, BOTTOM};
 use crate::protocol::{Body, HallucinateJob, Hallucination, HallucinationRow, Job};
 use crate::web::app::{use_query_state, Route, WorkerEpoch};
 use crate::web::compute::{use_latest_job, Compute};
 use crate::web::fetch::fetch_bytes;
 use crate::web::pages::mri::PictureCanvas;
+use crate::web::plot::{
+    frame_with_legend, legend, x_axis_line, x_ticks, x_title, y_ticks, y_title, LegendItem, Swatch,
+};
 use crate::web::widgets::{Edit, JobRun, Notice, Progress, StateEdits};
 use std::rc::Rc;
 use yew::prelude::*;
@@ -45,11 +49,11 @@ struct CurveProps {
 type Series = (&'static str, &'static str, fn(&CurvePoint) -> f64);
 /// The same for Ψ → FIRENET's curves.
 type WarmSeries = (&'static str, &'static str, fn(&WarmCurvePoint) -> f64);
+/// A curve as drawn: its classes, its legend and its points `(‖r‖/‖x‖, error)`.
+type Curve = (String, String, Vec<(f64, f64)>);
 
 #[function_component(CurvePlot)]
 fn curve_plot(props: &CurveProps) -> Html {
-    // Hand-drawn SVG: seven polylines do not justify a plotting crate in the bundle.
-    let (w, h, left, bottom, top, right) = (720.0, 260.0, 56.0, 34.0, 12.0, 245.0);
     let c = &props.curve;
     if c.is_empty() {
         return html! {};
@@ -79,52 +83,54 @@ fn curve_plot(props: &CurveProps) -> Html {
         .fold(0.0, f64::max)
         .max(1e-3)
         * 1.1;
-    let x = |v: f64| left + v / x_max * (w - left - right);
-    let y = |v: f64| top + (1.0 - v / y_max) * (h - top - bottom);
-    let ticks: Vec<f64> = (0..=4).map(|k| x_max * k as f64 / 4.0).collect();
+    let class = |c: &str| format!("series s-{}", c.replace(' ', "-"));
+    // (class, legend, points) of every curve drawn.
+    let mut curves: Vec<Curve> = series
+        .iter()
+        .map(|(c_, label, f)| {
+            let name = if c_.starts_with("net") {
+                label.replace("network", &props.net_title)
+            } else {
+                label.to_string()
+            };
+            (class(c_), name, c.iter().map(|p| (p.rel_r, f(p))).collect())
+        })
+        .collect();
+    if !warm.is_empty() {
+        curves.extend(warm_series.iter().map(|(c_, label, f)| {
+            (
+                class(c_),
+                label.replace('Ψ', &props.net_title),
+                warm.iter().map(|p| (p.rel_r, f(p))).collect(),
+            )
+        }));
+    }
+    let items: Vec<LegendItem> = curves
+        .iter()
+        .map(|(class, label, _)| LegendItem::new(class.clone(), label.clone(), Swatch::Line))
+        .collect();
+    let (frame, slots) = frame_with_legend(880.0, 260.0, (left_margin(4), 20.0, BOTTOM), &items);
+    let xa = frame.x_axis(0.0, x_max, Scale::Linear);
+    let ya = frame.y_axis(0.0, y_max, Scale::Linear);
+    let xticks: Vec<f64> = (0..=4).map(|k| x_max * k as f64 / 4.0).collect();
     let yticks: Vec<f64> = (0..=4).map(|k| y_max * k as f64 / 4.0).collect();
+    let area = frame.area();
     html! {
-        <svg class="error-plot curve-plot" viewBox={format!("0 0 {w} {h}")} role="img" data-testid="curve-plot"
+        <svg class="error-plot curve-plot" viewBox={format!("0 0 {} {}", frame.w, frame.h)} role="img" data-testid="curve-plot"
             aria-label="reconstruction error against the relative size of the perturbation">
-            { for yticks.iter().map(|v| html! { <g class="grid">
-                <line x1={left.to_string()} x2={(w - right).to_string()} y1={y(*v).to_string()} y2={y(*v).to_string()} />
-                <text x={(left - 6.0).to_string()} y={(y(*v) + 4.0).to_string()} text-anchor="end">{format!("{:.2}", v)}</text>
-            </g> }) }
-            { for ticks.iter().map(|v| html! {
-                <text x={x(*v).to_string()} y={(h - bottom + 16.0).to_string()} text-anchor="middle" class="tick">{percent(*v)}</text>
-            }) }
+            {y_ticks(&frame, &ya, &yticks, |v| format!("{v:.2}"))}
+            {x_ticks(&frame, &xa, &xticks, percent, false)}
+            {x_axis_line(&frame)}
             { for props.marks.iter().filter(|m| **m > 0.0 && **m <= x_max).map(|m| html! {
-                <line class="restart" x1={x(*m).to_string()} x2={x(*m).to_string()} y1={top.to_string()} y2={(h - bottom).to_string()} />
+                <line class="restart" x1={xa.at(*m).to_string()} x2={xa.at(*m).to_string()} y1={area.y0.to_string()} y2={area.y1.to_string()} />
             }) }
-            { for series.iter().enumerate().map(|(k, (class, label, f))| {
-                let points: String = c.iter().map(|p| format!("{:.1},{:.1}", x(p.rel_r), y(f(p)))).collect::<Vec<_>>().join(" ");
-                let ly = top + 14.0 + 18.0 * k as f64;
-                let name = if *class == "net" || *class == "net random" {
-                    label.replace("network", &props.net_title)
-                } else {
-                    label.to_string()
-                };
-                html! { <g class={classes!("series", format!("s-{}", class.replace(' ', "-")))}>
-                    <polyline points={points} />
-                    <line x1={(w - right + 10.0).to_string()} x2={(w - right + 34.0).to_string()} y1={ly.to_string()} y2={ly.to_string()} />
-                    <text x={(w - right + 38.0).to_string()} y={(ly + 4.0).to_string()}>{name}</text>
-                </g> }
+            { for curves.iter().map(|(class, _, points)| {
+                let points: String = points.iter().map(|(x, y)| format!("{:.1},{:.1}", xa.at(*x), ya.at(*y))).collect::<Vec<_>>().join(" ");
+                html! { <g class={class.clone()}><polyline points={points} /></g> }
             }) }
-            if !warm.is_empty() {
-                { for warm_series.iter().enumerate().map(|(k, (class, label, f))| {
-                    let points: String = warm.iter().map(|p| format!("{:.1},{:.1}", x(p.rel_r), y(f(p)))).collect::<Vec<_>>().join(" ");
-                    let ly = top + 14.0 + 18.0 * (series.len() + k) as f64;
-                    let name = label.replace('Ψ', &props.net_title);
-                    html! { <g class={classes!("series", format!("s-{}", class.replace(' ', "-")))}>
-                        <polyline points={points} />
-                        <line x1={(w - right + 10.0).to_string()} x2={(w - right + 34.0).to_string()} y1={ly.to_string()} y2={ly.to_string()} />
-                        <text x={(w - right + 38.0).to_string()} y={(ly + 4.0).to_string()}>{name}</text>
-                    </g> }
-                }) }
-            }
-            <text x={((left + w - right) / 2.0).to_string()} y={(h - 4.0).to_string()} text-anchor="middle">
-                {"‖r‖/‖x‖ (dotted: the perturbations on screen)"}
-            </text>
+            {legend(&items, &slots)}
+            {x_title(&frame, "‖r‖/‖x‖ (dotted: the perturbations on screen)")}
+            {y_title(&frame, "‖Ψ(A(x+r)) − x‖/‖x‖")}
         </svg>
     }
 }

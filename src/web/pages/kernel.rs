@@ -13,10 +13,14 @@ use crate::mri::details::{DetailKind, Region, MAX_T};
 use crate::mri::state::{
     held_out_slice_names, DetailSettings, DetailsState, KernelState, DETAIL_NETS, MIN_T,
 };
+use crate::plot::{self, linear_ticks, nice_step, Scale, BOTTOM};
 use crate::protocol::{Body, Job, KernelJob, KernelMethod, KernelResult, Picture};
 use crate::web::app::{use_query_state, Route, WorkerEpoch};
 use crate::web::compute::use_latest_job;
 use crate::web::pages::mri::PictureCanvas;
+use crate::web::plot::{
+    frame_with_legend, legend, x_axis_line, x_ticks, x_title, LegendItem, Swatch,
+};
 use crate::web::widgets::{
     paint_pixels, paint_rect, pointer_at, JobRun, Notice, Progress, StateEdits,
 };
@@ -417,36 +421,46 @@ fn bound_bars(methods: &[KernelMethod], net: &str) -> Html {
         .map(|(_, b)| b.sum())
         .fold(bound, f64::max)
         .max(f64::MIN_POSITIVE)
-        * 1.1;
-    let (w, left, bar, gap) = (640.0, 190.0, 26.0, 14.0);
-    // Room below the bars for the bound's label and the legend.
-    let h = rows.len() as f64 * (bar + gap) + 70.0;
-    let sx = |v: f64| left + (w - left - 20.0) * v / top;
-    let legend_y = h - 16.0;
+        * 1.15;
+    let items = [
+        LegendItem::new("bar-x", "‖R(Ax) − x‖", Swatch::Bar),
+        LegendItem::new("bar-x-prime", "‖R(Ax′) − x′‖", Swatch::Bar),
+        LegendItem::new(
+            "bound-line",
+            format!("the lower bound t‖z_N‖ = {bound:.2}"),
+            Swatch::Line,
+        ),
+    ];
+    let (bar, gap) = (26.0, 14.0);
+    let names: Vec<String> = rows.iter().map(|(m, _)| short(m, net)).collect();
+    let widest = names
+        .iter()
+        .map(|n| plot::text_width(n))
+        .fold(0.0, f64::max);
+    let data = rows.len() as f64 * (bar + gap) + gap;
+    let (frame, slots) = frame_with_legend(680.0, data, (widest + 16.0, 70.0, BOTTOM), &items);
+    let xa = frame.x_axis(0.0, top, Scale::Linear);
+    let area = frame.area();
+    let row_y = |k: usize| area.y0 + gap + k as f64 * (bar + gap);
     html! {
-        <svg class="bound-bars" viewBox={format!("0 0 {w} {h}")} role="img" data-testid="bound-bars"
-            aria-label="‖R(Ax) − x‖ + ‖R(Ax′) − x′‖ for each method against t‖z_N‖">
-            { for rows.iter().enumerate().map(|(k, (m, b))| {
-                let y = 10.0 + k as f64 * (bar + gap);
+        <svg class="bound-bars" viewBox={format!("0 0 {} {}", frame.w, frame.h)} role="img" data-testid="bound-bars"
+            data-categories="y" aria-label="‖R(Ax) − x‖ + ‖R(Ax′) − x′‖ for each method against t‖z_N‖">
+            {x_ticks(&frame, &xa, &linear_ticks(0.0, top, nice_step(top, 5.0)), |v| format!("{v}"), true)}
+            {x_axis_line(&frame)}
+            { for rows.iter().zip(&names).enumerate().map(|(k, ((_, b), name))| {
+                let y = row_y(k);
                 html! {
-                    <g>
-                        <text x={(left - 8.0).to_string()} y={(y + bar * 0.7).to_string()} text-anchor="end" class="axis-label">{short(m, net)}</text>
-                        <rect x={sx(0.0).to_string()} y={y.to_string()} width={(sx(b.error_x) - sx(0.0)).to_string()} height={bar.to_string()} class="bar-x" />
-                        <rect x={sx(b.error_x).to_string()} y={y.to_string()} width={(sx(b.sum()) - sx(b.error_x)).to_string()} height={bar.to_string()} class="bar-x-prime" />
-                        <text x={(sx(b.sum()) + 4.0).to_string()} y={(y + bar * 0.7).to_string()} class="axis-label">{format!("{:.2}", b.sum())}</text>
+                    <g class="bar-row">
+                        <g class="y-tick"><text x={(area.x0 - 8.0).to_string()} y={(y + bar / 2.0 + 5.0).to_string()} text-anchor="end">{name.clone()}</text></g>
+                        <rect x={xa.at(0.0).to_string()} y={y.to_string()} width={(xa.at(b.error_x) - xa.at(0.0)).to_string()} height={bar.to_string()} class="bar-x" />
+                        <rect x={xa.at(b.error_x).to_string()} y={y.to_string()} width={(xa.at(b.sum()) - xa.at(b.error_x)).to_string()} height={bar.to_string()} class="bar-x-prime" />
+                        <text x={(xa.at(b.sum()) + 5.0).to_string()} y={(y + bar / 2.0 + 5.0).to_string()} class="value">{format!("{:.2}", b.sum())}</text>
                     </g>
                 }
             }) }
-            <line x1={sx(bound).to_string()} x2={sx(bound).to_string()} y1="4" y2={(h - 52.0).to_string()} class="bound-line" />
-            <text x={sx(bound).to_string()} y={(h - 38.0).to_string()} text-anchor="middle" class="axis-label">{format!("t‖z_N‖ = {bound:.2}")}</text>
-            <g class="legend" data-testid="bound-legend">
-                <rect x="10" y={(legend_y - 11.0).to_string()} width="16" height="12" class="bar-x" />
-                <text x="32" y={legend_y.to_string()} class="axis-label">{"‖R(Ax) − x‖"}</text>
-                <rect x="190" y={(legend_y - 11.0).to_string()} width="16" height="12" class="bar-x-prime" />
-                <text x="212" y={legend_y.to_string()} class="axis-label">{"‖R(Ax′) − x′‖"}</text>
-                <line x1="390" x2="390" y1={(legend_y - 12.0).to_string()} y2={(legend_y + 2.0).to_string()} class="bound-line" />
-                <text x="398" y={legend_y.to_string()} class="axis-label">{"the lower bound t‖z_N‖"}</text>
-            </g>
+            <line x1={xa.at(bound).to_string()} x2={xa.at(bound).to_string()} y1={area.y0.to_string()} y2={area.y1.to_string()} class="bound-line" />
+            {legend(&items, &slots)}
+            {x_title(&frame, "‖R(Ax) − x‖ + ‖R(Ax′) − x′‖: one method's two errors, stacked")}
         </svg>
     }
 }

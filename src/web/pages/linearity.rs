@@ -19,9 +19,14 @@ use crate::classification::linearity::{
 };
 use crate::classification::mnist::{Digits, SIDE};
 use crate::classification::state::{LinearityState, LINEARITY_DIMS, LINEARITY_EPS};
+use crate::plot::{left_margin, linear_ticks, nice_step, place_labels, Rect, Scale, BOTTOM};
 use crate::web::app::{use_query_state, Route};
 use crate::web::fetch::fetch_bytes;
 use crate::web::picker::use_held_out;
+use crate::web::plot::{
+    anchor, frame_with_legend, legend, x_axis_line, x_ticks, x_title, y_ticks, y_title, LegendItem,
+    Swatch,
+};
 use crate::web::widgets::{paint_grey, paint_signed, Notice};
 use std::rc::Rc;
 use yew::prelude::*;
@@ -106,73 +111,73 @@ struct EffectProps {
 /// random signs, the shipped models' class scores, and the slider's point.
 #[function_component(EffectPlot)]
 fn effect_plot(props: &EffectProps) -> Html {
-    // Hand-drawn SVG, like the hallucinations demo's curve: no plotting crate in the bundle.
-    let (w, h, left, right, top, bottom) = (660.0, 330.0, 62.0, 18.0, 14.0, 42.0);
-    let (x_lo, x_hi, y_lo, y_hi) = (1.0, 5.0, -3.0, 5.0);
-    let x =
-        |d: f64| left + (d.log10().clamp(x_lo, x_hi) - x_lo) / (x_hi - x_lo) * (w - left - right);
-    let y = |v: f64| {
-        let l = if v > 0.0 { v.log10() } else { y_lo };
-        top + (1.0 - (l.clamp(y_lo, y_hi) - y_lo) / (y_hi - y_lo)) * (h - top - bottom)
-    };
+    let items = [
+        LegendItem::new("l-expected", "ε‖w‖₁ expected: ε·d·√(2/π)", Swatch::Line),
+        LegendItem::new("l-sampled", "ε‖w‖₁, one sampled w", Swatch::Dot),
+        LegendItem::new("l-random", "random signs: about ε‖w‖₂", Swatch::Line),
+        LegendItem::new("l-shipped", "trained models: ε·mean‖w_k‖₁", Swatch::Diamond),
+        LegendItem::new("l-point", "the slider's d", Swatch::Dot),
+    ];
+    let (frame, slots) = frame_with_legend(860.0, 300.0, (left_margin(4), 20.0, BOTTOM), &items);
+    let xa = frame.x_axis(10.0, 1e5, Scale::Log);
+    let ya = frame.y_axis(1e-3, 1e5, Scale::Log);
     let eps = props.eps;
     let line = |f: &dyn Fn(&RandomWeights) -> f64| -> String {
         props
             .grid
             .iter()
-            .map(|r| format!("{:.1},{:.1}", x(r.d as f64), y(f(r))))
+            .map(|r| format!("{:.1},{:.1}", xa.at(r.d as f64), ya.at(f(r))))
             .collect::<Vec<_>>()
             .join(" ")
     };
     let expected = line(&|r| expected_worst_change(eps, r.d, r.sigma));
     let random = line(&|r| r.random_sign_change(eps));
     let p = &props.point;
-    let (px, py) = (x(p.d as f64), y(p.worst_change(eps)));
-    let legend: [(&str, &str); 5] = [
-        ("expected", "ε‖w‖₁ expected: ε·d·√(2/π)"),
-        ("sampled", "ε‖w‖₁, one sampled w"),
-        ("random", "random signs: about ε‖w‖₂"),
-        ("shipped", "trained models: ε·mean‖w_k‖₁"),
-        ("point", "the slider's d"),
-    ];
+    let (px, py) = (xa.at(p.d as f64), ya.at(p.worst_change(eps)));
+    let area = frame.area();
+    // The shipped models' labels, placed clear of every dot and diamond.
+    let shipped: Vec<(f64, f64, String)> = props
+        .shipped
+        .iter()
+        .map(|(side, d, l1)| (xa.at(*d as f64), ya.at(eps * l1), format!("{side}×{side}")))
+        .collect();
+    let mut marks: Vec<Rect> = props
+        .grid
+        .iter()
+        .map(|r| Rect::around(xa.at(r.d as f64), ya.at(r.worst_change(eps)), 3.0))
+        .chain(shipped.iter().map(|(x, y, _)| Rect::around(*x, *y, 7.0)))
+        .collect();
+    marks.push(Rect::around(px, py, 7.0));
+    let anchors: Vec<(f64, f64, &str)> = shipped
+        .iter()
+        .map(|(x, y, t)| (*x, *y, t.as_str()))
+        .collect();
+    let labels = place_labels(&anchors, &marks, area);
+    let decades = |lo: i32, hi: i32| (lo..=hi).map(|k| 10f64.powi(k)).collect::<Vec<_>>();
     html! {
-        <svg class="error-plot linearity-plot" viewBox={format!("0 0 {w} {h}")} role="img" data-testid="effect-plot"
+        <svg class="error-plot linearity-plot" viewBox={format!("0 0 {} {}", frame.w, frame.h)} role="img" data-testid="effect-plot"
             aria-label="change of the score against the dimension d, log–log">
-            { for (y_lo as i32..=y_hi as i32).map(|k| html! { <g class="grid">
-                <line x1={left.to_string()} x2={(w - right).to_string()} y1={y(10f64.powi(k)).to_string()} y2={y(10f64.powi(k)).to_string()} />
-                <text x={(left - 6.0).to_string()} y={(y(10f64.powi(k)) + 4.0).to_string()} text-anchor="end">{pow10(k)}</text>
-            </g> }) }
-            { for (x_lo as i32..=x_hi as i32).map(|k| html! {
-                <text x={x(10f64.powi(k)).to_string()} y={(h - bottom + 16.0).to_string()} text-anchor="middle">{pow10(k)}</text>
-            }) }
-            <line class="d-mark" x1={px.to_string()} x2={px.to_string()} y1={top.to_string()} y2={(h - bottom).to_string()} />
+            {y_ticks(&frame, &ya, &decades(-3, 5), |v| pow10(v.log10().round() as i32))}
+            {x_ticks(&frame, &xa, &decades(1, 5), |v| pow10(v.log10().round() as i32), true)}
+            {x_axis_line(&frame)}
+            <line class="d-mark" x1={px.to_string()} x2={px.to_string()} y1={area.y0.to_string()} y2={area.y1.to_string()} />
             <polyline class="s-expected" points={expected} />
             <polyline class="s-random" points={random} />
             { for props.grid.iter().map(|r| html! {
-                <circle class="s-sampled" cx={format!("{:.1}", x(r.d as f64))} cy={format!("{:.1}", y(r.worst_change(eps)))} r="2.5" />
+                <circle class="s-sampled" cx={format!("{:.1}", xa.at(r.d as f64))} cy={format!("{:.1}", ya.at(r.worst_change(eps)))} r="2.5" />
             }) }
-            { for props.shipped.iter().map(|(side, d, l1)| {
-                let (sx, sy) = (x(*d as f64), y(eps * l1));
-                html! { <g class="s-shipped" data-side={side.to_string()}>
+            { for props.shipped.iter().zip(&shipped).zip(&labels).map(|(((side, _, _), (sx, sy, text)), l)| html! {
+                <g class="s-shipped" data-side={side.to_string()}>
                     <rect x={format!("{:.1}", sx - 4.5)} y={format!("{:.1}", sy - 4.5)} width="9" height="9"
                         transform={format!("rotate(45 {sx:.1} {sy:.1})")} />
-                    <text x={format!("{:.1}", sx + 8.0)} y={format!("{:.1}", sy + 14.0)}>{format!("{side}×{side}")}</text>
-                </g> }
+                    <text x={format!("{:.1}", l.x)} y={format!("{:.1}", l.y)} text-anchor={anchor(l.anchor)}>{text.clone()}</text>
+                </g>
             }) }
             <circle class="s-point" cx={format!("{px:.1}")} cy={format!("{py:.1}")} r="6" data-testid="effect-point"
                 data-d={p.d.to_string()} data-effect={format!("{:.6}", p.worst_change(eps))} />
-            { for legend.iter().enumerate().map(|(k, (class, label))| {
-                let ly = top + 14.0 + 17.0 * k as f64;
-                let lx = left + 12.0;
-                html! { <g class={classes!("legend", format!("l-{class}"))}>
-                    <line x1={lx.to_string()} x2={(lx + 22.0).to_string()} y1={ly.to_string()} y2={ly.to_string()} />
-                    <circle cx={(lx + 11.0).to_string()} cy={ly.to_string()} r="3.5" />
-                    <text x={(lx + 28.0).to_string()} y={(ly + 4.0).to_string()}>{*label}</text>
-                </g> }
-            }) }
-            <text x={((left + w - right) / 2.0).to_string()} y={(h - 6.0).to_string()} text-anchor="middle">
-                {"dimension d (log scale); vertical: change of the score (log scale)"}
-            </text>
+            {legend(&items, &slots)}
+            {x_title(&frame, "dimension d (log scale)")}
+            {y_title(&frame, "change of the score")}
         </svg>
     }
 }
@@ -187,57 +192,87 @@ struct DeepFoolProps {
 /// The median smallest ℓ∞ DeepFool perturbation against `d`, with quartile bars and `ε`.
 #[function_component(DeepFoolPlot)]
 fn deepfool_plot(props: &DeepFoolProps) -> Html {
-    let (w, h, left, right, top, bottom) = (660.0, 330.0, 62.0, 18.0, 14.0, 42.0);
-    let (x_lo, x_hi) = (30f64.log10(), 1300f64.log10());
     let data_max = props.lines.iter().map(|l| l.2.q3).fold(0.0, f64::max) * 1.3;
-    // A round tick step, at most six ticks.
-    let step = [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5]
-        .into_iter()
-        .find(|s| data_max / s <= 6.0)
-        .unwrap_or(1.0);
-    let ticks = (data_max / step).ceil().max(1.0) as usize;
-    let y_max = ticks as f64 * step;
-    let x =
-        |d: f64| left + (d.log10().clamp(x_lo, x_hi) - x_lo) / (x_hi - x_lo) * (w - left - right);
-    let y = |v: f64| top + (1.0 - (v / y_max).clamp(0.0, 1.0)) * (h - top - bottom);
-    let eps_line = if props.eps <= y_max {
-        let ey = y(props.eps);
-        html! { <g class="eps-line" data-testid="deepfool-eps-line" data-eps={props.eps.to_string()}>
-            <line x1={left.to_string()} x2={(w - right).to_string()} y1={ey.to_string()} y2={ey.to_string()} />
-            <text x={(w - right - 4.0).to_string()} y={(ey - 5.0).to_string()} text-anchor="end">
-                {format!("ε = {} (the slider)", figure(props.eps))}</text>
-        </g> }
+    let step = nice_step(data_max.max(1e-6), 5.0);
+    let y_max = (data_max / step).ceil().max(1.0) * step;
+    let eps_label = if props.eps <= y_max {
+        format!("ε = {}, the slider", figure(props.eps))
     } else {
-        html! { <g class="eps-line" data-testid="deepfool-eps-line" data-eps={props.eps.to_string()}>
-            <text x={(w - right - 4.0).to_string()} y={(top + 12.0).to_string()} text-anchor="end">
-                {format!("ε = {} is above the plot ↑", figure(props.eps))}</text>
-        </g> }
+        format!("ε = {}, the slider (above the plot ↑)", figure(props.eps))
+    };
+    let items = [
+        LegendItem::new(
+            "l-median",
+            "median ‖r‖∞ over held-out digits (bar: quartiles)",
+            Swatch::Dot,
+        ),
+        LegendItem::new("eps-line", eps_label, Swatch::Line),
+    ];
+    let (frame, slots) = frame_with_legend(860.0, 280.0, (left_margin(5), 20.0, BOTTOM), &items);
+    let xa = frame.x_axis(30.0, 1300.0, Scale::Log);
+    let ya = frame.y_axis(0.0, y_max, Scale::Linear);
+    let area = frame.area();
+    let bars: Vec<(f64, &Quartiles)> = props
+        .lines
+        .iter()
+        .map(|(_, d, q)| (xa.at(*d as f64), q))
+        .collect();
+    // Each median's value beside its dot, clear of every whisker.
+    let marks: Vec<Rect> = bars
+        .iter()
+        .flat_map(|(cx, q)| {
+            [
+                Rect {
+                    x0: cx - 8.0,
+                    y0: ya.at(q.q3) - 1.0,
+                    x1: cx + 8.0,
+                    y1: ya.at(q.q1) + 1.0,
+                },
+                Rect::around(*cx, ya.at(q.median), 6.0),
+            ]
+        })
+        .collect();
+    let texts: Vec<String> = bars.iter().map(|(_, q)| figure(q.median)).collect();
+    let anchors: Vec<(f64, f64, &str)> = bars
+        .iter()
+        .zip(&texts)
+        .map(|((cx, q), t)| (*cx, ya.at(q.median), t.as_str()))
+        .collect();
+    let labels = place_labels(&anchors, &marks, area);
+    let ticks: Vec<f64> = props.lines.iter().map(|(_, d, _)| *d as f64).collect();
+    let sides: Vec<(f64, usize)> = props
+        .lines
+        .iter()
+        .map(|(side, d, _)| (*d as f64, *side))
+        .collect();
+    let tick_label = move |d: f64| {
+        let side = sides.iter().find(|(v, _)| *v == d).map_or(0, |(_, s)| *s);
+        format!("d = {d} ({side}×{side})")
     };
     html! {
-        <svg class="error-plot linearity-plot" viewBox={format!("0 0 {w} {h}")} role="img" data-testid="deepfool-plot"
+        <svg class="error-plot linearity-plot" viewBox={format!("0 0 {} {}", frame.w, frame.h)} role="img" data-testid="deepfool-plot"
             aria-label="median smallest l-infinity DeepFool perturbation against the dimension d">
-            { for (0..=ticks).map(|k| {
-                let v = step * k as f64;
-                html! { <g class="grid">
-                    <line x1={left.to_string()} x2={(w - right).to_string()} y1={y(v).to_string()} y2={y(v).to_string()} />
-                    <text x={(left - 6.0).to_string()} y={(y(v) + 4.0).to_string()} text-anchor="end">{figure(v)}</text>
-                </g> }
-            }) }
-            {eps_line}
-            { for props.lines.iter().map(|(side, d, q)| {
-                let cx = x(*d as f64);
+            {y_ticks(&frame, &ya, &linear_ticks(0.0, y_max, step), figure)}
+            {x_ticks(&frame, &xa, &ticks, tick_label, false)}
+            {x_axis_line(&frame)}
+            <g class="eps-line" data-testid="deepfool-eps-line" data-eps={props.eps.to_string()}>
+                if props.eps <= y_max {
+                    <line x1={area.x0.to_string()} x2={area.x1.to_string()} y1={ya.at(props.eps).to_string()} y2={ya.at(props.eps).to_string()} />
+                }
+            </g>
+            { for props.lines.iter().zip(&bars).zip(labels.iter().zip(&texts)).map(|(((side, _, q), (cx, _)), (l, text))| {
+                let cx = *cx;
                 html! { <g class="bar" data-testid="deepfool-point" data-side={side.to_string()} data-median={q.median.to_string()}>
-                    <line class="whisker" x1={cx.to_string()} x2={cx.to_string()} y1={y(q.q1).to_string()} y2={y(q.q3).to_string()} />
-                    <line class="whisker" x1={(cx - 7.0).to_string()} x2={(cx + 7.0).to_string()} y1={y(q.q1).to_string()} y2={y(q.q1).to_string()} />
-                    <line class="whisker" x1={(cx - 7.0).to_string()} x2={(cx + 7.0).to_string()} y1={y(q.q3).to_string()} y2={y(q.q3).to_string()} />
-                    <circle cx={cx.to_string()} cy={y(q.median).to_string()} r="6" />
-                    <text x={(cx + 10.0).to_string()} y={(y(q.median) + 4.0).to_string()}>{figure(q.median)}</text>
-                    <text x={cx.to_string()} y={(h - bottom + 16.0).to_string()} text-anchor="middle">{format!("d = {d} ({side}×{side})")}</text>
+                    <line class="whisker" x1={cx.to_string()} x2={cx.to_string()} y1={ya.at(q.q1).to_string()} y2={ya.at(q.q3).to_string()} />
+                    <line class="whisker" x1={(cx - 7.0).to_string()} x2={(cx + 7.0).to_string()} y1={ya.at(q.q1).to_string()} y2={ya.at(q.q1).to_string()} />
+                    <line class="whisker" x1={(cx - 7.0).to_string()} x2={(cx + 7.0).to_string()} y1={ya.at(q.q3).to_string()} y2={ya.at(q.q3).to_string()} />
+                    <circle cx={cx.to_string()} cy={ya.at(q.median).to_string()} r="6" />
+                    <text x={format!("{:.1}", l.x)} y={format!("{:.1}", l.y)} text-anchor={anchor(l.anchor)}>{text.clone()}</text>
                 </g> }
             }) }
-            <text x={((left + w - right) / 2.0).to_string()} y={(h - 6.0).to_string()} text-anchor="middle">
-                {"dimension d (log scale); vertical: ‖r‖∞, median and quartiles over held-out digits"}
-            </text>
+            {legend(&items, &slots)}
+            {x_title(&frame, "dimension d (log scale)")}
+            {y_title(&frame, "smallest ‖r‖∞")}
         </svg>
     }
 }

@@ -7,9 +7,13 @@ use crate::mri::reconstruction::Quality;
 use crate::mri::sampling::Pattern;
 use crate::mri::state::{MriState, MRI_NOISE, MRI_RATES};
 use crate::mri::wavelet::Wavelet;
+use crate::plot::{left_margin, Scale, BOTTOM};
 use crate::protocol::{Body, Job, MriImage, Panel, Picture, Reconstruction};
 use crate::web::app::{use_query_state, Route, WorkerEpoch};
 use crate::web::compute::Compute;
+use crate::web::plot::{
+    frame_with_legend, legend, x_axis_line, x_ticks, x_title, y_ticks, y_title, LegendItem, Swatch,
+};
 use crate::web::widgets::{paint_pixels, Edit, JobRun, Notice, Progress, StateEdits};
 use std::rc::Rc;
 use yew::prelude::*;
@@ -103,8 +107,6 @@ struct ErrorPlotProps {
 
 #[function_component(ErrorPlot)]
 fn error_plot(props: &ErrorPlotProps) -> Html {
-    // Hand-drawn SVG: one polyline on a log axis does not justify a plotting crate in the bundle.
-    let (w, h, left, bottom, top, right) = (640.0, 256.0, 56.0, 40.0, 10.0, 14.0);
     let errors: Vec<f64> = props
         .errors
         .iter()
@@ -120,54 +122,56 @@ fn error_plot(props: &ErrorPlotProps) -> Html {
         .floor();
     let hi = errors.iter().copied().fold(0.0, f64::max).log10().ceil();
     let hi = if hi <= lo { lo + 1.0 } else { hi };
-    let x = |k: f64| left + (k - 1.0) / (n.max(2) - 1) as f64 * (w - left - right);
-    let y = |e: f64| top + (hi - e.max(1e-12).log10()) / (hi - lo) * (h - top - bottom);
+    let items = [
+        LegendItem::new(
+            "firenet",
+            "FIRENET's relative error ‖x_k − x‖/‖x‖",
+            Swatch::Line,
+        ),
+        LegendItem::new("zero-filled", "zero-filling's", Swatch::Line),
+        LegendItem::new("restart", "restart (end of a block)", Swatch::Line),
+        LegendItem::new("current", "the layer shown", Swatch::Dot),
+    ];
+    let (frame, slots) = frame_with_legend(880.0, 220.0, (left_margin(5), 20.0, BOTTOM), &items);
+    let xa = frame.x_axis(1.0, n.max(2) as f64, Scale::Linear);
+    let ya = frame.y_axis(10f64.powf(lo), 10f64.powf(hi), Scale::Log);
+    let area = frame.area();
     let points: String = props
         .errors
         .iter()
         .enumerate()
-        .map(|(i, e)| format!("{:.1},{:.1}", x(i as f64 + 1.0), y(*e)))
+        .map(|(i, e)| format!("{:.1},{:.1}", xa.at(i as f64 + 1.0), ya.at(e.max(1e-12))))
         .collect::<Vec<_>>()
         .join(" ");
-    let decades: Vec<i32> = (lo as i32..=hi as i32).collect();
+    let decades: Vec<f64> = (lo as i32..=hi as i32).map(|d| 10f64.powi(d)).collect();
     let restarts: Vec<usize> = (1..)
         .map(|b| b * props.layers_per_block)
         .take_while(|&l| l < n)
         .collect();
     let shown = props.layer.clamp(1, n);
-    let x_ticks: Vec<usize> = std::iter::once(1)
+    // x ticks: the first layer and the end of every block (where FIRENET restarts).
+    let x_ticks_at: Vec<f64> = std::iter::once(1)
         .chain(restarts.iter().copied())
         .chain((n > 1).then_some(n))
+        .map(|l| l as f64)
         .collect();
     html! {
-        <svg class="error-plot" viewBox={format!("0 0 {w} {h}")} role="img" data-testid="error-plot"
+        <svg class="error-plot" viewBox={format!("0 0 {} {}", frame.w, frame.h)} role="img" data-testid="error-plot"
             aria-label="relative error of FIRENET against the layer, log scale">
-            { for decades.iter().map(|d| {
-                let yy = y(10f64.powi(*d));
-                html! { <g class="grid">
-                    <line x1={left.to_string()} x2={(w - right).to_string()} y1={yy.to_string()} y2={yy.to_string()} />
-                    <text x={(left - 6.0).to_string()} y={(yy + 4.0).to_string()} text-anchor="end">{format!("1e{d}")}</text>
-                </g> }
-            }) }
+            {y_ticks(&frame, &ya, &decades, |v| format!("1e{}", v.log10().round()))}
             { for restarts.iter().map(|l| {
-                let xx = x(*l as f64 + 0.5);
-                html! { <line class="restart" x1={xx.to_string()} x2={xx.to_string()} y1={top.to_string()} y2={(h - bottom).to_string()} /> }
+                let xx = xa.at(*l as f64 + 0.5);
+                html! { <line class="restart" x1={xx.to_string()} x2={xx.to_string()} y1={area.y0.to_string()} y2={area.y1.to_string()} /> }
             }) }
-            <line class="zero-filled" x1={left.to_string()} x2={(w - right).to_string()}
-                y1={y(props.zero_filled).to_string()} y2={y(props.zero_filled).to_string()} />
-            <text class="zero-filled-label" x={(w - right - 4.0).to_string()} y={(y(props.zero_filled) - 5.0).to_string()} text-anchor="end">{"zero-filled"}</text>
+            <line class="zero-filled" x1={area.x0.to_string()} x2={area.x1.to_string()}
+                y1={ya.at(props.zero_filled.max(1e-12)).to_string()} y2={ya.at(props.zero_filled.max(1e-12)).to_string()} />
             <polyline class="firenet" points={points} />
-            <circle class="current" cx={x(shown as f64).to_string()} cy={y(props.errors.get(shown - 1).copied().unwrap_or(1.0)).to_string()} r="5" />
-            // x ticks: the first layer and the end of every block (where FIRENET restarts).
-            <line class="axis" x1={left.to_string()} x2={(w - right).to_string()} y1={(h - bottom).to_string()} y2={(h - bottom).to_string()} />
-            { for x_ticks.iter().map(|l| {
-                let xx = x(*l as f64);
-                html! { <g class="x-tick">
-                    <line x1={xx.to_string()} x2={xx.to_string()} y1={(h - bottom).to_string()} y2={(h - bottom + 4.0).to_string()} />
-                    <text x={xx.to_string()} y={(h - bottom + 15.0).to_string()} text-anchor="middle">{l.to_string()}</text>
-                </g> }
-            }) }
-            <text x={((left + w - right) / 2.0).to_string()} y={(h - 2.0).to_string()} text-anchor="middle">{format!("layer (1 … {n}); dotted lines: restarts")}</text>
+            <circle class="current" cx={xa.at(shown as f64).to_string()} cy={ya.at(props.errors.get(shown - 1).copied().unwrap_or(1.0).max(1e-12)).to_string()} r="5" />
+            {x_axis_line(&frame)}
+            {x_ticks(&frame, &xa, &x_ticks_at, |l| format!("{l}"), false)}
+            {legend(&items, &slots)}
+            {x_title(&frame, format!("layer (1 … {n})"))}
+            {y_title(&frame, "relative error")}
         </svg>
     }
 }

@@ -9,12 +9,17 @@
 
 use crate::mri::learned::sweep::{losses, NetFindings, SweepReport, MAX_NETS, MAX_RATES};
 use crate::mri::state::{rate_percent, SweepState};
+use crate::plot::{self, left_margin, linear_ticks, nice_step, place_labels, Rect, Scale, BOTTOM};
 use crate::protocol::{Body, Job, SweepJob, SweepResult, SweepSliceJob, SweepSliceResult};
 use crate::web::app::{use_query_state, Route, WorkerEpoch};
 use crate::web::compute::{use_long_job, Compute, LongJob};
 use crate::web::data::{load_once, Shareable};
 use crate::web::fetch::fetch_bytes;
 use crate::web::pages::mri::PictureCanvas;
+use crate::web::plot::{
+    anchor, frame_with_legend, legend, x_axis_line, x_ticks, x_title, y_ticks, y_title, LegendItem,
+    Swatch,
+};
 use crate::web::widgets::{Notice, Progress};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -75,17 +80,6 @@ fn pct(v: f64) -> String {
     format!("{:.1}%", v * 100.0)
 }
 
-/// A "nice" step for about `target` ticks over `span`.
-fn nice_step(span: f64, target: f64) -> f64 {
-    let raw = (span / target).max(1e-9);
-    let magnitude = 10f64.powf(raw.log10().floor());
-    [1.0, 2.0, 2.5, 5.0, 10.0]
-        .iter()
-        .map(|m| m * magnitude)
-        .find(|s| *s >= raw)
-        .unwrap_or(10.0 * magnitude)
-}
-
 /// A sweep's plot or table.
 #[derive(Properties, PartialEq)]
 struct SweepProps {
@@ -114,7 +108,6 @@ fn colour(palette: &[String], name: &str, k: usize) -> String {
 /// rate marked; a click on a rate selects it. Hand-drawn SVG, like the lab's other plots.
 #[function_component(SweepPlot)]
 fn sweep_plot(props: &SweepProps) -> Html {
-    let (w, h, left, right, top, bottom) = (780.0, 340.0, 58.0, 210.0, 16.0, 46.0);
     let r = &props.report;
     let x_max = r
         .sampled
@@ -134,17 +127,6 @@ fn sweep_plot(props: &SweepProps) -> Html {
     let hi = values.iter().fold(f64::NEG_INFINITY, |m, v| m.max(*v));
     let ystep = nice_step((hi - lo).max(1.0), 6.0);
     let (y_lo, y_hi) = ((lo / ystep).floor() * ystep, (hi / ystep).ceil() * ystep);
-    let xstep = nice_step(x_max, 8.0);
-    let x = |v: f64| left + v / x_max * (w - left - right);
-    let y = |v: f64| top + (1.0 - (v - y_lo) / (y_hi - y_lo)) * (h - top - bottom);
-    let yticks: Vec<f64> = (0..)
-        .map(|k| y_lo + ystep * k as f64)
-        .take_while(|v| *v <= y_hi + 1e-9)
-        .collect();
-    let xticks: Vec<f64> = (0..)
-        .map(|k| xstep * k as f64)
-        .take_while(|v| *v <= x_max)
-        .collect();
     // (class, legend, values)
     let mut series: Vec<(String, String, Vec<f64>)> = vec![
         (
@@ -161,73 +143,105 @@ fn sweep_plot(props: &SweepProps) -> Html {
             n.psnr.clone(),
         )
     }));
+    let items: Vec<LegendItem> = series
+        .iter()
+        .map(|(class, label, _)| {
+            LegendItem::new(format!("series {class}"), label.clone(), Swatch::LineDot)
+        })
+        .collect();
+    let (frame, slots) = frame_with_legend(880.0, 300.0, (left_margin(3), 20.0, BOTTOM), &items);
+    let xa = frame.x_axis(0.0, x_max, Scale::Linear);
+    let ya = frame.y_axis(y_lo, y_hi, Scale::Linear);
+    let area = frame.area();
+    let dots: Vec<(f64, f64)> = series
+        .iter()
+        .flat_map(|(_, _, v)| {
+            r.sampled
+                .iter()
+                .zip(v)
+                .filter(|(_, p)| p.is_finite())
+                .map(|(s, p)| (xa.at(*s), ya.at(*p)))
+        })
+        .collect();
+    // Each training rate's label near the top of its line, clear of the dots and each other.
+    let marker_texts: Vec<String> = props
+        .findings
+        .iter()
+        .map(|f| format!("{} trained at {}", f.name, pct(f.trained_share)))
+        .collect();
+    let anchors: Vec<(f64, f64, &str)> = props
+        .findings
+        .iter()
+        .zip(&marker_texts)
+        .map(|(f, t)| {
+            (
+                xa.at(f.trained_share) - 6.0,
+                area.y0 + plot::FONT,
+                t.as_str(),
+            )
+        })
+        .collect();
+    let obstacles: Vec<Rect> = dots
+        .iter()
+        .map(|(x, y)| Rect::around(*x, *y, 4.0))
+        .collect();
+    let marker_labels = place_labels(&anchors, &obstacles, area);
     // Clickable bands around each rate.
     let bands: Vec<(f64, f64)> = (0..r.sampled.len())
         .map(|k| {
             let a = if k == 0 {
-                x(0.0)
+                xa.at(0.0)
             } else {
-                (x(r.sampled[k - 1]) + x(r.sampled[k])) / 2.0
+                (xa.at(r.sampled[k - 1]) + xa.at(r.sampled[k])) / 2.0
             };
             let b = if k + 1 == r.sampled.len() {
-                x(x_max)
+                xa.at(x_max)
             } else {
-                (x(r.sampled[k]) + x(r.sampled[k + 1])) / 2.0
+                (xa.at(r.sampled[k]) + xa.at(r.sampled[k + 1])) / 2.0
             };
             (a, b)
         })
         .collect();
     html! {
-        <svg class="error-plot curve-plot sweep-plot" viewBox={format!("0 0 {w} {h}")} role="img"
+        <svg class="error-plot curve-plot sweep-plot" viewBox={format!("0 0 {} {}", frame.w, frame.h)} role="img"
             data-testid={props.testid.clone()}
             aria-label="mean held-out PSNR against the share of k-space sampled">
-            { for yticks.iter().map(|v| html! { <g class="grid">
-                <line x1={left.to_string()} x2={(w - right).to_string()} y1={y(*v).to_string()} y2={y(*v).to_string()} />
-                <text x={(left - 6.0).to_string()} y={(y(*v) + 4.0).to_string()} text-anchor="end">{format!("{v}")}</text>
-            </g> }) }
-            { for xticks.iter().map(|v| html! {
-                <text class="tick" x={x(*v).to_string()} y={(h - bottom + 16.0).to_string()} text-anchor="middle">{format!("{:.0}%", v * 100.0)}</text>
-            }) }
+            {y_ticks(&frame, &ya, &linear_ticks(y_lo, y_hi, ystep), |v| format!("{v}"))}
+            {x_ticks(&frame, &xa, &linear_ticks(0.0, x_max, nice_step(x_max, 8.0)), |v| format!("{:.0}%", v * 100.0), false)}
+            {x_axis_line(&frame)}
             if let Some(k) = props.selected.filter(|k| *k < r.sampled.len()) {
-                <line class="selected-rate" x1={x(r.sampled[k]).to_string()} x2={x(r.sampled[k]).to_string()}
-                    y1={top.to_string()} y2={(h - bottom).to_string()} />
+                <line class="selected-rate" x1={xa.at(r.sampled[k]).to_string()} x2={xa.at(r.sampled[k]).to_string()}
+                    y1={area.y0.to_string()} y2={area.y1.to_string()} />
             }
-            { for props.findings.iter().enumerate().map(|(k, f)| {
-                let xm = x(f.trained_share);
-                let ly = top + 12.0 + 15.0 * k as f64;
+            { for props.findings.iter().enumerate().zip(marker_texts.iter().zip(&marker_labels)).map(|((k, f), (text, l))| {
+                let xm = xa.at(f.trained_share);
                 html! { <g class={classes!("trained", colour(&props.palette, &f.name, k))} data-testid="training-marker"
                     data-net={f.name.clone()} data-share={f.trained_share.to_string()}>
-                    <line x1={xm.to_string()} x2={xm.to_string()} y1={top.to_string()} y2={(h - bottom).to_string()} />
-                    <text x={(xm + 4.0).to_string()} y={ly.to_string()}>{format!("{} trained at {}", f.name, pct(f.trained_share))}</text>
+                    <line x1={xm.to_string()} x2={xm.to_string()} y1={area.y0.to_string()} y2={area.y1.to_string()} />
+                    <text x={format!("{:.1}", l.x)} y={format!("{:.1}", l.y)} text-anchor={anchor(l.anchor)}>{text.clone()}</text>
                 </g> }
             }) }
-            { for series.iter().enumerate().map(|(k, (class, label, v))| {
+            { for series.iter().map(|(class, label, v)| {
                 let points: String = r.sampled.iter().zip(v).filter(|(_, p)| p.is_finite())
-                    .map(|(s, p)| format!("{:.1},{:.1}", x(*s), y(*p))).collect::<Vec<_>>().join(" ");
-                let ly = top + 14.0 + 20.0 * k as f64;
+                    .map(|(s, p)| format!("{:.1},{:.1}", xa.at(*s), ya.at(*p))).collect::<Vec<_>>().join(" ");
                 html! { <g class={classes!("series", class.clone())} data-testid="sweep-series" data-label={label.clone()}>
                     <polyline points={points} />
                     { for r.sampled.iter().zip(v).filter(|(_, p)| p.is_finite()).map(|(s, p)| html! {
-                        <circle class="dot" cx={format!("{:.1}", x(*s))} cy={format!("{:.1}", y(*p))} r="3" />
+                        <circle class="dot" cx={format!("{:.1}", xa.at(*s))} cy={format!("{:.1}", ya.at(*p))} r="3" />
                     }) }
-                    <line x1={(w - right + 12.0).to_string()} x2={(w - right + 36.0).to_string()} y1={ly.to_string()} y2={ly.to_string()} />
-                    <text x={(w - right + 40.0).to_string()} y={(ly + 4.0).to_string()}>{label.clone()}</text>
                 </g> }
             }) }
             { for bands.iter().enumerate().map(|(k, (a, b))| {
                 let on_select = props.on_select.clone();
-                html! { <rect class="rate-hit" x={a.to_string()} y={top.to_string()} width={(b - a).max(1.0).to_string()}
-                    height={(h - top - bottom).to_string()} data-testid="rate-hit" data-rate={r.rates[k].to_string()}
+                html! { <rect class="rate-hit" x={a.to_string()} y={area.y0.to_string()} width={(b - a).max(1.0).to_string()}
+                    height={(area.y1 - area.y0).to_string()} data-testid="rate-hit" data-rate={r.rates[k].to_string()}
                     onclick={Callback::from(move |_: MouseEvent| on_select.emit(k))}>
                     <title>{format!("{} sampled (asked {}): show one held-out slice", pct(r.sampled[k]), pct(r.rates[k]))}</title>
                 </rect> }
             }) }
-            <text x={((left + w - right) / 2.0).to_string()} y={(h - 6.0).to_string()} text-anchor="middle">
-                {"share of k-space sampled (nested Cartesian line masks)"}
-            </text>
-            <text transform={format!("translate(14 {}) rotate(-90)", (top + h - bottom) / 2.0)} text-anchor="middle">
-                {"mean held-out PSNR (dB)"}
-            </text>
+            {legend(&items, &slots)}
+            {x_title(&frame, "share of k-space sampled (nested Cartesian line masks)")}
+            {y_title(&frame, "mean held-out PSNR (dB)")}
         </svg>
     }
 }

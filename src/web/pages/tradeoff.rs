@@ -6,9 +6,14 @@
 
 use crate::mri::learned::tradeoff::{TradeoffPoint, TradeoffReport, KINDS};
 use crate::mri::state::TradeoffState;
+use crate::plot::{left_margin, linear_ticks, log_ticks, place_labels, Rect, Scale, BOTTOM};
 use crate::web::app::{use_query_state, Route};
 use crate::web::data::{load_once, Shareable};
 use crate::web::fetch::fetch_bytes;
+use crate::web::plot::{
+    anchor, frame_with_legend, legend, x_axis_line, x_ticks, x_title, y_ticks, y_title, LegendItem,
+    Swatch,
+};
 use crate::web::widgets::Notice;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -36,16 +41,6 @@ fn kind_class(kind: &str) -> String {
     )
 }
 
-/// Ticks of a logarithmic axis over `[lo, hi]`.
-fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
-    [
-        0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 15.0, 20.0, 30.0, 50.0, 100.0,
-    ]
-    .into_iter()
-    .filter(|t| *t >= lo && *t <= hi)
-    .collect()
-}
-
 #[derive(Properties, PartialEq)]
 struct PlotProps {
     report: Rc<TradeoffReport>,
@@ -58,7 +53,6 @@ struct PlotProps {
 /// smallest to the largest κ over the report slices. Hand-drawn SVG, like the lab's other plots.
 #[function_component(TradeoffPlot)]
 fn tradeoff_plot(props: &PlotProps) -> Html {
-    let (w, h, left, right, top, bottom) = (860.0, 440.0, 58.0, 24.0, 18.0, 50.0);
     let r = &props.report;
     let k_lo = r
         .points
@@ -79,68 +73,61 @@ fn tradeoff_plot(props: &PlotProps) -> Html {
         .map(|p| p.psnr)
         .fold(f64::NEG_INFINITY, f64::max);
     let (y_lo, y_hi) = ((p_lo - 1.0).floor(), (p_hi + 1.0).ceil());
-    let x = |v: f64| left + (v.ln() - k_lo.ln()) / (k_hi.ln() - k_lo.ln()) * (w - left - right);
-    let y = |v: f64| top + (1.0 - (v - y_lo) / (y_hi - y_lo)) * (h - top - bottom);
-    let ystep = if y_hi - y_lo > 12.0 { 2.0 } else { 1.0 };
-    let yticks: Vec<f64> = (0..)
-        .map(|k| y_lo + ystep * k as f64)
-        .take_while(|v| *v <= y_hi + 1e-9)
+    let mut items: Vec<LegendItem> = KINDS
+        .iter()
+        .filter(|k| r.points.iter().any(|p| &p.kind == *k))
+        .map(|k| LegendItem::new(kind_class(k), *k, Swatch::Dot))
         .collect();
-    // Labels to the right of their points, nudged up or down until they overlap no other.
-    let mut placed: Vec<(f64, f64, f64)> = Vec::new(); // (x0, x1, y)
-    let labels: Vec<(f64, f64, bool)> = r
+    items.push(LegendItem::new(
+        "kappa-one",
+        "κ = 1: nothing added to the data",
+        Swatch::Line,
+    ));
+    let (frame, slots) = frame_with_legend(880.0, 420.0, (left_margin(2), 20.0, BOTTOM), &items);
+    let xa = frame.x_axis(k_lo, k_hi, Scale::Log);
+    let ya = frame.y_axis(y_lo, y_hi, Scale::Linear);
+    let step = if y_hi - y_lo > 12.0 { 2.0 } else { 1.0 };
+    // Each point's label beside it, clear of every dot, every range bar and every other label.
+    let marks: Vec<Rect> = r
         .points
         .iter()
-        .map(|p| {
-            let (px, py) = (x(p.kappa_mean), y(p.psnr));
-            let width = 7.0 * p.name.chars().count() as f64;
-            let right_side = px + 8.0 + width < w - right;
-            let x0 = if right_side {
-                px + 8.0
-            } else {
-                px - 8.0 - width
-            };
-            let free = |ly: f64| {
-                placed
-                    .iter()
-                    .all(|(a, b, yy)| (ly - yy).abs() >= 13.0 || x0 > *b || x0 + width < *a)
-            };
-            let ly = [0.0, -13.0, 13.0, -26.0, 26.0, -39.0, 39.0]
-                .iter()
-                .map(|d| py + 4.0 + d)
-                .find(|ly| free(*ly))
-                .unwrap_or(py + 4.0);
-            placed.push((x0, x0 + width, ly));
-            (x0, ly, right_side)
+        .flat_map(|p| {
+            let lo = p.kappa.iter().fold(f64::INFINITY, |m, v| m.min(*v));
+            let y = ya.at(p.psnr);
+            [
+                Rect::around(xa.at(p.kappa_mean), y, 9.0),
+                Rect {
+                    x0: xa.at(lo),
+                    y0: y - 2.0,
+                    x1: xa.at(p.kappa_max),
+                    y1: y + 2.0,
+                },
+            ]
         })
         .collect();
+    let anchors: Vec<(f64, f64, &str)> = r
+        .points
+        .iter()
+        .map(|p| (xa.at(p.kappa_mean), ya.at(p.psnr), p.name.as_str()))
+        .collect();
+    let labels = place_labels(&anchors, &marks, frame.area());
     html! {
-        <svg class="error-plot tradeoff-plot" viewBox={format!("0 0 {w} {h}")} role="img"
+        <svg class="error-plot tradeoff-plot" viewBox={format!("0 0 {} {}", frame.w, frame.h)} role="img"
             data-testid="tradeoff-plot"
             aria-label="clean held-out PSNR against the worst-case amplification κ, one point per method">
-            { for yticks.iter().map(|v| html! { <g class="grid">
-                <line x1={left.to_string()} x2={(w - right).to_string()} y1={y(*v).to_string()} y2={y(*v).to_string()} />
-                <text x={(left - 6.0).to_string()} y={(y(*v) + 4.0).to_string()} text-anchor="end">{format!("{v}")}</text>
-            </g> }) }
-            { for log_ticks(k_lo, k_hi).iter().map(|v| html! { <g class="grid">
-                <line x1={x(*v).to_string()} x2={x(*v).to_string()} y1={top.to_string()} y2={(h - bottom).to_string()} />
-                <text x={x(*v).to_string()} y={(h - bottom + 16.0).to_string()} text-anchor="middle">{format!("{v}")}</text>
-            </g> }) }
-            <text class="axis-label" x={((left + w - right) / 2.0).to_string()} y={(h - 8.0).to_string()} text-anchor="middle">
-                {format!("worst-case amplification κ at ‖r‖ = {:.0}% of ‖x‖ (mean over {} slices; bar: smallest to largest), log scale", r.rel_r * 100.0, r.slices.len())}
-            </text>
-            <text class="axis-label" x="14" y={((top + h - bottom) / 2.0).to_string()} text-anchor="middle"
-                transform={format!("rotate(-90 14 {})", (top + h - bottom) / 2.0)}>
-                {format!("clean PSNR, dB (mean over {} held-out slices)", r.psnr_slices)}
-            </text>
+            {y_ticks(&frame, &ya, &linear_ticks(y_lo, y_hi, step), |v| format!("{v}"))}
+            {x_ticks(&frame, &xa, &log_ticks(k_lo, k_hi), |v| format!("{v}"), true)}
+            {x_axis_line(&frame)}
+            {x_title(&frame, format!("worst-case amplification κ at ‖r‖ = {:.0}% of ‖x‖ (mean over {} slices; bar: range), log scale", r.rel_r * 100.0, r.slices.len()))}
+            {y_title(&frame, format!("clean PSNR (dB), {} slices", r.psnr_slices))}
             if (k_lo..=k_hi).contains(&1.0) {
-                <line class="kappa-one" x1={x(1.0).to_string()} x2={x(1.0).to_string()} y1={top.to_string()} y2={(h - bottom).to_string()} />
+                <line class="kappa-one" x1={xa.at(1.0).to_string()} x2={xa.at(1.0).to_string()} y1={frame.top.to_string()} y2={(frame.h - frame.bottom).to_string()} />
             }
             // The highlighted point last, so that it lies on top of any it overlaps.
             { for r.points.iter().zip(&labels)
                 .filter(|(p, _)| props.highlighted.as_deref() != Some(p.name.as_str()))
                 .chain(r.points.iter().zip(&labels).filter(|(p, _)| props.highlighted.as_deref() == Some(p.name.as_str())))
-                .map(|(p, (lx, ly, right_side))| {
+                .map(|(p, l)| {
                 let on = props.highlighted.as_deref() == Some(p.name.as_str());
                 let lo = p.kappa.iter().fold(f64::INFINITY, |m, v| m.min(*v));
                 let select = {
@@ -162,14 +149,15 @@ fn tradeoff_plot(props: &PlotProps) -> Html {
                         data-highlighted={on.to_string()}
                         onclick={select} onmouseenter={enter} onmouseleave={leave}>
                         <title>{format!("{}: PSNR {:.2} dB, κ {:.2} (max {:.2}), Gaussian κ {:.2}", p.name, p.psnr, p.kappa_mean, p.kappa_max, p.kappa_gaussian_mean)}</title>
-                        <line class="range" x1={format!("{:.1}", x(lo))} x2={format!("{:.1}", x(p.kappa_max))}
-                            y1={format!("{:.1}", y(p.psnr))} y2={format!("{:.1}", y(p.psnr))} />
-                        <circle cx={format!("{:.1}", x(p.kappa_mean))} cy={format!("{:.1}", y(p.psnr))} r={if on { "8" } else { "5.5" }} />
-                        <text class="label" x={format!("{lx:.1}")} y={format!("{ly:.1}")}
-                            text-anchor="start" data-side={if *right_side { "right" } else { "left" }}>{p.name.clone()}</text>
+                        <line class="range" x1={format!("{:.1}", xa.at(lo))} x2={format!("{:.1}", xa.at(p.kappa_max))}
+                            y1={format!("{:.1}", ya.at(p.psnr))} y2={format!("{:.1}", ya.at(p.psnr))} />
+                        <circle cx={format!("{:.1}", xa.at(p.kappa_mean))} cy={format!("{:.1}", ya.at(p.psnr))} r={if on { "8" } else { "5.5" }} />
+                        <text class="label" x={format!("{:.1}", l.x)} y={format!("{:.1}", l.y)}
+                            text-anchor={anchor(l.anchor)}>{p.name.clone()}</text>
                     </g>
                 }
             }) }
+            {legend(&items, &slots)}
         </svg>
     }
 }
@@ -319,11 +307,6 @@ pub fn tradeoff_demo() -> Html {
                     <div class="panel">
                         <TradeoffPlot report={r.clone()} highlighted={highlighted.clone()}
                             on_select={on_select.clone()} on_hover={on_hover} />
-                        <div class="tradeoff-legend small">
-                            { for KINDS.iter().filter(|k| r.points.iter().any(|p| &p.kind == *k)).map(|k| html! {
-                                <span><span class={classes!("swatch", kind_class(k))}></span>{format!(" {k} ")}</span>
-                            }) }
-                        </div>
                         {detail}
                     </div>
                     <div class="panel">

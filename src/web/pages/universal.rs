@@ -10,11 +10,15 @@ use crate::classification::mnist::Digits;
 use crate::classification::state::{xi_range, UniversalState};
 use crate::classification::transfer::{TransferEntry, TransferReport};
 use crate::classification::universal::{Ball, PassReport, Universal};
+use crate::plot::{left_margin, linear_ticks, nice_step, Scale, BOTTOM};
 use crate::protocol::{Body, Job, TransferResult, UniversalJob, UniversalResult};
 use crate::web::app::{use_query_state, Route, WorkerEpoch};
 use crate::web::compute::{use_long_job, Compute, LongJob};
 use crate::web::fetch::fetch_bytes;
 use crate::web::picker::{use_held_out, HeldOut};
+use crate::web::plot::{
+    frame_with_legend, legend, x_axis_line, x_ticks, x_title, y_ticks, y_title, LegendItem, Swatch,
+};
 use crate::web::widgets::{
     DigitCanvas, ModelPicker, Notice, PerturbationCanvas, Progress, StateEdits,
 };
@@ -80,41 +84,53 @@ struct CurveProps {
 /// The fooling rate on `X` after each pass (and the held-out rate), hand-drawn in SVG.
 #[function_component(FoolingCurve)]
 fn fooling_curve(props: &CurveProps) -> Html {
-    let (w, h, left, bottom, top, right) = (420.0, 200.0, 44.0, 32.0, 10.0, 14.0);
-    let n = props.max_passes.max(props.passes.len()).max(1) as f64;
-    let x = |p: f64| left + p / n * (w - left - right);
-    let y = |v: f64| top + (1.0 - v) * (h - top - bottom);
-    let mut points = vec![format!("{:.1},{:.1}", x(0.0), y(0.0))];
+    let mut items = vec![
+        LegendItem::new("series s-net", "fooling rate on X", Swatch::LineDot),
+        LegendItem::new(
+            "restart",
+            format!("target 1 − δ = {}", percent(props.target)),
+            Swatch::Line,
+        ),
+    ];
+    if let Some(v) = props.held_out {
+        items.push(LegendItem::new(
+            "series s-firenet held",
+            format!("held-out digits: {}", percent(v)),
+            Swatch::Dot,
+        ));
+    }
+    let (frame, slots) = frame_with_legend(470.0, 170.0, (left_margin(4), 14.0, BOTTOM), &items);
+    let n = props.max_passes.max(props.passes.len()).max(1);
+    let xa = frame.x_axis(0.0, n as f64, Scale::Linear);
+    let ya = frame.y_axis(0.0, 1.0, Scale::Linear);
+    let mut points = vec![format!("{:.1},{:.1}", xa.at(0.0), ya.at(0.0))];
     points.extend(
         props
             .passes
             .iter()
-            .map(|p| format!("{:.1},{:.1}", x(p.pass as f64), y(p.fooling_rate))),
+            .map(|p| format!("{:.1},{:.1}", xa.at(p.pass as f64), ya.at(p.fooling_rate))),
     );
+    let area = frame.area();
+    let passes: Vec<f64> = linear_ticks(0.0, n as f64, nice_step(n as f64, 8.0).max(1.0));
     html! {
-        <svg class="error-plot fooling-curve" viewBox={format!("0 0 {w} {h}")} role="img" data-testid="fooling-curve"
+        <svg class="error-plot fooling-curve" viewBox={format!("0 0 {} {}", frame.w, frame.h)} role="img" data-testid="fooling-curve"
             aria-label="fooling rate on X after each pass">
-            { for [0.0, 0.25, 0.5, 0.75, 1.0].iter().map(|v| html! { <g class="grid">
-                <line x1={left.to_string()} x2={(w - right).to_string()} y1={y(*v).to_string()} y2={y(*v).to_string()} />
-                <text x={(left - 6.0).to_string()} y={(y(*v) + 4.0).to_string()} text-anchor="end">{format!("{:.0}%", v * 100.0)}</text>
-            </g> }) }
-            { for (0..=props.max_passes.max(props.passes.len())).map(|p| html! {
-                <text class="tick" x={x(p as f64).to_string()} y={(h - bottom + 14.0).to_string()} text-anchor="middle">{p}</text>
-            }) }
-            <line class="restart" x1={left.to_string()} x2={(w - right).to_string()} y1={y(props.target).to_string()} y2={y(props.target).to_string()} />
+            {y_ticks(&frame, &ya, &[0.0, 0.25, 0.5, 0.75, 1.0], |v| format!("{:.0}%", v * 100.0))}
+            {x_ticks(&frame, &xa, &passes, |p| format!("{p}"), false)}
+            {x_axis_line(&frame)}
+            <line class="restart" x1={area.x0.to_string()} x2={area.x1.to_string()} y1={ya.at(props.target).to_string()} y2={ya.at(props.target).to_string()} />
             <g class="series s-net"><polyline points={points.join(" ")} /></g>
             { for props.passes.iter().map(|p| html! {
-                <circle class="dot" cx={x(p.pass as f64).to_string()} cy={y(p.fooling_rate).to_string()} r="3.5" />
+                <circle class="dot" cx={xa.at(p.pass as f64).to_string()} cy={ya.at(p.fooling_rate).to_string()} r="3.5" />
             }) }
             if let (Some(v), Some(last)) = (props.held_out, props.passes.last()) {
                 <g class="series s-firenet">
-                    <circle class="dot held" cx={x(last.pass as f64).to_string()} cy={y(v).to_string()} r="5" />
-                    <text x={(w - right - 4.0).to_string()} y={(h - bottom - 10.0).to_string()} text-anchor="end">{format!("● held-out digits: {}", percent(v))}</text>
+                    <circle class="dot held" cx={xa.at(last.pass as f64).to_string()} cy={ya.at(v).to_string()} r="5" />
                 </g>
             }
-            <text x={((left + w - right) / 2.0).to_string()} y={(h - 2.0).to_string()} text-anchor="middle">
-                {"pass (dotted: the target 1 − δ on X)"}
-            </text>
+            {legend(&items, &slots)}
+            {x_title(&frame, "pass over X")}
+            {y_title(&frame, "fooling rate")}
         </svg>
     }
 }
