@@ -6,7 +6,7 @@
 //!   they sit in two folders with matching file names);
 //! - [`app`] (routes, header, footer), [`compute`] (the page's handle on the worker),
 //!   [`widgets`], [`draw`], [`picker`]: what the pages share; [`data`], [`fetch`]: downloads;
-//!   [`panic`]: the fatal-error panel.
+//!   [`panic`]: the fatal-error panel; [`storage`]: files kept in this browser (IndexedDB).
 
 pub mod app;
 pub mod compute;
@@ -16,6 +16,7 @@ pub mod fetch;
 pub mod pages;
 pub mod panic;
 pub mod picker;
+pub mod storage;
 pub mod widgets;
 pub mod worker;
 
