@@ -306,6 +306,26 @@ async fn runtime_reconstructs_keeps_layers_and_handles_uploads() {
     )
     .await;
     assert!(matches!(odd, Body::Failed { .. }), "{odd:?}");
+    // An upload replaces the earlier one at every size: the page sends its file again for 256,
+    // and the 128 image is gone rather than stale.
+    let large = runtime::execute(
+        49,
+        Job::Upload {
+            data_url: png_data_url(64, 64),
+            side: 256,
+        },
+        &record,
+    )
+    .await;
+    assert!(
+        matches!(large, Body::Uploaded { ref preview, .. } if preview.side == 256),
+        "{large:?}"
+    );
+    let gone = runtime::execute(50, reconstruct_job(MriImage::Upload), &record).await;
+    assert!(
+        matches!(gone, Body::Failed { ref message } if message.contains("uploaded")),
+        "{gone:?}"
+    );
 }
 
 #[wasm_bindgen_test]
