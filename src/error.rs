@@ -36,6 +36,11 @@ pub enum Error {
     #[error("{0}")]
     Load(String),
 
+    /// The browser's own storage (IndexedDB) could not keep or give back a file; the message
+    /// says why (private browsing, a full disk, no IndexedDB).
+    #[error("browser storage: {0}")]
+    Storage(String),
+
     /// A long computation stopped because the user cancelled it.
     #[error("cancelled")]
     Cancelled,

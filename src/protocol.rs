@@ -51,7 +51,9 @@ pub enum Job {
     /// [`Job::Reconstruct`]); answered by [`Body::FirenetLayer`].
     FirenetLayer { run: u64, layer: usize },
     /// Decode an uploaded image file (a `data:` URL, base64) into a grey `side × side` image kept
-    /// in the worker as [`MriImage::Upload`]; answered by [`Body::Uploaded`].
+    /// in the worker as [`MriImage::Upload`] (replacing any earlier upload, at any size); answered
+    /// by [`Body::Uploaded`]. The page keeps the original file and sends it again for another
+    /// size, after a reload and to a restarted worker.
     Upload { data_url: String, side: usize },
     /// The held-out brain slices available at `side`; answered by [`Body::BrainCatalog`].
     BrainCatalog { side: usize },
@@ -372,7 +374,7 @@ pub enum MriImage {
     SheppLogan,
     /// Seeded random ellipses.
     Ellipses { seed: u64 },
-    /// The image last uploaded to the worker.
+    /// The image last uploaded to the worker ([`Job::Upload`]), at the job's size.
     Upload,
 }
 

@@ -1,6 +1,7 @@
 //! Web-glue tests, run by wasm-bindgen-test in headless Chromium
 //! (`cargo test --target wasm32-unknown-unknown`): fetching and checking weights, the worker
-//! runtime's job handling, and the page's worker client (queueing, routing, progress, crashes).
+//! runtime's job handling, the page's worker client (queueing, routing, progress, crashes), and
+//! the files the page keeps in the browser's storage (IndexedDB).
 #![cfg(target_arch = "wasm32")]
 
 mod web_support;
@@ -305,6 +306,65 @@ async fn runtime_reconstructs_keeps_layers_and_handles_uploads() {
     )
     .await;
     assert!(matches!(odd, Body::Failed { .. }), "{odd:?}");
+    // An upload replaces the earlier one at every size: the page sends its file again for 256,
+    // and the 128 image is gone rather than stale.
+    let large = runtime::execute(
+        49,
+        Job::Upload {
+            data_url: png_data_url(64, 64),
+            side: 256,
+        },
+        &record,
+    )
+    .await;
+    assert!(
+        matches!(large, Body::Uploaded { ref preview, .. } if preview.side == 256),
+        "{large:?}"
+    );
+    let gone = runtime::execute(50, reconstruct_job(MriImage::Upload), &record).await;
+    assert!(
+        matches!(gone, Body::Failed { ref message } if message.contains("uploaded")),
+        "{gone:?}"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn storage_keeps_replaces_and_forgets_a_file() {
+    use barriers_lab::web::storage::{self, StoredFile};
+    // Its own key, so that the page's upload (MRI_UPLOAD) is never touched.
+    let key = "test-file";
+    storage::remove(key).await.unwrap();
+    assert_eq!(storage::load(key).await.unwrap(), None);
+    let first = StoredFile {
+        name: "disc.png".into(),
+        mime: "image/png".into(),
+        saved_ms: 1.7e12,
+        bytes: (0..=255).collect(),
+    };
+    storage::save(key, &first).await.unwrap();
+    assert_eq!(storage::load(key).await.unwrap(), Some(first));
+    // The newest replaces the older under the same key.
+    let second = StoredFile {
+        name: "scan.jpg".into(),
+        mime: "image/jpeg".into(),
+        saved_ms: 1.8e12,
+        bytes: vec![1, 2, 3],
+    };
+    storage::save(key, &second).await.unwrap();
+    assert_eq!(storage::load(key).await.unwrap(), Some(second.clone()));
+    assert_eq!(second.data_url(), "data:image/jpeg;base64,AQID");
+    storage::remove(key).await.unwrap();
+    assert_eq!(storage::load(key).await.unwrap(), None);
+    // Removing what is not there is no error.
+    storage::remove(key).await.unwrap();
+    // A file without a MIME type still makes a data URL the worker reads by its bytes.
+    let untyped = StoredFile {
+        mime: String::new(),
+        ..second
+    };
+    assert!(untyped
+        .data_url()
+        .starts_with("data:application/octet-stream;base64,"));
 }
 
 #[wasm_bindgen_test]

@@ -5,8 +5,8 @@
 //!   for, under the page's name (the page and the worker are separate binaries and threads, so
 //!   they sit in two folders with matching file names);
 //! - [`app`] (routes, header, footer), [`compute`] (the page's handle on the worker),
-//!   [`widgets`], [`draw`], [`picker`], [`plot`] (charts): what the pages share; [`data`], [`fetch`]: downloads;
-//!   [`panic`]: the fatal-error panel.
+//!   [`widgets`], [`draw`], [`picker`], [`plot`] (charts): what the pages share; [`data`], [`fetch`]:
+//!   downloads; [`panic`]: the fatal-error panel; [`storage`]: files kept in this browser (IndexedDB).
 
 pub mod app;
 pub mod compute;
@@ -17,6 +17,7 @@ pub mod pages;
 pub mod panic;
 pub mod picker;
 pub mod plot;
+pub mod storage;
 pub mod widgets;
 pub mod worker;
 

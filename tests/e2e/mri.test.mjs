@@ -1,6 +1,7 @@
 // End-to-end tests of the MRI reconstruction page of the release bundle (dist/) in headless
-// Chromium: sampling pattern, rate, the FIRENET layer slider, uploads (a PNG and a broken file),
-// bad links. Every test fails on any console error, page error or failed request.
+// Chromium: sampling pattern, rate, the FIRENET layer slider, uploads (a PNG and a broken file;
+// kept on this computer across reloads and sizes, explained in a shared link, removable), bad
+// links. Every test fails on any console error, page error or failed request.
 //   trunk build --release && node --test tests/e2e/mri.test.mjs
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
@@ -69,6 +70,61 @@ async function finished(page, previous = null) {
     { timeout: RUN },
   );
   return results.getAttribute('data-run');
+}
+
+/**
+ * Like `finished`, but fails at once (with its text) if the page says the reconstruction failed,
+ * instead of waiting for a figure that will not come.
+ */
+async function shown(page, previous = null) {
+  const handle = await page.waitForFunction(
+    (prev) => {
+      const failed = [...document.querySelectorAll('.mri .notice.error')].find((n) =>
+        /reconstruction failed/i.test(n.textContent),
+      );
+      if (failed) return { failed: failed.textContent };
+      const el = document.querySelector('[data-testid="mri-results"]');
+      return el && !el.classList.contains('updating') && el.dataset.run !== prev ? { run: el.dataset.run } : null;
+    },
+    previous,
+    { timeout: RUN },
+  );
+  const result = await handle.jsonValue();
+  assert.ok(!result.failed, `the page says: ${result.failed}`);
+  return result.run;
+}
+
+/**
+ * The truth panel as drawn: its side, the grey level at the centre and near a corner, and a
+ * digest of every pixel (to tell one image from another).
+ */
+function truthPixels(page) {
+  return page.getByTestId('panel-truth').locator('canvas').evaluate((c) => {
+    const { data } = c.getContext('2d').getImageData(0, 0, c.width, c.height);
+    const at = (x, y) => data[4 * (y * c.width + x)];
+    let digest = 0;
+    for (let i = 0; i < data.length; i += 4) digest = (digest * 31 + data[i]) >>> 0;
+    return { side: c.width, centre: at(c.width >> 1, c.height >> 1), corner: at(3, 3), digest };
+  });
+}
+
+/** The bright disc on a dark background the upload tests use (a non-square PNG). */
+const DISC = png(300, 200, (x, y) => ((x - 150) ** 2 + (y - 100) ** 2 < 70 ** 2 ? 230 : 25));
+
+/** Records every request a context makes (method, URL, body size): uploads must never travel. */
+function recordRequests(context) {
+  const seen = [];
+  context.on('request', (r) => seen.push({ method: r.method(), url: r.url(), body: r.postDataBuffer()?.length ?? 0 }));
+  return seen;
+}
+
+/** Asserts that no request carried data or named the file: the upload stayed in the browser. */
+function nothingSent(seen, name) {
+  for (const r of seen) {
+    assert.equal(r.method, 'GET', `${r.method} ${r.url}`);
+    assert.equal(r.body, 0, `${r.url} carried ${r.body} bytes`);
+    assert.ok(!r.url.includes(name), r.url);
+  }
 }
 
 describe('MRI reconstruction in the browser', { skip }, () => {
@@ -179,6 +235,158 @@ describe('MRI reconstruction in the browser', { skip }, () => {
       });
       await page.getByText(/ended early|damaged or incomplete/).first().waitFor();
       await page.screenshot({ path: screenshotPath('mri-truncated-jpeg.png'), fullPage: true });
+    });
+  });
+
+  test('an upload survives a reload, on this computer only', async (t) => {
+    await withPage({}, async (page, { context }) => {
+      const seen = recordRequests(context);
+      await page.goto(`${lab.base}#/mri?image=shepp_logan`);
+      let run = await shown(page);
+      const phantom = await truthPixels(page);
+      await page.getByTestId('upload').setInputFiles({ name: 'disc.png', mimeType: 'image/png', buffer: DISC });
+      await page.getByTestId('upload-notes').waitFor();
+      run = await shown(page, run);
+      await page.waitForFunction(() => location.hash.includes('image=upload'));
+      const uploaded = await truthPixels(page);
+      assert.notEqual(uploaded.digest, phantom.digest, 'the upload replaced the phantom');
+      assert.ok(uploaded.centre > 180 && uploaded.corner < 60, JSON.stringify(uploaded));
+
+      // Reload: the same image, read back from this browser's storage, with a note saying so.
+      await page.reload();
+      await shown(page);
+      assert.deepEqual(await truthPixels(page), uploaded, 'the same upload after a reload');
+      const notes = await page.getByTestId('upload-notes').innerText();
+      t.diagnostic(`after a reload: ${notes}`);
+      assert.match(notes, /disc\.png/);
+      assert.match(notes, /kept on this computer only/i);
+      assert.doesNotMatch(await page.locator('.mri').innerText(), /no image has been uploaded/i);
+      await page.setViewportSize({ width: 1024, height: 768 });
+      await page.getByTestId('upload-notes').evaluate((el) => el.scrollIntoView({ block: 'center' }));
+      await page.screenshot({ path: screenshotPath('mri-upload-kept-1024.png'), fullPage: false });
+      nothingSent(seen, 'disc');
+    });
+  });
+
+  test('an upload follows a change of size 128 → 256, also after a reload', async () => {
+    await withPage({}, async (page, { context }) => {
+      const seen = recordRequests(context);
+      await page.goto(`${lab.base}#/mri?image=shepp_logan`);
+      let run = await shown(page);
+      await page.getByTestId('upload').setInputFiles({ name: 'disc.png', mimeType: 'image/png', buffer: DISC });
+      await page.getByTestId('upload-notes').waitFor();
+      run = await shown(page, run);
+      assert.equal((await truthPixels(page)).side, 128);
+
+      // 128 → 256: the upload is prepared again at the new size.
+      await page.getByTestId('side').selectOption('256');
+      run = await shown(page, run);
+      assert.match(await page.getByTestId('mri-summary').innerText(), /of 65536 frequencies/);
+      const large = await truthPixels(page);
+      assert.equal(large.side, 256);
+      assert.ok(large.centre > 180 && large.corner < 60, JSON.stringify(large));
+      assert.match(await page.getByTestId('upload-notes').innerText(), /disc\.png/);
+      await page.waitForFunction(() => location.hash.includes('side=256') && location.hash.includes('image=upload'));
+      // And after a reload at 256, and back at 128.
+      await page.reload();
+      run = await shown(page);
+      assert.deepEqual(await truthPixels(page), large, 'the same upload at 256 after a reload');
+      await page.getByTestId('side').selectOption('128');
+      await shown(page, run);
+      const small = await truthPixels(page);
+      assert.equal(small.side, 128);
+      assert.ok(small.centre > 180 && small.corner < 60, JSON.stringify(small));
+      nothingSent(seen, 'disc');
+    });
+  });
+
+  test('a shared upload link explains where uploads stay and offers the file picker', async (t) => {
+    await withPage({}, async (page, { context }) => {
+      const seen = recordRequests(context);
+      // A fresh browser context: nothing was ever uploaded here.
+      await page.goto(`${lab.base}#/mri?image=upload`);
+      const explanation = page.getByTestId('upload-elsewhere');
+      await explanation.waitFor();
+      const text = await explanation.innerText();
+      t.diagnostic(`shared link: ${text}`);
+      assert.match(text, /stay on .*computer/i);
+      assert.match(text, /never sent/i);
+      assert.doesNotMatch(await page.locator('.mri').innerText(), /no image has been uploaded/i);
+      // Meanwhile the page shows the default image, and the link keeps saying image=upload.
+      let run = await shown(page);
+      const fallback = await truthPixels(page);
+      assert.match(await page.evaluate(() => location.hash), /image=upload/);
+      // The screenshot of the notice on a 1024×768 projector.
+      await page.setViewportSize({ width: 1024, height: 768 });
+      await explanation.evaluate((el) => el.scrollIntoView({ block: 'center' }));
+      await page.screenshot({ path: screenshotPath('mri-upload-elsewhere-1024.png'), fullPage: false });
+      await page.setViewportSize({ width: 1400, height: 900 });
+
+      // The file picker is right there in the notice; an upload there is shown.
+      const picker = explanation.locator('input[type="file"]');
+      assert.equal(await picker.count(), 1, 'a file picker in the notice');
+      await picker.setInputFiles({ name: 'disc.png', mimeType: 'image/png', buffer: DISC });
+      run = await shown(page, run);
+      await page.getByTestId('upload-notes').waitFor();
+      const uploaded = await truthPixels(page);
+      assert.notEqual(uploaded.digest, fallback.digest);
+      assert.ok(uploaded.centre > 180 && uploaded.corner < 60, JSON.stringify(uploaded));
+      assert.equal(await explanation.count(), 0, 'the explanation is gone');
+      nothingSent(seen, 'disc');
+    });
+  });
+
+  test('"Remove my upload" forgets it: after a reload the link explains instead', async () => {
+    await withPage({}, async (page) => {
+      await page.goto(`${lab.base}#/mri?image=shepp_logan`);
+      let run = await shown(page);
+      await page.getByTestId('upload').setInputFiles({ name: 'disc.png', mimeType: 'image/png', buffer: DISC });
+      await page.getByTestId('upload-notes').waitFor();
+      run = await shown(page, run);
+      await page.reload();
+      await shown(page);
+      await page.getByTestId('upload-notes').waitFor();
+      await page.getByRole('button', { name: 'Remove my upload' }).click();
+      // At once the page explains, and shows the default image again.
+      await page.getByTestId('upload-elsewhere').waitFor();
+      await page.reload();
+      await page.getByTestId('upload-elsewhere').waitFor();
+      await shown(page);
+      assert.equal(await page.getByTestId('upload-notes').count(), 0);
+      assert.match(await page.evaluate(() => location.hash), /image=upload/);
+    });
+  });
+
+  test('without browser storage an upload works for this page view and says so', async (t) => {
+    // As in some private windows: touching IndexedDB throws.
+    const noStorage = `Object.defineProperty(window, 'indexedDB', {
+      configurable: true,
+      get() { throw new DOMException('The operation is insecure.', 'SecurityError'); },
+    });`;
+    await withPage({ route: (context) => context.addInitScript(noStorage) }, async (page) => {
+      await page.goto(`${lab.base}#/mri?image=upload`);
+      const explanation = page.getByTestId('upload-elsewhere');
+      await explanation.waitFor();
+      assert.match(await explanation.innerText(), /storage could not be read: .*SecurityError/);
+      let run = await shown(page);
+      await explanation.locator('input[type="file"]').setInputFiles({ name: 'disc.png', mimeType: 'image/png', buffer: DISC });
+      run = await shown(page, run);
+      const uploaded = await truthPixels(page);
+      assert.ok(uploaded.centre > 180 && uploaded.corner < 60, JSON.stringify(uploaded));
+      const warning = page.getByTestId('upload-not-kept');
+      await warning.waitFor();
+      t.diagnostic(`no storage: ${await warning.innerText()}`);
+      assert.match(await warning.innerText(), /gone after a reload/);
+      assert.match(await page.getByTestId('upload-notes').innerText(), /disc\.png, in this page view only/);
+      // Another size still works from the page's own copy.
+      await page.getByTestId('side').selectOption('256');
+      await shown(page, run);
+      assert.equal((await truthPixels(page)).side, 256);
+      // Removing it forgets the page's copy; there is nothing in the storage to fail on.
+      await page.getByRole('button', { name: 'Remove my upload' }).click();
+      await explanation.waitFor();
+      assert.equal(await warning.count(), 0);
+      assert.equal(await page.locator('.mri .notice.warning').count(), 0);
     });
   });
 

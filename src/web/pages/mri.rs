@@ -2,18 +2,24 @@
 //! pattern and rate, noise, and FIRENET; panels for the truth, the mask, k-space, the
 //! zero-filled reconstruction and FIRENET after any layer, with PSNR and SSIM, and the error
 //! against the layer. All work runs in the worker; a newer request supersedes an older one.
+//!
+//! An upload stays on the user's computer: the page keeps the original file in this browser's
+//! storage ([`crate::web::storage`], never sent anywhere) and hands it to the worker again after a
+//! reload and at each size. A link with `image=upload` opened elsewhere explains that and offers
+//! the file picker, showing the default image meanwhile.
 
 use crate::mri::reconstruction::Quality;
 use crate::mri::sampling::Pattern;
 use crate::mri::state::{MriState, MRI_NOISE, MRI_RATES};
 use crate::mri::wavelet::Wavelet;
 use crate::plot::{left_margin, Scale, BOTTOM};
-use crate::protocol::{Body, Job, MriImage, Panel, Picture, Reconstruction};
+use crate::protocol::{Body, Job, MriImage, Panel, Picture, ReconstructJob, Reconstruction};
 use crate::web::app::{use_query_state, Route, WorkerEpoch};
 use crate::web::compute::Compute;
 use crate::web::plot::{
     frame_with_legend, legend, x_axis_line, x_ticks, x_title, y_ticks, y_title, LegendItem, Swatch,
 };
+use crate::web::storage::{self, StoredFile, MRI_UPLOAD};
 use crate::web::widgets::{paint_pixels, Edit, JobRun, Notice, Progress, StateEdits};
 use std::rc::Rc;
 use yew::prelude::*;
@@ -23,6 +29,36 @@ const MAX_UPLOAD_BYTES: f64 = 25.0 * 1024.0 * 1024.0;
 
 /// The figure on screen and the job computing the next.
 type Run = JobRun<Reconstruction>;
+
+/// The upload this browser keeps for the MRI lab, as the page knows it.
+#[derive(Clone, Debug, PartialEq)]
+enum Kept {
+    /// Reading the browser's storage (while the page loads).
+    Reading,
+    /// No upload here: none was made in this browser, it was removed, or the storage could not
+    /// be read (`problem` says why).
+    Nothing { problem: Option<String> },
+    /// An upload; `id` tells it from the next one in this page view.
+    File { file: Rc<StoredFile>, id: u32 },
+}
+
+/// The upload the worker holds: its id, the size it was prepared at and the worker (a restarted
+/// worker has forgotten it).
+type Prepared = (u32, usize, WorkerEpoch);
+
+/// The image shown while the URL asks for an upload this browser does not have: the default
+/// brain slice (the first held-out axial slice at sizes without the default one).
+fn stand_in(side: usize) -> MriImage {
+    let default = MriState::default().job;
+    if side == default.side {
+        default.image
+    } else {
+        MriImage::Brain {
+            orientation: "axial".into(),
+            index: 0,
+        }
+    }
+}
 
 /// A picture on a canvas, scaled by CSS without smoothing.
 #[derive(Properties, PartialEq)]
@@ -199,54 +235,133 @@ pub fn mri_demo() -> Html {
         });
     }
 
+    // The upload kept in this browser, read once when the page opens; `ids` counts uploads and
+    // removals, so that a late read never overrides a newer choice.
+    let kept = use_state(|| Kept::Reading);
+    let ids = use_mut_ref(|| 0u32);
+    {
+        let (kept, ids) = (kept.clone(), ids.clone());
+        use_effect_with((), move |_| {
+            let started = *ids.borrow();
+            wasm_bindgen_futures::spawn_local(async move {
+                let found = storage::load(MRI_UPLOAD).await;
+                let mut ids = ids.borrow_mut();
+                if *ids != started {
+                    return;
+                }
+                kept.set(match found {
+                    Ok(Some(file)) => {
+                        *ids += 1;
+                        Kept::File {
+                            file: Rc::new(file),
+                            id: *ids,
+                        }
+                    }
+                    Ok(None) => Kept::Nothing { problem: None },
+                    Err(e) => Kept::Nothing {
+                        problem: Some(e.to_string()),
+                    },
+                });
+            });
+        });
+    }
+
+    // The worker prepares the kept upload at the current size (again after a reload, a change of
+    // size or a restart of the worker); its notes, or why it failed.
+    let upload_state = use_state(|| None::<Result<(Picture, Vec<String>), String>>);
+    let prepared = use_state(|| None::<Prepared>);
+    let wanted = match (&state.job.image, &*kept) {
+        (MriImage::Upload, Kept::File { file, id }) => Some((file.clone(), *id)),
+        _ => None,
+    };
+    let wanted_key: Option<Prepared> = wanted.as_ref().map(|(_, id)| (*id, state.job.side, epoch));
+    {
+        let (compute, prepared, upload_state) =
+            (compute.clone(), prepared.clone(), upload_state.clone());
+        use_effect_with(wanted_key, move |key| {
+            let (Some(key), Some((file, _))) = (*key, wanted) else {
+                return;
+            };
+            if *prepared == Some(key) {
+                return;
+            }
+            compute.request(
+                Job::Upload {
+                    data_url: file.data_url(),
+                    side: key.1,
+                },
+                Callback::from(move |body| match body {
+                    Body::Uploaded { preview, notes } => {
+                        upload_state.set(Some(Ok((preview, notes))));
+                        prepared.set(Some(key));
+                    }
+                    Body::Failed { message } => upload_state.set(Some(Err(message))),
+                    _ => {}
+                }),
+            );
+        });
+    }
+
+    // What to reconstruct: the URL's job, except that an upload waits until the worker holds it
+    // at this size, and an upload this browser does not have gives way to the stand-in image.
+    let effective: Option<ReconstructJob> = match (&state.job.image, &*kept) {
+        (MriImage::Upload, Kept::Reading) => None,
+        (MriImage::Upload, Kept::Nothing { .. }) => Some(ReconstructJob {
+            image: stand_in(state.job.side),
+            ..state.job.clone()
+        }),
+        (MriImage::Upload, Kept::File { .. }) => {
+            (*prepared == wanted_key).then(|| state.job.clone())
+        }
+        _ => Some(state.job.clone()),
+    };
+    let upload_id = wanted_key.map(|(id, _, _)| id);
+
     // Reconstruct whenever the job changes; stale answers are dropped by ticket.
     let run = use_state(|| Run::Idle);
     let tickets = use_mut_ref(|| (0u64, None::<u64>));
-    let upload_version = use_state(|| 0u32);
     {
         let (compute, run, tickets) = (compute.clone(), run.clone(), tickets.clone());
-        use_effect_with(
-            (state.job.clone(), epoch, *upload_version),
-            move |(job, _, _)| {
-                let ticket = {
-                    let mut t = tickets.borrow_mut();
-                    t.0 += 1;
-                    if let Some(previous) = t.1.take() {
-                        compute.cancel(previous);
+        use_effect_with((effective, epoch, upload_id), move |(job, _, _)| {
+            let Some(job) = job else { return };
+            let ticket = {
+                let mut t = tickets.borrow_mut();
+                t.0 += 1;
+                if let Some(previous) = t.1.take() {
+                    compute.cancel(previous);
+                }
+                t.0
+            };
+            let previous = run.shown().cloned();
+            run.set(Run::Running {
+                done: 0,
+                total: job.blocks,
+                previous: previous.clone(),
+            });
+            let (run2, tickets2) = (run.clone(), tickets.clone());
+            let id = compute.request(
+                Job::Reconstruct(job.clone()),
+                Callback::from(move |body| {
+                    if tickets2.borrow().0 != ticket {
+                        return;
                     }
-                    t.0
-                };
-                let previous = run.shown().cloned();
-                run.set(Run::Running {
-                    done: 0,
-                    total: job.blocks,
-                    previous: previous.clone(),
-                });
-                let (run2, tickets2) = (run.clone(), tickets.clone());
-                let id = compute.request(
-                    Job::Reconstruct(job.clone()),
-                    Callback::from(move |body| {
-                        if tickets2.borrow().0 != ticket {
-                            return;
+                    match body {
+                        Body::Progress { done, total } => run2.set(Run::Running {
+                            done,
+                            total,
+                            previous: previous.clone(),
+                        }),
+                        Body::Reconstructed(r) => {
+                            tickets2.borrow_mut().1 = None;
+                            run2.set(Run::Done(Rc::new(*r)))
                         }
-                        match body {
-                            Body::Progress { done, total } => run2.set(Run::Running {
-                                done,
-                                total,
-                                previous: previous.clone(),
-                            }),
-                            Body::Reconstructed(r) => {
-                                tickets2.borrow_mut().1 = None;
-                                run2.set(Run::Done(Rc::new(*r)))
-                            }
-                            Body::Failed { message } => run2.set(Run::Failed(message)),
-                            _ => {}
-                        }
-                    }),
-                );
-                tickets.borrow_mut().1 = Some(id);
-            },
-        );
+                        Body::Failed { message } => run2.set(Run::Failed(message)),
+                        _ => {}
+                    }
+                }),
+            );
+            tickets.borrow_mut().1 = Some(id);
+        });
     }
 
     // The FIRENET layer shown (the last unless the URL says otherwise).
@@ -281,20 +396,27 @@ pub fn mri_demo() -> Html {
     let on_input = |f: Edit<MriState>| edits.on_input(f);
     let on_change = |f: Edit<MriState>| edits.on_change(f);
 
-    // Upload: read the file as a data URL and hand it to the worker.
-    let upload_state = use_state(|| None::<Result<(Picture, Vec<String>), String>>);
+    // Upload: read the file, let the worker decode it at this size, then keep it in this browser
+    // (never sent anywhere) so that a reload or another size finds it again.
+    let not_kept = use_state(|| None::<String>);
+    let not_removed = use_state(|| None::<String>);
     let on_upload = {
-        let (compute, upload_state, upload_version) = (
+        let (compute, upload_state, kept, prepared, ids) = (
             compute.clone(),
             upload_state.clone(),
-            upload_version.clone(),
+            kept.clone(),
+            prepared.clone(),
+            ids.clone(),
         );
+        let (not_kept, not_removed) = (not_kept.clone(), not_removed.clone());
         let (set_state, state) = (set_state.clone(), state.clone());
         Callback::from(move |e: Event| {
             let input: web_sys::HtmlInputElement = e.target_unchecked_into();
             let Some(file) = input.files().and_then(|f| f.get(0)) else {
                 return;
             };
+            // Choosing the same file again (after removing it) is a change too.
+            input.set_value("");
             if file.size() > MAX_UPLOAD_BYTES {
                 upload_state.set(Some(Err(format!(
                     "That file is {:.0} MB; the lab reads images up to {:.0} MB.",
@@ -303,40 +425,100 @@ pub fn mri_demo() -> Html {
                 ))));
                 return;
             }
-            let (compute, upload_state, upload_version) = (
+            let (compute, upload_state, kept, prepared, ids) = (
                 compute.clone(),
                 upload_state.clone(),
-                upload_version.clone(),
+                kept.clone(),
+                prepared.clone(),
+                ids.clone(),
             );
+            let (not_kept, not_removed) = (not_kept.clone(), not_removed.clone());
             let (set_state, state) = (set_state.clone(), state.clone());
             let side = state.job.side;
             wasm_bindgen_futures::spawn_local(async move {
                 let blob: &web_sys::Blob = file.as_ref();
-                let data_url = match gloo::file::futures::read_as_data_url(&gloo::file::Blob::from(
-                    blob.clone(),
-                ))
-                .await
-                {
-                    Ok(u) => u,
-                    Err(e) => {
-                        upload_state.set(Some(Err(format!("The file could not be read: {e}"))));
-                        return;
-                    }
-                };
+                let bytes =
+                    match gloo::file::futures::read_as_bytes(&gloo::file::Blob::from(blob.clone()))
+                        .await
+                    {
+                        Ok(b) => b,
+                        Err(e) => {
+                            upload_state.set(Some(Err(format!("The file could not be read: {e}"))));
+                            return;
+                        }
+                    };
+                let upload = Rc::new(StoredFile {
+                    name: file.name(),
+                    mime: file.type_(),
+                    saved_ms: js_sys::Date::now(),
+                    bytes,
+                });
                 compute.request(
-                    Job::Upload { data_url, side },
+                    Job::Upload {
+                        data_url: upload.data_url(),
+                        side,
+                    },
                     Callback::from(move |body| match body {
                         Body::Uploaded { preview, notes } => {
+                            let id = {
+                                let mut ids = ids.borrow_mut();
+                                *ids += 1;
+                                *ids
+                            };
+                            kept.set(Kept::File {
+                                file: upload.clone(),
+                                id,
+                            });
+                            prepared.set(Some((id, side, epoch)));
                             upload_state.set(Some(Ok((preview, notes))));
-                            upload_version.set(*upload_version + 1);
+                            not_kept.set(None);
+                            not_removed.set(None);
                             let mut s = state.clone();
                             s.job.image = MriImage::Upload;
                             set_state.emit(s);
+                            let (upload, not_kept) = (upload.clone(), not_kept.clone());
+                            wasm_bindgen_futures::spawn_local(async move {
+                                if let Err(e) = storage::save(MRI_UPLOAD, &upload).await {
+                                    not_kept.set(Some(format!(
+                                        "This browser did not let the lab keep {} ({e}), so it is used in this page view only and will be gone after a reload.",
+                                        upload.name
+                                    )));
+                                }
+                            });
                         }
                         Body::Failed { message } => upload_state.set(Some(Err(message))),
                         _ => {}
                     }),
                 );
+            });
+        })
+    };
+    // Forget the upload: here at once, and in the browser's storage.
+    let on_remove = {
+        let (upload_state, kept, prepared, ids) = (
+            upload_state.clone(),
+            kept.clone(),
+            prepared.clone(),
+            ids.clone(),
+        );
+        let (not_kept, not_removed) = (not_kept.clone(), not_removed.clone());
+        Callback::from(move |_: MouseEvent| {
+            *ids.borrow_mut() += 1;
+            kept.set(Kept::Nothing { problem: None });
+            prepared.set(None);
+            upload_state.set(None);
+            // An upload the browser did not keep is forgotten with the page's copy.
+            if not_kept.is_some() {
+                not_kept.set(None);
+                return;
+            }
+            let not_removed = not_removed.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Err(e) = storage::remove(MRI_UPLOAD).await {
+                    not_removed.set(Some(format!(
+                        "The upload could not be removed from this browser's storage ({e}); it may come back after a reload."
+                    )));
+                }
             });
         })
     };
@@ -388,10 +570,57 @@ pub fn mri_demo() -> Html {
         },
         _ => html! {},
     };
-    let upload_note = match &*upload_state {
+    let upload_error = match &*upload_state {
         Some(Err(m)) => html! { <Notice kind="error">{m.clone()}</Notice> },
-        Some(Ok((_, notes))) if matches!(job.image, MriImage::Upload) => html! {
-            <p class="small muted" data-testid="upload-notes">{notes.join(" ")}</p>
+        _ => html! {},
+    };
+    let storage_notes = html! {
+        <>
+            if let Some(m) = &*not_kept {
+                <Notice kind="warning"><span data-testid="upload-not-kept">{m.clone()}</span></Notice>
+            }
+            if let Some(m) = &*not_removed {
+                <Notice kind="warning">{m.clone()}</Notice>
+            }
+        </>
+    };
+    let upload_note = match (&job.image, &*kept) {
+        (MriImage::Upload, Kept::Reading) => html! {
+            <p class="small muted">{"Reading your upload from this browser's storage…"}</p>
+        },
+        (MriImage::Upload, Kept::File { file, .. }) => {
+            let whose = if not_kept.is_some() {
+                format!("Your upload {}, in this page view only.", file.name)
+            } else {
+                format!(
+                    "Your upload {}, kept on this computer only (in this browser's storage; it is never sent anywhere).",
+                    file.name
+                )
+            };
+            let notes = match (&*upload_state, *prepared == wanted_key) {
+                (Some(Ok((_, notes))), true) => notes.join(" "),
+                (Some(Err(_)), _) => String::new(),
+                _ => format!("Preparing it at {0}×{0}…", job.side),
+            };
+            html! {
+                <div class="upload-kept small muted" data-testid="upload-notes">
+                    <span>{whose}{" "}{notes}</span>
+                    <button type="button" class="secondary" onclick={on_remove}>{"Remove my upload"}</button>
+                </div>
+            }
+        }
+        (MriImage::Upload, Kept::Nothing { problem }) => html! {
+            <Notice kind="info">
+                <div data-testid="upload-elsewhere">
+                    <p>{"No upload is kept in this browser. Images uploaded to the lab stay on the computer they were uploaded from, in that browser's storage, and are never sent anywhere, so a link cannot show someone else's upload. Meanwhile the figure shows the default brain slice."}</p>
+                    if let Some(p) = problem {
+                        <p class="small">{format!("(This browser's storage could not be read: {p}.)")}</p>
+                    }
+                    <label class="file">{"Choose an image of your own (PNG or JPEG): "}
+                        <input type="file" accept="image/png,image/jpeg" data-testid="upload-here" onchange={on_upload.clone()} />
+                    </label>
+                </div>
+            </Notice>
         },
         _ => html! {},
     };
@@ -429,6 +658,8 @@ pub fn mri_demo() -> Html {
                     </select>
                 </label>
             </div>
+            {upload_error}
+            {storage_notes}
             {upload_note}
             <div class="row">
                 <label>{"pattern "}

@@ -227,7 +227,8 @@ pub fn firenet_layer(run: u64, layer: usize) -> Result<Body> {
     })
 }
 
-/// Decodes an upload (a `data:` URL) and keeps it as the upload at `side`.
+/// Decodes an upload (a `data:` URL) and keeps it as the upload at `side`, forgetting any
+/// earlier upload (at any size): the page sends its file again for another size.
 pub fn upload(data_url: &str, side: usize) -> Result<Body> {
     use base64::Engine;
     check_side(side)?;
@@ -240,7 +241,11 @@ pub fn upload(data_url: &str, side: usize) -> Result<Body> {
         .map_err(|e| Error::Input(format!("the file could not be read ({e})")))?;
     let prepared = prepare_upload(&bytes, side)?;
     let preview = Picture::from_unit(&prepared.image, side);
-    UPLOADS.with(|u| u.borrow_mut().insert(side, prepared.image));
+    UPLOADS.with(|u| {
+        let mut uploads = u.borrow_mut();
+        uploads.clear();
+        uploads.insert(side, prepared.image);
+    });
     let mut notes = prepared.notes;
     notes.extend(prepared.warnings);
     Ok(Body::Uploaded { preview, notes })
