@@ -40,4 +40,9 @@ if [ "${1:-}" = "--browser" ]; then
     npm ci --no-audit --no-fund --loglevel=error
   fi
 fi
-say "tools ready: $(trunk --version), $(wasm-bindgen --version)"
+# The release build's post-build hook (scripts/precompress.mjs) and the server run on Node.js.
+if ! command -v node >/dev/null; then
+  say "Node.js (18 or newer) is needed: the release build precompresses with it and it serves the lab"
+  exit 1
+fi
+say "tools ready: $(trunk --version), $(wasm-bindgen --version), node $(node --version)"

@@ -122,13 +122,22 @@ fn blob_url(source: &str) -> String {
 }
 
 #[wasm_bindgen_test]
-async fn client_queues_until_ready_routes_replies_and_reports_crashes() {
+async fn client_spawns_on_first_request_queues_until_ready_routes_replies_and_reports_crashes() {
     let (status_tx, mut status_rx) = mpsc::unbounded();
-    let compute = Compute::spawn(
+    let compute = Compute::new(
         &blob_url(FAKE_WORKER),
         Callback::from(move |s: WorkerStatus| status_tx.unbounded_send(s).unwrap()),
     );
-    // Sent before the worker is ready: must be queued, then answered in order.
+    // Nothing is spawned (or downloaded) until a demo asks; a cancel does not spawn it either.
+    assert!(!compute.is_started());
+    compute.cancel(1);
+    assert!(!compute.is_started());
+    assert!(
+        status_rx.try_recv().is_err(),
+        "no status before the first request"
+    );
+    // The first request spawns the worker; sent before it is ready, it is queued, then
+    // answered in order.
     let (tx, mut rx) = mpsc::unbounded();
     let tx2 = tx.clone();
     let id = compute.request(
@@ -139,6 +148,8 @@ async fn client_queues_until_ready_routes_replies_and_reports_crashes() {
         Callback::from(move |b: Body| tx2.unbounded_send(b).unwrap()),
     );
     assert!(id > 0);
+    assert!(compute.is_started());
+    assert_eq!(status_rx.next().await, Some(WorkerStatus::Starting));
     assert_eq!(status_rx.next().await, Some(WorkerStatus::Ready));
     assert_eq!(rx.next().await, Some(Body::Progress { done: 1, total: 2 }));
     assert_eq!(

@@ -241,7 +241,7 @@ async fn the_page_edits_classifies_live_and_shows_the_search() {
         .location()
         .set_hash("#/structural?model=linear&digit=164&zoom=2")
         .unwrap();
-    let compute = Compute::spawn(&blob_url(FAKE_WORKER), yew::Callback::noop());
+    let compute = Compute::new(&blob_url(FAKE_WORKER), yew::Callback::noop());
     // The page's size for the canvas (the stylesheet is not loaded here).
     let style = document().create_element("style").unwrap();
     style.set_text_content(Some(".edit-canvas { width: 392px; height: 392px; }"));

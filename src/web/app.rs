@@ -192,10 +192,11 @@ pub fn use_query_state<S: QueryState + 'static>(route: Route) -> (Parsed<S>, Cal
 fn shell() -> Html {
     let location = use_location();
     let embed = embed_mode(&location);
-    let status = use_state(|| WorkerStatus::Starting);
+    let status = use_state(|| WorkerStatus::Idle);
+    // Spawned by the first demo that asks: the home page never downloads the worker.
     let compute = {
         let status = status.setter();
-        use_state(move || Compute::spawn(WORKER_SCRIPT, Callback::from(move |s| status.set(s))))
+        use_state(move || Compute::new(WORKER_SCRIPT, Callback::from(move |s| status.set(s))))
     };
     // Bumped on every restart, so that demos ask the fresh worker again.
     let epoch = use_state(|| WorkerEpoch(0));

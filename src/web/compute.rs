@@ -1,6 +1,8 @@
-//! The page's handle on the compute worker: spawns it, queues requests until it is ready, routes
-//! replies to the callback of their request, forwards cancels, and turns a crash (a panic in the
-//! worker, a script that fails to load) into a status the app shows, with a restart.
+//! The page's handle on the compute worker: spawns it on the first request (a page that asks for
+//! nothing, like the home page, never downloads the worker's script and wasm), queues requests
+//! until it is ready, routes replies to the callback of their request, forwards cancels, and
+//! turns a crash (a panic in the worker, a script that fails to load) into a status the app
+//! shows, with a restart.
 
 use crate::protocol::{Body, Job, Reply, Request};
 use std::cell::RefCell;
@@ -16,8 +18,13 @@ pub const WORKER_SCRIPT: &str = "./worker_loader.js";
 /// What the page knows about the worker.
 #[derive(Clone, Debug, PartialEq)]
 pub enum WorkerStatus {
+    /// Not started: no request has been made yet.
+    Idle,
+    /// Spawned (or restarted), loading its script and wasm.
     Starting,
+    /// Answering requests.
     Ready,
+    /// Stopped, with the reason; requests fail until [`Compute::restart`].
     Crashed(String),
 }
 
@@ -33,6 +40,8 @@ impl PartialEq for Compute {
 
 struct Inner {
     script: String,
+    /// Whether the worker was ever spawned: until then `worker` is `None` without a crash.
+    started: bool,
     worker: Option<web_sys::Worker>,
     ready: bool,
     queue: Vec<String>,
@@ -44,10 +53,12 @@ struct Inner {
 }
 
 impl Compute {
-    /// Spawns the worker from `script`; `on_status` hears when it is ready or has crashed.
-    pub fn spawn(script: &str, on_status: Callback<WorkerStatus>) -> Self {
-        let compute = Compute(Rc::new(RefCell::new(Inner {
+    /// A handle on a worker from `script`, spawned on the first [`Compute::request`];
+    /// `on_status` hears when it starts, is ready or has crashed.
+    pub fn new(script: &str, on_status: Callback<WorkerStatus>) -> Self {
+        Compute(Rc::new(RefCell::new(Inner {
             script: script.to_string(),
+            started: false,
             worker: None,
             ready: false,
             queue: Vec::new(),
@@ -56,13 +67,20 @@ impl Compute {
             on_status,
             _onmessage: None,
             _onerror: None,
-        })));
-        compute.start();
-        compute
+        })))
+    }
+
+    /// Whether the worker has been spawned (by a request or a restart).
+    pub fn is_started(&self) -> bool {
+        self.0.borrow().started
     }
 
     fn start(&self) {
-        let script = self.0.borrow().script.clone();
+        let script = {
+            let mut inner = self.0.borrow_mut();
+            inner.started = true;
+            inner.script.clone()
+        };
         let worker = match web_sys::Worker::new(&script) {
             Ok(w) => w,
             Err(e) => {
@@ -96,8 +114,14 @@ impl Compute {
         inner._onerror = Some(onerror);
     }
 
-    /// Sends `job`; `on_reply` receives its progress and then its final reply. Returns the id.
+    /// Sends `job` (spawning the worker if this is the first request); `on_reply` receives its
+    /// progress and then its final reply. Returns the id.
     pub fn request(&self, job: Job, on_reply: Callback<Body>) -> u64 {
+        if !self.is_started() {
+            let status = self.0.borrow().on_status.clone();
+            status.emit(WorkerStatus::Starting);
+            self.start();
+        }
         let (id, crashed) = {
             let mut inner = self.0.borrow_mut();
             let id = inner.next_id;
