@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { BUDGETS, PAGES, countingServer, visit } from './bundle.mjs';
+import { walk } from './precompress.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = process.env.LAB_DIST ? path.resolve(process.env.LAB_DIST) : path.join(ROOT, 'dist');
@@ -34,13 +35,6 @@ function group(rel) {
   if (ext === '.js' || ext === '.mjs') return 'JS';
   if (['.css', '.html', '.svg', '.ico'].includes(ext)) return 'CSS/HTML';
   return 'other';
-}
-
-function walk(dir) {
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-    const p = path.join(dir, e.name);
-    return e.isDirectory() ? walk(p) : e.isFile() ? [p] : [];
-  });
 }
 
 /** The size of `file`'s precompressed variant `suffix`, or null if it has none. */

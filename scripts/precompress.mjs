@@ -24,7 +24,8 @@ export const MIN_SIZE = 1024;
 /** Brotli is tried only where gzip keeps at most this fraction of the bytes. */
 export const BROTLI_IF_GZIP_BELOW = 0.9;
 
-function walk(dir) {
+/** Every file under `dir`, recursively (the benchmark weighs the bundle with it too). */
+export function walk(dir) {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
     const p = path.join(dir, e.name);
     return e.isDirectory() ? walk(p) : e.isFile() ? [p] : [];

@@ -83,23 +83,27 @@ fn curve_plot(props: &CurveProps) -> Html {
         .fold(0.0, f64::max)
         .max(1e-3)
         * 1.1;
-    let class = |c: &str| format!("series s-{}", c.replace(' ', "-"));
+    let class = |key: &str| format!("series s-{}", key.replace(' ', "-"));
     // (class, legend, points) of every curve drawn.
     let mut curves: Vec<Curve> = series
         .iter()
-        .map(|(c_, label, f)| {
-            let name = if c_.starts_with("net") {
+        .map(|(key, label, f)| {
+            let name = if key.starts_with("net") {
                 label.replace("network", &props.net_title)
             } else {
                 label.to_string()
             };
-            (class(c_), name, c.iter().map(|p| (p.rel_r, f(p))).collect())
+            (
+                class(key),
+                name,
+                c.iter().map(|p| (p.rel_r, f(p))).collect(),
+            )
         })
         .collect();
     if !warm.is_empty() {
-        curves.extend(warm_series.iter().map(|(c_, label, f)| {
+        curves.extend(warm_series.iter().map(|(key, label, f)| {
             (
-                class(c_),
+                class(key),
                 label.replace('Ψ', &props.net_title),
                 warm.iter().map(|p| (p.rel_r, f(p))).collect(),
             )

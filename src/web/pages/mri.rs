@@ -172,6 +172,7 @@ fn error_plot(props: &ErrorPlotProps) -> Html {
     let xa = frame.x_axis(1.0, n.max(2) as f64, Scale::Linear);
     let ya = frame.y_axis(10f64.powf(lo), 10f64.powf(hi), Scale::Log);
     let area = frame.area();
+    let zero_filled_y = ya.at(props.zero_filled.max(1e-12));
     let points: String = props
         .errors
         .iter()
@@ -200,7 +201,7 @@ fn error_plot(props: &ErrorPlotProps) -> Html {
                 html! { <line class="restart" x1={xx.to_string()} x2={xx.to_string()} y1={area.y0.to_string()} y2={area.y1.to_string()} /> }
             }) }
             <line class="zero-filled" x1={area.x0.to_string()} x2={area.x1.to_string()}
-                y1={ya.at(props.zero_filled.max(1e-12)).to_string()} y2={ya.at(props.zero_filled.max(1e-12)).to_string()} />
+                y1={zero_filled_y.to_string()} y2={zero_filled_y.to_string()} />
             <polyline class="firenet" points={points} />
             <circle class="current" cx={xa.at(shown as f64).to_string()} cy={ya.at(props.errors.get(shown - 1).copied().unwrap_or(1.0).max(1e-12)).to_string()} r="5" />
             {x_axis_line(&frame)}

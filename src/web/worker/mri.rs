@@ -37,7 +37,9 @@ thread_local! {
     static BRAINS: RefCell<HashMap<String, Shareable<BrainSlices>>> = RefCell::new(HashMap::new());
     static LATEST: Cell<u64> = const { Cell::new(0) };
     static LAST_RUN: RefCell<Option<StoredRun>> = const { RefCell::new(None) };
-    static UPLOADS: RefCell<HashMap<usize, Vec<f32>>> = RefCell::new(HashMap::new());
+    /// The latest upload, prepared at one size `(side, image)`: the page sends its file again
+    /// for another size.
+    static UPLOAD: RefCell<Option<(usize, Vec<f32>)>> = const { RefCell::new(None) };
 }
 
 pub(crate) async fn brain(side: usize) -> Result<Rc<BrainSlices>> {
@@ -88,10 +90,11 @@ async fn image(choice: &MriImage, side: usize) -> Result<Vec<f32>> {
         }
         MriImage::SheppLogan => Ok(shepp_logan(side)),
         MriImage::Ellipses { seed } => Ok(random_ellipses(side, *seed)),
-        MriImage::Upload => UPLOADS.with(|u| {
+        MriImage::Upload => UPLOAD.with(|u| {
             u.borrow()
-                .get(&side)
-                .cloned()
+                .as_ref()
+                .filter(|(at, _)| *at == side)
+                .map(|(_, image)| image.clone())
                 .ok_or_else(|| Error::Input("no image has been uploaded at this size yet".into()))
         }),
     }
@@ -241,11 +244,7 @@ pub fn upload(data_url: &str, side: usize) -> Result<Body> {
         .map_err(|e| Error::Input(format!("the file could not be read ({e})")))?;
     let prepared = prepare_upload(&bytes, side)?;
     let preview = Picture::from_unit(&prepared.image, side);
-    UPLOADS.with(|u| {
-        let mut uploads = u.borrow_mut();
-        uploads.clear();
-        uploads.insert(side, prepared.image);
-    });
+    UPLOAD.with(|u| *u.borrow_mut() = Some((side, prepared.image)));
     let mut notes = prepared.notes;
     notes.extend(prepared.warnings);
     Ok(Body::Uploaded { preview, notes })
