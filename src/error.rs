@@ -41,6 +41,11 @@ pub enum Error {
     #[error("browser storage: {0}")]
     Storage(String),
 
+    /// The GPU engine failed: no device, a lost device, a validation or out-of-memory error; the
+    /// worker falls back to the CPU.
+    #[error("GPU: {0}")]
+    Gpu(String),
+
     /// A long computation stopped because the user cancelled it.
     #[error("cancelled")]
     Cancelled,

@@ -34,6 +34,7 @@
 //! mixed: build everything of one experiment with one engine.
 
 pub mod cpu;
+pub mod gpu;
 
 pub use cpu::CpuEngine;
 
