@@ -63,6 +63,19 @@ impl Firenet {
     }
 
     fn check(&self, op: &dyn LinearOperator, y: &[Complex32], weights: &[f32]) -> Result<()> {
+        self.check_sizes(op.input_len(), op.output_len(), op.norm_bound(), y, weights)
+    }
+
+    /// Checks the settings and the inputs of a run on an operator `ℂⁿ → ℂᵐ` (`n = len`) with
+    /// `‖B‖ ≤ norm_bound` (every engine's runs check the same).
+    pub(crate) fn check_sizes(
+        &self,
+        len: usize,
+        m: usize,
+        norm_bound: f32,
+        y: &[Complex32],
+        weights: &[f32],
+    ) -> Result<()> {
         let bad = |m: String| Err(Error::Input(m));
         if !(self.lambda.is_finite() && self.lambda >= 0.0) {
             return bad(format!("λ must be finite and ≥ 0, got {}", self.lambda));
@@ -76,7 +89,7 @@ impl Firenet {
                 self.layers()
             ));
         }
-        let b = op.norm_bound();
+        let b = norm_bound;
         if !(self.tau > 0.0 && self.sigma > 0.0 && self.tau * self.sigma * b * b <= 1.0 + 1e-6) {
             return bad(format!(
                 "the steps must satisfy τσ‖B‖² ≤ 1 (τ = {}, σ = {}, ‖B‖ ≤ {b})",
@@ -86,22 +99,17 @@ impl Firenet {
         if !(self.delta.is_finite() && self.delta >= 0.0) {
             return bad(format!("δ must be finite and ≥ 0, got {}", self.delta));
         }
-        if y.len() != op.output_len() {
+        if y.len() != m {
             return bad(format!(
-                "{} measurements for an operator with {} outputs",
+                "{} measurements for an operator with {m} outputs",
                 y.len(),
-                op.output_len()
             ));
         }
         if y.iter().any(|v| !v.re.is_finite() || !v.im.is_finite()) {
             return bad("the measurements contain NaN or infinite values".into());
         }
-        if weights.len() != op.input_len() {
-            return bad(format!(
-                "{} weights for {} coefficients",
-                weights.len(),
-                op.input_len()
-            ));
+        if weights.len() != len {
+            return bad(format!("{} weights for {len} coefficients", weights.len()));
         }
         if weights.iter().any(|w| !(w.is_finite() && *w >= 0.0)) {
             return bad("the weights must be finite and ≥ 0".into());
@@ -180,7 +188,7 @@ impl Firenet {
 }
 
 /// `ψ₀`: the initial guess checked (length, finite), or zeros.
-fn initial_guess(len: usize, initial: Option<&[Complex32]>) -> Result<Vec<Complex32>> {
+pub(crate) fn initial_guess(len: usize, initial: Option<&[Complex32]>) -> Result<Vec<Complex32>> {
     match initial {
         Some(z) if z.len() == len => {
             if z.iter().any(|v| !v.re.is_finite() || !v.im.is_finite()) {
@@ -322,7 +330,7 @@ impl FirenetRun<'_> {
 
 /// `soft_t(v) = v/|v| · max(|v| − t, 0)`, 0 at `v = 0`.
 #[inline]
-fn soft(v: Complex32, t: f32) -> Complex32 {
+pub(crate) fn soft(v: Complex32, t: f32) -> Complex32 {
     // √(re² + im²) rather than `norm()` (hypot), which is several times slower on wasm32.
     let a = v.norm_sqr().sqrt();
     if a <= t {

@@ -15,4 +15,8 @@ pub trait GpuOperator {
     fn record_apply(&self, encoder: &mut CommandEncoder, x: &Buffer, out: &Buffer);
     /// Records `out = A* y` (`y` is not modified; `out` is overwritten).
     fn record_adjoint(&self, encoder: &mut CommandEncoder, y: &Buffer, out: &Buffer);
+    /// An upper bound on the operator norm `‖A‖₂`.
+    fn norm_bound(&self) -> f32 {
+        1.0
+    }
 }
