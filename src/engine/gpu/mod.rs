@@ -20,7 +20,10 @@
 //! ([`GpuContext::read_complex`], [`GpuContext::read_f32`]), which is a future: the browser's
 //! event loop resolves it, and natively [`block_on`] polls the device until it is ready.
 
+pub mod fourier;
 pub mod operator;
+pub mod sampling;
+pub mod wavelet;
 
 use crate::{Error, Result};
 use rustfft::num_complex::Complex32;
