@@ -125,7 +125,7 @@ mod tests {
     }
 
     /// `‖gpu − cpu‖ / ‖cpu‖`.
-    pub(crate) fn relative(gpu: &[Complex32], cpu: &[Complex32]) -> f64 {
+    fn relative(gpu: &[Complex32], cpu: &[Complex32]) -> f64 {
         assert_eq!(gpu.len(), cpu.len());
         distance(gpu, cpu) / norm(cpu)
     }
