@@ -4,8 +4,9 @@
 //!
 //! on an `N × N` complex image in a GPU buffer (row-major, unshifted), in place. `N` is a power
 //! of two from 2 to 256. Two passes of 1-D transforms (`shaders/fourier.wgsl`): the rows, then the
-//! columns (read with stride `N`), one workgroup per line held in workgroup memory, radix-2 with
-//! twiddles computed on the CPU in `f64`; the second pass applies the unitary scale `1/N`.
+//! columns (read with stride `N`), one workgroup per line held in workgroup memory, radix-2
+//! decimation in time with its stages paired as radix-4 butterflies and twiddles computed on the
+//! CPU in `f64`; the second pass applies the unitary scale `1/N`.
 
 use super::{GpuContext, Shader};
 use crate::{Error, Result};

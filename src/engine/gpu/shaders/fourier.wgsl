@@ -1,7 +1,8 @@
 // The unitary 2-D DFT of an N × N complex image (N a power of two, 2 … 256), as two passes of
 // 1-D transforms: one workgroup per line (a row, or a column read with stride N), the line held
-// in workgroup memory, radix-2 decimation in time after a bit-reversed load. Twiddles
-// w[k] = e^{−2πik/N} (k < N/2) are computed on the CPU in f64; the inverse conjugates them.
+// in workgroup memory, radix-2 decimation in time after a bit-reversed load, its stages paired as
+// radix-4 butterflies. Twiddles w[k] = e^{−2πik/N} (k < N/2) are computed on the CPU in f64; the
+// inverse conjugates them.
 
 struct Params {
     // The line length N and log₂ N.
@@ -22,7 +23,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read> twiddles: array<vec2<f32>>;
 @group(0) @binding(2) var<uniform> params: Params;
 
-const THREADS: u32 = 128u;
+const THREADS: u32 = 64u;
 
 var<workgroup> buf: array<vec2<f32>, 256>;
 
@@ -30,8 +31,16 @@ fn cmul(a: vec2<f32>, b: vec2<f32>) -> vec2<f32> {
     return vec2<f32>(a.x * b.x - a.y * b.y, a.x * b.y + a.y * b.x);
 }
 
-// One 1-D transform per workgroup (line = workgroup_id.x), in place.
-@compute @workgroup_size(128)
+// The twiddle e^{∓2πik/N}.
+fn twiddle(k: u32) -> vec2<f32> {
+    let w = twiddles[k];
+    return vec2<f32>(w.x, params.sign * w.y);
+}
+
+// One 1-D transform per workgroup (line = workgroup_id.x), in place: the radix-2 stages
+// s = 1 … log₂ N (span 2^{s−1}, twiddles w^{j·N/2^s}) done two at a time as radix-4 butterflies
+// (fewer barriers; the same arithmetic), after one lone radix-2 stage when log₂ N is odd.
+@compute @workgroup_size(64)
 fn lines(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let n = params.n;
     let log2n = params.log2n;
@@ -42,19 +51,38 @@ fn lines(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) 
         buf[reverseBits(i) >> shift] = data[base + i * stride];
     }
     workgroupBarrier();
-    let butterflies = n / 2u;
-    for (var s = 1u; s <= log2n; s++) {
-        let span = 1u << (s - 1u);
-        let tshift = log2n - s;
-        for (var b = lid; b < butterflies; b += THREADS) {
-            let j = b & (span - 1u);
-            let i0 = ((b >> (s - 1u)) << s) + j;
-            let i1 = i0 + span;
-            let w = twiddles[j << tshift];
-            let t = cmul(vec2<f32>(w.x, params.sign * w.y), buf[i1]);
-            let u = buf[i0];
-            buf[i0] = u + t;
-            buf[i1] = u - t;
+    var s = 1u;
+    if ((log2n & 1u) == 1u) {
+        // Stage 1: span 1, twiddle 1.
+        for (var b = lid; b < n / 2u; b += THREADS) {
+            let u = buf[2u * b];
+            let v = buf[2u * b + 1u];
+            buf[2u * b] = u + v;
+            buf[2u * b + 1u] = u - v;
+        }
+        workgroupBarrier();
+        s = 2u;
+    }
+    for (; s < log2n; s += 2u) {
+        // Stages s and s + 1 on the quadruple i0 + {0, m, 2m, 3m}, m = 2^{s−1}.
+        let m = 1u << (s - 1u);
+        let t1 = log2n - s;
+        for (var b = lid; b < n / 4u; b += THREADS) {
+            let j = b & (m - 1u);
+            let i0 = ((b >> (s - 1u)) << (s + 1u)) + j;
+            let w1 = twiddle(j << t1);
+            let x0 = buf[i0];
+            let x1 = cmul(w1, buf[i0 + m]);
+            let x2 = buf[i0 + 2u * m];
+            let x3 = cmul(w1, buf[i0 + 3u * m]);
+            let a0 = x0 + x1;
+            let a1 = x0 - x1;
+            let a2 = cmul(twiddle(j << (t1 - 1u)), x2 + x3);
+            let a3 = cmul(twiddle((j + m) << (t1 - 1u)), x2 - x3);
+            buf[i0] = a0 + a2;
+            buf[i0 + 2u * m] = a0 - a2;
+            buf[i0 + m] = a1 + a3;
+            buf[i0 + 3u * m] = a1 - a3;
         }
         workgroupBarrier();
     }
