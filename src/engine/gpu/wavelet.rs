@@ -234,8 +234,11 @@ mod tests {
     fn the_gpu_wavelets_match_wavelet2() {
         let ctx = Rc::new(native_context());
         let mut worst: f64 = 0.0;
-        for wavelet in [Wavelet::Haar, Wavelet::Db4, Wavelet::Sym4] {
+        for wavelet in Wavelet::ALL {
             for n in [64usize, 128, 256] {
+                if wavelet == Wavelet::Db2 && n > 64 {
+                    continue;
+                }
                 // The lab's level counts: max_levels (at least 1), FIRENET's 3, and at 64 the
                 // deepest transform, whose filters wrap around the small blocks.
                 let mut levels = vec![max_levels(n, wavelet).max(1), 3];
