@@ -6,6 +6,18 @@
 //! - [`GpuContext`] (this file): the adapter, the device, compiled pipelines, buffers, dispatches
 //!   and read-backs; a lost device or an uncaptured error (validation, out of memory) is
 //!   recorded, never a panic, so that the worker can fall back to the CPU.
+//! - [`operator`]: the [`operator::GpuOperator`] trait, linear maps on complex buffers with
+//!   their adjoints.
+//! - [`fourier`]: [`fourier::GpuFourier2`], the unitary 2-D DFT
+//!   `(Fx)[u, v] = (1/N) Σ_{y,x} x[y, x] e^{−2πi(uy + vx)/N}` in place (power-of-two `N ≤ 256`).
+//! - [`sampling`]: [`sampling::GpuSampling`], `A = P_Ω F` and `A* = F⁻¹ P_Ωᵀ`.
+//! - [`wavelet`]: [`wavelet::GpuWavelet2`], the orthogonal periodic wavelet transform `W` (Mallat
+//!   layout), and [`wavelet::GpuWaveletSampling`], `B = A W⁻¹` and `B* = W A*`.
+//! - [`vector`]: element-wise operations and two-pass reductions (`Re⟨a, b⟩` into a slot read by
+//!   later kernels, never by the CPU).
+//! - [`firenet`]: FIRENET's restarted primal–dual layers and their reverse mode.
+//! - [`cascade`]: the deep cascade's forward pass and vector–Jacobian product.
+//! - [`engine`]: [`GpuEngine`], the [`crate::engine::Engine`] seam on these kernels.
 //!
 //! # Layouts
 //!
@@ -21,8 +33,12 @@
 //! event loop resolves it, and natively [`block_on`] polls the device until it is ready.
 
 pub mod firenet;
+pub mod fourier;
 pub mod operator;
+pub mod sampling;
 pub mod vector;
+pub mod wavelet;
+
 
 use crate::{Error, Result};
 use rustfft::num_complex::Complex32;
