@@ -20,6 +20,7 @@
 //! ([`GpuContext::read_complex`], [`GpuContext::read_f32`]), which is a future: the browser's
 //! event loop resolves it, and natively [`block_on`] polls the device until it is ready.
 
+pub mod cascade;
 pub mod conv;
 pub mod operator;
 
