@@ -22,7 +22,10 @@
 
 pub mod cascade;
 pub mod conv;
+pub mod fourier;
 pub mod operator;
+pub mod sampling;
+pub mod wavelet;
 
 use crate::{Error, Result};
 use rustfft::num_complex::Complex32;
