@@ -26,7 +26,6 @@ use crate::engine::gpu::conv::GpuConv;
 use crate::engine::gpu::fourier::GpuFourier2;
 use crate::engine::gpu::{groups_for, GpuContext, Shader};
 use crate::mri::learned::cascade::CascadeShape;
-use crate::mri::reconstructor::Reconstructor;
 use crate::mri::sampling::Mask;
 use crate::{Error, Result};
 use rustfft::num_complex::Complex32;
@@ -288,7 +287,7 @@ impl GpuCascade {
 }
 
 #[cfg(not(target_arch = "wasm32"))]
-impl Reconstructor for GpuCascade {
+impl crate::mri::reconstructor::Reconstructor for GpuCascade {
     fn reconstruct(&self, y: &[Complex32]) -> Result<Vec<Complex32>> {
         crate::engine::gpu::block_on(self.reconstruct_async(y))
     }
@@ -307,6 +306,7 @@ mod tests {
     use crate::mri::learned::hallucination::NetCard;
     use crate::mri::operator::{distance, norm, SubsampledFourier};
     use crate::mri::phantom::shepp_logan;
+    use crate::mri::reconstructor::Reconstructor;
     use crate::mri::sampling::{mask, Pattern};
     use candle_core::{DType, Device, Tensor, Var};
     use candle_nn::{VarBuilder, VarMap};

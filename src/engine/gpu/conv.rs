@@ -179,12 +179,13 @@ mod tests {
         let ctx = Rc::new(native_context());
         let dev = Device::Cpu;
         let mut worst = (0.0f64, 0.0f64);
-        for (seed, (n, cin, cout, relu)) in [
-            (16, 2, 32, true),
-            (16, 32, 32, true),
-            (16, 32, 2, false),
-            (13, 3, 5, true),
-            (20, 7, 6, false),
+        // (side, cin, cout, ReLU after, input masked by the ReLU before).
+        for (seed, (n, cin, cout, relu, masked)) in [
+            (16, 2, 32, true, false),
+            (16, 32, 32, true, true),
+            (16, 32, 2, false, true),
+            (13, 3, 5, true, false),
+            (20, 7, 6, false, true),
         ]
         .into_iter()
         .enumerate()
@@ -195,7 +196,6 @@ mod tests {
             let g = random(cout * n * n, seed + 3);
             // The input of a masked layer came out of a ReLU: the GPU sees relu(z) and masks by
             // it, candle differentiates through the ReLU.
-            let masked = seed % 20 == 0;
             let conv = GpuConv::new(&ctx, n, (cin, cout), &w, &b, relu, masked).unwrap();
             let zt = Var::from_tensor(&Tensor::from_vec(z.clone(), (1, cin, n, n), &dev).unwrap())
                 .unwrap();

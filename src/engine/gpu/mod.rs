@@ -6,6 +6,13 @@
 //! - [`GpuContext`] (this file): the adapter, the device, compiled pipelines, buffers, dispatches
 //!   and read-backs; a lost device or an uncaptured error (validation, out of memory) is
 //!   recorded, never a panic, so that the worker can fall back to the CPU.
+//! - [`conv::GpuConv`]: a 3×3 convolution (zero padding 1, bias, fused ReLU) on planar
+//!   `[C, N, N]` images and its input gradient (the transposed convolution, fused with the
+//!   backward of the ReLU before it); the layers of the cascade.
+//! - [`cascade::GpuCascade`]: the deep cascade of [`crate::mri::learned::cascade`]
+//!   (`xᵢ = DC(xᵢ₋₁ + CNNᵢ(xᵢ₋₁))`, `DC(x̂) = F⁻¹((1 − M) ⊙ F x̂ + M ⊙ k₀)`) from the same
+//!   safetensors weights, with its vector–Jacobian product in `y` on the activations the
+//!   forward keeps; `shaders/cascade.wgsl` is its glue (layouts, residual, data consistency).
 //!
 //! # Layouts
 //!
