@@ -16,7 +16,13 @@
 //! - [`vector`]: element-wise operations and two-pass reductions (`Re⟨a, b⟩` into a slot read by
 //!   later kernels, never by the CPU).
 //! - [`firenet`]: FIRENET's restarted primal–dual layers and their reverse mode.
-//! - [`cascade`]: the deep cascade's forward pass and vector–Jacobian product.
+//! - [`conv::GpuConv`]: a 3×3 convolution (zero padding 1, bias, fused ReLU) on planar
+//!   `[C, N, N]` images and its input gradient (the transposed convolution, fused with the
+//!   backward of the ReLU before it); the layers of the cascade.
+//! - [`cascade::GpuCascade`]: the deep cascade of [`crate::mri::learned::cascade`]
+//!   (`xᵢ = DC(xᵢ₋₁ + CNNᵢ(xᵢ₋₁))`, `DC(x̂) = F⁻¹((1 − M) ⊙ F x̂ + M ⊙ k₀)`) from the same
+//!   safetensors weights, with its vector–Jacobian product in `y` on the activations the
+//!   forward keeps; `shaders/cascade.wgsl` is its glue (layouts, residual, data consistency).
 //! - [`engine`]: [`GpuEngine`], the [`crate::engine::Engine`] seam on these kernels.
 //!
 //! # Layouts
@@ -32,6 +38,8 @@
 //! ([`GpuContext::read_complex`], [`GpuContext::read_f32`]), which is a future: the browser's
 //! event loop resolves it, and natively [`block_on`] polls the device until it is ready.
 
+pub mod cascade;
+pub mod conv;
 pub mod firenet;
 pub mod fourier;
 pub mod operator;
