@@ -22,6 +22,14 @@ step "wasm tests in headless Chromium"
 CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=120 \
   cargo test --target wasm32-unknown-unknown --test web --test web_structural
 
+step "GPU engine in headless Chromium: SwiftShader's WebGPU adapter, then none (the CPU fallback)"
+# tests/web_gpu.rs reads BARRIERS_WEBGPU at compile time: each run is built for what it expects.
+BARRIERS_WEBGPU=adapter WASM_BINDGEN_TEST_WEBDRIVER_JSON=tests/web_support/webgpu.json \
+  CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=300 \
+  cargo test --target wasm32-unknown-unknown --test web_gpu
+BARRIERS_WEBGPU=none CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=120 \
+  cargo test --target wasm32-unknown-unknown --test web_gpu
+
 step "release build"
 trunk build --release
 

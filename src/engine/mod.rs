@@ -69,6 +69,11 @@ pub trait FirenetSteps {
         &mut self,
         each_layer: &mut dyn FnMut(usize, &[Complex32]) -> bool,
     ) -> Result<bool>;
+    /// Runs the next block without looking at its layers (an engine may then skip reading
+    /// them back). Returns whether blocks remain.
+    fn next_block_quiet(&mut self) -> Result<bool> {
+        self.next_block(&mut |_, _| true)
+    }
     /// The current estimate `ψ` (after the last completed block).
     fn psi(&self) -> &[Complex32];
     /// `ψ_n` (or the estimate after the blocks run so far).
@@ -107,6 +112,13 @@ pub trait Engine {
     ) -> Result<Vec<Complex32>> {
         let mut run = self.firenet_start(input, None)?;
         while run.next_block(each_layer)? {}
+        Ok(run.finish())
+    }
+
+    /// FIRENET to the end (`ε₀ = ‖y‖₂`) without looking at its layers: `ψ_n`.
+    fn firenet_psi(&self, input: FirenetInput) -> Result<Vec<Complex32>> {
+        let mut run = self.firenet_start(input, None)?;
+        while run.next_block_quiet()? {}
         Ok(run.finish())
     }
 

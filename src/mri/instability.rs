@@ -60,7 +60,7 @@ impl FirenetReconstructor<'_> {
 
 impl Reconstructor for FirenetReconstructor<'_> {
     fn reconstruct(&self, y: &[Complex32]) -> Result<Vec<Complex32>> {
-        let psi = self.engine.firenet_run(self.input(y), &mut |_, _| true)?;
+        let psi = self.engine.firenet_psi(self.input(y))?;
         let mut x = vec![Complex32::default(); psi.len()];
         self.wavelet.inverse_complex(&psi, &mut x);
         Ok(x)

@@ -32,6 +32,11 @@ pub trait LinearOperator {
     fn norm_bound(&self) -> f32 {
         1.0
     }
+    /// The operator as its engine's own type, for that engine to recover what it built (the
+    /// GPU engine's operators keep their GPU twins); `None` for the CPU's.
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
 }
 
 impl<T: LinearOperator + ?Sized> LinearOperator for Box<T> {
@@ -49,6 +54,9 @@ impl<T: LinearOperator + ?Sized> LinearOperator for Box<T> {
     }
     fn norm_bound(&self) -> f32 {
         (**self).norm_bound()
+    }
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        (**self).as_any()
     }
 }
 

@@ -160,7 +160,7 @@ impl<'e> Experiment<'e> {
             weights: &self.weights,
             initial: None,
         };
-        let psi = self.engine.firenet_run(input, &mut |_, _| true)?;
+        let psi = self.engine.firenet_psi(input)?;
         Ok(self.image_of(&psi))
     }
 

@@ -120,6 +120,15 @@ pub enum Command {
         #[arg(long, default_value_t = 0.0)]
         kernel_detail: f64,
     },
+    /// The CPU and GPU engines on FIRENET, the cascade and a search iteration (same run)
+    BenchEngine {
+        /// Runs of each timing
+        #[arg(long, default_value_t = 10)]
+        repeats: usize,
+        /// Also write the figures as JSON to this file
+        #[arg(long)]
+        json: Option<String>,
+    },
     /// Forward and search-iteration time per reconstruction network and FIRENET
     BenchInstability {
         /// Networks to time (comma-separated)

@@ -44,6 +44,8 @@ fn median_p95(v: &mut [f64]) -> (f64, f64) {
 #[cfg(not(target_arch = "wasm32"))]
 mod cli;
 #[cfg(not(target_arch = "wasm32"))]
+mod engine_bench;
+#[cfg(not(target_arch = "wasm32"))]
 mod hallucination;
 #[cfg(not(target_arch = "wasm32"))]
 mod kernel_detail;
@@ -201,6 +203,9 @@ mod native {
             } => crate::tradeoff::tradeoff(&dir, &nets.0, &points.unwrap_or_default().0, add, &out),
             Command::SamplingSweep { nets, dir, dry } => {
                 crate::hallucination::sampling_sweep(&dir, &nets.0, !dry)
+            }
+            Command::BenchEngine { repeats, json } => {
+                crate::engine_bench::bench_engine(repeats, json.as_deref())
             }
             Command::BenchInstability { nets, dir, repeats } => {
                 crate::hallucination::bench_instability(&dir, &nets.0, repeats)

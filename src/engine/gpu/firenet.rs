@@ -16,6 +16,7 @@ use super::{groups_for, GpuContext, Shader};
 use crate::mri::firenet::{initial_guess, Firenet, FirenetVjp};
 use crate::{Error, Result};
 use rustfft::num_complex::Complex32;
+use std::rc::Rc;
 use wgpu::{Buffer, CommandEncoder};
 
 const FIRENET: Shader = crate::gpu_shader!("firenet");
@@ -197,7 +198,7 @@ pub type EachLayer<'c> = &'c mut dyn FnMut(usize, &[Complex32]) -> bool;
 /// A FIRENET run in progress on the GPU, advanced block by block (the GPU twin of
 /// [`crate::mri::firenet::FirenetRun`]).
 pub struct GpuFirenetRun<'a> {
-    ctx: &'a GpuContext,
+    ctx: Rc<GpuContext>,
     op: &'a dyn GpuOperator,
     firenet: Firenet,
     vectors: Vectors,
@@ -214,7 +215,7 @@ impl<'a> GpuFirenetRun<'a> {
     /// Starts FIRENET on `op = B` with data `y`, per-coefficient weights, an optional initial
     /// guess `ψ₀` and the restart scheme's `ε₀` (checked as the CPU run checks them).
     pub fn start(
-        ctx: &'a GpuContext,
+        ctx: &Rc<GpuContext>,
         op: &'a dyn GpuOperator,
         firenet: &Firenet,
         y: &[Complex32],
@@ -232,7 +233,7 @@ impl<'a> GpuFirenetRun<'a> {
         let psi = ctx.upload_complex(&initial_guess(len, initial)?);
         let estimate = ctx.complex(len);
         Ok(Self {
-            ctx,
+            ctx: Rc::clone(ctx),
             op,
             firenet: *firenet,
             vectors: Vectors::new(ctx, firenet, y, weights, len, m),
@@ -289,7 +290,7 @@ impl<'a> GpuFirenetRun<'a> {
         }
         let mut encoder = self.ctx.encoder();
         record_block(
-            self.ctx,
+            &self.ctx,
             &mut encoder,
             self.op,
             &self.firenet,
@@ -583,7 +584,7 @@ mod tests {
 
     #[test]
     fn a_run_matches_the_cpu_layer_by_layer() {
-        let gpu = native_context();
+        let gpu = Rc::new(native_context());
         let len = 3000;
         let (firenet, y, weights, initial) = setup(len);
         let mut cpu_layers = Vec::new();

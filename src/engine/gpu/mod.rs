@@ -40,6 +40,7 @@
 
 pub mod cascade;
 pub mod conv;
+pub mod engine;
 pub mod firenet;
 pub mod fourier;
 pub mod operator;
@@ -47,6 +48,7 @@ pub mod sampling;
 pub mod vector;
 pub mod wavelet;
 
+pub use engine::GpuEngine;
 
 use crate::{Error, Result};
 use rustfft::num_complex::Complex32;

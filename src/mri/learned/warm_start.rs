@@ -96,7 +96,7 @@ impl<'a> WarmStart<'a> {
         let psi0 = self.coefficients(inner_output)?;
         let input = self.input(y, &psi0);
         let mut run = self.engine.firenet_start(input, Some(self.epsilon0(y)?))?;
-        while run.next_block(&mut |_, _| true)? {}
+        while run.next_block_quiet()? {}
         let psi = run.finish();
         let mut x = vec![Complex32::default(); psi.len()];
         self.wavelet.inverse_complex(&psi, &mut x);

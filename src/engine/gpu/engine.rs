@@ -1,0 +1,322 @@
+//! The GPU engine ([`GpuEngine`]): the [`Engine`] seam implemented with the GPU kernels of this
+//! module's siblings. Its operators ([`GpuSamplingOp`], [`GpuWaveletOp`]) are the CPU traits'
+//! [`LinearOperator`] and [`Sampling`] with their GPU twins inside, so that the experiments'
+//! code runs unchanged, and FIRENET and the cascade, handed those operators, run entirely on
+//! the GPU.
+//!
+//! Natively (tests, benchmarks, the `lab` binary) every call waits for the GPU with
+//! [`super::block_on`]; in the browser the worker awaits the same kernels' futures.
+
+#[cfg(not(target_arch = "wasm32"))]
+use super::operator::GpuOperator;
+#[cfg(not(target_arch = "wasm32"))]
+use super::sampling::GpuSampling;
+#[cfg(not(target_arch = "wasm32"))]
+use super::wavelet::GpuWaveletSampling;
+use super::GpuContext;
+#[cfg(not(target_arch = "wasm32"))]
+use crate::mri::operator::LinearOperator;
+#[cfg(not(target_arch = "wasm32"))]
+use crate::Error;
+use crate::Result;
+use std::rc::Rc;
+
+/// The GPU engine: one adapter's device (see [`crate::engine`] for the contract).
+#[derive(Clone, Debug)]
+pub struct GpuEngine {
+    ctx: Rc<GpuContext>,
+}
+
+impl GpuEngine {
+    /// The engine on a device.
+    pub fn new(ctx: GpuContext) -> Self {
+        Self { ctx: Rc::new(ctx) }
+    }
+
+    /// Asks for an adapter: `Ok(None)` without one (a browser without WebGPU, a machine
+    /// without a Vulkan driver).
+    pub async fn request() -> Result<Option<Self>> {
+        Ok(GpuContext::request().await?.map(Self::new))
+    }
+
+    /// The device.
+    pub fn context(&self) -> &Rc<GpuContext> {
+        &self.ctx
+    }
+
+    /// The adapter's name, for the engine badge and the reports.
+    pub fn adapter(&self) -> &str {
+        self.ctx.adapter()
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+/// `A = P_Ω F` on the GPU, as the CPU traits see it.
+#[derive(Debug)]
+pub struct GpuSamplingOp {
+    ctx: Rc<GpuContext>,
+    gpu: Rc<GpuSampling>,
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl GpuSamplingOp {
+    /// The GPU twin.
+    pub fn gpu(&self) -> &Rc<GpuSampling> {
+        &self.gpu
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+/// `B = A W⁻¹` on the GPU, as the CPU traits see it.
+pub struct GpuWaveletOp {
+    ctx: Rc<GpuContext>,
+    gpu: GpuWaveletSampling,
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl GpuWaveletOp {
+    /// The GPU twin.
+    pub fn gpu(&self) -> &GpuWaveletSampling {
+        &self.gpu
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+/// The GPU twin of an operator this engine built (an error for another engine's).
+pub fn gpu_operator(op: &dyn LinearOperator) -> Result<&dyn GpuOperator> {
+    let any = op.as_any();
+    if let Some(b) = any.and_then(|a| a.downcast_ref::<GpuWaveletOp>()) {
+        return Ok(&b.gpu);
+    }
+    if let Some(a) = any.and_then(|a| a.downcast_ref::<GpuSamplingOp>()) {
+        return Ok(&*a.gpu);
+    }
+    Err(Error::Input(
+        "an operator built by another engine was handed to the GPU engine".into(),
+    ))
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod native {
+    use super::*;
+    use crate::engine::gpu::block_on;
+    use crate::engine::gpu::cascade::GpuCascade;
+    use crate::engine::gpu::firenet::{firenet_vjp, GpuFirenetRun};
+    use crate::engine::gpu::wavelet::GpuWavelet2;
+    use crate::engine::{Engine, FirenetInput, FirenetSteps};
+    use crate::mri::firenet::FirenetVjp;
+    use crate::mri::learned::cascade::CascadeShape;
+    use crate::mri::operator::Sampling;
+    use crate::mri::reconstructor::Reconstructor;
+    use crate::mri::sampling::Mask;
+    use crate::mri::wavelet::Wavelet2;
+    use rustfft::num_complex::Complex32;
+
+    /// `out = op(input)` on the GPU, waited for. The CPU traits' `apply` cannot fail, so a lost
+    /// device here panics with its message (natively only: tests and benchmarks).
+    fn run(
+        ctx: &GpuContext,
+        input: &[Complex32],
+        out: &mut [Complex32],
+        record: impl FnOnce(&mut wgpu::CommandEncoder, &wgpu::Buffer, &wgpu::Buffer),
+    ) {
+        let x = ctx.upload_complex(input);
+        let y = ctx.complex(out.len());
+        let mut encoder = ctx.encoder();
+        record(&mut encoder, &x, &y);
+        ctx.submit(encoder);
+        let values = block_on(ctx.read_complex(&y, out.len()))
+            .unwrap_or_else(|e| panic!("the GPU engine failed: {e}"));
+        out.copy_from_slice(&values);
+    }
+
+    impl LinearOperator for GpuSamplingOp {
+        fn input_len(&self) -> usize {
+            self.gpu.input_len()
+        }
+        fn output_len(&self) -> usize {
+            self.gpu.output_len()
+        }
+        fn apply(&self, x: &[Complex32], out: &mut [Complex32]) {
+            run(&self.ctx, x, out, |e, x, y| self.gpu.record_apply(e, x, y));
+        }
+        fn adjoint(&self, y: &[Complex32], out: &mut [Complex32]) {
+            run(&self.ctx, y, out, |e, y, x| {
+                self.gpu.record_adjoint(e, y, x)
+            });
+        }
+        fn as_any(&self) -> Option<&dyn std::any::Any> {
+            Some(self)
+        }
+    }
+
+    impl Sampling for GpuSamplingOp {
+        fn mask(&self) -> &Mask {
+            self.gpu.mask()
+        }
+        fn spectrum(&self, x: &[Complex32]) -> Vec<Complex32> {
+            let mut out = vec![Complex32::default(); x.len()];
+            run(&self.ctx, x, &mut out, |e, x, y| {
+                self.gpu.record_spectrum(e, x, y)
+            });
+            out
+        }
+    }
+
+    impl LinearOperator for GpuWaveletOp {
+        fn input_len(&self) -> usize {
+            self.gpu.input_len()
+        }
+        fn output_len(&self) -> usize {
+            self.gpu.output_len()
+        }
+        fn apply(&self, x: &[Complex32], out: &mut [Complex32]) {
+            run(&self.ctx, x, out, |e, x, y| self.gpu.record_apply(e, x, y));
+        }
+        fn adjoint(&self, y: &[Complex32], out: &mut [Complex32]) {
+            run(&self.ctx, y, out, |e, y, x| {
+                self.gpu.record_adjoint(e, y, x)
+            });
+        }
+        fn as_any(&self) -> Option<&dyn std::any::Any> {
+            Some(self)
+        }
+    }
+
+    /// A FIRENET run on the GPU behind [`FirenetSteps`] (ψ read back after each block).
+    struct Steps<'a> {
+        run: GpuFirenetRun<'a>,
+        psi: Vec<Complex32>,
+    }
+
+    impl FirenetSteps for Steps<'_> {
+        fn blocks_done(&self) -> usize {
+            self.run.blocks_done()
+        }
+
+        fn next_block(
+            &mut self,
+            each_layer: &mut dyn FnMut(usize, &[Complex32]) -> bool,
+        ) -> Result<bool> {
+            let more = block_on(self.run.next_block(Some(each_layer)))?;
+            self.psi = block_on(self.run.psi())?;
+            Ok(more)
+        }
+
+        fn next_block_quiet(&mut self) -> Result<bool> {
+            let more = block_on(self.run.next_block(None))?;
+            if !more {
+                self.psi = block_on(self.run.psi())?;
+            }
+            Ok(more)
+        }
+
+        fn psi(&self) -> &[Complex32] {
+            &self.psi
+        }
+
+        fn finish(self: Box<Self>) -> Vec<Complex32> {
+            self.psi
+        }
+    }
+
+    impl GpuEngine {
+        /// Natively, the first Vulkan adapter's engine (lavapipe where there is no GPU);
+        /// panics with the fix when there is none (see [`crate::engine::gpu::native_context`]).
+        pub fn native() -> Self {
+            Self::new(crate::engine::gpu::native_context())
+        }
+    }
+
+    impl Engine for GpuEngine {
+        fn name(&self) -> &'static str {
+            "gpu"
+        }
+
+        fn sampling(&self, mask: Mask) -> Result<Box<dyn Sampling>> {
+            Ok(Box::new(GpuSamplingOp {
+                ctx: Rc::clone(&self.ctx),
+                gpu: Rc::new(GpuSampling::new(&self.ctx, mask)?),
+            }))
+        }
+
+        fn wavelet_sampling<'a>(
+            &self,
+            a: &'a dyn Sampling,
+            wavelet: &'a Wavelet2,
+        ) -> Result<Box<dyn LinearOperator + 'a>> {
+            let Some(a) = a.as_any().and_then(|a| a.downcast_ref::<GpuSamplingOp>()) else {
+                return Err(Error::Input(
+                    "a sampling operator built by another engine was handed to the GPU engine"
+                        .into(),
+                ));
+            };
+            if wavelet.n() != a.side() {
+                return Err(Error::Input(format!(
+                    "wavelet for {0}×{0} images, sampling for {1}×{1}",
+                    wavelet.n(),
+                    a.side()
+                )));
+            }
+            let w = GpuWavelet2::new(&self.ctx, wavelet)?;
+            Ok(Box::new(GpuWaveletOp {
+                ctx: Rc::clone(&self.ctx),
+                gpu: GpuWaveletSampling::new(Rc::clone(&a.gpu), w)?,
+            }))
+        }
+
+        fn firenet_start<'a>(
+            &self,
+            input: FirenetInput<'a>,
+            epsilon0: Option<f32>,
+        ) -> Result<Box<dyn FirenetSteps + 'a>> {
+            let op = gpu_operator(input.op)?;
+            let epsilon0 = epsilon0.unwrap_or(crate::mri::operator::norm(input.y) as f32);
+            let run = GpuFirenetRun::start(
+                &self.ctx,
+                op,
+                input.firenet,
+                input.y,
+                input.weights,
+                input.initial,
+                epsilon0,
+            )?;
+            let psi = match input.initial {
+                Some(z) => z.to_vec(),
+                None => vec![Complex32::default(); op.input_len()],
+            };
+            Ok(Box::new(Steps { run, psi }))
+        }
+
+        fn firenet_vjp(
+            &self,
+            input: FirenetInput,
+            epsilon0: f32,
+            g: &[Complex32],
+        ) -> Result<FirenetVjp> {
+            let op = gpu_operator(input.op)?;
+            block_on(firenet_vjp(
+                &self.ctx,
+                op,
+                input.firenet,
+                input.y,
+                input.weights,
+                input.initial,
+                epsilon0,
+                g,
+            ))
+        }
+
+        fn cascade(
+            &self,
+            name: &str,
+            shape: CascadeShape,
+            weights: &[u8],
+            mask: &Mask,
+        ) -> Result<Box<dyn Reconstructor>> {
+            Ok(Box::new(GpuCascade::from_safetensors(
+                &self.ctx, name, shape, weights, mask,
+            )?))
+        }
+    }
+}
