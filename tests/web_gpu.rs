@@ -14,7 +14,7 @@
 
 use barriers_lab::engine::gpu::cascade::GpuCascade;
 use barriers_lab::engine::gpu::firenet::{firenet_vjp, GpuFirenetRun};
-use barriers_lab::engine::gpu::operator::GpuOperator;
+use barriers_lab::engine::gpu::operator::{apply_to, GpuOperator};
 use barriers_lab::engine::gpu::sampling::GpuSampling;
 use barriers_lab::engine::gpu::wavelet::{GpuWavelet2, GpuWaveletSampling};
 use barriers_lab::engine::gpu::GpuContext;
@@ -73,21 +73,7 @@ async fn run_op(
     x: &[Complex32],
     adjoint: bool,
 ) -> Vec<Complex32> {
-    let input = ctx.upload_complex(x);
-    let len = if adjoint {
-        op.input_len()
-    } else {
-        op.output_len()
-    };
-    let out = ctx.complex(len);
-    let mut encoder = ctx.encoder();
-    if adjoint {
-        op.record_adjoint(&mut encoder, &input, &out);
-    } else {
-        op.record_apply(&mut encoder, &input, &out);
-    }
-    ctx.submit(encoder);
-    ctx.read_complex(&out, len).await.unwrap()
+    apply_to(ctx, op, x, adjoint).await.unwrap()
 }
 
 #[wasm_bindgen_test]

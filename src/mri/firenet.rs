@@ -66,6 +66,34 @@ impl Firenet {
         self.check_sizes(op.input_len(), op.output_len(), op.norm_bound(), y, weights)
     }
 
+    /// Checks the inputs of a vector–Jacobian product (those of a run, `ε₀ > 0` and a cotangent
+    /// of `len` entries), on every engine.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn check_vjp(
+        &self,
+        len: usize,
+        m: usize,
+        norm_bound: f32,
+        y: &[Complex32],
+        weights: &[f32],
+        epsilon0: f32,
+        g: &[Complex32],
+    ) -> Result<()> {
+        self.check_sizes(len, m, norm_bound, y, weights)?;
+        if g.len() != len {
+            return Err(Error::Input(format!(
+                "a cotangent of {} entries for {len} coefficients",
+                g.len()
+            )));
+        }
+        if !(epsilon0.is_finite() && epsilon0 > 0.0) {
+            return Err(Error::Input(format!(
+                "FIRENET's gradient needs ε₀ > 0, got {epsilon0}"
+            )));
+        }
+        Ok(())
+    }
+
     /// Checks the settings and the inputs of a run on an operator `ℂⁿ → ℂᵐ` (`n = len`) with
     /// `‖B‖ ≤ norm_bound` (every engine's runs check the same).
     pub(crate) fn check_sizes(
@@ -403,19 +431,8 @@ impl Firenet {
         epsilon0: f32,
         g: &[Complex32],
     ) -> Result<FirenetVjp> {
-        self.check(op, y, weights)?;
         let (len, m, p) = (op.input_len(), op.output_len(), self.layers_per_block);
-        if g.len() != len {
-            return Err(Error::Input(format!(
-                "a cotangent of {} entries for {len} coefficients",
-                g.len()
-            )));
-        }
-        if !(epsilon0.is_finite() && epsilon0 > 0.0) {
-            return Err(Error::Input(format!(
-                "FIRENET's gradient needs ε₀ > 0, got {epsilon0}"
-            )));
-        }
+        self.check_vjp(len, m, op.norm_bound(), y, weights, epsilon0, g)?;
         let initial = initial_guess(len, initial)?;
         let zeros = |k: usize| vec![Complex32::default(); k];
         let thresholds: Vec<f32> = weights.iter().map(|w| self.tau * self.lambda * w).collect();

@@ -50,33 +50,27 @@ impl GpuEngine {
     }
 }
 
+/// A GPU operator as the CPU traits see it ([`LinearOperator`], and [`Sampling`] for `A`): the
+/// engine's [`GpuSamplingOp`] and [`GpuWaveletOp`].
 #[cfg(not(target_arch = "wasm32"))]
-/// `A = P_Ω F` on the GPU, as the CPU traits see it.
 #[derive(Debug)]
-pub struct GpuSamplingOp {
+pub struct GpuOp<T> {
     ctx: Rc<GpuContext>,
-    gpu: Rc<GpuSampling>,
+    gpu: T,
 }
 
+/// `A = P_Ω F` on the GPU, as the CPU traits see it.
 #[cfg(not(target_arch = "wasm32"))]
-impl GpuSamplingOp {
-    /// The GPU twin.
-    pub fn gpu(&self) -> &Rc<GpuSampling> {
-        &self.gpu
-    }
-}
+pub type GpuSamplingOp = GpuOp<Rc<GpuSampling>>;
 
-#[cfg(not(target_arch = "wasm32"))]
 /// `B = A W⁻¹` on the GPU, as the CPU traits see it.
-pub struct GpuWaveletOp {
-    ctx: Rc<GpuContext>,
-    gpu: GpuWaveletSampling,
-}
+#[cfg(not(target_arch = "wasm32"))]
+pub type GpuWaveletOp = GpuOp<GpuWaveletSampling>;
 
 #[cfg(not(target_arch = "wasm32"))]
-impl GpuWaveletOp {
+impl<T> GpuOp<T> {
     /// The GPU twin.
-    pub fn gpu(&self) -> &GpuWaveletSampling {
+    pub fn gpu(&self) -> &T {
         &self.gpu
     }
 }
@@ -102,6 +96,7 @@ mod native {
     use crate::engine::gpu::block_on;
     use crate::engine::gpu::cascade::GpuCascade;
     use crate::engine::gpu::firenet::{firenet_vjp, GpuFirenetRun};
+    use crate::engine::gpu::operator::apply_to;
     use crate::engine::gpu::wavelet::GpuWavelet2;
     use crate::engine::{Engine, FirenetInput, FirenetSteps};
     use crate::mri::firenet::FirenetVjp;
@@ -112,25 +107,13 @@ mod native {
     use crate::mri::wavelet::Wavelet2;
     use rustfft::num_complex::Complex32;
 
-    /// `out = op(input)` on the GPU, waited for. The CPU traits' `apply` cannot fail, so a lost
-    /// device here panics with its message (natively only: tests and benchmarks).
-    fn run(
-        ctx: &GpuContext,
-        input: &[Complex32],
-        out: &mut [Complex32],
-        record: impl FnOnce(&mut wgpu::CommandEncoder, &wgpu::Buffer, &wgpu::Buffer),
-    ) {
-        let x = ctx.upload_complex(input);
-        let y = ctx.complex(out.len());
-        let mut encoder = ctx.encoder();
-        record(&mut encoder, &x, &y);
-        ctx.submit(encoder);
-        let values = block_on(ctx.read_complex(&y, out.len()))
-            .unwrap_or_else(|e| panic!("the GPU engine failed: {e}"));
-        out.copy_from_slice(&values);
+    /// A GPU result the CPU traits wait for: their `apply` cannot fail, so a lost device here
+    /// panics with its message (natively only: tests and benchmarks).
+    fn wait<T>(result: Result<T>) -> T {
+        result.unwrap_or_else(|e| panic!("the GPU engine failed: {e}"))
     }
 
-    impl LinearOperator for GpuSamplingOp {
+    impl<T: GpuOperator + 'static> LinearOperator for GpuOp<T> {
         fn input_len(&self) -> usize {
             self.gpu.input_len()
         }
@@ -138,12 +121,10 @@ mod native {
             self.gpu.output_len()
         }
         fn apply(&self, x: &[Complex32], out: &mut [Complex32]) {
-            run(&self.ctx, x, out, |e, x, y| self.gpu.record_apply(e, x, y));
+            out.copy_from_slice(&wait(block_on(apply_to(&self.ctx, &self.gpu, x, false))));
         }
         fn adjoint(&self, y: &[Complex32], out: &mut [Complex32]) {
-            run(&self.ctx, y, out, |e, y, x| {
-                self.gpu.record_adjoint(e, y, x)
-            });
+            out.copy_from_slice(&wait(block_on(apply_to(&self.ctx, &self.gpu, y, true))));
         }
         fn as_any(&self) -> Option<&dyn std::any::Any> {
             Some(self)
@@ -155,31 +136,12 @@ mod native {
             self.gpu.mask()
         }
         fn spectrum(&self, x: &[Complex32]) -> Vec<Complex32> {
-            let mut out = vec![Complex32::default(); x.len()];
-            run(&self.ctx, x, &mut out, |e, x, y| {
-                self.gpu.record_spectrum(e, x, y)
-            });
-            out
-        }
-    }
-
-    impl LinearOperator for GpuWaveletOp {
-        fn input_len(&self) -> usize {
-            self.gpu.input_len()
-        }
-        fn output_len(&self) -> usize {
-            self.gpu.output_len()
-        }
-        fn apply(&self, x: &[Complex32], out: &mut [Complex32]) {
-            run(&self.ctx, x, out, |e, x, y| self.gpu.record_apply(e, x, y));
-        }
-        fn adjoint(&self, y: &[Complex32], out: &mut [Complex32]) {
-            run(&self.ctx, y, out, |e, y, x| {
-                self.gpu.record_adjoint(e, y, x)
-            });
-        }
-        fn as_any(&self) -> Option<&dyn std::any::Any> {
-            Some(self)
+            let input = self.ctx.upload_complex(x);
+            let out = self.ctx.complex(x.len());
+            let mut encoder = self.ctx.encoder();
+            self.gpu.record_spectrum(&mut encoder, &input, &out);
+            self.ctx.submit(encoder);
+            wait(block_on(self.ctx.read_complex(&out, x.len())))
         }
     }
 

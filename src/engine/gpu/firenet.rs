@@ -19,7 +19,7 @@ use rustfft::num_complex::Complex32;
 use std::rc::Rc;
 use wgpu::{Buffer, CommandEncoder};
 
-const FIRENET: Shader = crate::gpu_shader!("firenet");
+const FIRENET: Shader = crate::gpu_shader!("firenet", "reduce");
 
 /// The uniform of `firenet.wgsl`.
 #[repr(C)]
@@ -34,7 +34,8 @@ struct Layer {
     offset: u32,
     slot: u32,
     aux: u32,
-    _pad: [u32; 3],
+    save: u32,
+    _pad: [u32; 2],
 }
 
 /// `α_k` for `ε_k`, exactly as the CPU's forward pass computes it.
@@ -138,36 +139,30 @@ fn record_block(
         (gl, 1, 1),
     );
     encoder.clear_buffer(&v.u, 0, None);
+    // Where a layer's a, b and estimate go; the placeholder when they are not kept.
+    let placeholder = ctx.complex(1);
+    let (a_all, b_all) = saved
+        .as_ref()
+        .map_or((&placeholder, &placeholder), |s| (s.a, s.b));
+    let layers_all = layers.unwrap_or(&placeholder);
+    let keep = |yes: bool| u32::from(yes);
     for j in 1..=p {
+        let at = first + j - 1;
         op.record_adjoint(encoder, &v.u, &v.bt_u);
-        let ja = first + j - 1;
-        match &saved {
-            None => {
-                let params = ctx.uniform(&layer(j, 0));
-                let buffers = [&v.z, &v.bt_u, &v.thresholds, &v.z_new, &v.e, &params];
-                ctx.dispatch(encoder, &FIRENET, "primal", &buffers, (gl, 1, 1));
-            }
-            Some(s) => {
-                let params = ctx.uniform(&layer(j, ja * len));
-                let buffers = [&v.z, &v.bt_u, &v.thresholds, &v.z_new, &v.e, s.a, &params];
-                ctx.dispatch(encoder, &FIRENET, "primal_saved", &buffers, (gl, 1, 1));
-            }
-        }
+        let params = ctx.uniform(&Layer {
+            save: keep(saved.is_some()),
+            ..layer(j, at * len)
+        });
+        let buffers = [&v.z, &v.bt_u, &v.thresholds, &v.z_new, &v.e, a_all, &params];
+        ctx.dispatch(encoder, &FIRENET, "primal", &buffers, (gl, 1, 1));
         op.record_apply(encoder, &v.e, &v.bz);
-        match &saved {
-            None => {
-                let params = ctx.uniform(&layer(j, 0));
-                let buffers = [&v.u, &v.bz, &v.y, &v.partial, &params];
-                ctx.dispatch(encoder, &FIRENET, "dual", &buffers, (gm, 1, 1));
-            }
-            Some(s) => {
-                let params = ctx.uniform(&layer(j, ja * m));
-                let buffers = [&v.u, &v.bz, &v.y, &v.partial, s.b, &params];
-                ctx.dispatch(encoder, &FIRENET, "dual_saved", &buffers, (gm, 1, 1));
-            }
-        }
-        let slot = first + j - 1;
-        super::vector::record_sum(ctx, encoder, &v.partial, partials(m), norms, slot);
+        let params = ctx.uniform(&Layer {
+            save: keep(saved.is_some()),
+            ..layer(j, at * m)
+        });
+        let buffers = [&v.u, &v.bz, &v.y, &v.partial, b_all, &params];
+        ctx.dispatch(encoder, &FIRENET, "dual", &buffers, (gm, 1, 1));
+        super::vector::record_sum(ctx, encoder, &v.partial, partials(m), norms, at);
         let params = ctx.uniform(&layer(j, 0));
         ctx.dispatch(
             encoder,
@@ -177,18 +172,12 @@ fn record_block(
             (gm, 1, 1),
         );
         std::mem::swap(&mut v.z, &mut v.z_new);
-        match layers {
-            None => {
-                let params = ctx.uniform(&layer(j, 0));
-                let buffers = [&v.sum, &v.z, estimate, &params];
-                ctx.dispatch(encoder, &FIRENET, "average", &buffers, (gl, 1, 1));
-            }
-            Some(l) => {
-                let params = ctx.uniform(&layer(j, (j - 1) * len));
-                let buffers = [&v.sum, &v.z, estimate, l, &params];
-                ctx.dispatch(encoder, &FIRENET, "average_recorded", &buffers, (gl, 1, 1));
-            }
-        }
+        let params = ctx.uniform(&Layer {
+            save: keep(layers.is_some()),
+            ..layer(j, (j - 1) * len)
+        });
+        let buffers = [&v.sum, &v.z, estimate, layers_all, &params];
+        ctx.dispatch(encoder, &FIRENET, "average", &buffers, (gl, 1, 1));
     }
 }
 
@@ -346,18 +335,7 @@ pub async fn firenet_vjp(
 ) -> Result<FirenetVjp> {
     let (len, m) = (op.input_len(), op.output_len());
     let (nb, p) = (firenet.blocks, firenet.layers_per_block);
-    firenet.check_sizes(len, m, op.norm_bound(), y, weights)?;
-    if g.len() != len {
-        return Err(Error::Input(format!(
-            "a cotangent of {} entries for {len} coefficients",
-            g.len()
-        )));
-    }
-    if !(epsilon0.is_finite() && epsilon0 > 0.0) {
-        return Err(Error::Input(format!(
-            "FIRENET's gradient needs ε₀ > 0, got {epsilon0}"
-        )));
-    }
+    firenet.check_vjp(len, m, op.norm_bound(), y, weights, epsilon0, g)?;
     let mut v = Vectors::new(ctx, firenet, y, weights, len, m);
     let total = nb * p;
     let (a_all, b_all) = (ctx.complex(total * len), ctx.complex(total * m));

@@ -64,14 +64,18 @@ pub struct Shader {
     pub source: &'static str,
 }
 
-/// Includes `shaders/<name>.wgsl` as a [`Shader`].
+/// Includes `shaders/<name>.wgsl` as a [`Shader`], after the shared preludes named (WGSL has no
+/// imports): `gpu_shader!("firenet", "reduce")` is `reduce.wgsl` followed by `firenet.wgsl`.
 #[macro_export]
 #[doc(hidden)]
 macro_rules! gpu_shader {
-    ($name:literal) => {
+    ($name:literal $(, $prelude:literal)*) => {
         $crate::engine::gpu::Shader {
             name: $name,
-            source: include_str!(concat!("shaders/", $name, ".wgsl")),
+            source: concat!(
+                $(include_str!(concat!("shaders/", $prelude, ".wgsl")),)*
+                include_str!(concat!("shaders/", $name, ".wgsl"))
+            ),
         }
     };
 }
@@ -460,7 +464,7 @@ pub fn native_context() -> GpuContext {
 mod tests {
     use super::*;
 
-    const VECTOR: Shader = gpu_shader!("vector");
+    const VECTOR: Shader = gpu_shader!("vector", "reduce");
 
     #[test]
     fn a_shader_runs_and_reads_back() {

@@ -144,21 +144,10 @@ pub(crate) mod tests {
         input: &[Complex32],
         adjoint: bool,
     ) -> Vec<Complex32> {
-        let x = ctx.upload_complex(input);
-        let len = if adjoint {
-            op.input_len()
-        } else {
-            op.output_len()
-        };
-        let out = ctx.complex(len);
-        let mut encoder = ctx.encoder();
-        if adjoint {
-            op.record_adjoint(&mut encoder, &x, &out);
-        } else {
-            op.record_apply(&mut encoder, &x, &out);
-        }
-        ctx.submit(encoder);
-        block_on(ctx.read_complex(&out, len)).unwrap()
+        block_on(crate::engine::gpu::operator::apply_to(
+            ctx, op, input, adjoint,
+        ))
+        .unwrap()
     }
 
     /// The adjoint gap `|⟨Ax, y⟩ − ⟨x, A*y⟩| / (‖x‖‖y‖)` on the GPU, real and imaginary parts.

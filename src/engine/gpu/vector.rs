@@ -8,7 +8,7 @@
 use super::{groups_for, GpuContext, Shader};
 use wgpu::{Buffer, CommandEncoder};
 
-pub(crate) const VECTOR: Shader = crate::gpu_shader!("vector");
+pub(crate) const VECTOR: Shader = crate::gpu_shader!("vector", "reduce");
 
 /// Workgroup size of the element-wise kernels and of the first reduction pass.
 pub const GROUP: usize = 256;

@@ -21,7 +21,9 @@ struct Layer {
     slot: u32,
     // A slot of the dots buffer (dual_back).
     aux: u32,
-    _pad0: u32,
+    // 1: keep this layer's a (primal), b (dual) or estimate (average) at `offset` of the saved
+    // buffer; 0: the saved buffer is a placeholder and is not touched.
+    save: u32,
     _pad1: u32,
     _pad2: u32,
 }
@@ -33,21 +35,6 @@ fn soft(v: vec2<f32>, t: f32) -> vec2<f32> {
         return vec2<f32>(0.0, 0.0);
     }
     return v * ((r - t) / r);
-}
-
-var<workgroup> shared_sum: array<f32, 256>;
-
-// Adds the workgroup's values; thread 0 gets the total.
-fn workgroup_sum(t: u32, v: f32) -> f32 {
-    shared_sum[t] = v;
-    workgroupBarrier();
-    for (var s = 128u; s > 0u; s = s >> 1u) {
-        if (t < s) {
-            shared_sum[t] = shared_sum[t] + shared_sum[t + s];
-        }
-        workgroupBarrier();
-    }
-    return shared_sum[0];
 }
 
 // ---- begin: z = α ψ, sum = 0 ----
@@ -65,52 +52,37 @@ fn begin(@builtin(global_invocation_id) id: vec3<u32>) {
     }
 }
 
-// ---- primal: z′ = soft(z − τB*u), e = 2z′ − z (primal_saved also keeps a) ----
+// ---- primal: a = z − τB*u (kept when saving), z′ = soft(a), e = 2z′ − z ----
 @group(0) @binding(0) var<storage, read> primal_z: array<vec2<f32>>;
 @group(0) @binding(1) var<storage, read> primal_btu: array<vec2<f32>>;
 @group(0) @binding(2) var<storage, read> primal_t: array<f32>;
 @group(0) @binding(3) var<storage, read_write> primal_znew: array<vec2<f32>>;
 @group(0) @binding(4) var<storage, read_write> primal_e: array<vec2<f32>>;
-@group(0) @binding(5) var<uniform> primal_layer: Layer;
+@group(0) @binding(5) var<storage, read_write> primal_a: array<vec2<f32>>;
+@group(0) @binding(6) var<uniform> primal_layer: Layer;
 
 @compute @workgroup_size(256)
 fn primal(@builtin(global_invocation_id) id: vec3<u32>) {
     let i = id.x;
     if (i < primal_layer.len) {
         let z = primal_z[i];
-        let zn = soft(z - primal_layer.tau * primal_btu[i], primal_t[i]);
+        let a = z - primal_layer.tau * primal_btu[i];
+        if (primal_layer.save != 0u) {
+            primal_a[primal_layer.offset + i] = a;
+        }
+        let zn = soft(a, primal_t[i]);
         primal_znew[i] = zn;
         primal_e[i] = 2.0 * zn - z;
     }
 }
 
-@group(0) @binding(0) var<storage, read> saved_z: array<vec2<f32>>;
-@group(0) @binding(1) var<storage, read> saved_btu: array<vec2<f32>>;
-@group(0) @binding(2) var<storage, read> saved_t: array<f32>;
-@group(0) @binding(3) var<storage, read_write> saved_znew: array<vec2<f32>>;
-@group(0) @binding(4) var<storage, read_write> saved_e: array<vec2<f32>>;
-@group(0) @binding(5) var<storage, read_write> saved_a: array<vec2<f32>>;
-@group(0) @binding(6) var<uniform> saved_layer: Layer;
-
-@compute @workgroup_size(256)
-fn primal_saved(@builtin(global_invocation_id) id: vec3<u32>) {
-    let i = id.x;
-    if (i < saved_layer.len) {
-        let z = saved_z[i];
-        let a = z - saved_layer.tau * saved_btu[i];
-        saved_a[saved_layer.offset + i] = a;
-        let zn = soft(a, saved_t[i]);
-        saved_znew[i] = zn;
-        saved_e[i] = 2.0 * zn - z;
-    }
-}
-
-// ---- dual: u ← b = u + σBe − σαy; partial sums of ‖b‖² (dual_saved also keeps b) ----
+// ---- dual: u ← b = u + σBe − σαy (kept when saving); partial sums of ‖b‖² ----
 @group(0) @binding(0) var<storage, read_write> dual_u: array<vec2<f32>>;
 @group(0) @binding(1) var<storage, read> dual_bz: array<vec2<f32>>;
 @group(0) @binding(2) var<storage, read> dual_y: array<vec2<f32>>;
 @group(0) @binding(3) var<storage, read_write> dual_partial: array<f32>;
-@group(0) @binding(4) var<uniform> dual_layer: Layer;
+@group(0) @binding(4) var<storage, read_write> dual_b: array<vec2<f32>>;
+@group(0) @binding(5) var<uniform> dual_layer: Layer;
 
 @compute @workgroup_size(256)
 fn dual(
@@ -123,39 +95,14 @@ fn dual(
     if (i < dual_layer.m) {
         let b = dual_u[i] + dual_layer.sigma * dual_bz[i] - dual_layer.sigma_alpha * dual_y[i];
         dual_u[i] = b;
+        if (dual_layer.save != 0u) {
+            dual_b[dual_layer.offset + i] = b;
+        }
         v = dot(b, b);
     }
     let total = workgroup_sum(t, v);
     if (t == 0u) {
         dual_partial[w.x] = total;
-    }
-}
-
-@group(0) @binding(0) var<storage, read_write> dsaved_u: array<vec2<f32>>;
-@group(0) @binding(1) var<storage, read> dsaved_bz: array<vec2<f32>>;
-@group(0) @binding(2) var<storage, read> dsaved_y: array<vec2<f32>>;
-@group(0) @binding(3) var<storage, read_write> dsaved_partial: array<f32>;
-@group(0) @binding(4) var<storage, read_write> dsaved_b: array<vec2<f32>>;
-@group(0) @binding(5) var<uniform> dsaved_layer: Layer;
-
-@compute @workgroup_size(256)
-fn dual_saved(
-    @builtin(global_invocation_id) id: vec3<u32>,
-    @builtin(local_invocation_index) t: u32,
-    @builtin(workgroup_id) w: vec3<u32>,
-) {
-    let i = id.x;
-    var v = 0.0;
-    if (i < dsaved_layer.m) {
-        let b = dsaved_u[i] + dsaved_layer.sigma * dsaved_bz[i]
-            - dsaved_layer.sigma_alpha * dsaved_y[i];
-        dsaved_u[i] = b;
-        dsaved_b[dsaved_layer.offset + i] = b;
-        v = dot(b, b);
-    }
-    let total = workgroup_sum(t, v);
-    if (t == 0u) {
-        dsaved_partial[w.x] = total;
     }
 }
 
@@ -173,11 +120,12 @@ fn project(@builtin(global_invocation_id) id: vec3<u32>) {
     }
 }
 
-// ---- average: sum += z′, estimate = sum/(αj) (average_recorded also keeps the estimate) ----
+// ---- average: sum += z′, estimate = sum/(αj) (kept for the layer view when saving) ----
 @group(0) @binding(0) var<storage, read_write> average_sum: array<vec2<f32>>;
 @group(0) @binding(1) var<storage, read> average_z: array<vec2<f32>>;
 @group(0) @binding(2) var<storage, read_write> average_estimate: array<vec2<f32>>;
-@group(0) @binding(3) var<uniform> average_layer: Layer;
+@group(0) @binding(3) var<storage, read_write> average_layers: array<vec2<f32>>;
+@group(0) @binding(4) var<uniform> average_layer: Layer;
 
 @compute @workgroup_size(256)
 fn average(@builtin(global_invocation_id) id: vec3<u32>) {
@@ -185,25 +133,11 @@ fn average(@builtin(global_invocation_id) id: vec3<u32>) {
     if (i < average_layer.len) {
         let s = average_sum[i] + average_z[i];
         average_sum[i] = s;
-        average_estimate[i] = average_layer.scale * s;
-    }
-}
-
-@group(0) @binding(0) var<storage, read_write> recorded_sum: array<vec2<f32>>;
-@group(0) @binding(1) var<storage, read> recorded_z: array<vec2<f32>>;
-@group(0) @binding(2) var<storage, read_write> recorded_estimate: array<vec2<f32>>;
-@group(0) @binding(3) var<storage, read_write> recorded_layers: array<vec2<f32>>;
-@group(0) @binding(4) var<uniform> recorded_layer: Layer;
-
-@compute @workgroup_size(256)
-fn average_recorded(@builtin(global_invocation_id) id: vec3<u32>) {
-    let i = id.x;
-    if (i < recorded_layer.len) {
-        let s = recorded_sum[i] + recorded_z[i];
-        recorded_sum[i] = s;
-        let estimate = recorded_layer.scale * s;
-        recorded_estimate[i] = estimate;
-        recorded_layers[recorded_layer.offset + i] = estimate;
+        let estimate = average_layer.scale * s;
+        average_estimate[i] = estimate;
+        if (average_layer.save != 0u) {
+            average_layers[average_layer.offset + i] = estimate;
+        }
     }
 }
 

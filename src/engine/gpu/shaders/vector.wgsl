@@ -47,8 +47,6 @@ fn axpy(@builtin(global_invocation_id) id: vec3<u32>) {
 @group(0) @binding(2) var<storage, read_write> dot_out: array<f32>;
 @group(0) @binding(3) var<uniform> dot_span: Span;
 
-var<workgroup> shared_sum: array<f32, 256>;
-
 // partial[w] = Σ Re(a_i · conj b_i) over workgroup w's 256 entries of the first n.
 @compute @workgroup_size(256)
 fn dot_partial(
@@ -60,16 +58,9 @@ fn dot_partial(
     if (id.x < dot_span.n) {
         v = dot(dot_a[id.x], dot_b[id.x]);
     }
-    shared_sum[t] = v;
-    workgroupBarrier();
-    for (var s = 128u; s > 0u; s = s >> 1u) {
-        if (t < s) {
-            shared_sum[t] = shared_sum[t] + shared_sum[t + s];
-        }
-        workgroupBarrier();
-    }
+    let total = workgroup_sum(t, v);
     if (t == 0u) {
-        dot_out[w.x] = shared_sum[0];
+        dot_out[w.x] = total;
     }
 }
 
@@ -84,15 +75,8 @@ fn sum_into(@builtin(local_invocation_index) t: u32) {
     for (var i = t; i < sum_span.n; i = i + 256u) {
         v = v + sum_partial[i];
     }
-    shared_sum[t] = v;
-    workgroupBarrier();
-    for (var s = 128u; s > 0u; s = s >> 1u) {
-        if (t < s) {
-            shared_sum[t] = shared_sum[t] + shared_sum[t + s];
-        }
-        workgroupBarrier();
-    }
+    let total = workgroup_sum(t, v);
     if (t == 0u) {
-        sum_out[sum_span.slot] = shared_sum[0];
+        sum_out[sum_span.slot] = total;
     }
 }
