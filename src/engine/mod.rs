@@ -1,7 +1,7 @@
 //! The compute-engine seam of the MRI half: everything the MRI experiments compute in bulk
 //! (the measurement operators, FIRENET's layers, the deep cascade and the gradients through
 //! them) is asked of an [`Engine`], never of the CPU code directly, so that another engine
-//! (WebGPU: wgpu and WGSL shaders) can take over the same experiments.
+//! ([`gpu::GpuEngine`]: wgpu and WGSL shaders) can take over the same experiments.
 //!
 //! # The contract
 //!
@@ -29,9 +29,13 @@
 //! # Choosing one
 //!
 //! The web worker holds one engine and hands it to its jobs (`web::worker::engine`, the CPU
-//! engine today); the core's entry points take `&dyn Engine`; the native `lab` binary and the
-//! tests pass `&CpuEngine`. Operators, FIRENET runs and networks of different engines are not
-//! mixed: build everything of one experiment with one engine.
+//! engine so far: the GPU engine's kernels run in the browser, tested in `tests/web_gpu.rs`, but
+//! this trait is synchronous and a browser's GPU read-back is not, so the worker needs an
+//! asynchronous path first); the core's entry points take `&dyn Engine`; the native `lab`
+//! binary and the tests pass `&CpuEngine`, or `GpuEngine::native()` (`lab bench-engine`,
+//! `tests/engine.rs`). Operators, FIRENET runs and networks of different engines are not mixed:
+//! build everything of one experiment with one engine (the GPU engine refuses another's
+//! operators with an error).
 
 pub mod cpu;
 pub mod gpu;

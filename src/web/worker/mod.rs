@@ -22,7 +22,7 @@ pub mod universal;
 use crate::engine::{CpuEngine, Engine};
 
 /// The engine the worker's MRI jobs compute with: the one place it is chosen (the CPU engine
-/// until a WebGPU engine joins).
+/// until the jobs can await the GPU engine's read-backs; see [`crate::engine`]).
 pub fn engine() -> &'static dyn Engine {
     &CpuEngine
 }
