@@ -395,6 +395,46 @@ pub struct ReconstructJob {
     pub blocks: usize,
     /// FIRENET's `p`.
     pub layers_per_block: usize,
+    /// The engine asked for (`?engine=` in the page's address).
+    #[serde(default)]
+    pub engine: EngineChoice,
+    /// A test aid (`?lose-gpu=1`): destroy the GPU device after FIRENET's first block, so that
+    /// the fallback to the CPU can be seen and tested.
+    #[serde(default)]
+    pub lose_gpu: bool,
+}
+
+/// Which engine a job asks for: `auto` (the GPU where the browser has WebGPU, else the CPU),
+/// `cpu`, or `gpu` (the GPU, or the CPU with a notice where there is no adapter).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineChoice {
+    #[default]
+    Auto,
+    Cpu,
+    Gpu,
+}
+
+impl EngineChoice {
+    /// From the `engine` parameter of a query string (`?engine=cpu&…`); anything else is
+    /// `auto`.
+    pub fn from_query(search: &str) -> Self {
+        match query_value(search, "engine") {
+            Some("cpu") => Self::Cpu,
+            Some("gpu") => Self::Gpu,
+            _ => Self::Auto,
+        }
+    }
+}
+
+/// The value of `key` in a query string (`?a=1&b=2`), if present.
+pub fn query_value<'s>(search: &'s str, key: &str) -> Option<&'s str> {
+    search
+        .trim_start_matches('?')
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| v)
 }
 
 /// A grey image for display: 8-bit pixels (row-major, `side²`), base64-encoded.
@@ -466,6 +506,12 @@ pub struct Reconstruction {
     pub layers_per_block: usize,
     /// FIRENET's time in the worker, milliseconds.
     pub millis: f64,
+    /// What computed FIRENET: "CPU" or the GPU adapter's name.
+    #[serde(default)]
+    pub engine: String,
+    /// Why the GPU did not compute it although asked (no adapter, a lost device), if so.
+    #[serde(default)]
+    pub notice: Option<String>,
 }
 
 /// A reply from the worker.
@@ -670,9 +716,19 @@ mod tests {
                 lambda: 1e-3,
                 blocks: 5,
                 layers_per_block: 10,
+                engine: EngineChoice::Gpu,
+                lose_gpu: false,
             }),
         };
         assert_eq!(Request::decode(&mri.encode()).unwrap(), mri);
+        assert_eq!(
+            EngineChoice::from_query("?a=1&engine=cpu"),
+            EngineChoice::Cpu
+        );
+        assert_eq!(EngineChoice::from_query("?engine=gpu"), EngineChoice::Gpu);
+        assert_eq!(EngineChoice::from_query("?engine=fast"), EngineChoice::Auto);
+        assert_eq!(EngineChoice::from_query(""), EngineChoice::Auto);
+        assert_eq!(query_value("?lose-gpu=1", "lose-gpu"), Some("1"));
         let picture = Picture::from_unit(&[0.0, 0.5, 1.0, 2.0], 2);
         assert_eq!(picture.bytes().unwrap(), vec![0, 128, 255, 255]);
         assert!(Picture {

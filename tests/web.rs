@@ -214,6 +214,8 @@ fn reconstruct_job(image: barriers_lab::protocol::MriImage) -> Job {
         lambda: 1e-3,
         blocks: 2,
         layers_per_block: 3,
+        engine: Default::default(),
+        lose_gpu: false,
     })
 }
 

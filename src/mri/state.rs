@@ -48,6 +48,8 @@ impl Default for MriState {
                 lambda: DEFAULT_LAMBDA,
                 blocks: 5,
                 layers_per_block: 10,
+                engine: Default::default(),
+                lose_gpu: false,
             },
             layer: None,
         }

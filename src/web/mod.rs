@@ -32,6 +32,13 @@ pub fn start_worker() {
     worker::runtime::start();
 }
 
+/// The page's query string (`?engine=cpu`, before the `#`), or "" (in a worker, or without one).
+pub fn location_search() -> String {
+    web_sys::window()
+        .and_then(|w| w.location().search().ok())
+        .unwrap_or_default()
+}
+
 /// `performance.now()` in milliseconds, on the page and in workers alike.
 pub fn now_ms() -> f64 {
     use wasm_bindgen::JsCast;

@@ -39,9 +39,13 @@ export function stats(values) {
   return { median: at(0.5), p95: at(0.95) };
 }
 
-export function launch() {
-  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+/** Chromium with the shared arguments and `extra` ones (e.g. `--enable-unsafe-webgpu`). */
+export function launch(extra = []) {
+  return chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS, ...extra] });
 }
+
+/** SwiftShader's WebGPU adapter in headless Chromium (without it there is no adapter). */
+export const WEBGPU_ARGS = ['--enable-unsafe-webgpu'];
 
 export function serve(dir = DIST) {
   return startServer(dir, 0);
@@ -247,11 +251,11 @@ export async function dragBy(page, locator, dx, dy, steps = 6) {
  * `withPage(options, body)` runs `body(page, session)` on a fresh watched page and fails on any
  * problem the watchdog saw or a panic on the page.
  */
-export function browserSuite() {
+export function browserSuite(args = []) {
   const suite = { base: null, browser: null, server: null };
   before(async () => {
     ({ server: suite.server, url: suite.base } = await serve());
-    suite.browser = await launch();
+    suite.browser = await launch(args);
   });
   after(async () => {
     await suite.browser?.close();

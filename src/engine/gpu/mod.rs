@@ -117,6 +117,15 @@ impl GpuContext {
     /// Asks for an adapter and a device; `Ok(None)` when there is no adapter (a browser without
     /// WebGPU, a machine without a Vulkan driver).
     pub async fn request() -> Result<Option<Self>> {
+        // Without `navigator.gpu` (no WebGPU, or a page not served from a secure context) there
+        // is nothing to ask.
+        #[cfg(target_arch = "wasm32")]
+        if !js_sys::Reflect::get(&js_sys::global(), &"navigator".into())
+            .and_then(|n| js_sys::Reflect::get(&n, &"gpu".into()))
+            .is_ok_and(|gpu| !gpu.is_undefined() && !gpu.is_null())
+        {
+            return Ok(None);
+        }
         let mut descriptor = wgpu::InstanceDescriptor::new_without_display_handle();
         descriptor.backends = backends();
         let instance = wgpu::Instance::new(descriptor);

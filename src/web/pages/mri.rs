@@ -13,7 +13,9 @@ use crate::mri::sampling::Pattern;
 use crate::mri::state::{MriState, MRI_NOISE, MRI_RATES};
 use crate::mri::wavelet::Wavelet;
 use crate::plot::{left_margin, Scale, BOTTOM};
-use crate::protocol::{Body, Job, MriImage, Panel, Picture, ReconstructJob, Reconstruction};
+use crate::protocol::{
+    query_value, Body, EngineChoice, Job, MriImage, Panel, Picture, ReconstructJob, Reconstruction,
+};
 use crate::web::app::{use_query_state, Route, WorkerEpoch};
 use crate::web::compute::Compute;
 use crate::web::plot::{
@@ -316,6 +318,15 @@ pub fn mri_demo() -> Html {
         }
         _ => Some(state.job.clone()),
     };
+    // The engine the address asks for (`?engine=cpu|gpu`, before the `#`), for every run.
+    let effective = effective.map(|job| {
+        let search = crate::web::location_search();
+        ReconstructJob {
+            engine: EngineChoice::from_query(&search),
+            lose_gpu: query_value(&search, "lose-gpu") == Some("1"),
+            ..job
+        }
+    });
     let upload_id = wanted_key.map(|(id, _, _)| id);
 
     // Reconstruct whenever the job changes; stale answers are dropped by ticket.
@@ -773,7 +784,18 @@ pub fn mri_demo() -> Html {
                             "{} of {} frequencies sampled ({:.1}%), {} wavelet levels; FIRENET: {} layers in {:.0} ms in this browser.",
                             r.samples, r.side * r.side, r.rate * 100.0, r.wavelet_levels, r.layer_errors.len(), r.millis
                         )}
+                        {" "}
+                        <span class="engine-badge" data-testid="engine-badge"
+                            data-engine={if r.engine == "CPU" { "cpu" } else { "gpu" }}
+                            title="What computed FIRENET: add ?engine=cpu or ?engine=gpu to the address (before #) to choose">
+                            {format!("Computed on {} · {:.0} ms per reconstruction",
+                                if r.engine == "CPU" { "the CPU".to_string() } else { format!("the GPU ({})", r.engine) },
+                                r.millis)}
+                        </span>
                     </p>
+                    if let Some(notice) = &r.notice {
+                        <Notice kind="warning">{notice.clone()}</Notice>
+                    }
                     <div class="mri-grid">
                         <Figure title="truth x" picture={r.truth.clone()} testid="panel-truth" />
                         <Figure title="mask Ω" picture={r.mask.clone()} testid="panel-mask"

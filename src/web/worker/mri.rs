@@ -2,6 +2,10 @@
 //! yield between blocks so that a newer request supersedes an older one), a FIRENET layer of the
 //! last run on request, uploads, and the catalogue of held-out brain slices.
 
+use crate::engine::gpu::firenet::GpuFirenetRun;
+use crate::engine::gpu::sampling::GpuSampling;
+use crate::engine::gpu::wavelet::{GpuWavelet2, GpuWaveletSampling};
+use crate::engine::gpu::GpuEngine;
 use crate::engine::FirenetInput;
 use crate::mri::brain::{BrainSlices, Orientation};
 use crate::mri::firenet::Firenet;
@@ -13,7 +17,7 @@ use crate::protocol::{Body, MriImage, Panel, Picture, ReconstructJob, Reconstruc
 use crate::web::data::{load_once, Shareable};
 use crate::web::fetch::fetch_bytes;
 use crate::web::now_ms;
-use crate::web::worker::engine;
+use crate::web::worker::{engine, gpu_failed, placement, Placement};
 use crate::{Error, Result};
 use rustfft::num_complex::Complex32;
 use std::cell::{Cell, RefCell};
@@ -139,43 +143,45 @@ pub async fn reconstruct(
         firenet,
     };
     let experiment = Rc::new(Experiment::new(engine(), truth, job.side, &setup)?);
-    let truth_coefficients = experiment.truth_coefficients();
-    let truth_norm = crate::mri::operator::norm(&truth_coefficients).max(f64::MIN_POSITIVE);
-    let b = experiment.sparse_sampling()?;
-    let mut layers: Vec<Vec<Complex32>> = Vec::with_capacity(firenet.layers());
-    let mut errors = Vec::with_capacity(firenet.layers());
-    let input = FirenetInput {
-        firenet: &firenet,
-        op: &*b,
-        y: experiment.measurements(),
-        weights: experiment.weights(),
-        initial: None,
+    let watch = Watch {
+        id,
+        total: firenet.blocks,
+        cancelled,
+        progress,
     };
-    let mut run = experiment.engine().firenet_start(input, None)?;
-    let mut millis = 0.0;
-    loop {
-        let start = now_ms();
-        let more = run.next_block(&mut |_, estimate| {
-            // W is orthogonal: the image error is the coefficient error.
-            errors.push(crate::mri::operator::distance(estimate, &truth_coefficients) / truth_norm);
-            layers.push(estimate.to_vec());
-            true
-        })?;
-        millis += now_ms() - start;
-        progress(Body::Progress {
-            done: run.blocks_done(),
-            total: firenet.blocks,
-        });
-        if !more {
-            break;
+    let (run, engine_name, notice) = match placement(job.engine).await {
+        Placement::Cpu(notice) => (
+            firenet_on_cpu(&experiment, &firenet, &watch).await?,
+            "CPU".to_string(),
+            notice,
+        ),
+        Placement::Gpu(gpu) => {
+            match firenet_on_gpu(&gpu, &experiment, &firenet, &watch, job.lose_gpu).await {
+                Ok(run) => (run, gpu.adapter().to_string(), None),
+                Err(Error::Cancelled) => return Err(Error::Cancelled),
+                // A lost device, an out-of-memory or validation error: the CPU from now on,
+                // and this run again on it.
+                Err(e) => {
+                    let why = e.to_string();
+                    gpu_failed(why.clone());
+                    let notice = format!(
+                        "The GPU failed ({why}): from now on the CPU computes; this reconstruction was run again on it."
+                    );
+                    (
+                        firenet_on_cpu(&experiment, &firenet, &watch).await?,
+                        "CPU".to_string(),
+                        Some(notice),
+                    )
+                }
+            }
         }
-        gloo::timers::future::TimeoutFuture::new(0).await;
-        if cancelled() || LATEST.with(|l| l.get()) != id {
-            return Err(Error::Cancelled);
-        }
-    }
-    let psi = run.finish();
-    drop(b);
+    };
+    let FirenetRun {
+        psi,
+        layers,
+        errors,
+        millis,
+    } = run;
     let x = experiment.image_of(&psi);
     let side = job.side;
     let reply = Reconstruction {
@@ -192,6 +198,8 @@ pub async fn reconstruct(
         layer_errors: errors,
         layers_per_block: job.layers_per_block,
         millis,
+        engine: engine_name,
+        notice,
     };
     LAST_RUN.with(|r| {
         *r.borrow_mut() = Some(StoredRun {
@@ -201,6 +209,134 @@ pub async fn reconstruct(
         })
     });
     Ok(Body::Reconstructed(Box::new(reply)))
+}
+
+/// What a reconstruction job reports to and asks of the page while FIRENET runs.
+struct Watch<'w> {
+    id: u64,
+    total: usize,
+    cancelled: &'w dyn Fn() -> bool,
+    progress: &'w dyn Fn(Body),
+}
+
+impl Watch<'_> {
+    /// After a block: progress, a yield to the event loop, and whether to stop (cancelled, or a
+    /// newer reconstruction asked for).
+    async fn block_done(&self, done: usize, more: bool) -> Result<()> {
+        (self.progress)(Body::Progress {
+            done,
+            total: self.total,
+        });
+        if more {
+            gloo::timers::future::TimeoutFuture::new(0).await;
+            if (self.cancelled)() || LATEST.with(|l| l.get()) != self.id {
+                return Err(Error::Cancelled);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A finished FIRENET run: `ψ_n`, the estimate after each layer, each layer's relative error
+/// and the computing time (without the yields between blocks).
+struct FirenetRun {
+    psi: Vec<Complex32>,
+    layers: Vec<Vec<Complex32>>,
+    errors: Vec<f64>,
+    millis: f64,
+}
+
+impl FirenetRun {
+    fn new(layers: usize) -> Self {
+        Self {
+            psi: Vec::new(),
+            layers: Vec::with_capacity(layers),
+            errors: Vec::with_capacity(layers),
+            millis: 0.0,
+        }
+    }
+
+    /// Keeps a layer's estimate and its error against the truth's coefficients (W is
+    /// orthogonal: the image error is the coefficient error).
+    fn keep(&mut self, estimate: &[Complex32], truth: &[Complex32], truth_norm: f64) {
+        self.errors
+            .push(crate::mri::operator::distance(estimate, truth) / truth_norm);
+        self.layers.push(estimate.to_vec());
+    }
+}
+
+/// FIRENET on the experiment's (CPU) engine, block by block.
+async fn firenet_on_cpu(
+    experiment: &Experiment<'_>,
+    firenet: &Firenet,
+    watch: &Watch<'_>,
+) -> Result<FirenetRun> {
+    let truth = experiment.truth_coefficients();
+    let truth_norm = crate::mri::operator::norm(&truth).max(f64::MIN_POSITIVE);
+    let b = experiment.sparse_sampling()?;
+    let input = FirenetInput {
+        firenet,
+        op: &*b,
+        y: experiment.measurements(),
+        weights: experiment.weights(),
+        initial: None,
+    };
+    let mut out = FirenetRun::new(firenet.layers());
+    let mut run = experiment.engine().firenet_start(input, None)?;
+    loop {
+        let start = now_ms();
+        let more = run.next_block(&mut |_, estimate| {
+            out.keep(estimate, &truth, truth_norm);
+            true
+        })?;
+        out.millis += now_ms() - start;
+        watch.block_done(run.blocks_done(), more).await?;
+        if !more {
+            break;
+        }
+    }
+    out.psi = run.finish();
+    Ok(out)
+}
+
+/// FIRENET on the GPU, block by block: the same measurements, weights and wavelet as the
+/// experiment's, every layer on the GPU, the layers' estimates read back after each block. With
+/// `lose`, the device is destroyed after the first block (the fallback's test aid).
+async fn firenet_on_gpu(
+    gpu: &GpuEngine,
+    experiment: &Experiment<'_>,
+    firenet: &Firenet,
+    watch: &Watch<'_>,
+    lose: bool,
+) -> Result<FirenetRun> {
+    let ctx = gpu.context();
+    let truth = experiment.truth_coefficients();
+    let truth_norm = crate::mri::operator::norm(&truth).max(f64::MIN_POSITIVE);
+    let a = Rc::new(GpuSampling::new(ctx, experiment.sampling().mask().clone())?);
+    let b = GpuWaveletSampling::new(a, GpuWavelet2::new(ctx, experiment.wavelet())?)?;
+    let y = experiment.measurements();
+    let epsilon0 = crate::mri::operator::norm(y) as f32;
+    let mut run = GpuFirenetRun::start(ctx, &b, firenet, y, experiment.weights(), None, epsilon0)?;
+    let mut out = FirenetRun::new(firenet.layers());
+    loop {
+        let start = now_ms();
+        let more = run
+            .next_block(Some(&mut |_, estimate: &[Complex32]| {
+                out.keep(estimate, &truth, truth_norm);
+                true
+            }))
+            .await?;
+        out.millis += now_ms() - start;
+        if lose && run.blocks_done() == 1 {
+            ctx.lose();
+        }
+        watch.block_done(run.blocks_done(), more).await?;
+        if !more {
+            break;
+        }
+    }
+    out.psi = run.psi().await?;
+    Ok(out)
 }
 
 /// FIRENET's estimate after `layer` layers of the last run.
