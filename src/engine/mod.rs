@@ -29,9 +29,10 @@
 //! # Choosing one
 //!
 //! The web worker holds one engine and hands it to its jobs (`web::worker::engine`, the CPU
-//! engine so far: the GPU engine's kernels run in the browser, tested in `tests/web_gpu.rs`, but
-//! this trait is synchronous and a browser's GPU read-back is not, so the worker needs an
-//! asynchronous path first); the core's entry points take `&dyn Engine`; the native `lab`
+//! engine): this trait is synchronous and a browser's GPU read-back is not, so in the browser
+//! only the MRI page's FIRENET runs on the GPU, driving the asynchronous
+//! [`gpu::firenet::GpuFirenetRun`] itself (`web::worker::placement` picks the GPU or the CPU and
+//! falls back when the GPU fails); the core's entry points take `&dyn Engine`; the native `lab`
 //! binary and the tests pass `&CpuEngine`, or `GpuEngine::native()` (`lab bench-engine`,
 //! `tests/engine.rs`). Operators, FIRENET runs and networks of different engines are not mixed:
 //! build everything of one experiment with one engine (the GPU engine refuses another's

@@ -1,6 +1,6 @@
-//! The GPU engine ([`GpuEngine`]): the [`Engine`] seam implemented with the GPU kernels of this
+//! The GPU engine ([`GpuEngine`]): the [`Engine`](crate::engine::Engine) seam implemented with the GPU kernels of this
 //! module's siblings. Its operators ([`GpuSamplingOp`], [`GpuWaveletOp`]) are the CPU traits'
-//! [`LinearOperator`] and [`Sampling`] with their GPU twins inside, so that the experiments'
+//! [`LinearOperator`] and [`Sampling`](crate::mri::operator::Sampling) with their GPU twins inside, so that the experiments'
 //! code runs unchanged, and FIRENET and the cascade, handed those operators, run entirely on
 //! the GPU.
 //!
@@ -50,7 +50,7 @@ impl GpuEngine {
     }
 }
 
-/// A GPU operator as the CPU traits see it ([`LinearOperator`], and [`Sampling`] for `A`): the
+/// A GPU operator as the CPU traits see it ([`LinearOperator`], and [`Sampling`](crate::mri::operator::Sampling) for `A`): the
 /// engine's [`GpuSamplingOp`] and [`GpuWaveletOp`].
 #[cfg(not(target_arch = "wasm32"))]
 #[derive(Debug)]
@@ -106,6 +106,7 @@ mod native {
     use crate::mri::sampling::Mask;
     use crate::mri::wavelet::Wavelet2;
     use rustfft::num_complex::Complex32;
+    use std::cell::OnceCell;
 
     /// A GPU result the CPU traits wait for: their `apply` cannot fail, so a lost device here
     /// panics with its message (natively only: tests and benchmarks).
@@ -145,10 +146,11 @@ mod native {
         }
     }
 
-    /// A FIRENET run on the GPU behind [`FirenetSteps`] (ψ read back after each block).
+    /// A FIRENET run on the GPU behind [`FirenetSteps`]. `ψ` after the last block: the last
+    /// layer's estimate when the layers were read back, else read from the GPU when asked for.
     struct Steps<'a> {
         run: GpuFirenetRun<'a>,
-        psi: Vec<Complex32>,
+        psi: OnceCell<Vec<Complex32>>,
     }
 
     impl FirenetSteps for Steps<'_> {
@@ -160,25 +162,29 @@ mod native {
             &mut self,
             each_layer: &mut dyn FnMut(usize, &[Complex32]) -> bool,
         ) -> Result<bool> {
-            let more = block_on(self.run.next_block(Some(each_layer)))?;
-            self.psi = block_on(self.run.psi())?;
+            let mut last = Vec::new();
+            let more = block_on(self.run.next_block(Some(&mut |k, estimate: &[Complex32]| {
+                last.clear();
+                last.extend_from_slice(estimate);
+                each_layer(k, estimate)
+            })))?;
+            self.psi = OnceCell::from(last);
             Ok(more)
         }
 
         fn next_block_quiet(&mut self) -> Result<bool> {
             let more = block_on(self.run.next_block(None))?;
-            if !more {
-                self.psi = block_on(self.run.psi())?;
-            }
+            self.psi = OnceCell::new();
             Ok(more)
         }
 
         fn psi(&self) -> &[Complex32] {
-            &self.psi
+            self.psi.get_or_init(|| wait(block_on(self.run.psi())))
         }
 
         fn finish(self: Box<Self>) -> Vec<Complex32> {
-            self.psi
+            self.psi();
+            self.psi.into_inner().unwrap_or_default()
         }
     }
 
@@ -243,11 +249,10 @@ mod native {
                 input.initial,
                 epsilon0,
             )?;
-            let psi = match input.initial {
-                Some(z) => z.to_vec(),
-                None => vec![Complex32::default(); op.input_len()],
-            };
-            Ok(Box::new(Steps { run, psi }))
+            Ok(Box::new(Steps {
+                run,
+                psi: OnceCell::new(),
+            }))
         }
 
         fn firenet_vjp(

@@ -25,8 +25,8 @@ use crate::protocol::EngineChoice;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-/// The engine the worker's MRI jobs compute with: the one place it is chosen (the CPU engine
-/// until the jobs can await the GPU engine's read-backs; see [`crate::engine`]).
+/// The engine the worker's MRI jobs compute with through the synchronous seam: the CPU engine
+/// (the MRI page's FIRENET runs on the GPU where [`placement`] says so; see [`crate::engine`]).
 pub fn engine() -> &'static dyn Engine {
     &CpuEngine
 }

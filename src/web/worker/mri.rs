@@ -335,7 +335,8 @@ async fn firenet_on_gpu(
             break;
         }
     }
-    out.psi = run.psi().await?;
+    // ψ_n is the last layer's estimate, already read back.
+    out.psi = out.layers.last().cloned().unwrap_or_default();
     Ok(out)
 }
 
