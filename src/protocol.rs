@@ -70,6 +70,9 @@ pub enum Job {
         rel_r: f64,
         iterations: usize,
         seed: u64,
+        /// The engine asked for (`?engine=` in the page's address).
+        #[serde(default)]
+        engine: EngineChoice,
     },
     /// A universal perturbation of a classifier: the shipped one, or computed live on the first
     /// `count` training digits with progress per image ([`Body::UniversalProgress`]); then its
@@ -106,6 +109,11 @@ pub enum Job {
     /// One held-out slice reconstructed at one rate by every method of a sweep; answered by
     /// [`Body::SweepSlice`].
     SweepSlice(SweepSliceJob),
+    /// The engine benchmark ([`crate::engine::bench`]) in this browser: the CPU and the GPU
+    /// engine on the MRI half's hot paths, `repeats` times each (3 to 50), with
+    /// [`Body::Progress`] per case; answered by [`Body::EngineBench`] (an error without a
+    /// WebGPU adapter). For `scripts/bench-engine.sh`; no page asks for it.
+    BenchEngine { repeats: usize },
     /// Stop the job with this id.
     Cancel { target: u64 },
 }
@@ -121,6 +129,9 @@ pub struct KernelJob {
     pub detail: Vec<f32>,
     /// `Some(t)`: add `t·z_N`, the detail's kernel component; `None`: add `z` itself.
     pub t: Option<f64>,
+    /// The engine asked for (`?engine=` in the page's address).
+    #[serde(default)]
+    pub engine: EngineChoice,
 }
 
 /// One method's reconstructions of `Ax` and `Ax′` and what they show.
@@ -185,6 +196,9 @@ pub struct KernelResult {
     /// The sampling rate of the network's mask.
     pub rate: f64,
     pub methods: Vec<KernelMethod>,
+    /// What computed the reconstructions.
+    #[serde(default)]
+    pub computed: Computed,
 }
 
 /// What the sampling-sweep page asks for.
@@ -196,6 +210,9 @@ pub struct SweepJob {
     pub rates: Vec<f64>,
     /// Held-out slices each mean is taken over ([`crate::mri::learned::sweep::spread`]).
     pub slices: usize,
+    /// The engine asked for (`?engine=` in the page's address).
+    #[serde(default)]
+    pub engine: EngineChoice,
 }
 
 /// A sampling sweep computed in the worker.
@@ -209,6 +226,9 @@ pub struct SweepResult {
     pub rate_millis: Vec<f64>,
     /// Rates taken from the worker's cache.
     pub cached: usize,
+    /// What computed the rates computed now (time per slice and rate).
+    #[serde(default)]
+    pub computed: Computed,
 }
 
 /// One held-out slice at one rate, by every method of a sweep.
@@ -218,6 +238,9 @@ pub struct SweepSliceJob {
     pub rate: f64,
     /// Index into the held-out slices.
     pub slice: usize,
+    /// The engine asked for (`?engine=` in the page's address).
+    #[serde(default)]
+    pub engine: EngineChoice,
 }
 
 /// One method's reconstruction of a [`SweepSliceJob`].
@@ -240,6 +263,9 @@ pub struct SweepSliceResult {
     pub sampled: f64,
     pub truth: Picture,
     pub methods: Vec<SweepSliceMethod>,
+    /// What computed the reconstructions.
+    #[serde(default)]
+    pub computed: Computed,
 }
 
 /// What the universal perturbations demo asks for.
@@ -315,6 +341,9 @@ pub struct HallucinateJob {
     pub strength: f64,
     /// Replace every `r_j` by Gaussian noise of the same norm.
     pub gaussian: bool,
+    /// The engine asked for (`?engine=` in the page's address).
+    #[serde(default)]
+    pub engine: EngineChoice,
 }
 
 /// One column of the figure: `x + t·r_j` and what a method made of it.
@@ -361,6 +390,9 @@ pub struct Hallucination {
     /// Change that maps to white (and its negative to black) in the change pictures.
     pub change_scale: f64,
     pub rows: Vec<HallucinationRow>,
+    /// What computed the figure.
+    #[serde(default)]
+    pub computed: Computed,
 }
 
 /// Which image the MRI demo reconstructs.
@@ -402,6 +434,53 @@ pub struct ReconstructJob {
     /// the fallback to the CPU can be seen and tested.
     #[serde(default)]
     pub lose_gpu: bool,
+}
+
+/// What computed a result, for the engine badge of an MRI page: the engine (`CPU`, or the GPU
+/// adapter's name), the time of one unit of its work (`per`: "reconstruction", "search
+/// iteration", …) and a notice when the GPU was asked for and not used (or failed and the job
+/// was run again on the CPU).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Computed {
+    pub engine: String,
+    #[serde(default)]
+    pub millis: f64,
+    #[serde(default)]
+    pub per: String,
+    #[serde(default)]
+    pub notice: Option<String>,
+}
+
+impl Default for Computed {
+    fn default() -> Self {
+        Self::new("CPU", None)
+    }
+}
+
+impl Computed {
+    /// `engine` with a notice; no time yet.
+    pub fn new(engine: &str, notice: Option<String>) -> Self {
+        Self {
+            engine: engine.to_string(),
+            millis: 0.0,
+            per: "reconstruction".into(),
+            notice,
+        }
+    }
+
+    /// With the time of one `per`.
+    pub fn timed(self, millis: f64, per: &str) -> Self {
+        Self {
+            millis,
+            per: per.to_string(),
+            ..self
+        }
+    }
+
+    /// Whether the GPU computed it.
+    pub fn on_gpu(&self) -> bool {
+        self.engine != "CPU"
+    }
 }
 
 /// Which engine a job asks for: `auto` (the GPU where the browser has WebGPU, else the CPU),
@@ -603,6 +682,9 @@ pub enum Body {
         kappa_firenet: f64,
         iteration_ms_net: Vec<f64>,
         iteration_ms_firenet: Vec<f64>,
+        /// What computed the search.
+        #[serde(default)]
+        computed: Computed,
     },
     /// Held-out brain slices per orientation (name, count) at a side.
     BrainCatalog {
@@ -636,6 +718,8 @@ pub enum Body {
     Swept(Box<SweepResult>),
     /// One held-out slice at one rate of a sweep.
     SweepSlice(Box<SweepSliceResult>),
+    /// The engine benchmark's report.
+    EngineBench(Box<crate::engine::bench::EngineReport>),
     /// The job stopped because it was cancelled.
     Cancelled,
     /// The job failed; the message is for people.

@@ -389,6 +389,7 @@ async fn hallucination_jobs_reject_bad_requests_before_loading_anything() {
             slice: slice.into(),
             strength,
             gaussian: false,
+            engine: Default::default(),
         })
     };
     assert_rejected(
@@ -407,6 +408,7 @@ async fn hallucination_jobs_reject_bad_requests_before_loading_anything() {
         rel_r,
         iterations,
         seed: 1,
+        engine: Default::default(),
     };
     assert_rejected(
         61,
@@ -453,6 +455,7 @@ async fn kernel_jobs_reject_bad_requests_before_loading_anything() {
             slice: slice.into(),
             detail: vec![0.5; 64 * 64],
             t,
+            engine: Default::default(),
         })
     };
     assert_rejected(

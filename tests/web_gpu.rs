@@ -201,18 +201,110 @@ async fn the_cascade_matches_the_cpu() {
     let a = SubsampledFourier::new(m).unwrap();
     let y = barriers_lab::mri::operator::Sampling::measure(&a, &shepp_logan(card.side));
     let want = cpu.reconstruct(&y).unwrap();
-    check(
-        "cascade Ψ(y)",
-        &gpu.reconstruct_async(&y).await.unwrap(),
-        &want,
-        1e-3,
-    );
+    check("cascade Ψ(y)", &gpu.forward(&y).await.unwrap(), &want, 1e-3);
     let g = random_complex(card.side * card.side, 9);
     let want = cpu.vjp(&y, &g).unwrap();
     check(
         "cascade J_Ψ(y)* g",
-        &gpu.vjp_async(&y, &g).await.unwrap(),
+        &gpu.backward(&y, &g).await.unwrap(),
         &want,
         1e-3,
     );
+}
+
+/// The worker's path: the engine seam's asynchronous faces on the GPU engine — the fixed-norm
+/// instability search through the shipped cascade (the worst case's `κ`: the search's path
+/// itself is chaotic in `f32`, on one engine too — scaling `x` by one ulp moves the CPU's `r`
+/// after 4 steps by 2e-2 relative, and its `κ` by 5e-4; `docs/testing.md`), FIRENET's
+/// vector–Jacobian product in the search (with the CPU's cotangent: see
+/// `barriers_lab::engine::bench` for why), the cascade followed by FIRENET, and a point of the
+/// sampling sweep — answer what the CPU engine answers; the synchronous faces, which a browser
+/// cannot wait for, answer with an error.
+#[wasm_bindgen_test]
+async fn the_engine_seam_answers_asynchronously_like_the_cpu() {
+    use barriers_lab::engine::gpu::GpuEngine;
+    use barriers_lab::engine::{CpuEngine, Engine};
+    use barriers_lab::mri::instability::{FixedNormSearch, InstabilityTest};
+    use barriers_lab::mri::learned::hallucination::FirenetSetting;
+    use barriers_lab::mri::learned::sweep::{common_mask, AtRate, SweepSource};
+    use barriers_lab::mri::learned::warm_start::WarmStart;
+    if context().await.is_none() {
+        return;
+    }
+    let gpu = GpuEngine::request().await.unwrap().unwrap();
+    let card: NetCard =
+        serde_json::from_slice(include_bytes!("../static/models/cascade-12.json")).unwrap();
+    let weights: &[u8] = include_bytes!("../static/models/cascade-12.safetensors");
+    let side = card.side;
+    let x = shepp_logan(side);
+    let sources = [SweepSource {
+        card: &card,
+        weights,
+    }];
+    let spec = common_mask(&sources, side).unwrap();
+    let mut answers = Vec::new();
+    let mut cotangent: Option<(Vec<Complex32>, Vec<Complex32>)> = None;
+    for engine in [&CpuEngine as &dyn Engine, &gpu] {
+        let mask = card.mask.mask(side).unwrap();
+        let net = engine
+            .cascade(&card.name, card.shape.into(), weights, &mask)
+            .unwrap();
+        let a = engine.sampling(mask).unwrap();
+        let fire = FirenetSetting::new(engine, side).unwrap();
+        let b = fire.sampling(&*a).unwrap();
+        let firenet = fire.reconstructor(&*b);
+        let warm = WarmStart::new(&*net, &fire, &*b);
+        let test = InstabilityTest::new_async(&*a, &*net, &x).await.unwrap();
+        let mut search = FixedNormSearch::new_async(&test, 0.05, 1).await.unwrap();
+        for _ in 0..4 {
+            assert!(search.step_async().await.unwrap());
+        }
+        let r = search.best.r.clone();
+        let (y_r, d) = cotangent.get_or_insert_with(|| {
+            let on_firenet = InstabilityTest::new(&*a, &firenet, &x).unwrap();
+            let xr: Vec<f32> = x.iter().zip(&r).map(|(p, q)| p + q).collect();
+            (a.measure(&xr), on_firenet.change(&r).unwrap())
+        });
+        let gradient = firenet.vjp_async(y_r, d).await.unwrap();
+        let y = a.measure(&x);
+        let warm_out = warm.reconstruct_async(&y).await.unwrap();
+        let at = AtRate::new(engine, &spec, side, 0.3, &sources).unwrap();
+        let sweep: Vec<f32> = at.reconstruct_async(&fire, &x).await.unwrap().concat();
+        if engine.name() == "gpu" {
+            let e = net.reconstruct(&y).unwrap_err();
+            assert!(e.to_string().contains("asynchronously"), "{e}");
+        }
+        answers.push((search.best.kappa, r, gradient, warm_out, sweep));
+    }
+    let (cpu, gpu) = (&answers[0], &answers[1]);
+    let reals = |v: &[f32]| {
+        v.iter()
+            .map(|&r| Complex32::new(r, 0.0))
+            .collect::<Vec<_>>()
+    };
+    web_sys::console::log_1(
+        &format!(
+            "webgpu: the search's κ: GPU {} CPU {}, relative gap {:.2e}",
+            gpu.0,
+            cpu.0,
+            ((gpu.0 - cpu.0) / cpu.0).abs()
+        )
+        .into(),
+    );
+    assert!(
+        ((gpu.0 - cpu.0) / cpu.0).abs() <= 1e-3,
+        "κ after 4 search steps: GPU {} CPU {}",
+        gpu.0,
+        cpu.0
+    );
+    web_sys::console::log_1(
+        &format!(
+            "webgpu: the search's r after 4 steps: relative gap {:.2e} (not compared)",
+            relative(&reals(&gpu.1), &reals(&cpu.1))
+        )
+        .into(),
+    );
+    check("FIRENET's J* d in the search", &gpu.2, &cpu.2, 1e-3);
+    check("Ψ → FIRENET", &gpu.3, &cpu.3, 1e-3);
+    check("a sweep point", &reals(&gpu.4), &reals(&cpu.4), 1e-3);
 }

@@ -26,18 +26,32 @@
 //! the CPU engine's (it may sum in another order, so not bit for bit); the generic suite in
 //! `tests/engine.rs` runs against every engine and states the tolerances.
 //!
+//! # Synchronous and asynchronous faces
+//!
+//! A browser's GPU answers through its event loop: the worker cannot wait for it. So every
+//! computation an engine may run on the GPU has an asynchronous face returning a [`Pending`]
+//! answer ([`Engine::firenet_psi_async`], [`Engine::firenet_vjp_async`],
+//! [`FirenetSteps::next_block_async`], [`Reconstructor::reconstruct_async`] and
+//! [`Reconstructor::vjp_async`]), and the experiments built on them have one too
+//! (`InstabilityTest::probe_async`, `FixedNormSearch::step_async`, `WarmStart::refine_async`,
+//! `AtRate::reconstruct_async`, `Sweep::step_async`). Each is written once, asynchronously; its
+//! synchronous face is [`wait`] on it: natively that waits (the GPU engine's read-backs poll the
+//! device), in the browser the CPU engine's answers are ready at once and a GPU computation is an
+//! error naming the asynchronous face. The CPU engine's asynchronous faces are its synchronous
+//! code, answered at once.
+//!
 //! # Choosing one
 //!
-//! The web worker holds one engine and hands it to its jobs (`web::worker::engine`, the CPU
-//! engine): this trait is synchronous and a browser's GPU read-back is not, so in the browser
-//! only the MRI page's FIRENET runs on the GPU, driving the asynchronous
-//! [`gpu::firenet::GpuFirenetRun`] itself (`web::worker::placement` picks the GPU or the CPU and
-//! falls back when the GPU fails); the core's entry points take `&dyn Engine`; the native `lab`
-//! binary and the tests pass `&CpuEngine`, or `GpuEngine::native()` (`lab bench-engine`,
-//! `tests/engine.rs`). Operators, FIRENET runs and networks of different engines are not mixed:
-//! build everything of one experiment with one engine (the GPU engine refuses another's
-//! operators with an error).
+//! The core's entry points take `&dyn Engine`. The web worker runs each MRI job through
+//! `web::worker::on_engine`: on the GPU engine where the browser has a WebGPU adapter and the
+//! page's `?engine=` allows it (`web::worker::placement`), awaiting the asynchronous faces, and
+//! again on the CPU engine if the GPU fails (the rest of the session then stays on the CPU).
+//! The native `lab` binary and the tests pass `&CpuEngine`, or `GpuEngine::native()`
+//! (`lab bench-engine`, `tests/engine.rs`). Operators, FIRENET runs and networks of different
+//! engines are not mixed: build everything of one experiment with one engine (the GPU engine
+//! refuses another's operators with an error).
 
+pub mod bench;
 pub mod cpu;
 pub mod gpu;
 
@@ -50,7 +64,39 @@ use crate::mri::reconstructor::Reconstructor;
 use crate::mri::sampling::Mask;
 use crate::mri::wavelet::Wavelet2;
 use crate::Result;
+use futures::future::LocalBoxFuture;
 use rustfft::num_complex::Complex32;
+use std::future::Future;
+
+/// An engine's answer that may come later: a browser's GPU reads back through the event loop,
+/// so every computation a GPU engine may run has an asynchronous face (`…_async`); the CPU's
+/// answers are ready at once.
+pub type Pending<'a, T> = LocalBoxFuture<'a, Result<T>>;
+
+/// An answer already computed, as a [`Pending`] one (the asynchronous faces' default).
+pub fn ready<'a, T: 'a>(result: Result<T>) -> Pending<'a, T> {
+    Box::pin(std::future::ready(result))
+}
+
+/// The synchronous face of an engine's asynchronous computation: natively it waits until the
+/// answer is there (the GPU engine's read-backs poll the device); in the browser the answer must
+/// be ready at once (the CPU engine's are), and a GPU computation, which the browser cannot wait
+/// for, is an error that names the asynchronous entry point to use instead.
+pub fn wait<T>(future: impl Future<Output = Result<T>>) -> Result<T> {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        pollster::block_on(future)
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        use futures::FutureExt;
+        future.now_or_never().unwrap_or_else(|| {
+            Err(crate::Error::Gpu(
+                "the browser's GPU answers asynchronously: call the `…_async` entry point".into(),
+            ))
+        })
+    }
+}
 
 /// What a FIRENET run reads: its settings, `op = B`, the data `y`, per-coefficient weights and
 /// an optional initial guess `ψ₀` (wavelet coefficients).
@@ -62,6 +108,10 @@ pub struct FirenetInput<'a> {
     pub weights: &'a [f32],
     pub initial: Option<&'a [Complex32]>,
 }
+
+/// What sees FIRENET's estimate after each layer `k` (wavelet coefficients); returning `false`
+/// cancels the run.
+pub type EachLayer<'c> = &'c mut dyn FnMut(usize, &[Complex32]) -> bool;
 
 /// A FIRENET run in progress on an engine (see [`Engine::firenet_start`]).
 pub trait FirenetSteps {
@@ -78,6 +128,20 @@ pub trait FirenetSteps {
     /// them back). Returns whether blocks remain.
     fn next_block_quiet(&mut self) -> Result<bool> {
         self.next_block(&mut |_, _| true)
+    }
+    /// [`FirenetSteps::next_block`] (with `Some(each_layer)`) or
+    /// [`FirenetSteps::next_block_quiet`] (with `None`), as a [`Pending`] answer (the browser's
+    /// GPU engine reads back asynchronously).
+    fn next_block_async<'s>(&'s mut self, each_layer: Option<EachLayer<'s>>) -> Pending<'s, bool> {
+        ready(match each_layer {
+            Some(each_layer) => self.next_block(each_layer),
+            None => self.next_block_quiet(),
+        })
+    }
+    /// Makes [`FirenetSteps::psi`] and [`FirenetSteps::finish`] answer without waiting (an
+    /// engine that reads `ψ` back lazily reads it here).
+    fn settle(&mut self) -> Pending<'_, ()> {
+        ready(Ok(()))
     }
     /// The current estimate `ψ` (after the last completed block).
     fn psi(&self) -> &[Complex32];
@@ -127,6 +191,21 @@ pub trait Engine {
         Ok(run.finish())
     }
 
+    /// FIRENET to the end without looking at its layers, from `input.initial` with the restart
+    /// scheme's `ε₀` (`None`: `‖y‖₂`): `ψ_n`, as a [`Pending`] answer.
+    fn firenet_psi_async<'a>(
+        &'a self,
+        input: FirenetInput<'a>,
+        epsilon0: Option<f32>,
+    ) -> Pending<'a, Vec<Complex32>> {
+        Box::pin(async move {
+            let mut run = self.firenet_start(input, epsilon0)?;
+            while run.next_block_async(None).await? {}
+            run.settle().await?;
+            Ok(run.finish())
+        })
+    }
+
     /// The vector–Jacobian product of `(y, ψ₀, ε₀) ↦ ψ_n` at `input` and `ε₀`, as
     /// [`Firenet::vjp_with_epsilon`].
     fn firenet_vjp(
@@ -136,16 +215,37 @@ pub trait Engine {
         g: &[Complex32],
     ) -> Result<FirenetVjp>;
 
+    /// [`Engine::firenet_vjp`] as a [`Pending`] answer.
+    fn firenet_vjp_async<'a>(
+        &'a self,
+        input: FirenetInput<'a>,
+        epsilon0: f32,
+        g: &'a [Complex32],
+    ) -> Pending<'a, FirenetVjp> {
+        ready(self.firenet_vjp(input, epsilon0, g))
+    }
+
     /// The gradient in `y` of `Re⟨ψ_n(y), g⟩` from `ψ₀ = 0` (`input.initial` is not read) with
     /// `ε₀ = ‖y‖₂` (through the restart scales too), as [`Firenet::vjp`].
     fn firenet_vjp_y(&self, input: FirenetInput, g: &[Complex32]) -> Result<Vec<Complex32>> {
-        let y_norm = norm(input.y);
-        let cold = FirenetInput {
-            initial: None,
-            ..input
-        };
-        let v = self.firenet_vjp(cold, y_norm as f32, g)?;
-        Ok(through_norm(v, input.y, y_norm).0)
+        wait(self.firenet_vjp_y_async(input, g))
+    }
+
+    /// [`Engine::firenet_vjp_y`] as a [`Pending`] answer.
+    fn firenet_vjp_y_async<'a>(
+        &'a self,
+        input: FirenetInput<'a>,
+        g: &'a [Complex32],
+    ) -> Pending<'a, Vec<Complex32>> {
+        Box::pin(async move {
+            let y_norm = norm(input.y);
+            let cold = FirenetInput {
+                initial: None,
+                ..input
+            };
+            let v = self.firenet_vjp_async(cold, y_norm as f32, g).await?;
+            Ok(through_norm(v, input.y, y_norm).0)
+        })
     }
 
     /// The deep cascade `name` of `shape` (a model card's) with its safetensors `weights` and

@@ -12,7 +12,7 @@
 //! product takes part through [`Reconstructor`]; zero-filling (`Ψ = A*`, κ ≤ 1) is the check.
 //! Images are real: `r` is real and the gradient's real part is taken.
 
-use crate::engine::{Engine, FirenetInput};
+use crate::engine::{wait, Engine, FirenetInput, Pending};
 use crate::mri::operator::{norm, LinearOperator, Sampling};
 use crate::{Error, Result};
 use rand::{Rng, SeedableRng};
@@ -60,17 +60,33 @@ impl FirenetReconstructor<'_> {
 
 impl Reconstructor for FirenetReconstructor<'_> {
     fn reconstruct(&self, y: &[Complex32]) -> Result<Vec<Complex32>> {
-        let psi = self.engine.firenet_psi(self.input(y))?;
-        let mut x = vec![Complex32::default(); psi.len()];
-        self.wavelet.inverse_complex(&psi, &mut x);
-        Ok(x)
+        wait(self.reconstruct_async(y))
     }
 
     fn vjp(&self, y: &[Complex32], g: &[Complex32]) -> Result<Vec<Complex32>> {
-        // x = W⁻¹ψ with W orthogonal: the cotangent of ψ is W g.
-        let mut gw = vec![Complex32::default(); g.len()];
-        self.wavelet.forward_complex(g, &mut gw);
-        self.engine.firenet_vjp_y(self.input(y), &gw)
+        wait(self.vjp_async(y, g))
+    }
+
+    fn reconstruct_async<'b>(&'b self, y: &'b [Complex32]) -> Pending<'b, Vec<Complex32>> {
+        Box::pin(async move {
+            let psi = self.engine.firenet_psi_async(self.input(y), None).await?;
+            let mut x = vec![Complex32::default(); psi.len()];
+            self.wavelet.inverse_complex(&psi, &mut x);
+            Ok(x)
+        })
+    }
+
+    fn vjp_async<'b>(
+        &'b self,
+        y: &'b [Complex32],
+        g: &'b [Complex32],
+    ) -> Pending<'b, Vec<Complex32>> {
+        Box::pin(async move {
+            // x = W⁻¹ψ with W orthogonal: the cotangent of ψ is W g.
+            let mut gw = vec![Complex32::default(); g.len()];
+            self.wavelet.forward_complex(g, &mut gw);
+            self.engine.firenet_vjp_y_async(self.input(y), &gw).await
+        })
     }
 }
 
@@ -123,6 +139,15 @@ pub struct InstabilityTest<'a> {
 impl<'a> InstabilityTest<'a> {
     /// The test of `psi` (with measurements `A`) at the image `x`.
     pub fn new(a: &'a dyn Sampling, psi: &'a dyn Reconstructor, x: &[f32]) -> Result<Self> {
+        wait(Self::new_async(a, psi, x))
+    }
+
+    /// [`InstabilityTest::new`], waiting for `Ψ` asynchronously (the browser's GPU engine).
+    pub async fn new_async(
+        a: &'a dyn Sampling,
+        psi: &'a dyn Reconstructor,
+        x: &[f32],
+    ) -> Result<Self> {
         if x.len() != a.input_len() {
             return Err(Error::Input(format!(
                 "an image of {} pixels for an operator on {}",
@@ -130,7 +155,7 @@ impl<'a> InstabilityTest<'a> {
                 a.input_len()
             )));
         }
-        let base = psi.reconstruct(&a.measure(x))?;
+        let base = psi.reconstruct_async(&a.measure(x)).await?;
         Ok(Self {
             a,
             psi,
@@ -151,12 +176,22 @@ impl<'a> InstabilityTest<'a> {
 
     /// `Ψ(A(x + r)) − Ψ(Ax)`.
     pub fn change(&self, r: &[f32]) -> Result<Vec<Complex32>> {
-        let out = self.psi.reconstruct(&self.measure(r))?;
+        wait(self.change_async(r))
+    }
+
+    /// [`InstabilityTest::change`], asynchronously.
+    pub async fn change_async(&self, r: &[f32]) -> Result<Vec<Complex32>> {
+        let out = self.psi.reconstruct_async(&self.measure(r)).await?;
         Ok(out.iter().zip(&self.base).map(|(p, q)| p - q).collect())
     }
 
     /// `κ` and `‖r‖/‖x‖` of a perturbation.
     pub fn probe(&self, r: Vec<f32>) -> Result<Probe> {
+        wait(self.probe_async(r))
+    }
+
+    /// [`InstabilityTest::probe`], asynchronously.
+    pub async fn probe_async(&self, r: Vec<f32>) -> Result<Probe> {
         let rn = r.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
         let xn = self
             .x
@@ -165,7 +200,7 @@ impl<'a> InstabilityTest<'a> {
             .sum::<f64>()
             .sqrt();
         let kappa = if rn > 0.0 {
-            norm(&self.change(&r)?) / rn
+            norm(&self.change_async(&r).await?) / rn
         } else {
             0.0
         };
@@ -185,10 +220,15 @@ impl<'a> InstabilityTest<'a> {
 
     /// `∇Q(r) = Re A* J_Ψ* (Ψ(A(x + r)) − Ψ(Ax)) − λr`.
     pub fn gradient(&self, r: &[f32], lambda: f32) -> Result<Vec<f32>> {
+        wait(self.gradient_async(r, lambda))
+    }
+
+    /// [`InstabilityTest::gradient`], asynchronously.
+    pub async fn gradient_async(&self, r: &[f32], lambda: f32) -> Result<Vec<f32>> {
         let y = self.measure(r);
-        let out = self.psi.reconstruct(&y)?;
+        let out = self.psi.reconstruct_async(&y).await?;
         let d: Vec<Complex32> = out.iter().zip(&self.base).map(|(p, q)| p - q).collect();
-        let g = self.psi.vjp(&y, &d)?;
+        let g = self.psi.vjp_async(&y, &d).await?;
         let back = self.a.zero_filled(&g);
         Ok(back
             .iter()
@@ -261,6 +301,11 @@ pub struct FixedNormSearch<'t, 'a> {
 impl<'t, 'a> FixedNormSearch<'t, 'a> {
     /// The seeded start on the sphere `‖r‖₂ = ρ‖x‖₂`.
     pub fn new(test: &'t InstabilityTest<'a>, rho: f64, seed: u64) -> Result<Self> {
+        wait(Self::new_async(test, rho, seed))
+    }
+
+    /// [`FixedNormSearch::new`], asynchronously.
+    pub async fn new_async(test: &'t InstabilityTest<'a>, rho: f64, seed: u64) -> Result<Self> {
         let xn = test
             .x
             .iter()
@@ -278,7 +323,7 @@ impl<'t, 'a> FixedNormSearch<'t, 'a> {
             .map(|_| rng.random_range(-1.0f32..1.0))
             .collect();
         let r = project(start, radius);
-        let best = test.probe(r.clone())?;
+        let best = test.probe_async(r.clone()).await?;
         Ok(Self {
             test,
             radius,
@@ -290,7 +335,12 @@ impl<'t, 'a> FixedNormSearch<'t, 'a> {
     /// One step of the size of `r` along `∇Q`, back to the sphere; returns `false` when the
     /// gradient vanished (nothing left to do).
     pub fn step(&mut self) -> Result<bool> {
-        let g = self.test.gradient(&self.r, 0.0)?;
+        wait(self.step_async())
+    }
+
+    /// [`FixedNormSearch::step`], asynchronously.
+    pub async fn step_async(&mut self) -> Result<bool> {
+        let g = self.test.gradient_async(&self.r, 0.0).await?;
         let gn = g.iter().map(|a| (*a as f64).powi(2)).sum::<f64>().sqrt();
         if gn == 0.0 {
             return Ok(false);
@@ -300,7 +350,7 @@ impl<'t, 'a> FixedNormSearch<'t, 'a> {
             self.r.iter().zip(&g).map(|(a, b)| a + step * b).collect(),
             self.radius,
         );
-        let probe = self.test.probe(self.r.clone())?;
+        let probe = self.test.probe_async(self.r.clone()).await?;
         if probe.kappa > self.best.kappa {
             self.best = probe;
         }

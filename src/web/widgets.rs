@@ -163,6 +163,40 @@ pub fn notice(props: &NoticeProps) -> Html {
 }
 
 #[derive(Properties, PartialEq)]
+pub struct EngineBadgeProps {
+    pub computed: crate::protocol::Computed,
+}
+
+/// What computed an MRI page's result (the GPU's adapter, or the CPU) and the time of one unit
+/// of its work, with the notice when the GPU was asked for and not used.
+#[function_component(EngineBadge)]
+pub fn engine_badge(props: &EngineBadgeProps) -> Html {
+    let c = &props.computed;
+    let on = if c.on_gpu() {
+        format!("the GPU ({})", c.engine)
+    } else {
+        "the CPU".to_string()
+    };
+    html! {
+        <>
+            <span class="engine-badge" data-testid="engine-badge"
+                data-engine={if c.on_gpu() { "gpu" } else { "cpu" }}
+                title="What computed this: add ?engine=cpu or ?engine=gpu to the address (before #) to choose">
+                {format!("Computed on {on} · {:.0} ms per {}", c.millis, c.per)}
+            </span>
+            if let Some(notice) = &c.notice {
+                <Notice kind="warning">{notice.clone()}</Notice>
+            }
+        </>
+    }
+}
+
+/// The engine the page's address asks for (`?engine=cpu|gpu`, before the `#`).
+pub fn engine_choice() -> crate::protocol::EngineChoice {
+    crate::protocol::EngineChoice::from_query(&crate::web::location_search())
+}
+
+#[derive(Properties, PartialEq)]
 pub struct ModelPickerProps {
     pub model: crate::classification::classifier::Architecture,
     pub on_pick: Callback<crate::classification::classifier::Architecture>,

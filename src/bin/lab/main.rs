@@ -33,13 +33,9 @@ fn write_json(
     Ok(())
 }
 
-/// Median and 95th percentile of `v` (sorted in place), for every benchmark of `lab`.
+/// Median and 95th percentile, for every benchmark of `lab`.
 #[cfg(not(target_arch = "wasm32"))]
-fn median_p95(v: &mut [f64]) -> (f64, f64) {
-    v.sort_by(f64::total_cmp);
-    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
-    (at(0.5), at(0.95))
-}
+use barriers_lab::engine::bench::median_p95;
 
 #[cfg(not(target_arch = "wasm32"))]
 mod cli;

@@ -251,7 +251,7 @@ impl GpuCascade {
     }
 
     /// `Ψ(y)` (reads the result back).
-    pub async fn reconstruct_async(&self, y: &[Complex32]) -> Result<Vec<Complex32>> {
+    pub async fn forward(&self, y: &[Complex32]) -> Result<Vec<Complex32>> {
         let measured = self.ctx.upload_complex(&self.measured(y)?);
         let mut encoder = self.ctx.encoder();
         let activations = self.record_forward(&mut encoder, &measured);
@@ -262,7 +262,7 @@ impl GpuCascade {
 
     /// `J_Ψ(y)* g`, the gradient in `y` of `Re⟨Ψ(y), g⟩` (`g` an `N × N` image; the result has
     /// one value per measurement).
-    pub async fn vjp_async(&self, y: &[Complex32], g: &[Complex32]) -> Result<Vec<Complex32>> {
+    pub async fn backward(&self, y: &[Complex32], g: &[Complex32]) -> Result<Vec<Complex32>> {
         let n = self.side();
         if g.len() != n * n {
             return Err(Error::Input(format!(
@@ -286,14 +286,30 @@ impl GpuCascade {
     }
 }
 
-#[cfg(not(target_arch = "wasm32"))]
+/// The cascade as the experiments see it: natively the synchronous face waits for the GPU; in
+/// the browser only the asynchronous one answers (see [`crate::engine::wait`]).
 impl crate::mri::reconstructor::Reconstructor for GpuCascade {
     fn reconstruct(&self, y: &[Complex32]) -> Result<Vec<Complex32>> {
-        crate::engine::gpu::block_on(self.reconstruct_async(y))
+        crate::engine::wait(self.forward(y))
     }
 
     fn vjp(&self, y: &[Complex32], g: &[Complex32]) -> Result<Vec<Complex32>> {
-        crate::engine::gpu::block_on(self.vjp_async(y, g))
+        crate::engine::wait(self.backward(y, g))
+    }
+
+    fn reconstruct_async<'a>(
+        &'a self,
+        y: &'a [Complex32],
+    ) -> crate::engine::Pending<'a, Vec<Complex32>> {
+        Box::pin(self.forward(y))
+    }
+
+    fn vjp_async<'a>(
+        &'a self,
+        y: &'a [Complex32],
+        g: &'a [Complex32],
+    ) -> crate::engine::Pending<'a, Vec<Complex32>> {
+        Box::pin(self.backward(y, g))
     }
 }
 

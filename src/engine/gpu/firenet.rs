@@ -13,6 +13,7 @@
 use super::operator::GpuOperator;
 use super::vector::{partials, record_axpy, record_dot, GROUP};
 use super::{groups_for, GpuContext, Shader};
+use crate::engine::EachLayer;
 use crate::mri::firenet::{initial_guess, Firenet, FirenetVjp};
 use crate::{Error, Result};
 use rustfft::num_complex::Complex32;
@@ -180,9 +181,6 @@ fn record_block(
         ctx.dispatch(encoder, &FIRENET, "average", &buffers, (gl, 1, 1));
     }
 }
-
-/// A caller's look at every layer's estimate: `each_layer(k, ψ)`, `false` to cancel.
-pub type EachLayer<'c> = &'c mut dyn FnMut(usize, &[Complex32]) -> bool;
 
 /// A FIRENET run in progress on the GPU, advanced block by block (the GPU twin of
 /// [`crate::mri::firenet::FirenetRun`]).

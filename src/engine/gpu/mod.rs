@@ -139,6 +139,11 @@ impl GpuContext {
             return Ok(None);
         };
         let info = adapter.get_info();
+        #[cfg(target_arch = "wasm32")]
+        let info = wgpu::AdapterInfo {
+            name: browser_adapter_name().await.unwrap_or(info.name.clone()),
+            ..info
+        };
         let adapter_name = if info.name.is_empty() {
             format!("{:?} adapter", info.backend)
         } else {
@@ -437,6 +442,48 @@ pub fn dispatch_bound(
 /// Workgroups of `size` threads covering `n` items (at least one).
 pub fn groups_for(n: usize, size: usize) -> u32 {
     n.div_ceil(size).max(1) as u32
+}
+
+/// In the browser, the adapter's name from `GPUAdapter.info` (its description, else vendor,
+/// architecture and device), which the `wgpu` adapter does not pass on: asks `navigator.gpu` for
+/// the same (high-performance) adapter. `None` where the browser says nothing.
+#[cfg(target_arch = "wasm32")]
+async fn browser_adapter_name() -> Option<String> {
+    use js_sys::Reflect;
+    use wasm_bindgen::JsCast;
+    let navigator = Reflect::get(&js_sys::global(), &"navigator".into()).ok()?;
+    let gpu = Reflect::get(&navigator, &"gpu".into()).ok()?;
+    let request: js_sys::Function = Reflect::get(&gpu, &"requestAdapter".into())
+        .ok()?
+        .dyn_into()
+        .ok()?;
+    let options = js_sys::Object::new();
+    Reflect::set(
+        &options,
+        &"powerPreference".into(),
+        &"high-performance".into(),
+    )
+    .ok()?;
+    let promise: js_sys::Promise = request.call1(&gpu, &options).ok()?.dyn_into().ok()?;
+    let adapter = wasm_bindgen_futures::JsFuture::from(promise).await.ok()?;
+    if adapter.is_null() || adapter.is_undefined() {
+        return None;
+    }
+    let info = Reflect::get(&adapter, &"info".into()).ok()?;
+    let field = |key: &str| {
+        Reflect::get(&info, &key.into())
+            .ok()
+            .and_then(|v| v.as_string())
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    field("description").or_else(|| {
+        let parts: Vec<String> = ["vendor", "architecture", "device"]
+            .into_iter()
+            .filter_map(field)
+            .collect();
+        (!parts.is_empty()).then(|| parts.join(" "))
+    })
 }
 
 fn pairs(data: &[Complex32]) -> Vec<[f32; 2]> {

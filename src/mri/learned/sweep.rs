@@ -12,7 +12,7 @@
 //! one, one held-out image at a time, for `lab` and for the browser's worker alike (which yields
 //! between images); [`SweepReport::findings`] reads what its curves show.
 
-use crate::engine::Engine;
+use crate::engine::{wait, Engine};
 use crate::mri::brain::BrainSlices;
 use crate::mri::instability::Reconstructor;
 use crate::mri::learned::hallucination::{halve, FirenetSetting, HeldOut, MaskSpec, NetCard};
@@ -37,15 +37,25 @@ pub fn reconstructions(
     nets: &[&dyn Reconstructor],
     x: &[f32],
 ) -> Result<Vec<Vec<f32>>> {
+    wait(reconstructions_async(a, fire, nets, x))
+}
+
+/// [`reconstructions`], asynchronously (the browser's GPU engine).
+pub async fn reconstructions_async(
+    a: &dyn Sampling,
+    fire: &FirenetSetting<'_>,
+    nets: &[&dyn Reconstructor],
+    x: &[f32],
+) -> Result<Vec<Vec<f32>>> {
     let b = fire.sampling(a)?;
     let firenet = fire.reconstructor(&b);
     let y = a.measure(x);
     let mut out = vec![
         magnitudes(&a.zero_filled(&y)),
-        magnitudes(&firenet.reconstruct(&y)?),
+        magnitudes(&firenet.reconstruct_async(&y).await?),
     ];
     for net in nets {
-        out.push(magnitudes(&net.reconstruct(&y)?));
+        out.push(magnitudes(&net.reconstruct_async(&y).await?));
     }
     Ok(out)
 }
@@ -259,14 +269,29 @@ impl AtRate {
 
     /// `|A*y|`, `|FIRENET(y)|` and `|Ψ_i(y)|` for every network, from `y = Ax` (noise-free).
     pub fn reconstruct(&self, fire: &FirenetSetting, x: &[f32]) -> Result<Vec<Vec<f32>>> {
+        wait(self.reconstruct_async(fire, x))
+    }
+
+    /// [`AtRate::reconstruct`], asynchronously (the browser's GPU engine).
+    pub async fn reconstruct_async(
+        &self,
+        fire: &FirenetSetting<'_>,
+        x: &[f32],
+    ) -> Result<Vec<Vec<f32>>> {
         let nets: Vec<&dyn Reconstructor> = self.nets.iter().map(|n| &**n).collect();
-        reconstructions(&*self.a, fire, &nets, x)
+        reconstructions_async(&*self.a, fire, &nets, x).await
     }
 
     /// The PSNR (peak 1) against `x` of each reconstruction of [`AtRate::reconstruct`].
     pub fn psnr(&self, fire: &FirenetSetting, x: &[f32]) -> Result<Vec<f64>> {
+        wait(self.psnr_async(fire, x))
+    }
+
+    /// [`AtRate::psnr`], asynchronously.
+    pub async fn psnr_async(&self, fire: &FirenetSetting<'_>, x: &[f32]) -> Result<Vec<f64>> {
         Ok(self
-            .reconstruct(fire, x)?
+            .reconstruct_async(fire, x)
+            .await?
             .iter()
             .map(|out| psnr(x, out, 1.0))
             .collect())
@@ -364,6 +389,11 @@ impl<'a> Sweep<'a> {
     /// Measures the next held-out image at the current rate; once the rate's last image is
     /// measured, returns that rate's means.
     pub fn step(&mut self) -> Result<Option<RatePoint>> {
+        wait(self.step_async())
+    }
+
+    /// [`Sweep::step`], asynchronously (the browser's GPU engine).
+    pub async fn step_async(&mut self) -> Result<Option<RatePoint>> {
         if self.is_done() {
             return Err(Error::Input("the sweep is finished".into()));
         }
@@ -377,7 +407,7 @@ impl<'a> Sweep<'a> {
                 &self.nets,
             )?,
         };
-        let values = at.psnr(&self.fire, self.test[self.slice])?;
+        let values = at.psnr_async(&self.fire, self.test[self.slice]).await?;
         for (s, v) in self.sums.iter_mut().zip(&values) {
             *s += v;
         }

@@ -21,7 +21,7 @@
 //! the scales `α_k` then freeze `ψ₀`, and nothing changes (measured: `lab warm-start-report`),
 //! so `ε₀` is a multiple of `‖y‖₂`.
 
-use crate::engine::{Engine, FirenetInput};
+use crate::engine::{wait, Engine, FirenetInput, Pending};
 use crate::mri::firenet::Firenet;
 use crate::mri::instability::Reconstructor;
 use crate::mri::learned::hallucination::FirenetSetting;
@@ -93,11 +93,21 @@ impl<'a> WarmStart<'a> {
 
     /// The FIRENET stage alone on an output `Ψ(y)` already computed: `W⁻¹ψ_n(y; WΨ(y))`.
     pub fn refine(&self, y: &[Complex32], inner_output: &[Complex32]) -> Result<Vec<Complex32>> {
+        wait(self.refine_async(y, inner_output))
+    }
+
+    /// [`WarmStart::refine`], asynchronously (the browser's GPU engine).
+    pub async fn refine_async(
+        &self,
+        y: &[Complex32],
+        inner_output: &[Complex32],
+    ) -> Result<Vec<Complex32>> {
         let psi0 = self.coefficients(inner_output)?;
         let input = self.input(y, &psi0);
-        let mut run = self.engine.firenet_start(input, Some(self.epsilon0(y)?))?;
-        while run.next_block_quiet()? {}
-        let psi = run.finish();
+        let psi = self
+            .engine
+            .firenet_psi_async(input, Some(self.epsilon0(y)?))
+            .await?;
         let mut x = vec![Complex32::default(); psi.len()];
         self.wavelet.inverse_complex(&psi, &mut x);
         Ok(x)
@@ -119,42 +129,59 @@ impl WarmStart<'_> {
 
 impl Reconstructor for WarmStart<'_> {
     fn reconstruct(&self, y: &[Complex32]) -> Result<Vec<Complex32>> {
-        let out = self.inner.reconstruct(y)?;
-        self.refine(y, &out)
+        wait(self.reconstruct_async(y))
     }
 
     fn vjp(&self, y: &[Complex32], g: &[Complex32]) -> Result<Vec<Complex32>> {
-        let psi0 = self.coefficients(&self.inner.reconstruct(y)?)?;
-        // x = W⁻¹ψ_n with W orthogonal: the cotangent of ψ_n is W g.
-        let gw = self.coefficients(g)?;
-        let epsilon0 = self.epsilon0(y)?;
-        let v = self
-            .engine
-            .firenet_vjp(self.input(y, &psi0), epsilon0, &gw)?;
-        // ψ₀ = WΨ(y): the cotangent of Ψ(y) is W⁻¹ψ̄₀ (Wᵀ = W⁻¹).
-        let mut out_bar = vec![Complex32::default(); v.initial.len()];
-        self.wavelet.inverse_complex(&v.initial, &mut out_bar);
-        let through_inner = self.inner.vjp(y, &out_bar)?;
-        if through_inner.len() != y.len() {
-            return Err(Error::Input(format!(
-                "the inner method's gradient has {} entries for {} measurements",
-                through_inner.len(),
-                y.len()
-            )));
-        }
-        // ε₀ = s‖y‖: ∂ε₀/∂y = s·y/‖y‖.
-        let y_norm = norm(y);
-        let along = if y_norm > 0.0 {
-            (v.epsilon0 * self.epsilon_scale as f64 / y_norm) as f32
-        } else {
-            0.0
-        };
-        Ok(v.y
-            .iter()
-            .zip(&through_inner)
-            .zip(y)
-            .map(|((a, b), yi)| a + b + yi * along)
-            .collect())
+        wait(self.vjp_async(y, g))
+    }
+
+    fn reconstruct_async<'b>(&'b self, y: &'b [Complex32]) -> Pending<'b, Vec<Complex32>> {
+        Box::pin(async move {
+            let out = self.inner.reconstruct_async(y).await?;
+            self.refine_async(y, &out).await
+        })
+    }
+
+    fn vjp_async<'b>(
+        &'b self,
+        y: &'b [Complex32],
+        g: &'b [Complex32],
+    ) -> Pending<'b, Vec<Complex32>> {
+        Box::pin(async move {
+            let psi0 = self.coefficients(&self.inner.reconstruct_async(y).await?)?;
+            // x = W⁻¹ψ_n with W orthogonal: the cotangent of ψ_n is W g.
+            let gw = self.coefficients(g)?;
+            let epsilon0 = self.epsilon0(y)?;
+            let v = self
+                .engine
+                .firenet_vjp_async(self.input(y, &psi0), epsilon0, &gw)
+                .await?;
+            // ψ₀ = WΨ(y): the cotangent of Ψ(y) is W⁻¹ψ̄₀ (Wᵀ = W⁻¹).
+            let mut out_bar = vec![Complex32::default(); v.initial.len()];
+            self.wavelet.inverse_complex(&v.initial, &mut out_bar);
+            let through_inner = self.inner.vjp_async(y, &out_bar).await?;
+            if through_inner.len() != y.len() {
+                return Err(Error::Input(format!(
+                    "the inner method's gradient has {} entries for {} measurements",
+                    through_inner.len(),
+                    y.len()
+                )));
+            }
+            // ε₀ = s‖y‖: ∂ε₀/∂y = s·y/‖y‖.
+            let y_norm = norm(y);
+            let along = if y_norm > 0.0 {
+                (v.epsilon0 * self.epsilon_scale as f64 / y_norm) as f32
+            } else {
+                0.0
+            };
+            Ok(v.y
+                .iter()
+                .zip(&through_inner)
+                .zip(y)
+                .map(|((a, b), yi)| a + b + yi * along)
+                .collect())
+        })
     }
 }
 

@@ -5,6 +5,7 @@
 //! `‖r‖/‖x‖` from the instability and warm-start reports, and a verdict worded after the
 //! report's measurements. All reconstructions run in the worker.
 
+use crate::engine::bench::median_p95;
 use crate::mri::learned::hallucination::{CurvePoint, InstabilityReport, NetReport};
 use crate::mri::learned::warm_start::{WarmCurvePoint, WarmNet, WarmStartReport};
 use crate::mri::state::{HallucinationState, STRENGTHS};
@@ -17,7 +18,7 @@ use crate::web::pages::mri::PictureCanvas;
 use crate::web::plot::{
     frame_with_legend, legend, x_axis_line, x_ticks, x_title, y_ticks, y_title, LegendItem, Swatch,
 };
-use crate::web::widgets::{Edit, JobRun, Notice, Progress, StateEdits};
+use crate::web::widgets::{engine_choice, Edit, EngineBadge, JobRun, Notice, Progress, StateEdits};
 use std::rc::Rc;
 use yew::prelude::*;
 
@@ -269,17 +270,6 @@ fn warm_summary(w: &WarmNet) -> Html {
     }
 }
 
-/// Median and 95th percentile of a sample.
-fn median_p95(v: &[f64]) -> (f64, f64) {
-    let mut s = v.to_vec();
-    s.sort_by(|a, b| a.total_cmp(b));
-    if s.is_empty() {
-        return (f64::NAN, f64::NAN);
-    }
-    let at = |q: f64| s[((s.len() - 1) as f64 * q).round() as usize];
-    (at(0.5), at(0.95))
-}
-
 /// Seed of the report's searches on slice `k` of the report (see `lab instability-report`).
 pub fn report_seed(k: usize) -> u64 {
     100 + k as u64
@@ -328,6 +318,7 @@ fn live_search(props: &LiveSearchProps) -> Html {
                     rel_r: 0.02,
                     iterations,
                     seed,
+                    engine: engine_choice(),
                 },
                 Callback::from(move |body| match body {
                     Body::Progress { done, total } => s2.set(Search::Running {
@@ -375,6 +366,7 @@ fn live_search(props: &LiveSearchProps) -> Html {
                 kappa_firenet,
                 iteration_ms_net,
                 iteration_ms_firenet,
+                computed,
                 ..
             } => {
                 let (nm, np) = median_p95(iteration_ms_net);
@@ -384,12 +376,15 @@ fn live_search(props: &LiveSearchProps) -> Html {
                     .map(|(n, f)| format!(" (report: {n:.2} and {f:.2})"))
                     .unwrap_or_default();
                 html! {
+                    <>
                     <p data-testid="search-result">
                         {format!("Worst case found at ‖r‖/‖x‖ = 2%: κ = {kappa_net:.2} for the network, {kappa_firenet:.2} for FIRENET{reported}. ")}
                         <span class="small muted" data-testid="search-timing">{format!(
                             "One iteration (forward, backward, probe) in this browser: network median {nm:.0} ms (p95 {np:.0}), FIRENET median {fm:.0} ms (p95 {fp:.0})."
                         )}</span>
                     </p>
+                    <div class="small" data-testid="search-engine"><EngineBadge computed={computed.clone()} /></div>
+                    </>
                 }
             }
             _ => html! {},
@@ -513,6 +508,7 @@ pub fn hallucinations_demo() -> Html {
             slice,
             strength: state.strength,
             gaussian: state.gaussian,
+            engine: engine_choice(),
         })
     });
     let (run, on_cancel) = use_latest_job(job, epoch, 12, |body| match body {
@@ -657,6 +653,7 @@ pub fn hallucinations_demo() -> Html {
                         "{} · {}×{} · each column: the input |x + t·r|, the reconstruction, and the change against the unperturbed reconstruction (mid-grey: none; white: brighter, black: darker; ±{:.2} full scale, the same for every picture).",
                         h.slice, h.side, h.side, h.change_scale
                     )}</p>
+                    <div class="small"><EngineBadge computed={h.computed.clone()} /></div>
                     { for h.rows.iter().map(|row| html! { <MethodRows row={row.clone()} gaussian={h.gaussian} /> }) }
                     if let Some((seed, reported)) = live {
                         <LiveSearch net={h.net.clone()} slice={h.slice.clone()} seed={seed} reported={reported} />

@@ -22,7 +22,8 @@ use crate::web::plot::{
     frame_with_legend, legend, x_axis_line, x_ticks, x_title, LegendItem, Swatch,
 };
 use crate::web::widgets::{
-    paint_pixels, paint_rect, pointer_at, JobRun, Notice, Progress, StateEdits,
+    engine_choice, paint_pixels, paint_rect, pointer_at, EngineBadge, JobRun, Notice, Progress,
+    StateEdits,
 };
 use std::rc::Rc;
 use yew::prelude::*;
@@ -472,6 +473,7 @@ fn kernel_figure(r: &KernelResult, current: bool) -> Html {
     html! {
         <div class={classes!("kernel-results", (!current).then_some("updating"))} data-testid="kernel-results"
             data-net={r.net.clone()} data-slice={r.slice.clone()} data-t={t.to_string()}>
+            <div class="small"><EngineBadge computed={r.computed.clone()} /></div>
             <div class="mri-row">
                 {figure("x", html! { <PictureCanvas picture={r.truth.clone()} label="the slice x" testid="truth" /> },
                     format!("{} (held out), 64²", r.slice))}
@@ -556,6 +558,7 @@ fn details_figure(r: &KernelResult, current: bool) -> Html {
     html! {
         <div class={classes!("kernel-results", (!current).then_some("updating"))} data-testid="details-results"
             data-net={r.net.clone()} data-slice={r.slice.clone()}>
+            <div class="small"><EngineBadge computed={r.computed.clone()} /></div>
             <div class="mri-row">
                 {figure("x′ = x + z", framed(&r.perturbed, region, "the slice with the detail", "perturbed"),
                     format!("{} (held out), 64²; the frame is the detail's region", r.slice))}
@@ -637,6 +640,7 @@ fn kernel_page(props: &PageProps) -> Html {
             slice: settings.slice.clone(),
             detail: z.to_vec(),
             t,
+            engine: engine_choice(),
         })
     });
     let (run, cancel) = use_latest_job(job, epoch, 6, finish);

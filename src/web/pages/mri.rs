@@ -14,7 +14,8 @@ use crate::mri::state::{MriState, MRI_NOISE, MRI_RATES};
 use crate::mri::wavelet::Wavelet;
 use crate::plot::{left_margin, Scale, BOTTOM};
 use crate::protocol::{
-    query_value, Body, EngineChoice, Job, MriImage, Panel, Picture, ReconstructJob, Reconstruction,
+    query_value, Body, Computed, EngineChoice, Job, MriImage, Panel, Picture, ReconstructJob,
+    Reconstruction,
 };
 use crate::web::app::{use_query_state, Route, WorkerEpoch};
 use crate::web::compute::Compute;
@@ -22,7 +23,7 @@ use crate::web::plot::{
     frame_with_legend, legend, x_axis_line, x_ticks, x_title, y_ticks, y_title, LegendItem, Swatch,
 };
 use crate::web::storage::{self, StoredFile, MRI_UPLOAD};
-use crate::web::widgets::{paint_pixels, Edit, JobRun, Notice, Progress, StateEdits};
+use crate::web::widgets::{paint_pixels, Edit, EngineBadge, JobRun, Notice, Progress, StateEdits};
 use std::rc::Rc;
 use yew::prelude::*;
 
@@ -784,18 +785,13 @@ pub fn mri_demo() -> Html {
                             "{} of {} frequencies sampled ({:.1}%), {} wavelet levels; FIRENET: {} layers in {:.0} ms in this browser.",
                             r.samples, r.side * r.side, r.rate * 100.0, r.wavelet_levels, r.layer_errors.len(), r.millis
                         )}
-                        {" "}
-                        <span class="engine-badge" data-testid="engine-badge"
-                            data-engine={if r.engine == "CPU" { "cpu" } else { "gpu" }}
-                            title="What computed FIRENET: add ?engine=cpu or ?engine=gpu to the address (before #) to choose">
-                            {format!("Computed on {} · {:.0} ms per reconstruction",
-                                if r.engine == "CPU" { "the CPU".to_string() } else { format!("the GPU ({})", r.engine) },
-                                r.millis)}
-                        </span>
                     </p>
-                    if let Some(notice) = &r.notice {
-                        <Notice kind="warning">{notice.clone()}</Notice>
-                    }
+                    <div class="small"><EngineBadge computed={Computed {
+                        engine: r.engine.clone(),
+                        millis: r.millis,
+                        per: "reconstruction".into(),
+                        notice: r.notice.clone(),
+                    }} /></div>
                     <div class="mri-grid">
                         <Figure title="truth x" picture={r.truth.clone()} testid="panel-truth" />
                         <Figure title="mask Ω" picture={r.mask.clone()} testid="panel-mask"

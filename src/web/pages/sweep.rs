@@ -20,7 +20,7 @@ use crate::web::plot::{
     anchor, frame_with_legend, legend, x_axis_line, x_ticks, x_title, y_ticks, y_title, LegendItem,
     Swatch,
 };
-use crate::web::widgets::{Notice, Progress};
+use crate::web::widgets::{engine_choice, EngineBadge, Notice, Progress};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -404,6 +404,7 @@ fn slice_view(props: &SliceProps) -> Html {
             nets: props.nets.clone(),
             rate: props.rate,
             slice: *slice,
+            engine: engine_choice(),
         };
         use_effect_with((job, epoch), move |(job, _)| {
             answer.set(None);
@@ -433,6 +434,8 @@ fn slice_view(props: &SliceProps) -> Html {
             html! { <Notice kind="error">{format!("The slice could not be reconstructed: {m}")}</Notice> }
         }
         Some(Ok(s)) => html! {
+            <>
+            <div class="small"><EngineBadge computed={s.computed.clone()} /></div>
             <div class="sweep-slice-grid" data-testid="slice-result" data-rate={s.job.rate.to_string()} data-slice={s.job.slice.to_string()}>
                 <figure class="halluc-cell">
                     <figcaption>{format!("x ({})", s.name)}</figcaption>
@@ -447,6 +450,7 @@ fn slice_view(props: &SliceProps) -> Html {
                     </figure>
                 }) }
             </div>
+            </>
         },
     };
     html! {
@@ -536,6 +540,7 @@ pub fn sweep_demo() -> Html {
             nets,
             rates: state.rates.clone(),
             slices,
+            engine: engine_choice(),
         }
     });
 
@@ -798,6 +803,9 @@ pub fn sweep_demo() -> Html {
                         data-compared={count.to_string()} data-millis={res.millis.to_string()}>
                         <h2>{"Computed in your browser"}</h2>
                         <p class="small" data-testid="live-timing">{timing}</p>
+                        if res.cached < res.job.rates.len() {
+                            <div class="small"><EngineBadge computed={res.computed.clone()} /></div>
+                        }
                         <p class="small" data-testid="live-compare">{compare}</p>
                         <SweepPlot report={lr.clone()} findings={lf.clone()} selected={sel}
                             on_select={select("live", res.job.nets.clone(), lr.rates.clone())} testid="live-plot"

@@ -3,6 +3,7 @@
 //! demo slice (or Gaussian noise of the same norms), one reconstruction at a time with a yield
 //! between them, so that a newer request supersedes an older one.
 
+use crate::engine::Engine;
 use crate::mri::brain::SliceId;
 use crate::mri::instability::Reconstructor;
 use crate::mri::learned::hallucination::{
@@ -12,13 +13,14 @@ use crate::mri::learned::hallucination::{
 use crate::mri::learned::warm_start::WarmStart;
 use crate::mri::operator::Sampling;
 use crate::protocol::{
-    Body, HallucinateJob, Hallucination, HallucinationColumn, HallucinationRow, Picture,
+    Body, EngineChoice, HallucinateJob, Hallucination, HallucinationColumn, HallucinationRow,
+    Picture,
 };
 use crate::web::data::{load_once, Shareable};
 use crate::web::fetch::fetch_bytes;
 use crate::web::now_ms;
-use crate::web::worker::engine;
 use crate::web::worker::mri::brain;
+use crate::web::worker::{engine, on_engine, Computing};
 use crate::{Error, Result};
 use rustfft::num_complex::Complex32;
 use std::cell::{Cell, RefCell};
@@ -32,13 +34,49 @@ const SOURCE_SIDE: usize = 128;
 /// Largest strength `t`.
 pub const MAX_STRENGTH: f64 = 1.5;
 
-/// A network with its card and measurements, on the worker's engine.
-pub struct LoadedNet {
-    pub card: NetCard,
+/// A network and its measurements `A` built on one engine.
+pub struct NetOn {
     pub net: Box<dyn Reconstructor>,
     pub a: Box<dyn Sampling>,
+}
+
+impl NetOn {
+    fn build(card: &NetCard, weights: &[u8], engine: &dyn Engine) -> Result<Self> {
+        let mask = card.mask.mask(card.side)?;
+        Ok(Self {
+            net: engine.cascade(&card.name, card.shape.into(), weights, &mask)?,
+            a: engine.sampling(mask)?,
+        })
+    }
+}
+
+/// A network with its card, built on the CPU and (once asked) on the GPU.
+pub struct LoadedNet {
+    pub card: NetCard,
     /// The safetensors weights (to rebuild the network with another mask).
     pub weights: Vec<u8>,
+    cpu: Rc<NetOn>,
+    gpu: RefCell<Option<Rc<NetOn>>>,
+}
+
+impl LoadedNet {
+    /// The network on the CPU.
+    pub fn cpu(&self) -> &NetOn {
+        &self.cpu
+    }
+
+    /// The network on the engine of `computing` (built on the GPU once).
+    pub fn on(&self, computing: &Computing) -> Result<Rc<NetOn>> {
+        if !computing.is_gpu() {
+            return Ok(Rc::clone(&self.cpu));
+        }
+        if let Some(on) = &*self.gpu.borrow() {
+            return Ok(Rc::clone(on));
+        }
+        let on = Rc::new(NetOn::build(&self.card, &self.weights, computing.engine())?);
+        *self.gpu.borrow_mut() = Some(Rc::clone(&on));
+        Ok(on)
+    }
 }
 
 thread_local! {
@@ -63,14 +101,12 @@ pub async fn loaded_net(name: &str) -> Result<Rc<LoadedNet>> {
         let card: NetCard = serde_json::from_slice(&json)
             .map_err(|e| Error::Data(format!("the model card of '{name}' is malformed: {e}")))?;
         let weights = fetch_bytes(&format!("./static/models/{name}.safetensors")).await?;
-        let mask = card.mask.mask(card.side)?;
-        let net = engine().cascade(&card.name, card.shape.into(), &weights, &mask)?;
-        let a = engine().sampling(mask)?;
+        let cpu = Rc::new(NetOn::build(&card, &weights, engine())?);
         Ok(LoadedNet {
             card,
-            net,
-            a,
             weights,
+            cpu,
+            gpu: RefCell::new(None),
         })
     })
     .await
@@ -130,24 +166,14 @@ pub async fn hallucinate(
             SOURCE_SIDE / 2
         )));
     }
-    let fire = FirenetSetting::new(engine(), side)?;
-    let b = fire.sampling(&loaded.a)?;
-    let firenet = fire.reconstructor(&b);
-    let warm = WarmStart::new(&loaded.net, &fire, &b);
+    let net_key = format!("{}/{}", job.net, job.slice);
     // Ψ, FIRENET, and Ψ → FIRENET: FIRENET's stage from Ψ's outputs (kept from the first row),
     // on the same inputs as Ψ (its perturbations, or the same Gaussian noise).
-    let net_key = format!("{}/{}", job.net, job.slice);
-    let methods: [(&str, String, Option<&dyn Reconstructor>, String); 3] = [
-        (
-            "net",
-            loaded.card.title.clone(),
-            Some(&loaded.net),
-            net_key.clone(),
-        ),
+    let methods: [(&str, String, String); 3] = [
+        ("net", loaded.card.title.clone(), net_key.clone()),
         (
             "firenet",
             "FIRENET (stable by design)".to_string(),
-            Some(&firenet),
             format!("firenet@{}/{}", job.net, job.slice),
         ),
         (
@@ -156,73 +182,23 @@ pub async fn hallucinate(
                 "{} followed by FIRENET (its output as FIRENET's initial guess)",
                 loaded.card.title
             ),
-            None,
             net_key,
         ),
     ];
-    let total = methods.len() * 4;
-    let mut done = 0;
-    let mut outcomes: Vec<(usize, Vec<Outcome>, f64)> = Vec::new();
-    let mut net_outputs: Vec<Vec<Complex32>> = Vec::new();
-    let mut net_millis = 0.0;
-    for (m, (method, _, psi, key)) in methods.iter().enumerate() {
-        let rs = shipped.get(key)?;
-        let (mut millis, mut passes) = (0.0, 0.0);
-        let mut row = Vec::with_capacity(rs.len() + 1);
-        let mut clean = Vec::new();
-        for j in 0..=rs.len() {
-            let r: Vec<f32> = if j == 0 {
-                vec![0.0f32; x.len()]
-            } else {
-                let scaled: Vec<f32> = rs[j - 1].iter().map(|v| v * job.strength as f32).collect();
-                if job.gaussian {
-                    gaussian_like(&scaled, 7 + j as u64)
-                } else {
-                    scaled
-                }
-            };
-            let perturbed: Vec<f32> = x.iter().zip(&r).map(|(p, q)| p + q).collect();
-            let y = loaded.a.measure(&perturbed);
-            let start = now_ms();
-            let out = match psi {
-                Some(psi) => psi.reconstruct(&y)?,
-                None => {
-                    let given = net_outputs.get(j).ok_or_else(|| {
-                        Error::Data("Ψ's outputs are missing for its FIRENET stage".into())
-                    })?;
-                    warm.refine(&y, given)?
-                }
-            };
-            millis += now_ms() - start;
-            passes += 1.0;
-            if j == 0 {
-                row.push(unperturbed(&x, &out, side)?);
-                clean = out.clone();
-            } else {
-                row.push(outcome_of_output(&x, &clean, &r, &out, side)?);
-            }
-            if *method == "net" {
-                net_outputs.push(out);
-            }
-            done += 1;
-            progress(Body::Progress { done, total });
-            gloo::timers::future::TimeoutFuture::new(0).await;
-            if cancelled() || LATEST.with(|l| l.get()) != id {
-                return Err(Error::Cancelled);
-            }
-        }
-        let per_pass = millis / passes;
-        if *method == "net" {
-            net_millis = per_pass;
-        }
-        // Ψ → FIRENET costs Ψ's pass and its FIRENET stage.
-        let per_pass = if psi.is_none() {
-            per_pass + net_millis
-        } else {
-            per_pass
-        };
-        outcomes.push((m, row, per_pass));
-    }
+    let stop = || cancelled() || LATEST.with(|l| l.get()) != id;
+    let figure = Figure {
+        loaded: &loaded,
+        shipped: &shipped,
+        x: &x,
+        job: &job,
+        keys: methods.each_ref().map(|(_, _, key)| key.as_str()),
+        stop: &stop,
+        progress,
+    };
+    let (outcomes, computed) =
+        on_engine(job.engine, false, |c| async move { figure.rows(&c).await }).await?;
+    let net_millis = outcomes.first().map_or(0.0, |(_, _, ms)| *ms);
+    let computed = computed.timed(net_millis, "pass of the network");
     let scale = outcomes
         .iter()
         .flat_map(|(_, row, _)| row.iter().flat_map(|o| o.change.iter()))
@@ -246,7 +222,102 @@ pub async fn hallucinate(
         truth: Picture::from_unit(&x, side),
         change_scale: scale,
         rows,
+        computed,
     })))
+}
+
+/// What one run of the figure reads.
+#[derive(Clone, Copy)]
+struct Figure<'f> {
+    loaded: &'f LoadedNet,
+    shipped: &'f Perturbations,
+    x: &'f [f32],
+    job: &'f HallucinateJob,
+    /// The shipped perturbations' key of each method: Ψ, FIRENET, Ψ → FIRENET.
+    keys: [&'f str; 3],
+    /// Whether to stop (cancelled, or a newer figure asked for).
+    stop: &'f dyn Fn() -> bool,
+    progress: &'f dyn Fn(Body),
+}
+
+impl Figure<'_> {
+    /// Each method's row (its index, the outcomes for `j = 0…3` and its time per pass) on the
+    /// engine of `c`, yielding between reconstructions.
+    async fn rows(&self, c: &Computing) -> Result<Vec<(usize, Vec<Outcome>, f64)>> {
+        let (job, x) = (self.job, self.x);
+        let side = self.loaded.card.side;
+        let on = self.loaded.on(c)?;
+        let fire = FirenetSetting::new(c.engine(), side)?;
+        let b = fire.sampling(&on.a)?;
+        let firenet = fire.reconstructor(&b);
+        let warm = WarmStart::new(&on.net, &fire, &b);
+        let psis: [Option<&dyn Reconstructor>; 3] = [Some(&on.net), Some(&firenet), None];
+        let total = psis.len() * 4;
+        let mut done = 0;
+        let mut outcomes: Vec<(usize, Vec<Outcome>, f64)> = Vec::new();
+        let mut net_outputs: Vec<Vec<Complex32>> = Vec::new();
+        let mut net_millis = 0.0;
+        for (m, (psi, key)) in psis.iter().zip(self.keys).enumerate() {
+            let rs = self.shipped.get(key)?;
+            let (mut millis, mut passes) = (0.0, 0.0);
+            let mut row = Vec::with_capacity(rs.len() + 1);
+            let mut clean = Vec::new();
+            for j in 0..=rs.len() {
+                let r: Vec<f32> = if j == 0 {
+                    vec![0.0f32; x.len()]
+                } else {
+                    let scaled: Vec<f32> =
+                        rs[j - 1].iter().map(|v| v * job.strength as f32).collect();
+                    if job.gaussian {
+                        gaussian_like(&scaled, 7 + j as u64)
+                    } else {
+                        scaled
+                    }
+                };
+                let perturbed: Vec<f32> = x.iter().zip(&r).map(|(p, q)| p + q).collect();
+                let y = on.a.measure(&perturbed);
+                let start = now_ms();
+                let out = match psi {
+                    Some(psi) => psi.reconstruct_async(&y).await?,
+                    None => {
+                        let given = net_outputs.get(j).ok_or_else(|| {
+                            Error::Data("Ψ's outputs are missing for its FIRENET stage".into())
+                        })?;
+                        warm.refine_async(&y, given).await?
+                    }
+                };
+                millis += now_ms() - start;
+                passes += 1.0;
+                if j == 0 {
+                    row.push(unperturbed(x, &out, side)?);
+                    clean = out.clone();
+                } else {
+                    row.push(outcome_of_output(x, &clean, &r, &out, side)?);
+                }
+                if m == 0 {
+                    net_outputs.push(out);
+                }
+                done += 1;
+                (self.progress)(Body::Progress { done, total });
+                gloo::timers::future::TimeoutFuture::new(0).await;
+                if (self.stop)() {
+                    return Err(Error::Cancelled);
+                }
+            }
+            let per_pass = millis / passes;
+            if m == 0 {
+                net_millis = per_pass;
+            }
+            // Ψ → FIRENET costs Ψ's pass and its FIRENET stage.
+            let per_pass = if psi.is_none() {
+                per_pass + net_millis
+            } else {
+                per_pass
+            };
+            outcomes.push((m, row, per_pass));
+        }
+        Ok(outcomes)
+    }
 }
 
 /// Largest number of iterations of a live search.
@@ -256,12 +327,11 @@ pub const MAX_SEARCH_ITERATIONS: usize = 50;
 /// for FIRENET, yielding (and stopping when cancelled or superseded) between iterations.
 pub async fn search(
     id: u64,
-    job: (String, String, f64, usize, u64),
+    job: (String, String, f64, usize, u64, EngineChoice),
     cancelled: &dyn Fn() -> bool,
     progress: &dyn Fn(Body),
 ) -> Result<Body> {
-    use crate::mri::instability::{FixedNormSearch, InstabilityTest};
-    let (net, slice_name, rel_r, iterations, seed) = job;
+    let (net, slice_name, rel_r, iterations, seed, engine_choice) = job;
     LATEST.with(|l| l.set(id));
     if !(rel_r.is_finite() && rel_r > 0.0 && rel_r <= 0.2) {
         return Err(Error::Input(format!(
@@ -277,33 +347,28 @@ pub async fn search(
     let loaded = loaded_net(&net).await?;
     let brain = brain(SOURCE_SIDE).await?;
     let x = halve(&brain.image(slice)?, SOURCE_SIDE)?;
-    let fire = FirenetSetting::new(engine(), loaded.card.side)?;
-    let b = fire.sampling(&loaded.a)?;
-    let firenet = fire.reconstructor(&b);
-    let methods: [&dyn Reconstructor; 2] = [&loaded.net, &firenet];
-    let mut kappas = [0.0; 2];
-    let mut times = [Vec::new(), Vec::new()];
-    for (m, psi) in methods.into_iter().enumerate() {
-        let test = InstabilityTest::new(&loaded.a, psi, &x)?;
-        let mut search = FixedNormSearch::new(&test, rel_r, seed)?;
-        for k in 0..iterations {
-            let start = now_ms();
-            let more = search.step()?;
-            times[m].push(now_ms() - start);
-            progress(Body::Progress {
-                done: m * iterations + k + 1,
-                total: 2 * iterations,
-            });
-            gloo::timers::future::TimeoutFuture::new(0).await;
-            if cancelled() || LATEST.with(|l| l.get()) != id {
-                return Err(Error::Cancelled);
-            }
-            if !more {
-                break;
-            }
-        }
-        kappas[m] = search.best.kappa;
-    }
+    let stop = || cancelled() || LATEST.with(|l| l.get()) != id;
+    let search = Search {
+        loaded: &loaded,
+        x: &x,
+        rel_r,
+        iterations,
+        seed,
+        stop: &stop,
+        progress,
+    };
+    let ((kappas, times), computed) =
+        on_engine(
+            engine_choice,
+            false,
+            |c| async move { search.run(&c).await },
+        )
+        .await?;
+    let all: Vec<f64> = times.iter().flatten().copied().collect();
+    let computed = computed.timed(
+        all.iter().sum::<f64>() / all.len().max(1) as f64,
+        "search iteration",
+    );
     let [iteration_ms_net, iteration_ms_firenet] = times;
     Ok(Body::InstabilitySearched {
         net,
@@ -313,5 +378,56 @@ pub async fn search(
         kappa_firenet: kappas[1],
         iteration_ms_net,
         iteration_ms_firenet,
+        computed,
     })
+}
+
+/// What one run of the live search reads.
+#[derive(Clone, Copy)]
+struct Search<'f> {
+    loaded: &'f LoadedNet,
+    x: &'f [f32],
+    rel_r: f64,
+    iterations: usize,
+    seed: u64,
+    stop: &'f dyn Fn() -> bool,
+    progress: &'f dyn Fn(Body),
+}
+
+impl Search<'_> {
+    /// The worst κ of the network and of FIRENET, and the time of each iteration, on the
+    /// engine of `c`, yielding between iterations.
+    async fn run(&self, c: &Computing) -> Result<([f64; 2], [Vec<f64>; 2])> {
+        use crate::mri::instability::{FixedNormSearch, InstabilityTest};
+        let iterations = self.iterations;
+        let on = self.loaded.on(c)?;
+        let fire = FirenetSetting::new(c.engine(), self.loaded.card.side)?;
+        let b = fire.sampling(&on.a)?;
+        let firenet = fire.reconstructor(&b);
+        let methods: [&dyn Reconstructor; 2] = [&on.net, &firenet];
+        let mut kappas = [0.0; 2];
+        let mut times = [Vec::new(), Vec::new()];
+        for (m, psi) in methods.into_iter().enumerate() {
+            let test = InstabilityTest::new_async(&on.a, psi, self.x).await?;
+            let mut search = FixedNormSearch::new_async(&test, self.rel_r, self.seed).await?;
+            for k in 0..iterations {
+                let start = now_ms();
+                let more = search.step_async().await?;
+                times[m].push(now_ms() - start);
+                (self.progress)(Body::Progress {
+                    done: m * iterations + k + 1,
+                    total: 2 * iterations,
+                });
+                gloo::timers::future::TimeoutFuture::new(0).await;
+                if (self.stop)() {
+                    return Err(Error::Cancelled);
+                }
+                if !more {
+                    break;
+                }
+            }
+            kappas[m] = search.best.kappa;
+        }
+        Ok((kappas, times))
+    }
 }

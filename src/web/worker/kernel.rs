@@ -12,9 +12,9 @@ use crate::mri::learned::hallucination::{halve, FirenetSetting};
 use crate::mri::learned::warm_start::WarmStart;
 use crate::protocol::{Body, KernelJob, KernelMethod, KernelResult, Picture};
 use crate::web::now_ms;
-use crate::web::worker::engine;
-use crate::web::worker::hallucinations::loaded_net;
+use crate::web::worker::hallucinations::{loaded_net, LoadedNet};
 use crate::web::worker::mri::brain;
+use crate::web::worker::{on_engine, Computing};
 use crate::{Error, Result};
 use std::cell::Cell;
 
@@ -53,73 +53,90 @@ pub async fn kernel(
             job.detail.len()
         )));
     }
-    let experiment = Experiment::new(&loaded.a, &x, &job.detail, job.t)?;
-    let fire = FirenetSetting::new(engine(), side)?;
-    let b = fire.sampling(&loaded.a)?;
-    let firenet = fire.reconstructor(&b);
-    let zero_filling = ZeroFilling(&loaded.a);
-    let methods: [(&str, String, &dyn Reconstructor); 3] = [
-        (
-            "zero-filling",
-            "Zero-filling A*y".to_string(),
-            &zero_filling,
-        ),
-        (
-            "firenet",
-            "FIRENET (stable by design)".to_string(),
-            &firenet,
-        ),
-        ("net", loaded.card.title.clone(), &loaded.net),
+    let a = &loaded.cpu().a;
+    let experiment = Experiment::new(a, &x, &job.detail, job.t)?;
+    let stop = || cancelled() || LATEST.with(|l| l.get()) != id;
+    let run = Run {
+        loaded: &loaded,
+        experiment: &experiment,
+        stop: &stop,
+        progress,
+    };
+    let (measured, computed) =
+        on_engine(job.engine, false, |c| async move { run.measure(&c).await }).await?;
+    let mean = measured.iter().map(|(_, ms)| ms).sum::<f64>() / measured.len().max(1) as f64;
+    let computed = computed.timed(mean, "reconstruction");
+    let names = [
+        ("zero-filling", "Zero-filling A*y".to_string()),
+        ("firenet", "FIRENET (stable by design)".to_string()),
+        ("net", loaded.card.title.clone()),
+        ("net+firenet", format!("{} → FIRENET", job.net)),
     ];
-    let warm = WarmStart::new(&loaded.net, &fire, &b);
-    // The last method refines the network's outputs: Ψ → FIRENET with the same data.
-    let total = 2 * (methods.len() + 1);
-    let mut measured: Vec<(Measured, f64)> = Vec::with_capacity(methods.len() + 1);
-    let ys = [&experiment.y, &experiment.y_prime];
-    let mut net_outputs: Vec<(Vec<rustfft::num_complex::Complex32>, f64)> = Vec::new();
-    for m in 0..=methods.len() {
-        let mut outputs = Vec::with_capacity(2);
-        let mut millis = 0.0;
-        for (k, y) in ys.into_iter().enumerate() {
-            let start = now_ms();
-            outputs.push(match methods.get(m) {
-                Some((_, _, psi)) => psi.reconstruct(y)?,
-                None => warm.refine(y, &net_outputs[k].0)?,
-            });
-            let spent = now_ms() - start;
-            millis += match methods.get(m) {
-                Some(_) => spent,
-                // The warm start's time includes the network's.
-                None => spent + net_outputs[k].1,
-            };
-            if m + 1 == methods.len() {
-                net_outputs.push((outputs[k].clone(), spent));
+    let mut result = result(&job, &experiment, a, &names, measured);
+    result.computed = computed;
+    Ok(Body::Kernel(Box::new(result)))
+}
+
+/// What one run of the experiment reads.
+#[derive(Clone, Copy)]
+struct Run<'r> {
+    loaded: &'r LoadedNet,
+    experiment: &'r Experiment,
+    /// Whether to stop (cancelled, or a newer request came).
+    stop: &'r dyn Fn() -> bool,
+    progress: &'r dyn Fn(Body),
+}
+
+impl Run<'_> {
+    /// Zero-filling, FIRENET, the network and the network → FIRENET on `Ax` and `Ax′` on the
+    /// engine of `c`, with each method's mean time per reconstruction.
+    async fn measure(&self, c: &Computing) -> Result<Vec<(Measured, f64)>> {
+        let experiment = self.experiment;
+        let on = self.loaded.on(c)?;
+        let fire = FirenetSetting::new(c.engine(), experiment.side)?;
+        let b = fire.sampling(&on.a)?;
+        let firenet = fire.reconstructor(&b);
+        let zero_filling = ZeroFilling(&on.a);
+        let methods: [&dyn Reconstructor; 3] = [&zero_filling, &firenet, &on.net];
+        let warm = WarmStart::new(&on.net, &fire, &b);
+        // The last method refines the network's outputs: Ψ → FIRENET with the same data.
+        let total = 2 * (methods.len() + 1);
+        let mut measured: Vec<(Measured, f64)> = Vec::with_capacity(methods.len() + 1);
+        let ys = [&experiment.y, &experiment.y_prime];
+        let mut net_outputs: Vec<(Vec<rustfft::num_complex::Complex32>, f64)> = Vec::new();
+        for m in 0..=methods.len() {
+            let mut outputs = Vec::with_capacity(2);
+            let mut millis = 0.0;
+            for (k, y) in ys.into_iter().enumerate() {
+                let start = now_ms();
+                outputs.push(match methods.get(m) {
+                    Some(psi) => psi.reconstruct_async(y).await?,
+                    None => warm.refine_async(y, &net_outputs[k].0).await?,
+                });
+                let spent = now_ms() - start;
+                millis += match methods.get(m) {
+                    Some(_) => spent,
+                    // The warm start's time includes the network's.
+                    None => spent + net_outputs[k].1,
+                };
+                if m + 1 == methods.len() {
+                    net_outputs.push((outputs[k].clone(), spent));
+                }
+                (self.progress)(Body::Progress {
+                    done: 2 * m + k + 1,
+                    total,
+                });
+                gloo::timers::future::TimeoutFuture::new(0).await;
+                if (self.stop)() {
+                    return Err(Error::Cancelled);
+                }
             }
-            progress(Body::Progress {
-                done: 2 * m + k + 1,
-                total,
-            });
-            gloo::timers::future::TimeoutFuture::new(0).await;
-            if cancelled() || LATEST.with(|l| l.get()) != id {
-                return Err(Error::Cancelled);
-            }
+            let out_prime = outputs.pop().unwrap_or_default();
+            let out = outputs.pop().unwrap_or_default();
+            measured.push((experiment.measured(out, out_prime)?, millis / 2.0));
         }
-        let out_prime = outputs.pop().unwrap_or_default();
-        let out = outputs.pop().unwrap_or_default();
-        measured.push((experiment.measured(out, out_prime)?, millis / 2.0));
+        Ok(measured)
     }
-    let mut names: Vec<(&str, String)> = methods
-        .iter()
-        .map(|(key, title, _)| (*key, title.clone()))
-        .collect();
-    names.push(("net+firenet", format!("{} → FIRENET", job.net)));
-    Ok(Body::Kernel(Box::new(result(
-        &job,
-        &experiment,
-        &loaded.a,
-        &names,
-        measured,
-    ))))
 }
 
 /// The pictures and numbers of the figure.
@@ -211,5 +228,6 @@ fn result(
         error_scale: error_scale as f64,
         rate: a.mask().rate(),
         methods,
+        computed: Default::default(),
     }
 }

@@ -9,7 +9,10 @@
 //! - [`sweep`]: the live sampling sweep;
 //! - [`universal`]: the universal search and the transfer table;
 //!
-//! The MRI jobs compute through the worker's one [`engine`] ([`crate::engine`]).
+//! The MRI jobs compute through an [`Engine`] ([`crate::engine`]): [`on_engine`] runs a job on
+//! the GPU where the page's `?engine=` and the browser allow it ([`placement`]), through the
+//! engine's asynchronous faces, and again on the CPU if the GPU fails; [`engine`] is the CPU
+//! engine for what stays on the CPU.
 
 pub mod hallucinations;
 pub mod kernel;
@@ -21,14 +24,97 @@ pub mod universal;
 
 use crate::engine::gpu::GpuEngine;
 use crate::engine::{CpuEngine, Engine};
-use crate::protocol::EngineChoice;
+use crate::protocol::{Computed, EngineChoice};
+use crate::{Error, Result};
 use std::cell::RefCell;
+use std::future::Future;
 use std::rc::Rc;
 
-/// The engine the worker's MRI jobs compute with through the synchronous seam: the CPU engine
-/// (the MRI page's FIRENET runs on the GPU where [`placement`] says so; see [`crate::engine`]).
+/// The CPU engine, for what the worker computes on the CPU whatever the page asks (the
+/// catalogue's and the layer view's wavelet transforms, the classification half).
 pub fn engine() -> &'static dyn Engine {
     &CpuEngine
+}
+
+/// The engine one run of a job computes on ([`on_engine`]).
+#[derive(Clone)]
+pub struct Computing {
+    gpu: Option<Rc<GpuEngine>>,
+    lose: bool,
+}
+
+impl Computing {
+    /// The engine.
+    pub fn engine(&self) -> &dyn Engine {
+        match &self.gpu {
+            Some(gpu) => &**gpu,
+            None => &CpuEngine,
+        }
+    }
+
+    /// Whether this run is on the GPU.
+    pub fn is_gpu(&self) -> bool {
+        self.gpu.is_some()
+    }
+
+    /// The engine's name for the page's badge: the adapter's, or `CPU`.
+    pub fn name(&self) -> String {
+        match &self.gpu {
+            Some(gpu) => gpu.adapter().to_string(),
+            None => "CPU".into(),
+        }
+    }
+
+    /// The fallback's test aid (`?lose-gpu=1`): destroys the GPU device after the run's first
+    /// chunk of work, when the job asked for it.
+    pub fn maybe_lose(&self) {
+        if let (Some(gpu), true) = (&self.gpu, self.lose) {
+            gpu.context().lose();
+        }
+    }
+}
+
+/// Runs `job` on the engine [`placement`] picks for `choice`: on the GPU, and if the GPU fails
+/// there (a lost device, an out-of-memory or validation error: [`Error::Gpu`]) the worker marks
+/// it lost and runs the job again on the CPU, never losing it. Returns the result and what
+/// computed it (`millis` left 0 for the caller to fill in), with a notice when the GPU was asked
+/// for and not used. `lose` is the fallback's test aid ([`Computing::maybe_lose`]).
+pub async fn on_engine<T, Fut>(
+    choice: EngineChoice,
+    lose: bool,
+    job: impl Fn(Computing) -> Fut,
+) -> Result<(T, Computed)>
+where
+    Fut: Future<Output = Result<T>>,
+{
+    let cpu = Computing {
+        gpu: None,
+        lose: false,
+    };
+    let (gpu, notice) = match placement(choice).await {
+        Placement::Gpu(gpu) => (gpu, None),
+        Placement::Cpu(notice) => {
+            let value = job(cpu).await?;
+            return Ok((value, Computed::new("CPU", notice)));
+        }
+    };
+    let on_gpu = Computing {
+        gpu: Some(gpu),
+        lose,
+    };
+    let name = on_gpu.name();
+    match job(on_gpu).await {
+        Ok(value) => Ok((value, Computed::new(&name, notice))),
+        Err(Error::Gpu(why)) => {
+            gpu_failed(why.clone());
+            let value = job(cpu).await?;
+            let notice = format!(
+                "The GPU failed ({why}): from now on the CPU computes; this was computed again on it."
+            );
+            Ok((value, Computed::new("CPU", Some(notice))))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// The worker's GPU, asked for once (the first job that may use it).

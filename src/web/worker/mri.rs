@@ -2,10 +2,6 @@
 //! yield between blocks so that a newer request supersedes an older one), a FIRENET layer of the
 //! last run on request, uploads, and the catalogue of held-out brain slices.
 
-use crate::engine::gpu::firenet::GpuFirenetRun;
-use crate::engine::gpu::sampling::GpuSampling;
-use crate::engine::gpu::wavelet::{GpuWavelet2, GpuWaveletSampling};
-use crate::engine::gpu::GpuEngine;
 use crate::engine::FirenetInput;
 use crate::mri::brain::{BrainSlices, Orientation};
 use crate::mri::firenet::Firenet;
@@ -13,11 +9,13 @@ use crate::mri::phantom::{random_ellipses, shepp_logan};
 use crate::mri::reconstruction::{Experiment, Setup, SIDES};
 use crate::mri::upload::prepare_upload;
 use crate::mri::wavelet::Wavelet;
+use crate::protocol::EngineChoice;
 use crate::protocol::{Body, MriImage, Panel, Picture, ReconstructJob, Reconstruction};
 use crate::web::data::{load_once, Shareable};
 use crate::web::fetch::fetch_bytes;
 use crate::web::now_ms;
-use crate::web::worker::{engine, gpu_failed, placement, Placement};
+use crate::web::worker::hallucinations::loaded_net;
+use crate::web::worker::{engine, on_engine, placement, Computing, Placement};
 use crate::{Error, Result};
 use rustfft::num_complex::Complex32;
 use std::cell::{Cell, RefCell};
@@ -149,33 +147,11 @@ pub async fn reconstruct(
         cancelled,
         progress,
     };
-    let (run, engine_name, notice) = match placement(job.engine).await {
-        Placement::Cpu(notice) => (
-            firenet_on_cpu(&experiment, &firenet, &watch).await?,
-            "CPU".to_string(),
-            notice,
-        ),
-        Placement::Gpu(gpu) => {
-            match firenet_on_gpu(&gpu, &experiment, &firenet, &watch, job.lose_gpu).await {
-                Ok(run) => (run, gpu.adapter().to_string(), None),
-                Err(Error::Cancelled) => return Err(Error::Cancelled),
-                // A lost device, an out-of-memory or validation error: the CPU from now on,
-                // and this run again on it.
-                Err(e) => {
-                    let why = e.to_string();
-                    gpu_failed(why.clone());
-                    let notice = format!(
-                        "The GPU failed ({why}): from now on the CPU computes; this reconstruction was run again on it."
-                    );
-                    (
-                        firenet_on_cpu(&experiment, &firenet, &watch).await?,
-                        "CPU".to_string(),
-                        Some(notice),
-                    )
-                }
-            }
-        }
-    };
+    let (run, computed) = on_engine(job.engine, job.lose_gpu, |c| {
+        let (experiment, firenet, watch) = (&experiment, &firenet, &watch);
+        async move { firenet_on(&c, experiment, firenet, watch).await }
+    })
+    .await?;
     let FirenetRun {
         psi,
         layers,
@@ -198,8 +174,8 @@ pub async fn reconstruct(
         layer_errors: errors,
         layers_per_block: job.layers_per_block,
         millis,
-        engine: engine_name,
-        notice,
+        engine: computed.engine,
+        notice: computed.notice,
     };
     LAST_RUN.with(|r| {
         *r.borrow_mut() = Some(StoredRun {
@@ -265,15 +241,20 @@ impl FirenetRun {
     }
 }
 
-/// FIRENET on the experiment's (CPU) engine, block by block.
-async fn firenet_on_cpu(
+/// FIRENET on the engine of `c`, block by block, with the experiment's measurements, weights
+/// and wavelet (on the GPU every layer runs there and the layers' estimates are read back after
+/// each block). With the fallback's test aid the GPU device is destroyed after the first block.
+async fn firenet_on(
+    c: &Computing,
     experiment: &Experiment<'_>,
     firenet: &Firenet,
     watch: &Watch<'_>,
 ) -> Result<FirenetRun> {
+    let engine = c.engine();
     let truth = experiment.truth_coefficients();
     let truth_norm = crate::mri::operator::norm(&truth).max(f64::MIN_POSITIVE);
-    let b = experiment.sparse_sampling()?;
+    let a = engine.sampling(experiment.sampling().mask().clone())?;
+    let b = engine.wavelet_sampling(&*a, experiment.wavelet())?;
     let input = FirenetInput {
         firenet,
         op: &*b,
@@ -282,62 +263,63 @@ async fn firenet_on_cpu(
         initial: None,
     };
     let mut out = FirenetRun::new(firenet.layers());
-    let mut run = experiment.engine().firenet_start(input, None)?;
-    loop {
-        let start = now_ms();
-        let more = run.next_block(&mut |_, estimate| {
-            out.keep(estimate, &truth, truth_norm);
-            true
-        })?;
-        out.millis += now_ms() - start;
-        watch.block_done(run.blocks_done(), more).await?;
-        if !more {
-            break;
-        }
-    }
-    out.psi = run.finish();
-    Ok(out)
-}
-
-/// FIRENET on the GPU, block by block: the same measurements, weights and wavelet as the
-/// experiment's, every layer on the GPU, the layers' estimates read back after each block. With
-/// `lose`, the device is destroyed after the first block (the fallback's test aid).
-async fn firenet_on_gpu(
-    gpu: &GpuEngine,
-    experiment: &Experiment<'_>,
-    firenet: &Firenet,
-    watch: &Watch<'_>,
-    lose: bool,
-) -> Result<FirenetRun> {
-    let ctx = gpu.context();
-    let truth = experiment.truth_coefficients();
-    let truth_norm = crate::mri::operator::norm(&truth).max(f64::MIN_POSITIVE);
-    let a = Rc::new(GpuSampling::new(ctx, experiment.sampling().mask().clone())?);
-    let b = GpuWaveletSampling::new(a, GpuWavelet2::new(ctx, experiment.wavelet())?)?;
-    let y = experiment.measurements();
-    let epsilon0 = crate::mri::operator::norm(y) as f32;
-    let mut run = GpuFirenetRun::start(ctx, &b, firenet, y, experiment.weights(), None, epsilon0)?;
-    let mut out = FirenetRun::new(firenet.layers());
+    let mut run = engine.firenet_start(input, None)?;
     loop {
         let start = now_ms();
         let more = run
-            .next_block(Some(&mut |_, estimate: &[Complex32]| {
+            .next_block_async(Some(&mut |_, estimate: &[Complex32]| {
                 out.keep(estimate, &truth, truth_norm);
                 true
             }))
             .await?;
         out.millis += now_ms() - start;
-        if lose && run.blocks_done() == 1 {
-            ctx.lose();
+        if run.blocks_done() == 1 {
+            c.maybe_lose();
         }
         watch.block_done(run.blocks_done(), more).await?;
         if !more {
             break;
         }
     }
-    // ψ_n is the last layer's estimate, already read back.
-    out.psi = out.layers.last().cloned().unwrap_or_default();
+    run.settle().await?;
+    out.psi = run.finish();
     Ok(out)
+}
+
+/// The engine benchmark ([`crate::engine::bench`]) in this browser, on its WebGPU adapter,
+/// with a progress report after each case.
+pub async fn bench_engine(repeats: usize, progress: &dyn Fn(Body)) -> Result<Body> {
+    if !(3..=50).contains(&repeats) {
+        return Err(Error::Input(format!(
+            "the engine benchmark repeats each case 3 to 50 times, not {repeats}"
+        )));
+    }
+    let gpu = match placement(EngineChoice::Gpu).await {
+        Placement::Gpu(gpu) => gpu,
+        Placement::Cpu(why) => {
+            return Err(Error::Input(why.unwrap_or_else(|| {
+                "the engine benchmark needs a WebGPU adapter".into()
+            })))
+        }
+    };
+    let net = loaded_net("cascade-12").await?;
+    let mut done = 0;
+    let report = crate::engine::bench::run(
+        engine(),
+        &*gpu,
+        gpu.adapter(),
+        "browser",
+        &net.card,
+        &net.weights,
+        repeats,
+        &now_ms,
+        &mut |_| {
+            done += 1;
+            progress(Body::Progress { done, total: 6 });
+        },
+    )
+    .await?;
+    Ok(Body::EngineBench(Box::new(report)))
 }
 
 /// FIRENET's estimate after `layer` layers of the last run.

@@ -135,9 +135,10 @@ pub async fn execute(id: u64, job: Job, progress: &dyn Fn(Body)) -> Body {
             rel_r,
             iterations,
             seed,
+            engine,
         } => {
             let cancelled = || CANCELLED.with(|c| c.borrow().contains(&id));
-            let job = (net, slice, rel_r, iterations, seed);
+            let job = (net, slice, rel_r, iterations, seed, engine);
             hallucinations::search(id, job, &cancelled, progress).await
         }
         Job::Universal(job) => {
@@ -169,6 +170,7 @@ pub async fn execute(id: u64, job: Job, progress: &dyn Fn(Body)) -> Body {
             crate::web::worker::sweep::sweep(job, &cancelled, progress).await
         }
         Job::SweepSlice(job) => crate::web::worker::sweep::slice(job).await,
+        Job::BenchEngine { repeats } => mri::bench_engine(repeats, progress).await,
         Job::Cancel { .. } => Err(Error::Input("a cancel request is not a job".into())),
     };
     match result {

@@ -14,9 +14,9 @@ use crate::protocol::{
 };
 use crate::web::data::{load_once, Shareable};
 use crate::web::now_ms;
-use crate::web::worker::engine;
 use crate::web::worker::hallucinations::{loaded_net, LoadedNet};
 use crate::web::worker::mri::brain;
+use crate::web::worker::{on_engine, Computing};
 use crate::{Error, Result};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -94,43 +94,28 @@ pub async fn sweep(
     let chosen = spread(held.images.len(), job.slices)?;
     let test: Vec<&[f32]> = chosen.iter().map(|&i| &held.images[i][..]).collect();
     let n = test.len();
-    let total = job.rates.len() * n;
     let start = now_ms();
-    let mut points: Vec<Option<RatePoint>> = job
+    let cached = job
+        .rates
+        .iter()
+        .filter(|&&r| POINTS.with(|p| p.borrow().contains_key(&point_key(&job.nets, n, r))))
+        .count();
+    let run = Missing {
+        job: &job,
+        sources: &sources,
+        test: &test,
+        cancelled,
+        progress,
+    };
+    let ((rate_millis, steps), computed) =
+        on_engine(job.engine, false, |c| async move { run.compute(&c).await }).await?;
+    let computing: f64 = rate_millis.iter().sum();
+    let computed = computed.timed(computing / steps.max(1) as f64, "slice at one rate");
+    let points: Vec<Option<RatePoint>> = job
         .rates
         .iter()
         .map(|&r| POINTS.with(|p| p.borrow().get(&point_key(&job.nets, n, r)).cloned()))
         .collect();
-    let missing: Vec<usize> = (0..points.len()).filter(|&k| points[k].is_none()).collect();
-    let cached = points.len() - missing.len();
-    let mut rate_millis = vec![0.0; points.len()];
-    if !missing.is_empty() {
-        let rates: Vec<f64> = missing.iter().map(|&k| job.rates[k]).collect();
-        let mut sweep = Sweep::new(engine(), &sources, test, &rates, SIDE)?;
-        let mut since = now_ms();
-        while !sweep.is_done() {
-            let (m, j) = sweep.position();
-            let k = missing[m];
-            let finished = sweep.step()?;
-            progress(Body::Progress {
-                done: k * n + j + 1,
-                total,
-            });
-            if let Some(p) = finished {
-                rate_millis[k] = now_ms() - since;
-                since = now_ms();
-                POINTS.with(|c| {
-                    c.borrow_mut()
-                        .insert(point_key(&job.nets, n, p.rate), p.clone())
-                });
-                points[k] = Some(p);
-            }
-            gloo::timers::future::TimeoutFuture::new(0).await;
-            if cancelled() {
-                return Err(Error::Cancelled);
-            }
-        }
-    }
     let points: Vec<RatePoint> = points
         .into_iter()
         .collect::<Option<_>>()
@@ -152,7 +137,64 @@ pub async fn sweep(
         millis: now_ms() - start,
         rate_millis,
         cached,
+        computed,
     })))
+}
+
+/// The rates of a sweep the worker has not computed yet.
+#[derive(Clone, Copy)]
+struct Missing<'m> {
+    job: &'m SweepJob,
+    sources: &'m [SweepSource<'m>],
+    test: &'m [&'m [f32]],
+    cancelled: &'m dyn Fn() -> bool,
+    progress: &'m dyn Fn(Body),
+}
+
+impl Missing<'_> {
+    /// Computes the rates not in the cache on the engine of `c`, slice by slice, caching each
+    /// finished rate; returns the time of each rate of the job (0 for a cached one) and the
+    /// number of (slice, rate) reconstructions computed.
+    async fn compute(&self, c: &Computing) -> Result<(Vec<f64>, usize)> {
+        let (job, n) = (self.job, self.test.len());
+        let total = job.rates.len() * n;
+        let missing: Vec<usize> = (0..job.rates.len())
+            .filter(|&k| {
+                POINTS.with(|p| {
+                    !p.borrow()
+                        .contains_key(&point_key(&job.nets, n, job.rates[k]))
+                })
+            })
+            .collect();
+        let mut rate_millis = vec![0.0; job.rates.len()];
+        if missing.is_empty() {
+            return Ok((rate_millis, 0));
+        }
+        let rates: Vec<f64> = missing.iter().map(|&k| job.rates[k]).collect();
+        let mut sweep = Sweep::new(c.engine(), self.sources, self.test.to_vec(), &rates, SIDE)?;
+        let mut since = now_ms();
+        let mut steps = 0;
+        while !sweep.is_done() {
+            let (m, j) = sweep.position();
+            let k = missing[m];
+            let finished = sweep.step_async().await?;
+            steps += 1;
+            (self.progress)(Body::Progress {
+                done: k * n + j + 1,
+                total,
+            });
+            if let Some(p) = finished {
+                rate_millis[k] = now_ms() - since;
+                since = now_ms();
+                POINTS.with(|c| c.borrow_mut().insert(point_key(&job.nets, n, p.rate), p));
+            }
+            gloo::timers::future::TimeoutFuture::new(0).await;
+            if (self.cancelled)() {
+                return Err(Error::Cancelled);
+            }
+        }
+        Ok((rate_millis, steps))
+    }
 }
 
 /// One held-out slice measured at one rate and reconstructed by zero-filling, FIRENET and every
@@ -169,14 +211,23 @@ pub async fn slice(job: SweepSliceJob) -> Result<Body> {
             job.slice + 1
         ))
     })?;
-    let at = AtRate::new(
-        engine(),
-        &common_mask(&sources, SIDE)?,
-        SIDE,
-        job.rate,
-        &sources,
-    )?;
-    let outs = at.reconstruct(&FirenetSetting::new(engine(), SIDE)?, x)?;
+    let spec = common_mask(&sources, SIDE)?;
+    let ((outs, sampled), computed) = on_engine(job.engine, false, |c| {
+        let (spec, sources) = (&spec, &sources);
+        let rate = job.rate;
+        async move {
+            let at = AtRate::new(c.engine(), spec, SIDE, rate, sources)?;
+            let fire = FirenetSetting::new(c.engine(), SIDE)?;
+            let start = now_ms();
+            let outs = at.reconstruct_async(&fire, x).await?;
+            let per = (now_ms() - start) / outs.len().max(1) as f64;
+            Ok(((outs, at.sampled()), per))
+        }
+    })
+    .await
+    .map(|(((outs, sampled), per), computed)| {
+        ((outs, sampled), computed.timed(per, "reconstruction"))
+    })?;
     let mut titles = vec![
         ("zero-filled".to_string(), "zero-filling A*y".to_string()),
         ("firenet".to_string(), "FIRENET".to_string()),
@@ -199,9 +250,10 @@ pub async fn slice(job: SweepSliceJob) -> Result<Body> {
         .collect();
     Ok(Body::SweepSlice(Box::new(SweepSliceResult {
         name: held.names.get(job.slice).cloned().unwrap_or_default(),
-        sampled: at.sampled(),
+        sampled,
         truth: Picture::from_unit(x, SIDE),
         methods,
         job,
+        computed,
     })))
 }
