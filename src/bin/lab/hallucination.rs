@@ -669,7 +669,7 @@ pub fn bench_instability(dir: &str, names: &[String], repeats: usize) -> anyhow:
             (name.as_str(), &net as &dyn Reconstructor),
             ("firenet", &firenet),
         ] {
-            let mut forward: Vec<f64> = (0..repeats)
+            let forward: Vec<f64> = (0..repeats)
                 .map(|_| {
                     let t = Instant::now();
                     psi.reconstruct(&y).map(|_| t.elapsed().as_secs_f64() * 1e3)
@@ -683,8 +683,8 @@ pub fn bench_instability(dir: &str, names: &[String], repeats: usize) -> anyhow:
                 search.step()?;
                 iteration.push(t.elapsed().as_secs_f64() * 1e3);
             }
-            let (fm, fp) = median_p95(&mut forward);
-            let (im, ip) = median_p95(&mut iteration);
+            let (fm, fp) = median_p95(&forward);
+            let (im, ip) = median_p95(&iteration);
             say!(
                 "native {label} ({}², with {name}'s mask) forward median {fm:.2} ms p95 {fp:.2} ms; iteration median {im:.2} ms p95 {ip:.2} ms",
                 card.side
@@ -751,7 +751,7 @@ pub fn sampling_sweep(dir: &str, names: &[String], write: bool) -> anyhow::Resul
     }
     drop(progress);
     let seconds = all.elapsed().as_secs_f64();
-    let (median, p95) = median_p95(&mut steps);
+    let (median, p95) = median_p95(&steps);
     say!(
         "native sweep {seconds:.1} s ({} rates, {} held-out slices); one slice at one rate median {median:.1} ms p95 {p95:.1} ms",
         RATES.len(),

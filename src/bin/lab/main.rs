@@ -473,11 +473,11 @@ mod native {
             let bytes = std::fs::read(format!("{MODEL_DIR}/{}.safetensors", arch.name()))?;
             let candle = Classifier::from_safetensors(arch, &bytes, DType::F32, &Device::Cpu)?;
             let network = Network::from_classifier(&candle)?;
-            let (mut base, _) = time_deepfool(&candle)?;
-            let (mut times, iterations) = time_deepfool(&network)?;
+            let (base, _) = time_deepfool(&candle)?;
+            let (times, iterations) = time_deepfool(&network)?;
             let n = times.len();
-            let (median, p95) = median_p95(&mut times);
-            let (base_median, base_p95) = median_p95(&mut base);
+            let (median, p95) = median_p95(&times);
+            let (base_median, base_p95) = median_p95(&base);
             say!(
                 "native {:<8} median {median:8.2} ms  p95 {p95:8.2} ms  mean iterations {:.2}  \
                  (candle: median {base_median:.2} ms, p95 {base_p95:.2} ms; {:.1}x faster)",

@@ -251,7 +251,7 @@ pub fn bench_firenet(repeats: usize) -> anyhow::Result<()> {
                 times.push(start.elapsed().as_secs_f64() * 1e3);
             }
         }
-        let (median, p95) = median_p95(&mut times);
+        let (median, p95) = median_p95(&times);
         let a = SubsampledFourier::new(mask(Pattern::VariableDensity, side, 0.25, 1)?)?;
         let x = complexify(&slices.image(slices.test_slices()[0])?);
         let (mut y, mut back) = (
@@ -265,7 +265,7 @@ pub fn bench_firenet(repeats: usize) -> anyhow::Result<()> {
             a.adjoint(&y, &mut back);
             pair.push(start.elapsed().as_secs_f64() * 1e3);
         }
-        let (pair_median, pair_p95) = median_p95(&mut pair);
+        let (pair_median, pair_p95) = median_p95(&pair);
         say!(
             "native firenet {side} median {median:.2} ms p95 {p95:.2} ms ({} runs); A and A* pair median {pair_median:.3} ms p95 {pair_p95:.3} ms",
             times.len()

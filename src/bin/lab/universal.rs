@@ -259,7 +259,7 @@ pub fn bench(train: &Digits, held_out: &Digits, repeats: usize) -> anyhow::Resul
                 .0;
             times.push(start.elapsed().as_secs_f64() * 1000.0);
         }
-        let (median, p95) = crate::median_p95(&mut times);
+        let (median, p95) = crate::median_p95(&times);
         say!(
             "native universal {} (ξ {}, |X| {}, {} passes): median {median:.0} ms p95 {p95:.0} ms",
             arch.name(),
@@ -283,7 +283,7 @@ pub fn bench(train: &Digits, held_out: &Digits, repeats: usize) -> anyhow::Resul
         fooling_table(&nets, &l, &vs, &test)?;
         times.push(start.elapsed().as_secs_f64() * 1000.0);
     }
-    let (median, p95) = crate::median_p95(&mut times);
+    let (median, p95) = crate::median_p95(&times);
     say!(
         "native transfer table ({n}×{n} on {} held-out digits): median {median:.0} ms p95 {p95:.0} ms",
         test.len(),
