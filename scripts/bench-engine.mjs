@@ -73,10 +73,12 @@ try {
 
 delete report.kind;
 console.log(`adapter: ${report.adapter}`);
-console.log('case                                     side   CPU median   CPU p95   GPU median   GPU p95   CPU/GPU   max rel diff');
+console.log('case                                     side   CPU median   CPU p95   GPU median   GPU p95   CPU/GPU   max rel diff (of)');
 for (const c of report.cases) {
+  const extra = c.gradient_rel_diff === undefined ? ''
+    : `   vjp ${c.gradient_rel_diff.toExponential(1)}, the CPU's own under a few ulps of y ${c.cpu_self_rel_diff.toExponential(1)}`;
   console.log(`${c.name.padEnd(40)} ${String(c.side).padStart(4)} ${c.cpu_ms.toFixed(1).padStart(9)} ms ${c.cpu_p95_ms.toFixed(1).padStart(7)} ms ` +
-    `${c.gpu_ms.toFixed(1).padStart(9)} ms ${c.gpu_p95_ms.toFixed(1).padStart(7)} ms ${(c.cpu_ms / c.gpu_ms).toFixed(2).padStart(8)} ${c.max_rel_diff.toExponential(1).padStart(13)}`);
+    `${c.gpu_ms.toFixed(1).padStart(9)} ms ${c.gpu_p95_ms.toFixed(1).padStart(7)} ms ${(c.cpu_ms / c.gpu_ms).toFixed(2).padStart(8)} ${c.max_rel_diff.toExponential(1).padStart(10)} (${c.compared})${extra}`);
 }
 const worst = Math.max(...report.cases.map((c) => c.max_rel_diff));
 console.log(`\nlargest relative difference ${worst.toExponential(1)} (target ≤ 1e-3): ${worst <= 1e-3 ? 'met' : 'NOT MET'}`);

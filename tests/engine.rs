@@ -500,3 +500,34 @@ fn a_search_and_a_sweep_point_are_the_same_on_the_gpu() {
         );
     }
 }
+
+/// The shipped browser benchmark (`scripts/bench-engine.sh` writes it): the six cases, both
+/// engines timed, every result within 1e-3 of the CPU's.
+#[test]
+fn the_shipped_engine_report_has_every_case_within_tolerance() {
+    use barriers_lab::engine::bench::EngineReport;
+    let report: EngineReport =
+        serde_json::from_str(&std::fs::read_to_string("static/reports/engine.json").unwrap())
+            .unwrap();
+    assert_eq!(report.host, "browser");
+    assert!(!report.adapter.is_empty());
+    let cases: Vec<(&str, usize)> = report
+        .cases
+        .iter()
+        .map(|c| (c.name.as_str(), c.side))
+        .collect();
+    for want in [
+        ("FIRENET 5×10 db4", 128),
+        ("FIRENET 5×10 db4", 256),
+        ("cascade forward", 64),
+        ("cascade forward", 128),
+        ("search iteration (forward + vjp)", 64),
+        ("search iteration (forward + vjp)", 128),
+    ] {
+        assert!(cases.contains(&want), "{want:?} missing from {cases:?}");
+    }
+    for c in &report.cases {
+        assert!(c.cpu_ms > 0.0 && c.gpu_ms > 0.0, "{}", c.line());
+        assert!(c.max_rel_diff <= RUN_TOLERANCE, "{}", c.line());
+    }
+}

@@ -11,12 +11,16 @@
 //!   card's sampling pattern at 128², convolutions being size-free) on the phantom at 64² and
 //!   128²: its forward pass `Ψ(y)`;
 //! - one iteration of the fixed-norm instability search through it (`‖r‖/‖x‖ = 2%`, seed 1:
-//!   forward, vector–Jacobian product, probe), compared on what the iteration's
-//!   vector–Jacobian product computes, `J_Ψ(y)* d` at `y = A(x + r₀)`, with the same cotangent
-//!   `d = Ψ(y) − Ψ(Ax)` (the CPU's) on both engines. The search's own `d` is the difference of
-//!   two outputs a 2% perturbation apart: in `f32` it carries a relative rounding error of up
-//!   to `~1e-6/(0.02κ)` on either engine, which a comparison of whole gradients would measure
-//!   instead of the engines.
+//!   forward, vector–Jacobian product, probe), compared on what it finds: the amplification `κ`
+//!   of its best probe after one iteration. Its vector–Jacobian product is reported beside it
+//!   ([`Case::gradient_rel_diff`]: `J_Ψ(y)* d` at `y = A(x + r₀)` with the same cotangent
+//!   `d = Ψ(y) − Ψ(Ax)`, the CPU's, on both engines), with the CPU engine's own largest change of
+//!   that product when `y` is scaled by `1 + k·2⁻²³`, `k = 1…4` ([`Case::cpu_self_rel_diff`]).
+//!   The product of a piecewise-linear network depends on `y` only through which ReLUs are on,
+//!   so it jumps wherever a ReLU's input crosses zero (at a noisy input, many sit near zero):
+//!   rounding in another summation order flips some and moves the gradient by as much as an
+//!   ulp's change of the data does on one engine, while `κ`, what the search reports, agrees
+//!   closely.
 //!
 //! Every GPU time includes reading the result back.
 
@@ -39,14 +43,31 @@ pub struct Case {
     pub cpu_p95_ms: f64,
     pub gpu_ms: f64,
     pub gpu_p95_ms: f64,
+    /// `‖gpu − cpu‖/‖cpu‖` of what the case compares (`ψ_n`, `Ψ(y)`, or the search's `κ`).
     pub max_rel_diff: f64,
+    /// What `max_rel_diff` compares.
+    #[serde(default)]
+    pub compared: String,
+    /// Search iterations: the vector–Jacobian product's relative difference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gradient_rel_diff: Option<f64>,
+    /// Search iterations: the CPU's own largest change of that product when `y` is scaled by
+    /// `1 + k·2⁻²³`, `k = 1…4`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_self_rel_diff: Option<f64>,
 }
 
 impl Case {
     /// One line for a log: both engines' median and p95, their ratio and the difference.
     pub fn line(&self) -> String {
+        let gradient = match (self.gradient_rel_diff, self.cpu_self_rel_diff) {
+            (Some(g), Some(c)) => {
+                format!(" (vjp {g:.1e}; the CPU's own under y ↦ (1 + k·2⁻²³)y, k ≤ 4: {c:.1e})")
+            }
+            _ => String::new(),
+        };
         format!(
-            "{} {}²: CPU median {:.2} ms p95 {:.2} ms; GPU median {:.2} ms p95 {:.2} ms; CPU/GPU {:.2}×; max relative difference {:.1e}",
+            "{} {}²: CPU median {:.2} ms p95 {:.2} ms; GPU median {:.2} ms p95 {:.2} ms; CPU/GPU {:.2}×; max relative difference of {} {:.1e}{gradient}",
             self.name,
             self.side,
             self.cpu_ms,
@@ -54,6 +75,7 @@ impl Case {
             self.gpu_ms,
             self.gpu_p95_ms,
             self.cpu_ms / self.gpu_ms,
+            self.compared,
             self.max_rel_diff
         )
     }
@@ -80,6 +102,10 @@ pub fn median_p95(v: &[f64]) -> (f64, f64) {
     let at = |q: f64| s[((s.len() - 1) as f64 * q).round() as usize];
     (at(0.5), at(0.95))
 }
+
+/// The CPU's own sensitivity of the search's vector–Jacobian product: the largest change under
+/// `y ↦ (1 + k·2⁻²³) y`, `k = 1…ULPS`.
+const ULPS: usize = 4;
 
 fn relative(got: &[Complex32], want: &[Complex32]) -> f64 {
     distance(got, want) / norm(want).max(f64::MIN_POSITIVE)
@@ -121,12 +147,15 @@ async fn firenet(
     Ok((engine.firenet_psi_async(input, None).await?, times))
 }
 
-/// What the cascade cases measure on one engine: `Ψ(y)` and `J_Ψ(y_r)* d` at the search's
-/// start `y_r = A(x + r₀)`, with the forward pass's and a search iteration's times, and the
-/// search's own `(y_r, d)`.
+/// What the cascade cases measure on one engine: `Ψ(y)`, `κ` after one search iteration and
+/// `J_Ψ(y_r)* d` at the search's start `y_r = A(x + r₀)` (and, on the engine that computes its
+/// own `(y_r, d)`, the same at `(1 + k·2⁻²³) y_r`, `k = 1…ULPS`), with the forward pass's and a search
+/// iteration's times, and the search's own `(y_r, d)`.
 struct CascadeRun {
     output: Vec<Complex32>,
+    kappa: f64,
     gradient: Vec<Complex32>,
+    gradient_ulp: Vec<Vec<Complex32>>,
     forward: (f64, f64),
     iteration: (f64, f64),
     cotangent: (Vec<Complex32>, Vec<Complex32>),
@@ -158,10 +187,22 @@ async fn cascade(
     let cotangent = (y_r, d);
     let (y_r, d) = given.unwrap_or(&cotangent);
     let gradient = net.vjp_async(y_r, d).await?;
+    let mut gradient_ulp = Vec::new();
+    if given.is_none() {
+        for k in 1..=ULPS {
+            let s = 1.0 + k as f32 * f32::EPSILON;
+            let scaled: Vec<Complex32> = y_r.iter().map(|v| v * s).collect();
+            gradient_ulp.push(net.vjp_async(&scaled, d).await?);
+        }
+    }
+    search.step_async().await?;
+    let kappa = search.best.kappa;
     let iteration = timed!(repeats, now, search.step_async());
     Ok(CascadeRun {
         output,
+        kappa,
         gradient,
+        gradient_ulp,
         forward,
         iteration,
         cotangent,
@@ -189,7 +230,7 @@ pub async fn run(
         each(&case);
         cases.push(case);
     };
-    let case = |name: &str, side, c: (f64, f64), g: (f64, f64), diff| Case {
+    let case = |name: &str, side, c: (f64, f64), g: (f64, f64), diff, compared: &str| Case {
         name: name.into(),
         side,
         cpu_ms: c.0,
@@ -197,11 +238,21 @@ pub async fn run(
         gpu_ms: g.0,
         gpu_p95_ms: g.1,
         max_rel_diff: diff,
+        compared: compared.into(),
+        gradient_rel_diff: None,
+        cpu_self_rel_diff: None,
     };
     for side in [128, 256] {
         let (want, c) = firenet(cpu, side, repeats, now).await?;
         let (got, g) = firenet(gpu, side, repeats, now).await?;
-        push(case("FIRENET 5×10 db4", side, c, g, relative(&got, &want)));
+        push(case(
+            "FIRENET 5×10 db4",
+            side,
+            c,
+            g,
+            relative(&got, &want),
+            "ψ_n",
+        ));
     }
     for side in [64, 128] {
         let c = cascade(cpu, card, weights, side, repeats, now, None).await?;
@@ -212,14 +263,25 @@ pub async fn run(
             c.forward,
             g.forward,
             relative(&g.output, &c.output),
+            "Ψ(y)",
         ));
-        push(case(
-            "search iteration (forward + vjp)",
-            side,
-            c.iteration,
-            g.iteration,
-            relative(&g.gradient, &c.gradient),
-        ));
+        push(Case {
+            gradient_rel_diff: Some(relative(&g.gradient, &c.gradient)),
+            cpu_self_rel_diff: Some(
+                c.gradient_ulp
+                    .iter()
+                    .map(|ulp| relative(ulp, &c.gradient))
+                    .fold(0.0, f64::max),
+            ),
+            ..case(
+                "search iteration (forward + vjp)",
+                side,
+                c.iteration,
+                g.iteration,
+                (g.kappa - c.kappa).abs() / c.kappa,
+                "κ",
+            )
+        });
     }
     Ok(EngineReport {
         adapter: adapter.to_string(),
