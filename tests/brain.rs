@@ -209,3 +209,43 @@ fn bad_files_are_clear_errors() {
     };
     assert!(matches!(b.image(missing), Err(Error::Input(_))));
 }
+
+#[test]
+fn the_separated_split_keeps_two_slices_between_training_and_test() {
+    use barriers_lab::mri::brain::{Role, Split};
+    let b = load(128);
+    let test = b.slices(Split::Separated, Role::Test);
+    let train = b.slices(Split::Separated, Role::Train);
+    let buffer = b.slices(Split::Separated, Role::Buffer);
+    assert_eq!((test.len(), train.len(), buffer.len()), (9, 27, 36));
+    for t in &test {
+        for r in train.iter().filter(|r| r.orientation == t.orientation) {
+            assert!(r.index.abs_diff(t.index) >= 3, "{r} is next to {t}");
+        }
+    }
+    // Every orientation is tested, and every held-out slice of it has training slices on both
+    // sides (the network has seen the anatomy above and below, not the plane's neighbours).
+    for o in Orientation::ALL {
+        let held: Vec<usize> = test
+            .iter()
+            .filter(|id| id.orientation == o)
+            .map(|id| id.index)
+            .collect();
+        assert!(!held.is_empty(), "{o}");
+        for h in held {
+            assert!(train.iter().any(|r| r.orientation == o && r.index < h));
+            assert!(train.iter().any(|r| r.orientation == o && r.index > h));
+        }
+    }
+    // The held-out axial planes, in the volume.
+    let axial: Vec<usize> = test
+        .iter()
+        .filter(|id| id.orientation == Orientation::Axial)
+        .map(|id| b.volume_index(id.orientation, id.index))
+        .collect();
+    assert_eq!(axial.len(), 5);
+    // The interleaved split is the one `train_slices` and `test_slices` give.
+    assert_eq!(b.slices(Split::Interleaved, Role::Test), b.test_slices());
+    assert_eq!(b.slices(Split::Interleaved, Role::Train), b.train_slices());
+    assert!(b.slices(Split::Interleaved, Role::Buffer).is_empty());
+}

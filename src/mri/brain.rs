@@ -28,9 +28,19 @@
 //! slices are a subset of the 128 file's, chosen so that a slice has the same role in both (3 + 1 +
 //! 1 held out, 19 for training). The held-out slices are unseen planes of the same template, not
 //! another subject: neighbouring training slices are 3–10 mm away and look alike.
+//!
+//! That interleaved split ([`Split::Interleaved`]) is the 64² networks'. The 128² networks use
+//! [`Split::Separated`]: slice `i` is held out iff `i % 8 == 4`, the two slices on each side of a
+//! held-out one are used by neither side (buffer), and the network trains on `i % 8 ∈ {0, 1, 7}`,
+//! so no training slice lies within two positions of a held-out one (the nearest is 3 positions
+//! away: 9 mm axially, 28–30 mm in the other stacks). In the 128 file: 5 + 2 + 2 = 9 held out
+//! (axial 4, 12, 20, 28, 36; coronal and sagittal 4, 12), 15 + 6 + 6 = 27 for training, 36 in the
+//! buffers. Slices of different orientations still cross along a line; no split of one template
+//! brain avoids that.
 
 use crate::{Error, Result};
 use safetensors::tensor::Dtype;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A network in training sees slice `i` of a stack iff `i % TEST_EVERY != TEST_OFFSET`.
@@ -41,6 +51,58 @@ pub const TEST_OFFSET: usize = 2;
 /// Whether slice `index` of a stack (any orientation, either file) is held out for testing.
 pub fn is_test_index(index: usize) -> bool {
     index % TEST_EVERY == TEST_OFFSET
+}
+
+/// Which slices a network may train on and which are held out to test it (see the module docs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Split {
+    /// Every 4th slice held out (`i % 4 == 2`), all others for training: the 64² networks'.
+    #[default]
+    Interleaved,
+    /// `i % 8 == 4` held out, `i % 8 ∈ {0, 1, 7}` for training, the rest a buffer of two slices on
+    /// each side of every held-out one: the 128² networks'.
+    Separated,
+}
+
+/// What a slice is for under a [`Split`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// A network may train on it.
+    Train,
+    /// Held out: measurements of trained networks are reported on it.
+    Test,
+    /// Near a held-out slice: used by neither side.
+    Buffer,
+}
+
+/// The period of [`Split::Separated`].
+pub const SEPARATED_EVERY: usize = 8;
+
+impl Split {
+    /// Both splits.
+    pub const ALL: [Split; 2] = [Self::Interleaved, Self::Separated];
+
+    /// The role of position `index` in a stack.
+    pub fn role(self, index: usize) -> Role {
+        match self {
+            Self::Interleaved if is_test_index(index) => Role::Test,
+            Self::Interleaved => Role::Train,
+            Self::Separated => match index % SEPARATED_EVERY {
+                4 => Role::Test,
+                0 | 1 | 7 => Role::Train,
+                _ => Role::Buffer,
+            },
+        }
+    }
+
+    /// The name in reports and cards: `interleaved` or `separated`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Interleaved => "interleaved",
+            Self::Separated => "separated",
+        }
+    }
 }
 
 /// The plane a slice lies in.
@@ -302,6 +364,14 @@ impl BrainSlices {
     /// The held-out test slices: position `i % 4 == 2` in every orientation.
     pub fn test_slices(&self) -> Vec<SliceId> {
         self.ids().into_iter().filter(|id| id.is_test()).collect()
+    }
+
+    /// The slices with `role` under `split`, by orientation then position.
+    pub fn slices(&self, split: Split, role: Role) -> Vec<SliceId> {
+        self.ids()
+            .into_iter()
+            .filter(|id| split.role(id.index) == role)
+            .collect()
     }
 }
 

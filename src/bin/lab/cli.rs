@@ -69,6 +69,12 @@ pub enum Command {
     },
     /// FIRENET's measured properties: static/reports/firenet.json
     FirenetReport,
+    /// FIRENET against zero-filling on the held-out 128² slices, every pattern at 15–60%, several FIRENET configurations
+    MriSetting {
+        /// Where the table is written
+        #[arg(long, default_value = "static/reports/mri_setting.json")]
+        out: String,
+    },
     /// FIRENET time at 128² and 256², and one A/A* pair
     BenchFirenet {
         /// Runs per held-out slice

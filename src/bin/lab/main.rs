@@ -52,6 +52,8 @@ mod mri;
 #[cfg(not(target_arch = "wasm32"))]
 mod progress;
 #[cfg(not(target_arch = "wasm32"))]
+mod setting;
+#[cfg(not(target_arch = "wasm32"))]
 mod tradeoff;
 #[cfg(not(target_arch = "wasm32"))]
 mod universal;
@@ -103,6 +105,7 @@ mod native {
             Command::BenchAttacks { count } => bench_attacks(count),
             Command::Robustness { count } => robustness(count),
             Command::FirenetReport => crate::mri::firenet_report(),
+            Command::MriSetting { out } => crate::setting::mri_setting(&out),
             Command::BenchFirenet { repeats } => crate::mri::bench_firenet(repeats),
             Command::TrainNet {
                 name,
