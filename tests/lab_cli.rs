@@ -6,7 +6,7 @@
 use std::process::{Command, Output};
 
 /// Every subcommand of `lab`, as the README and scripts/ call them.
-const SUBCOMMANDS: [&str; 17] = [
+const SUBCOMMANDS: [&str; 19] = [
     "prepare-mnist",
     "train",
     "evaluate",
@@ -14,6 +14,8 @@ const SUBCOMMANDS: [&str; 17] = [
     "robustness",
     "bench-attacks",
     "firenet-report",
+    "mri-setting",
+    "bench-engine",
     "bench-firenet",
     "train-net",
     "bench-instability",

@@ -81,7 +81,7 @@ pub enum Command {
         #[arg(long, default_value_t = 3)]
         repeats: usize,
     },
-    /// Train a deep cascade at 64² (weights and model card)
+    /// Train a deep cascade at 64² or 128² (weights and model card; resumable from checkpoints)
     TrainNet {
         /// The network's name (its files: <dir>/<name>.{safetensors,json})
         #[arg(long, default_value = "cascade")]
@@ -92,9 +92,27 @@ pub enum Command {
         /// Training steps
         #[arg(long, default_value_t = 1000)]
         steps: usize,
-        /// Share of k-space lines sampled (Cartesian mask)
+        /// Share of k-space sampled
         #[arg(long, default_value_t = 0.125)]
         rate: f64,
+        /// Sampling pattern: cartesian, variable_density or radial (seed 1)
+        #[arg(long, default_value = "cartesian")]
+        pattern: String,
+        /// Image side: 64 (the 128² slices halved) or 128
+        #[arg(long, default_value_t = 64)]
+        side: usize,
+        /// Train / held-out split of the slices: interleaved or separated
+        #[arg(long, default_value = "interleaved")]
+        split: String,
+        /// Write a checkpoint (<dir>/<name>.checkpoint.safetensors) every this many steps (0: never); a later run with the same settings resumes from it
+        #[arg(long, default_value_t = 50)]
+        checkpoint_every: usize,
+        /// Ignore an existing checkpoint and start from step 0
+        #[arg(long)]
+        fresh: bool,
+        /// Stop after this many steps of this run, leaving a checkpoint (run the same command again to go on)
+        #[arg(long, value_name = "STEPS")]
+        stop_after: Option<usize>,
         /// Cascades (CNN + data consistency)
         #[arg(long, default_value_t = 4)]
         cascades: usize,

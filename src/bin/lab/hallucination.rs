@@ -4,17 +4,21 @@
 use crate::median_p95;
 use crate::progress::{say, Progress};
 use barriers_lab::classification::classifier::varmap_to_safetensors;
+use barriers_lab::mri::brain::Split;
 use barriers_lab::mri::instability::{InstabilityTest, Reconstructor};
 use barriers_lab::mri::learned::cascade::{mse_loss, mse_loss_complex, CascadeNet, CascadeShape};
+use barriers_lab::mri::learned::checkpoint::ResumableAdamW;
 use barriers_lab::mri::learned::hallucination::{
     gaussian_like, halve, outcome, AtNorm, CascadeShapeCard, CurvePoint, Effect, FirenetSetting,
-    HeldOut, MaskSpec, NetCard, NetReport, NetTraining, Perturbations, SliceReport, SIDE,
+    HeldOut, MaskSpec, NetCard, NetReport, NetTraining, Perturbations, SliceReport, LARGE_SIDE,
+    SIDE,
 };
 use barriers_lab::mri::learned::kernel_training::{shipped_detail, KernelCurriculum, KernelDetail};
+use barriers_lab::mri::learned::sweep::split_slices;
 use barriers_lab::mri::operator::{noise_like, LinearOperator, SubsampledFourier};
 use barriers_lab::mri::sampling::Pattern;
 use candle_core::{DType, Device, Tensor};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarMap};
+use candle_nn::{ParamsAdamW, VarMap};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rustfft::num_complex::Complex32;
@@ -29,6 +33,16 @@ pub struct TrainNet {
     pub dir: String,
     pub steps: usize,
     pub rate: f64,
+    pub pattern: Pattern,
+    /// [`SIDE`] (the 128² slices halved) or [`LARGE_SIDE`].
+    pub side: usize,
+    pub split: Split,
+    /// Steps between checkpoints (0: none).
+    pub checkpoint_every: usize,
+    /// Start from step 0 even if a checkpoint exists.
+    pub fresh: bool,
+    /// Stop after this many steps of this run, leaving a checkpoint.
+    pub stop_after: Option<usize>,
     pub shape: CascadeShape,
     pub seed: u64,
     pub batch: usize,
@@ -67,28 +81,111 @@ fn add_lesion(img: &mut [f32], n: usize, rng: &mut ChaCha8Rng) {
     }
 }
 
-/// Held-out PSNR and SSIM of zero-filling, FIRENET and `net` on `test`.
+/// Held-out PSNR and SSIM of zero-filling, FIRENET and `net` on `test` (images of side
+/// `n`).
 pub fn held_out(
     a: &SubsampledFourier,
     net: &dyn Reconstructor,
     test: &[Vec<f32>],
 ) -> anyhow::Result<HeldOut> {
+    let n = a.mask().side();
     Ok(barriers_lab::mri::learned::sweep::quality(
         &barriers_lab::engine::CpuEngine,
         a,
         net,
         test,
-        SIDE,
+        n,
     )?)
+}
+
+/// What a checkpoint of `train-net` holds besides the weights and moments.
+struct Resume {
+    /// The next step.
+    step: usize,
+    history: Vec<(usize, f64)>,
+    seconds: f64,
+    last: f64,
+}
+
+/// The settings a checkpoint must match to be resumed (everything that changes the run).
+fn run_settings(s: &TrainNet) -> String {
+    serde_json::json!({
+        "name": s.name, "steps": s.steps, "rate": s.rate, "pattern": s.pattern.name(),
+        "side": s.side, "split": s.split.name(),
+        "shape": [s.shape.cascades, s.shape.layers, s.shape.channels],
+        "seed": s.seed, "batch": s.batch, "learning_rate": s.learning_rate,
+        "lesions": s.lesions, "init": s.init, "noise": s.noise, "kernel_detail": s.kernel_detail,
+    })
+    .to_string()
+}
+
+/// Writes a checkpoint atomically (a temporary file renamed over the old one).
+fn save_checkpoint(
+    path: &Path,
+    opt: &ResumableAdamW,
+    settings: &str,
+    rng: &ChaCha8Rng,
+    r: &Resume,
+) -> anyhow::Result<()> {
+    let mut meta = std::collections::HashMap::new();
+    meta.insert("settings".to_string(), settings.to_string());
+    meta.insert("step".into(), r.step.to_string());
+    meta.insert("rng_word_pos".into(), rng.get_word_pos().to_string());
+    meta.insert("history".into(), serde_json::to_string(&r.history)?);
+    meta.insert("seconds".into(), r.seconds.to_string());
+    meta.insert("last".into(), r.last.to_string());
+    let tmp = path.with_extension("partial");
+    std::fs::write(&tmp, opt.checkpoint(meta)?)?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+/// Restores a checkpoint into `opt` and `rng`, checking that it is of this run.
+fn load_checkpoint(
+    path: &Path,
+    opt: &mut ResumableAdamW,
+    settings: &str,
+    rng: &mut ChaCha8Rng,
+) -> anyhow::Result<Resume> {
+    let bytes = std::fs::read(path)?;
+    // The settings first: another run's checkpoint is refused before anything is restored.
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes)?;
+    let theirs = header
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get("settings").cloned())
+        .unwrap_or_default();
+    anyhow::ensure!(
+        theirs == settings,
+        "checkpoint {} is of another run ({theirs}); pass --fresh to start this one from step 0",
+        path.display(),
+    );
+    let meta = opt.restore(&bytes)?;
+    let get = |k: &str| {
+        meta.get(k)
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("checkpoint {} lacks '{k}'", path.display()))
+    };
+    rng.set_word_pos(get("rng_word_pos")?.parse()?);
+    Ok(Resume {
+        step: get("step")?.parse()?,
+        history: serde_json::from_str(&get("history")?)?,
+        seconds: get("seconds")?.parse()?,
+        last: get("last")?.parse()?,
+    })
 }
 
 /// Trains a cascade, writes `<dir>/<name>.safetensors` and `<dir>/<name>.json`, prints held-out
 /// quality and a quick worst-case κ at 2% and 5% on 5 held-out slices against FIRENET's.
 pub fn train_net(s: &TrainNet, command: &str) -> anyhow::Result<()> {
-    let n = SIDE;
-    let (train, test) = slices(&crate::mri::brain(128)?)?;
+    let n = s.side;
+    anyhow::ensure!(
+        n == SIDE || n == LARGE_SIDE,
+        "--side is {SIDE} or {LARGE_SIDE}, not {n}"
+    );
+    let (train, test) = split_slices(&crate::mri::brain(LARGE_SIDE)?, n, s.split)?;
     let spec = MaskSpec {
-        pattern: Pattern::Cartesian,
+        pattern: s.pattern,
         rate: s.rate,
         seed: 1,
     };
@@ -135,8 +232,9 @@ pub fn train_net(s: &TrainNet, command: &str) -> anyhow::Result<()> {
     } else {
         None
     };
-    let mut opt = AdamW::new(
-        varmap.all_vars(),
+    // candle's AdamW, step for step, with moments that a checkpoint can hold.
+    let mut opt = ResumableAdamW::new(
+        &varmap,
         ParamsAdamW {
             lr: s.learning_rate,
             weight_decay: 0.0,
@@ -144,11 +242,35 @@ pub fn train_net(s: &TrainNet, command: &str) -> anyhow::Result<()> {
         },
     )?;
     let mut rng = ChaCha8Rng::seed_from_u64(s.seed.wrapping_add(2));
+    let settings = run_settings(s);
+    std::fs::create_dir_all(&s.dir)?;
+    let checkpoint = Path::new(&s.dir).join(format!("{}.checkpoint.safetensors", s.name));
+    let mut run = if checkpoint.exists() && !s.fresh {
+        let r = load_checkpoint(&checkpoint, &mut opt, &settings, &mut rng)?;
+        say!(
+            "resuming from {} at step {} of {} ({:.0} s trained so far)",
+            checkpoint.display(),
+            r.step,
+            s.steps,
+            r.seconds
+        );
+        r
+    } else {
+        Resume {
+            step: 0,
+            history: Vec::new(),
+            seconds: 0.0,
+            last: f64::NAN,
+        }
+    };
     let started = Instant::now();
-    let mut history = Vec::new();
-    let mut last = f64::NAN;
-    let progress = Progress::new(&format!("train-net {}", s.name), s.steps);
-    for step in 0..s.steps {
+    let before = run.seconds;
+    let progress = Progress::new(
+        &format!("train-net {}", s.name),
+        s.steps.saturating_sub(run.step),
+    );
+    let first = run.step;
+    for step in first..s.steps {
         let (mut zre, mut zim, mut kre, mut kim, mut truth, mut truth_im) =
             (vec![], vec![], vec![], vec![], vec![], vec![]);
         for _ in 0..s.batch {
@@ -201,22 +323,42 @@ pub fn train_net(s: &TrainNet, command: &str) -> anyhow::Result<()> {
                 + 0.95 * 0.5 * (1.0 + (std::f64::consts::PI * step as f64 / s.steps as f64).cos()));
         opt.set_learning_rate(lr);
         opt.backward_step(&loss)?;
-        last = loss.to_scalar::<f32>()? as f64;
+        run.last = loss.to_scalar::<f32>()? as f64;
+        run.step = step + 1;
+        run.seconds = before + started.elapsed().as_secs_f64();
         progress.inc();
         if step % 50 == 0 || step + 1 == s.steps {
-            history.push((step, last));
+            run.history.push((step, run.last));
             say!(
-                "step {step:>5}: loss {last:.5} ({:.0} s)",
-                started.elapsed().as_secs_f64()
+                "step {step:>5}: loss {:.5} ({:.0} s)",
+                run.last,
+                run.seconds
             );
+        }
+        let stop = s.stop_after.is_some_and(|k| step + 1 - first >= k) && run.step < s.steps;
+        if stop
+            || (s.checkpoint_every > 0 && run.step % s.checkpoint_every == 0 && run.step < s.steps)
+        {
+            save_checkpoint(&checkpoint, &opt, &settings, &rng, &run)?;
+        }
+        if stop {
+            drop(progress);
+            say!(
+                "stopped after step {} of {}; checkpoint {} (run the same command to go on)",
+                run.step,
+                s.steps,
+                checkpoint.display()
+            );
+            return Ok(());
         }
     }
     drop(progress);
-    let seconds = started.elapsed().as_secs_f64();
+    let (seconds, last, history) = (run.seconds, run.last, run.history);
     let quality = held_out(&a, &net, &test)?;
     say!(
-        "held-out ({} slices, {n}², Cartesian {:.1}%): PSNR zero-filled {:.2} dB, FIRENET {:.2} dB, net {:.2} dB; SSIM {:.3} / {:.3} / {:.3}",
+        "held-out ({} slices, {n}², {} {:.1}%): PSNR zero-filled {:.2} dB, FIRENET {:.2} dB, net {:.2} dB; SSIM {:.3} / {:.3} / {:.3}",
         quality.slices,
+        s.pattern.title(),
         m.rate() * 100.0,
         quality.psnr_zero_filled,
         quality.psnr_firenet,
@@ -234,9 +376,14 @@ pub fn train_net(s: &TrainNet, command: &str) -> anyhow::Result<()> {
     let card = NetCard {
         name: s.name.clone(),
         title: format!(
-            "Deep cascade ({} × CNN + data consistency), {:.1}% of lines{}",
+            "Deep cascade ({} × CNN + data consistency){}, {:.1}% {}{}",
             s.shape.cascades,
+            if n == SIDE { String::new() } else { format!(", {n}²") },
             m.rate() * 100.0,
+            match s.pattern {
+                Pattern::Cartesian => "of lines".to_string(),
+                p => format!("{} sampling", p.title().to_lowercase()),
+            },
             match (s.noise > 0.0, kernel.is_some()) {
                 (true, true) => ", noisy measurements and kernel details in training",
                 (true, false) => ", trained with measurement noise",
@@ -251,6 +398,7 @@ pub fn train_net(s: &TrainNet, command: &str) -> anyhow::Result<()> {
         shape: CascadeShapeCard::from(s.shape),
         side: n,
         mask: spec,
+        split: s.split,
         parameters,
         weights_bytes: weights.len(),
         held_out: quality,
@@ -263,7 +411,16 @@ pub fn train_net(s: &TrainNet, command: &str) -> anyhow::Result<()> {
             final_loss: last,
             history,
             data: format!(
-                "MNI ICBM152 2009a T1 template slices (nilearn), 128² halved to 64², held-out slices i % 4 == 2 excluded; random left-right flips; {}{}{}{}",
+                "MNI ICBM152 2009a T1 template slices (nilearn), {}; random left-right flips; {}{}{}{}",
+                match (n == SIDE, s.split) {
+                    (true, Split::Interleaved) => "128² halved to 64², held-out slices i % 4 == 2 excluded".to_string(),
+                    (size, split) => format!(
+                        "{}, the {} split: trained on slices i % 8 ∈ {{0, 1, 7}} of each orientation ({} slices), i % 8 == 4 held out, the two slices on each side of a held-out one unused",
+                        if size { "128² halved to 64²" } else { "128²" },
+                        split.name(),
+                        train.len()
+                    ),
+                },
                 if s.noise > 0.0 {
                     format!("measurement noise y = Ax + e, complex Gaussian e with ‖e‖ = u·{}·‖Ax‖, u ~ U[0, 1] per image (seeded); the network sees A*y and k₀ = y", s.noise)
                 } else {
@@ -283,10 +440,12 @@ pub fn train_net(s: &TrainNet, command: &str) -> anyhow::Result<()> {
             }),
         },
     };
-    std::fs::create_dir_all(&s.dir)?;
     let dir = Path::new(&s.dir);
     std::fs::write(dir.join(format!("{}.safetensors", s.name)), &weights)?;
     crate::write_json(dir.join(format!("{}.json", s.name)), &card)?;
+    if checkpoint.exists() {
+        std::fs::remove_file(&checkpoint)?;
+    }
     let fire = FirenetSetting::new(&barriers_lab::engine::CpuEngine, n)?;
     let b = fire.sampling(&a)?;
     let firenet = fire.reconstructor(&b);

@@ -10,6 +10,7 @@
 //! far above the share `w²/N²` of a change spread evenly over the image.
 
 use crate::engine::Engine;
+use crate::mri::brain::Split;
 use crate::mri::firenet::Firenet;
 use crate::mri::instability::FirenetReconstructor;
 use crate::mri::learned::cascade::{CascadeNet, CascadeShape};
@@ -25,6 +26,24 @@ pub const SIDE: usize = 64;
 pub const WINDOW: usize = 12;
 /// Wavelet levels of FIRENET at [`SIDE`] (Haar: 8 × 8 coarsest band).
 pub const FIRENET_LEVELS: usize = 3;
+/// The side of the experiment at the papers' scale (the 128² slices themselves).
+pub const LARGE_SIDE: usize = 128;
+
+/// FIRENET's wavelet and levels for images of side `n`: Haar over [`FIRENET_LEVELS`] levels at
+/// [`SIDE`] (the 64² experiment), and otherwise db4 over the deepest levels whose coarsest band
+/// is still as long as the filter (4 at 128²): the setting measured by `lab mri-setting`
+/// (docs/hallucinations.md, "The 128² setting"), where FIRENET is 4.2 dB above zero-filling with
+/// variable-density sampling at 25%.
+pub fn firenet_wavelet(n: usize) -> (Wavelet, usize) {
+    if n == SIDE {
+        (Wavelet::Haar, FIRENET_LEVELS)
+    } else {
+        (
+            Wavelet::Db4,
+            crate::mri::wavelet::max_levels(n, Wavelet::Db4).max(1),
+        )
+    }
+}
 
 /// An image of side `2n` halved to side `n` by 2 × 2 means.
 pub fn halve(image: &[f32], side: usize) -> Result<Vec<f32>> {
@@ -98,10 +117,18 @@ pub struct NetCard {
     pub shape: CascadeShapeCard,
     pub side: usize,
     pub mask: MaskSpec,
+    /// The train / held-out split of the slices it was trained and measured on (absent in the
+    /// 64² networks' cards: the interleaved split).
+    #[serde(default, skip_serializing_if = "is_interleaved")]
+    pub split: Split,
     pub parameters: usize,
     pub weights_bytes: usize,
     pub held_out: HeldOut,
     pub training: NetTraining,
+}
+
+fn is_interleaved(split: &Split) -> bool {
+    *split == Split::Interleaved
 }
 
 /// [`CascadeShape`] as stored in a card.
@@ -147,8 +174,9 @@ impl NetCard {
     }
 }
 
-/// FIRENET in the experiment's setting: Haar with [`FIRENET_LEVELS`] levels, unit weights,
-/// default parameters, computed by an engine. Build `B = A W⁻¹` with
+/// FIRENET in the experiment's setting: the wavelet and levels of [`firenet_wavelet`] (Haar
+/// over [`FIRENET_LEVELS`] levels at 64², db4 at 128²), unit weights, default parameters
+/// (λ = 10⁻³, 5 × 10 layers), computed by an engine. Build `B = A W⁻¹` with
 /// [`FirenetSetting::sampling`], then [`FirenetSetting::reconstructor`].
 pub struct FirenetSetting<'e> {
     /// The engine that applies `B` and runs FIRENET.
@@ -161,9 +189,10 @@ pub struct FirenetSetting<'e> {
 impl<'e> FirenetSetting<'e> {
     /// For images of side `n` (divisible by 8), on `engine`.
     pub fn new(engine: &'e dyn Engine, n: usize) -> Result<Self> {
+        let (wavelet, levels) = firenet_wavelet(n);
         Ok(Self {
             engine,
-            wavelet: Wavelet2::new(Wavelet::Haar, n, FIRENET_LEVELS)?,
+            wavelet: Wavelet2::new(wavelet, n, levels)?,
             weights: vec![1.0; n * n],
             firenet: Firenet::default(),
         })

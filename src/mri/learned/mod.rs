@@ -3,6 +3,7 @@
 //!
 //! - [`consistency`]: the data-consistency layer of the deep cascade in candle;
 //! - [`cascade`]: the deep cascade network, trainable and differentiable;
+//! - [`checkpoint`]: resumable training (AdamW with saved moments, checkpoint files);
 //! - [`hallucination`]: the trained networks' setting, cards, report types and the structure of a change;
 //! - [`kernel_training`]: the troublesome kernel in training (a fixed detail's `z_N` in training images);
 //! - [`warm_start`]: `Ψ` followed by FIRENET, with its vector–Jacobian product;
@@ -10,6 +11,7 @@
 //! - [`tradeoff`]: accuracy against worst-case amplification for every method;
 
 pub mod cascade;
+pub mod checkpoint;
 pub mod consistency;
 pub mod hallucination;
 pub mod kernel_training;

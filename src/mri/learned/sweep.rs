@@ -13,7 +13,7 @@
 //! between images); [`SweepReport::findings`] reads what its curves show.
 
 use crate::engine::{wait, Engine};
-use crate::mri::brain::BrainSlices;
+use crate::mri::brain::{BrainSlices, Role, Split};
 use crate::mri::instability::Reconstructor;
 use crate::mri::learned::hallucination::{halve, FirenetSetting, HeldOut, MaskSpec, NetCard};
 use crate::mri::metrics::{psnr, ssim};
@@ -172,6 +172,33 @@ pub fn slices(brain: &BrainSlices) -> Result<(Images, Images)> {
             .collect()
     };
     Ok((get(brain.train_slices())?, get(brain.test_slices())?))
+}
+
+/// The training and held-out images of `split` at side `side`: the slices themselves when
+/// `side` is the file's, halved by 2 × 2 means when it is half of it.
+pub fn split_slices(brain: &BrainSlices, side: usize, split: Split) -> Result<(Images, Images)> {
+    let get = |role| -> Result<Images> {
+        brain
+            .slices(split, role)
+            .into_iter()
+            .map(|id| {
+                let image = brain.image(id)?;
+                if side == brain.side() {
+                    Ok(image)
+                } else if 2 * side == brain.side() {
+                    halve(&image, brain.side())
+                } else {
+                    Err(Error::Input(format!(
+                        "slices of side {} give images of side {} or {}, not {side}",
+                        brain.side(),
+                        brain.side(),
+                        brain.side() / 2
+                    )))
+                }
+            })
+            .collect()
+    };
+    Ok((get(Role::Train)?, get(Role::Test)?))
 }
 
 /// `count` of `len` held-out images, evenly spread over the list: positions `⌊i·len/count⌋`,
