@@ -126,7 +126,7 @@ pub fn tradeoff(
     let started = Instant::now();
     let brain = crate::mri::brain(128)?;
     let (_, held) = barriers_lab::mri::learned::sweep::slices(&brain)?;
-    let ids = report_ids(&brain);
+    let ids = report_ids(&brain, barriers_lab::mri::brain::Split::Interleaved);
     let report_images: Vec<Vec<f32>> = ids
         .iter()
         .map(|id| Ok(halve(&brain.image(*id)?, 128)?))
