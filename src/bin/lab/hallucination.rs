@@ -9,7 +9,8 @@ use barriers_lab::mri::instability::{InstabilityTest, Reconstructor};
 use barriers_lab::mri::learned::cascade::{mse_loss, mse_loss_complex, CascadeNet, CascadeShape};
 use barriers_lab::mri::learned::checkpoint::ResumableAdamW;
 use barriers_lab::mri::learned::hallucination::{
-    firenet_wavelet, is_useful, slices_needed, window_for, USEFUL_BELOW_FIRENET_DB, USEFUL_GAIN_DB,
+    firenet_wavelet, is_useful, slice_at, slices_needed, window_for, USEFUL_BELOW_FIRENET_DB,
+    USEFUL_GAIN_DB,
 };
 use barriers_lab::mri::learned::hallucination::{
     gaussian_like, halve, outcome, AtNorm, CascadeShapeCard, CurvePoint, Effect, FirenetSetting,
@@ -514,20 +515,6 @@ pub fn report_ids(
     ids
 }
 
-/// Slice `id` at side `n`: the 128² slice itself, or halved to 64².
-pub fn image_at(
-    brain: &barriers_lab::mri::brain::BrainSlices,
-    id: barriers_lab::mri::brain::SliceId,
-    n: usize,
-) -> anyhow::Result<Vec<f32>> {
-    let image = brain.image(id)?;
-    Ok(if n == brain.side() {
-        image
-    } else {
-        halve(&image, brain.side())?
-    })
-}
-
 /// What `r` does to the method of `test` (whose clean output `Ψ(Ax)` it already holds).
 fn effect(
     test: &InstabilityTest,
@@ -564,7 +551,7 @@ pub fn instability_report(dir: &str, names: &[String], add: bool) -> anyhow::Res
     let ids = report_ids(&brain, split);
     let images: Vec<Vec<f32>> = ids
         .iter()
-        .map(|id| image_at(&brain, *id, side))
+        .map(|id| Ok(slice_at(&brain, *id, side)?))
         .collect::<anyhow::Result<_>>()?;
     let (_, held) = split_slices(&brain, side, split)?;
     // With `add`, keep the networks already in the report (and their perturbations) that are

@@ -72,6 +72,26 @@ pub fn halve(image: &[f32], side: usize) -> Result<Vec<f32>> {
         .collect())
 }
 
+/// Slice `id` at side `n`: the file's slice itself, or halved once (128² → 64²).
+pub fn slice_at(
+    brain: &crate::mri::brain::BrainSlices,
+    id: crate::mri::brain::SliceId,
+    n: usize,
+) -> Result<Vec<f32>> {
+    let image = brain.image(id)?;
+    if n == brain.side() {
+        Ok(image)
+    } else if 2 * n == brain.side() {
+        halve(&image, brain.side())
+    } else {
+        Err(Error::Input(format!(
+            "slices of side {0} give images of side {0} or {1}, not {n}",
+            brain.side(),
+            brain.side() / 2
+        )))
+    }
+}
+
 pub use crate::mri::sampling::MaskSpec;
 
 /// Held-out quality of a reconstruction network against zero-filling and FIRENET (means over

@@ -15,7 +15,9 @@
 use crate::engine::{wait, Engine};
 use crate::mri::brain::{BrainSlices, Role, Split};
 use crate::mri::instability::Reconstructor;
-use crate::mri::learned::hallucination::{halve, FirenetSetting, HeldOut, MaskSpec, NetCard};
+use crate::mri::learned::hallucination::{
+    halve, slice_at, FirenetSetting, HeldOut, MaskSpec, NetCard,
+};
 use crate::mri::metrics::{psnr, ssim};
 use crate::mri::operator::Sampling;
 use crate::{Error, Result};
@@ -181,21 +183,7 @@ pub fn split_slices(brain: &BrainSlices, side: usize, split: Split) -> Result<(I
         brain
             .slices(split, role)
             .into_iter()
-            .map(|id| {
-                let image = brain.image(id)?;
-                if side == brain.side() {
-                    Ok(image)
-                } else if 2 * side == brain.side() {
-                    halve(&image, brain.side())
-                } else {
-                    Err(Error::Input(format!(
-                        "slices of side {} give images of side {} or {}, not {side}",
-                        brain.side(),
-                        brain.side(),
-                        brain.side() / 2
-                    )))
-                }
-            })
+            .map(|id| slice_at(brain, id, side))
             .collect()
     };
     Ok((get(Role::Train)?, get(Role::Test)?))

@@ -7,7 +7,7 @@ use crate::engine::Engine;
 use crate::mri::brain::SliceId;
 use crate::mri::instability::Reconstructor;
 use crate::mri::learned::hallucination::{
-    gaussian_like, halve, outcome_of_output, unperturbed, FirenetSetting, NetCard, Outcome,
+    gaussian_like, outcome_of_output, slice_at, unperturbed, FirenetSetting, NetCard, Outcome,
     Perturbations,
 };
 use crate::mri::learned::warm_start::WarmStart;
@@ -29,7 +29,7 @@ use std::rc::Rc;
 
 /// The shipped perturbations, relative to the worker script.
 pub const PERTURBATIONS_URL: &str = "./static/data/mri/perturbations.safetensors";
-/// The side of the brain slices the experiment halves.
+/// The side of the brain slices (the 128² networks use them as they are, the 64² ones halved).
 const SOURCE_SIDE: usize = 128;
 /// Largest strength `t`.
 pub const MAX_STRENGTH: f64 = 1.5;
@@ -158,14 +158,7 @@ pub async fn hallucinate(
     let shipped = perturbations().await?;
     let brain = brain(SOURCE_SIDE).await?;
     let side = loaded.card.side;
-    let x = halve(&brain.image(slice)?, SOURCE_SIDE)?;
-    if x.len() != side * side {
-        return Err(Error::Data(format!(
-            "the network '{}' works at {side}², the slices are {}²",
-            job.net,
-            SOURCE_SIDE / 2
-        )));
-    }
+    let x = slice_at(&brain, slice, side)?;
     let net_key = format!("{}/{}", job.net, job.slice);
     // Ψ, FIRENET, and Ψ → FIRENET: FIRENET's stage from Ψ's outputs (kept from the first row),
     // on the same inputs as Ψ (its perturbations, or the same Gaussian noise).
@@ -346,7 +339,7 @@ pub async fn search(
     let slice = SliceId::from_name(&slice_name)?;
     let loaded = loaded_net(&net).await?;
     let brain = brain(SOURCE_SIDE).await?;
-    let x = halve(&brain.image(slice)?, SOURCE_SIDE)?;
+    let x = slice_at(&brain, slice, loaded.card.side)?;
     let stop = || cancelled() || LATEST.with(|l| l.get()) != id;
     let search = Search {
         loaded: &loaded,
