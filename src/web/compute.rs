@@ -267,15 +267,20 @@ pub fn use_long_job<T: Clone + PartialEq + 'static>(
 ) -> LongJobHandle<T> {
     let compute = use_context::<Compute>().expect("the compute worker is provided by the app");
     let state = use_state(|| LongJob::Idle);
+    // Jobs the user cancelled: the page says "Cancelled" at once and ignores what they still
+    // send (a job may finish before the worker reads the cancellation).
+    let dropped = use_mut_ref(std::collections::HashSet::<u64>::new);
     let start = {
-        let (compute, state) = (compute.clone(), state.clone());
+        let (compute, state, dropped) = (compute.clone(), state.clone(), dropped.clone());
         Callback::from(move |(job, total): (Job, usize)| {
             let st = state.clone();
             let id_cell = Rc::new(std::cell::Cell::new(0u64));
             let id_of_reply = id_cell.clone();
+            let dropped = dropped.clone();
             let id = compute.request(
                 job,
                 Callback::from(move |body| match body {
+                    _ if dropped.borrow().contains(&id_of_reply.get()) => {}
                     Body::Progress { done, total } => st.set(LongJob::Running {
                         id: id_of_reply.get(),
                         done,
@@ -298,7 +303,9 @@ pub fn use_long_job<T: Clone + PartialEq + 'static>(
         let state = state.clone();
         Callback::from(move |_: MouseEvent| {
             if let LongJob::Running { id, .. } = &*state {
+                dropped.borrow_mut().insert(*id);
                 compute.cancel(*id);
+                state.set(LongJob::Cancelled);
             }
         })
     };

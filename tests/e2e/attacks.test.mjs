@@ -209,6 +209,9 @@ describe('Attacks and DeepFool geometry in the browser', { skip }, () => {
       await progress.filter({ hasText: /\/ 20/ }).waitFor();
       await panel.getByTestId('robustness-cancel').click();
       await panel.getByTestId('robustness-status').filter({ hasText: 'Cancelled.' }).waitFor({ timeout: 10_000 });
+      // Whatever the worker still sends for the cancelled run is ignored: it stays cancelled.
+      await page.waitForTimeout(1_000);
+      assert.equal(await panel.getByTestId('robustness-status').innerText(), 'Cancelled.');
       assert.equal(await progress.count(), 0);
       assert.equal(await table.locator('thead th', { hasText: 'here' }).count(), 0);
 

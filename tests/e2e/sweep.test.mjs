@@ -170,6 +170,9 @@ describe('More samples can make it worse, in the browser', { skip }, () => {
       await page.getByTestId('sweep-cancelled').waitFor();
       assert.equal(await page.getByTestId('live').count(), 0);
       assert.equal(await page.getByTestId('sweep-compute').isEnabled(), true);
+      // The page says so at once; the worker itself stops too (it answers "cancelled" once).
+      await page.waitForFunction(() => window.__lab.replies.filter((r) => r.kind === 'cancelled').length === 1, null, { timeout: RUN });
+      await page.waitForTimeout(200);
       const cancelled = await page.evaluate(() => window.__lab.replies.filter((r) => r.kind === 'cancelled').length);
       assert.equal(cancelled, 1);
       await page.screenshot({ path: screenshotPath('sweep-cancelled.png'), fullPage: true });
