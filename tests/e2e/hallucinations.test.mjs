@@ -71,17 +71,22 @@ describe('Hallucinations in the browser', { skip }, () => {
       const row = page.getByTestId('row-firenet');
       assert.equal(await row.evaluate((el) => el.tagName), 'DETAILS');
       const labels = await page.getByTestId('firenet-0').locator('.row-label').allInnerTexts();
-      assert.deepEqual(labels.map((l) => l.split(' ')[0]), ['input', 'reconstruction', 'change']);
+      assert.deepEqual(labels.map((l) => l.split(' ')[0]), ['input', 'reconstruction', 'magnified', 'change']);
       await row.locator('summary').click();
       assert.equal(await row.evaluate((el) => el.open), false);
       assert.equal(await page.getByTestId('firenet-0').isVisible(), false);
       await row.locator('summary').click();
       assert.equal(await row.evaluate((el) => el.open), true);
-      // Three rows (network, FIRENET, network → FIRENET), four columns each, three pictures per
-      // column.
+      // Three rows (network, FIRENET, network → FIRENET), four columns each, four pictures per
+      // column: input, reconstruction, the magnified window, change. The window is the one where
+      // Ψ's output changed most under r₃ (18 mm: a twelfth of the image), the same in every cell.
+      const side = report.side;
+      const window = Math.round((12 * side) / 64);
       for (const method of ['net', 'firenet', 'warm']) {
         for (let j = 0; j < 4; j++) {
-          assert.equal(await page.getByTestId(`${method}-${j}`).locator('canvas').count(), 3);
+          assert.equal(await page.getByTestId(`${method}-${j}`).locator('canvas').count(), 4);
+          const zoom = page.getByTestId(`zoom-${method}-${j}`);
+          assert.deepEqual(await zoom.evaluate((c) => [c.width, c.height]), [window, window]);
         }
       }
       // r₁ < r₂ < r₃ and FIRENET perturbed at the same norms; Ψ → FIRENET on Ψ's own inputs.

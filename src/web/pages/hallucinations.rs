@@ -6,6 +6,7 @@
 //! report's measurements. All reconstructions run in the worker.
 
 use crate::engine::bench::median_p95;
+use crate::mri::details::Region;
 use crate::mri::learned::hallucination::{CurvePoint, InstabilityReport, NetReport};
 use crate::mri::learned::warm_start::{WarmCurvePoint, WarmNet, WarmStartReport};
 use crate::mri::state::{HallucinationState, STRENGTHS};
@@ -14,7 +15,7 @@ use crate::protocol::{Body, HallucinateJob, Hallucination, HallucinationRow, Job
 use crate::web::app::{use_query_state, Route, WorkerEpoch};
 use crate::web::compute::{use_latest_job, Compute};
 use crate::web::fetch::fetch_bytes;
-use crate::web::pages::mri::PictureCanvas;
+use crate::web::pages::mri::{PictureCanvas, RegionCanvas};
 use crate::web::plot::{
     frame_with_legend, legend, x_axis_line, x_ticks, x_title, y_ticks, y_title, LegendItem, Swatch,
 };
@@ -145,6 +146,23 @@ fn curve_plot(props: &CurveProps) -> Html {
 struct RowProps {
     row: HallucinationRow,
     gaussian: bool,
+    /// The window where the network's output changed most under the strongest perturbation,
+    /// magnified below every reconstruction (the same window in every row and column).
+    zoom: Option<Region>,
+}
+
+/// The network row's window ([`crate::protocol::HallucinationColumn::window`], `[row, column, side]`) in its last
+/// (strongest) column.
+fn zoom_window(rows: &[HallucinationRow]) -> Option<Region> {
+    let net = rows.iter().find(|r| r.method == "net")?;
+    let last = net.columns.iter().skip(1).last()?;
+    let [top, left, side] = last.window;
+    (side > 0).then_some(Region {
+        top,
+        left,
+        height: side,
+        width: side,
+    })
 }
 
 #[function_component(MethodRows)]
@@ -174,6 +192,12 @@ fn method_rows(props: &RowProps) -> Html {
                         <PictureCanvas picture={c.input.clone()} label={format!("input {j}")} />
                         <span class={classes!("row-label", (j > 0).then_some("spacer"))}>{format!("reconstruction {symbol}")}</span>
                         <PictureCanvas picture={c.output.clone()} label={format!("{symbol} reconstruction {j}")} />
+                        if let Some(zoom) = props.zoom {
+                            <span class={classes!("row-label", (j > 0).then_some("spacer"))}>{"magnified (the window where Ψ changed most)"}</span>
+                            <RegionCanvas picture={c.output.clone()} region={zoom}
+                                label={format!("{symbol} reconstruction {j}, magnified window")}
+                                testid={format!("zoom-{}-{j}", r.method)} />
+                        }
                         <span class={classes!("row-label", (j > 0).then_some("spacer"))}>{"change from x's reconstruction"}</span>
                         <PictureCanvas picture={c.change.clone()} label={format!("change {j}")} />
                         <p class="small" data-testid="cell-numbers">{
@@ -654,7 +678,7 @@ pub fn hallucinations_demo() -> Html {
                         h.slice, h.side, h.side, h.change_scale
                     )}</p>
                     <div class="small"><EngineBadge computed={h.computed.clone()} /></div>
-                    { for h.rows.iter().map(|row| html! { <MethodRows row={row.clone()} gaussian={h.gaussian} /> }) }
+                    { for h.rows.iter().map(|row| html! { <MethodRows row={row.clone()} gaussian={h.gaussian} zoom={zoom_window(&h.rows)} /> }) }
                     if let Some((seed, reported)) = live {
                         <LiveSearch net={h.net.clone()} slice={h.slice.clone()} seed={seed} reported={reported} />
                     }

@@ -17,13 +17,12 @@ use crate::plot::{self, linear_ticks, nice_step, Scale, BOTTOM};
 use crate::protocol::{Body, Job, KernelJob, KernelMethod, KernelResult, Picture};
 use crate::web::app::{use_query_state, Route, WorkerEpoch};
 use crate::web::compute::use_latest_job;
-use crate::web::pages::mri::PictureCanvas;
+use crate::web::pages::mri::{PictureCanvas, RegionCanvas};
 use crate::web::plot::{
     frame_with_legend, legend, x_axis_line, x_ticks, x_title, LegendItem, Swatch,
 };
 use crate::web::widgets::{
-    engine_choice, paint_pixels, paint_rect, pointer_at, EngineBadge, JobRun, Notice, Progress,
-    StateEdits,
+    engine_choice, paint_pixels, pointer_at, EngineBadge, JobRun, Notice, Progress, StateEdits,
 };
 use std::rc::Rc;
 use yew::prelude::*;
@@ -327,46 +326,6 @@ fn status(run: &Run, detail: &Result<Rc<Vec<f32>>, String>, cancel: Callback<Mou
             </div>
         },
         _ => html! {},
-    }
-}
-
-#[derive(Properties, PartialEq)]
-struct RegionProps {
-    picture: Picture,
-    region: Region,
-    label: AttrValue,
-    #[prop_or_default]
-    testid: AttrValue,
-}
-
-/// The detail's region of a picture, magnified (CSS, no smoothing).
-#[function_component(RegionCanvas)]
-fn region_canvas(props: &RegionProps) -> Html {
-    let canvas = use_node_ref();
-    {
-        let canvas = canvas.clone();
-        use_effect_with(
-            (props.picture.clone(), props.region),
-            move |(picture, region)| {
-                let Some(c) = canvas.cast::<web_sys::HtmlCanvasElement>() else {
-                    return;
-                };
-                let Ok(bytes) = picture.bytes() else { return };
-                let side = picture.side;
-                if !region.fits(side) {
-                    return;
-                }
-                let crop = region.crop(&bytes, side);
-                paint_rect(&c, region.width, region.height, |i| {
-                    let g = crop[i];
-                    [g, g, g, 255]
-                });
-            },
-        );
-    }
-    html! {
-        <canvas ref={canvas} class="mri-canvas zoom" role="img" aria-label={props.label.clone()}
-            data-testid={props.testid.clone()} />
     }
 }
 

@@ -96,6 +96,47 @@ pub fn picture_canvas(props: &PictureProps) -> Html {
     }
 }
 
+#[derive(Properties, PartialEq)]
+pub struct RegionProps {
+    pub picture: Picture,
+    pub region: crate::mri::details::Region,
+    pub label: AttrValue,
+    #[prop_or_default]
+    pub testid: AttrValue,
+}
+
+/// A region of a picture, magnified (CSS, no smoothing): the details' region, the window a
+/// worst case changed most.
+#[function_component(RegionCanvas)]
+pub fn region_canvas(props: &RegionProps) -> Html {
+    let canvas = use_node_ref();
+    {
+        let canvas = canvas.clone();
+        use_effect_with(
+            (props.picture.clone(), props.region),
+            move |(picture, region)| {
+                let Some(c) = canvas.cast::<web_sys::HtmlCanvasElement>() else {
+                    return;
+                };
+                let Ok(bytes) = picture.bytes() else { return };
+                let side = picture.side;
+                if !region.fits(side) {
+                    return;
+                }
+                let crop = region.crop(&bytes, side);
+                crate::web::widgets::paint_rect(&c, region.width, region.height, |i| {
+                    let g = crop[i];
+                    [g, g, g, 255]
+                });
+            },
+        );
+    }
+    html! {
+        <canvas ref={canvas} class="mri-canvas zoom" role="img" aria-label={props.label.clone()}
+            data-testid={props.testid.clone()} />
+    }
+}
+
 fn quality_text(q: &Quality) -> String {
     let psnr = q
         .psnr
