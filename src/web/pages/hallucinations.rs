@@ -173,7 +173,13 @@ fn method_rows(props: &RowProps) -> Html {
         "warm" => "Ψ → Φ",
         _ => "Φ",
     };
-    let kind = if props.gaussian { "g" } else { "r" };
+    // FIRENET's row shows its own worst cases v_j (its search at the network's norms), as in
+    // the lectures' slides; the other rows the network's r_j (or Gaussian noise g_j).
+    let kind = match (props.gaussian, r.method.as_str()) {
+        (true, _) => "g",
+        (false, "firenet") => "v",
+        _ => "r",
+    };
     html! {
         // A row the reader is not looking at folds away (click its title).
         <details class="halluc-method" open=true data-testid={format!("row-{}", r.method)}>

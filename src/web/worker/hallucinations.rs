@@ -166,7 +166,12 @@ pub async fn hallucinate(
         ("net", loaded.card.title.clone(), net_key.clone()),
         (
             "firenet",
-            "FIRENET (stable by design)".to_string(),
+            if job.gaussian {
+                "FIRENET (stable by design), under the same Gaussian noise".to_string()
+            } else {
+                "FIRENET (stable by design), under its own worst cases v at the same norms"
+                    .to_string()
+            },
             format!("firenet@{}/{}", job.net, job.slice),
         ),
         (
