@@ -132,6 +132,25 @@ describe('Hallucinations in the browser', { skip }, () => {
       assert.equal(await page.getByTestId('curve-plot').locator('polyline').count(), 7);
       assert.equal(await page.getByTestId('curve-plot').locator('.s-warm polyline').count(), 1);
       assert.equal(await page.getByTestId('curve-plot').locator('.s-warm-random polyline').count(), 1);
+      // The crossover, computed here from the report's curve for this slice: the first norm at
+      // which the network's worst-case error exceeds FIRENET's (interpolated), or none.
+      const curve = net.slices.find((s) => s.slice === first.slice).curve;
+      const gap = (p) => p.net_worst - p.firenet_worst;
+      let expected = null;
+      if (gap(curve[0]) > 0) expected = curve[0].rel_r;
+      else for (let i = 1; i < curve.length && expected === null; i++) {
+        const [d0, d1] = [gap(curve[i - 1]), gap(curve[i])];
+        if (d0 <= 0 && d1 > 0) expected = curve[i - 1].rel_r + ((curve[i].rel_r - curve[i - 1].rel_r) * -d0) / (d1 - d0);
+      }
+      const crossing = await page.getByTestId('crossover').innerText();
+      t.diagnostic(crossing);
+      if (expected === null) {
+        assert.match(crossing, /^No crossover up to/);
+        assert.equal(await page.getByTestId('crossover-mark').count(), 0);
+      } else {
+        assert.ok(crossing.includes(`${(expected * 100).toFixed(1)}%`), `${crossing} vs ${expected}`);
+        assert.equal(await page.getByTestId('crossover-mark').count(), 1);
+      }
       await page.screenshot({ path: screenshotPath('hallucinations-gaussian.png'), fullPage: true });
     });
   });

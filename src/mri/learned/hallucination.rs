@@ -343,6 +343,23 @@ pub struct CurvePoint {
     pub zero_filled_worst: f64,
 }
 
+/// The smallest `‖r‖/‖x‖` from which the network's worst-case error exceeds FIRENET's on an
+/// error curve (sorted by norm): linear interpolation between the two measured norms around the
+/// sign change, or the first norm if it is worse already there; `None` if it never is. The
+/// crossover of the lecture: under a perturbation one cannot see, the network one would use
+/// becomes the worse reconstruction.
+pub fn crossover(curve: &[CurvePoint]) -> Option<f64> {
+    let gap = |p: &CurvePoint| p.net_worst - p.firenet_worst;
+    let first = curve.first()?;
+    if gap(first) > 0.0 {
+        return Some(first.rel_r);
+    }
+    curve.windows(2).find_map(|w| {
+        let (d0, d1) = (gap(&w[0]), gap(&w[1]));
+        (d0 <= 0.0 && d1 > 0.0).then(|| w[0].rel_r + (w[1].rel_r - w[0].rel_r) * (-d0) / (d1 - d0))
+    })
+}
+
 /// Everything measured on one slice.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SliceReport {
@@ -752,6 +769,32 @@ fn quantise(v: f32, scale: f32) -> i8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn point(rel_r: f64, net_worst: f64, firenet_worst: f64) -> CurvePoint {
+        CurvePoint {
+            rel_r,
+            net_worst,
+            net_random: 0.0,
+            firenet_worst,
+            firenet_random: 0.0,
+            zero_filled_worst: 0.0,
+        }
+    }
+
+    #[test]
+    fn the_crossover_is_where_the_networks_worst_case_overtakes_firenets() {
+        let c = [
+            point(0.01, 0.10, 0.20),
+            point(0.02, 0.15, 0.21),
+            point(0.04, 0.35, 0.23),
+        ];
+        // Between 2% (gap −0.06) and 4% (gap +0.12): a third of the way.
+        let x = crossover(&c).unwrap();
+        assert!((x - (0.02 + 0.02 / 3.0)).abs() < 1e-12, "{x}");
+        assert_eq!(crossover(&[point(0.01, 0.3, 0.2)]), Some(0.01));
+        assert_eq!(crossover(&c[..2]), None);
+        assert_eq!(crossover(&[]), None);
+    }
     use crate::mri::sampling::{mask, Pattern};
 
     #[test]

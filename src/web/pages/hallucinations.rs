@@ -121,7 +121,9 @@ fn curve_plot(props: &CurveProps) -> Html {
     let xticks: Vec<f64> = (0..=4).map(|k| x_max * k as f64 / 4.0).collect();
     let yticks: Vec<f64> = (0..=4).map(|k| y_max * k as f64 / 4.0).collect();
     let area = frame.area();
+    let cross = crate::mri::learned::hallucination::crossover(c);
     html! {
+        <>
         <svg class="error-plot curve-plot" viewBox={format!("0 0 {} {}", frame.w, frame.h)} role="img" data-testid="curve-plot"
             aria-label="reconstruction error against the relative size of the perturbation">
             {y_ticks(&frame, &ya, &yticks, |v| format!("{v:.2}"))}
@@ -134,10 +136,36 @@ fn curve_plot(props: &CurveProps) -> Html {
                 let points: String = points.iter().map(|(x, y)| format!("{:.1},{:.1}", xa.at(*x), ya.at(*y))).collect::<Vec<_>>().join(" ");
                 html! { <g class={class.clone()}><polyline points={points} /></g> }
             }) }
+            if let Some(x) = cross {
+                <g class="crossover" data-testid="crossover-mark">
+                    <line x1={xa.at(x).to_string()} x2={xa.at(x).to_string()} y1={area.y0.to_string()} y2={area.y1.to_string()} />
+                    <text x={(xa.at(x) + 4.0).to_string()} y={(area.y0 + 14.0).to_string()}>{"crossover"}</text>
+                </g>
+            }
             {legend(&items, &slots)}
             {x_title(&frame, "‖r‖/‖x‖ (dotted: the perturbations on screen)")}
             {y_title(&frame, "‖Ψ(A(x+r)) − x‖/‖x‖")}
         </svg>
+        <p class="small" data-testid="crossover">{
+            match cross {
+                Some(x) if x <= c[0].rel_r => format!(
+                    "At every norm measured (from {}), {}'s worst-case error is above FIRENET's.",
+                    percent(x),
+                    props.net_title
+                ),
+                Some(x) => format!(
+                    "Crossover at ‖r‖/‖x‖ ≈ {}: from there on, {}'s worst-case error is above FIRENET's.",
+                    percent(x),
+                    props.net_title
+                ),
+                None => format!(
+                    "No crossover up to {}: on this slice {}'s worst-case error stays below FIRENET's.",
+                    percent(x_max),
+                    props.net_title
+                ),
+            }
+        }</p>
+        </>
     }
 }
 
