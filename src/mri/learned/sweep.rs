@@ -15,9 +15,7 @@
 use crate::engine::{wait, Engine};
 use crate::mri::brain::{BrainSlices, Role, Split};
 use crate::mri::instability::Reconstructor;
-use crate::mri::learned::hallucination::{
-    halve, slice_at, FirenetSetting, HeldOut, MaskSpec, NetCard,
-};
+use crate::mri::learned::hallucination::{slice_at, FirenetSetting, HeldOut, MaskSpec, NetCard};
 use crate::mri::metrics::{psnr, ssim};
 use crate::mri::operator::Sampling;
 use crate::{Error, Result};
@@ -168,12 +166,7 @@ pub type Images = Vec<Vec<f32>>;
 /// (128² → [`crate::mri::learned::hallucination::SIDE`]²), in the order of [`BrainSlices::train_slices`] and
 /// [`BrainSlices::test_slices`].
 pub fn slices(brain: &BrainSlices) -> Result<(Images, Images)> {
-    let get = |ids: Vec<crate::mri::brain::SliceId>| -> Result<Images> {
-        ids.into_iter()
-            .map(|id| halve(&brain.image(id)?, brain.side()))
-            .collect()
-    };
-    Ok((get(brain.train_slices())?, get(brain.test_slices())?))
+    split_slices(brain, brain.side() / 2, Split::Interleaved)
 }
 
 /// The training and held-out images of `split` at side `side`: the slices themselves when
