@@ -123,9 +123,10 @@ pub enum Job {
 pub struct KernelJob {
     /// A shipped reconstruction network: it fixes the sampling `A` for every method.
     pub net: String,
-    /// A held-out brain slice (`axial 10`).
+    /// A brain slice the network holds out under its split (`axial 20`).
     pub slice: String,
-    /// The detail `z`, `side²` values (composed on the page: text, lesion or drawing).
+    /// The detail `z`, `side²` values at the network's side (composed on the page: text,
+    /// lesion or drawing).
     pub detail: Vec<f32>,
     /// `Some(t)`: add `t·z_N`, the detail's kernel component; `None`: add `z` itself.
     pub t: Option<f64>,
@@ -195,6 +196,8 @@ pub struct KernelResult {
     pub error_scale: f64,
     /// The sampling rate of the network's mask.
     pub rate: f64,
+    /// The pattern of the network's mask.
+    pub pattern: crate::mri::sampling::Pattern,
     pub methods: Vec<KernelMethod>,
     /// What computed the reconstructions.
     #[serde(default)]

@@ -6,7 +6,7 @@
 use barriers_lab::mri::brain::{BrainSlices, SliceId};
 use barriers_lab::mri::instability::{Ascent, InstabilityTest, Reconstructor, ZeroFilling};
 use barriers_lab::mri::learned::hallucination::{
-    gaussian_like, halve, outcome, FirenetSetting, InstabilityReport, NetCard, Perturbations,
+    gaussian_like, outcome, slice_at, FirenetSetting, InstabilityReport, NetCard, Perturbations,
 };
 use barriers_lab::mri::operator::SubsampledFourier;
 use barriers_lab::mri::sampling::Mask;
@@ -34,16 +34,13 @@ fn load(
     (card, net, mask)
 }
 
+/// The slice `name` at the report's side.
 fn slice(name: &str) -> Vec<f32> {
     let brain = BrainSlices::from_safetensors(
         &std::fs::read("static/data/mri/brain-128.safetensors").unwrap(),
     )
     .unwrap();
-    halve(
-        &brain.image(SliceId::from_name(name).unwrap()).unwrap(),
-        128,
-    )
-    .unwrap()
+    slice_at(&brain, SliceId::from_name(name).unwrap(), report().side).unwrap()
 }
 
 #[test]
@@ -75,7 +72,7 @@ fn cards_weights_and_perturbations_are_complete_and_within_budget() {
         // The verdict follows the numbers.
         assert_eq!(net.hallucinating, r.hallucinating.contains(&net.name));
         if net.hallucinating {
-            assert!(net.useful && net.psnr_net >= net.psnr_zero_filled + 1.0);
+            assert!(net.useful && net.psnr_net >= net.psnr_zero_filled + 3.0);
         }
     }
 }
@@ -179,9 +176,27 @@ fn the_instability_test_through_the_trained_network() {
 }
 
 #[test]
+fn the_report_is_at_the_papers_scale_with_the_separated_split() {
+    let r = report();
+    assert_eq!(r.side, 128);
+    let v: serde_json::Value = serde_json::from_str(REPORT).unwrap();
+    assert_eq!(v["split"], "separated");
+    for net in &r.networks {
+        for s in &net.slices {
+            for a in &s.at {
+                // Each method's worst-case error at each norm of the bar.
+                assert!(a.error_net.is_some_and(f64::is_finite), "{}", s.slice);
+                assert!(a.error_firenet.is_some_and(f64::is_finite), "{}", s.slice);
+            }
+        }
+    }
+}
+
+#[test]
 fn the_headline_is_worded_after_the_report() {
-    // cascade-8: κ 2.4–3.0× FIRENET's on every slice, the full bar met on 4 of 6;
-    // cascade-12: 2.0–2.4×, 4 of 6 (static/reports/instability.json, norms ≤ 5%).
+    // cascade-128 (25% variable density, 128²): κ 0.71–0.86 of FIRENET's on every report slice
+    // at 2% and 5%, its worst-case error below FIRENET's everywhere, the bar met on none
+    // (static/reports/instability.json).
     let r = report();
     let line = |name: &str| {
         r.networks
@@ -190,16 +205,11 @@ fn the_headline_is_worded_after_the_report() {
             .unwrap()
             .headline()
     };
-    let c8 = line("cascade-8");
+    let c = line("cascade-128");
+    assert!(c.contains("less than FIRENET on every report slice"), "{c}");
+    assert!(c.contains("on 0 of 6"), "{c}");
     assert!(
-        c8.contains("2.4–3.0× more than FIRENET on every report slice"),
-        "{c8}"
-    );
-    assert!(c8.contains("on 4 of 6"), "{c8}");
-    assert!(!c8.contains("stable"), "{c8}");
-    let c12 = line("cascade-12");
-    assert!(
-        c12.contains("2.0–2.4×") && c12.contains("on 4 of 6"),
-        "{c12}"
+        c.contains("exceeds FIRENET's worst-case error on 0 of 6"),
+        "{c}"
     );
 }

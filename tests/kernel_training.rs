@@ -38,7 +38,7 @@ fn the_card_and_the_report_describe_the_same_curriculum() {
         .kernel_detail
         .clone()
         .expect("the card names its detail");
-    assert_eq!(curriculum.detail, shipped_detail());
+    assert_eq!(curriculum.detail, shipped_detail(64));
     assert_eq!(curriculum.detail, r.detail);
     assert_eq!(curriculum.probability, r.probability);
     assert_eq!(c.mask, r.mask);

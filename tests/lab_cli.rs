@@ -81,7 +81,7 @@ fn subcommand_help_describes_the_flags() {
     for flag in ["--nets", "--points", "--add", "--dir", "--out"] {
         assert!(help.contains(flag), "tradeoff --help lacks {flag}:\n{help}");
     }
-    assert!(help.contains("cascade-8,cascade-12,cascade-12-noise,cascade-12-kernel"));
+    assert!(help.contains("cascade-128,cascade-128-kernel"));
     let out = lab(&["train-net", "--help"]);
     let help = text(&out);
     for flag in [

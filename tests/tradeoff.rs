@@ -6,10 +6,10 @@
 
 mod shipped;
 
-use barriers_lab::mri::brain::{BrainSlices, SliceId};
+use barriers_lab::mri::brain::{BrainSlices, Role, SliceId};
 use barriers_lab::mri::instability::{InstabilityTest, ZeroFilling};
 use barriers_lab::mri::learned::hallucination::{
-    gaussian_like, halve, InstabilityReport, NetCard, SIDE,
+    gaussian_like, slice_at, InstabilityReport, NetCard,
 };
 use barriers_lab::mri::learned::tradeoff::TradeoffReport;
 use barriers_lab::mri::operator::SubsampledFourier;
@@ -28,26 +28,28 @@ fn card(name: &str) -> (NetCard, Vec<u8>) {
     )
 }
 
+/// The report slice `name` at the report's side; it is held out under the report's split.
 fn slice(brain: &BrainSlices, name: &str) -> Vec<f32> {
+    let r = report();
     let id = SliceId::from_name(name).unwrap();
-    assert!(id.is_test(), "{name} is held out");
-    halve(&brain.image(id).unwrap(), 128).unwrap()
+    assert_eq!(r.split.role(id.index), Role::Test, "{name} is held out");
+    slice_at(brain, id, r.side).unwrap()
 }
 
 #[test]
 fn the_report_has_every_method_and_zero_filling_is_the_check() {
     let r = report();
     assert_eq!(r.slices.len(), 6);
-    assert_eq!((r.rel_r, r.iterations, r.psnr_slices), (0.02, 20, 18));
+    // The 128² setting: the 9 held-out slices of the separated split.
+    assert_eq!(r.side, 128);
+    assert_eq!(r.split, barriers_lab::mri::brain::Split::Separated);
+    assert_eq!((r.rel_r, r.iterations, r.psnr_slices), (0.02, 20, 9));
     for name in [
         "zero-filling",
         "firenet",
-        "cascade-8",
-        "cascade-12",
-        "cascade-12-noise",
-        "cascade-12-kernel",
-        "warm-cascade-8",
-        "warm-cascade-12",
+        "cascade-128",
+        "cascade-128-kernel",
+        "warm-cascade-128",
     ] {
         assert!(r.point(name).is_some(), "the report lacks {name}");
     }
@@ -57,13 +59,10 @@ fn the_report_has_every_method_and_zero_filling_is_the_check() {
         for k in &p.kappa {
             assert!((k - 1.0).abs() <= 0.02, "{}: κ {k}", p.name);
         }
-        // Recompute it exactly, with the report's seeds.
-        let spec = if p.name == "zero-filling" {
-            card("cascade-12").0.mask
-        } else {
-            card("cascade-8").0.mask
-        };
-        let a = SubsampledFourier::new(spec.mask(SIDE).unwrap()).unwrap();
+        // Recompute it exactly, with the report's seeds (zero-filling at the networks' rate).
+        assert_eq!(p.name, "zero-filling");
+        let spec = card("cascade-128").0.mask;
+        let a = SubsampledFourier::new(spec.mask(r.side).unwrap()).unwrap();
         assert!((a.mask().rate() - p.rate).abs() < 1e-12);
         let zf = ZeroFilling(&a);
         for (k, id) in r.slices.iter().enumerate() {
@@ -80,8 +79,12 @@ fn the_report_has_every_method_and_zero_filling_is_the_check() {
             let g = gaussian_like(&worst.r, r.seed_base + k as u64 + 1000);
             let kg = test.probe(g).unwrap().kappa;
             assert!((kg - p.kappa_gaussian[k]).abs() <= 1e-9);
-            // Gaussian noise: only the sampled share of its energy passes.
-            assert!(kg < 0.5 && kg > 0.2, "{kg}");
+            // Gaussian noise: only the sampled share of its energy passes, κ ≈ √rate.
+            assert!(
+                (kg - p.rate.sqrt()).abs() < 0.05,
+                "{kg} against √{}",
+                p.rate
+            );
         }
     }
     // Every method damps Gaussian noise of the worst case's norm, and no trained network is as
@@ -128,14 +131,14 @@ fn the_networks_points_agree_with_their_cards_and_the_instability_report() {
             }
         }
     }
-    // FIRENET at 12.5% is the instability report's comparison for cascade-12.
+    // FIRENET at the networks' rate is the instability report's comparison for cascade-128.
     let fire = r.point("firenet").unwrap();
-    let c12 = instability
+    let net = instability
         .networks
         .iter()
-        .find(|n| n.name == "cascade-12")
+        .find(|n| n.name == "cascade-128")
         .unwrap();
-    for (s, k) in c12.slices.iter().zip(&fire.kappa) {
+    for (s, k) in net.slices.iter().zip(&fire.kappa) {
         assert!(
             (s.at[0].kappa_firenet - k).abs() <= 1e-6,
             "FIRENET on {}",
@@ -146,10 +149,10 @@ fn the_networks_points_agree_with_their_cards_and_the_instability_report() {
 
 #[test]
 fn a_network_point_recomputes_from_the_shipped_weights() {
-    // cascade-12-noise on the first report slice: 20 forward/backward passes.
+    // cascade-128-kernel on the first report slice: 20 forward/backward passes.
     let r = report();
-    let p = r.point("cascade-12-noise").unwrap();
-    let (c, w) = card("cascade-12-noise");
+    let p = r.point("cascade-128-kernel").unwrap();
+    let (c, w) = card("cascade-128-kernel");
     let (net, m) = c.load(&w).unwrap();
     let a = SubsampledFourier::new(m).unwrap();
     let x = slice(&shipped::brain(), &r.slices[0]);
@@ -168,25 +171,35 @@ fn a_network_point_recomputes_from_the_shipped_weights() {
 
 #[test]
 fn the_fine_tuned_cards_quality_recomputes_from_their_weights() {
-    // The held-out PSNR and SSIM of cascade-12-noise and cascade-12-kernel, as their cards state,
-    // from the shipped weights (18 held-out slices, one forward pass each).
-    let (_, held) = barriers_lab::mri::learned::sweep::slices(&shipped::brain()).unwrap();
-    assert_eq!(held.len(), 18);
-    for name in ["cascade-12-noise", "cascade-12-kernel"] {
+    // The held-out PSNR and SSIM of the fine-tuned networks, as their cards state, from the
+    // shipped weights (one forward pass per held-out slice of their split and side): the 64²
+    // ones of the interleaved split (18 slices), the 128² one of the separated split (9).
+    let brain = shipped::brain();
+    for (name, from, count) in [
+        ("cascade-12-noise", "cascade-12", 18),
+        ("cascade-12-kernel", "cascade-12", 18),
+        ("cascade-128-kernel", "cascade-128", 9),
+    ] {
         let (c, w) = card(name);
         assert_eq!(
             c.training.init.as_deref(),
-            Some("cascade-12"),
+            Some(from),
             "{name} is fine-tuned"
         );
+        let (_, held) =
+            barriers_lab::mri::learned::sweep::split_slices(&brain, c.side, c.split).unwrap();
+        assert_eq!(held.len(), count, "{name}");
         let (net, m) = c.load(&w).unwrap();
         let a = SubsampledFourier::new(m).unwrap();
         let (psnr, ssim) =
-            barriers_lab::mri::learned::tradeoff::held_out_quality(&a, &net, &held, SIDE).unwrap();
+            barriers_lab::mri::learned::tradeoff::held_out_quality(&a, &net, &held, c.side)
+                .unwrap();
         assert!((psnr - c.held_out.psnr_net).abs() < 1e-6, "{name}: {psnr}");
         assert!((ssim - c.held_out.ssim_net).abs() < 1e-6, "{name}: {ssim}");
     }
     let (noise, _) = card("cascade-12-noise");
     assert_eq!(noise.training.noise, Some(0.5));
     assert!(noise.training.kernel_detail.is_none());
+    let (kernel, _) = card("cascade-128-kernel");
+    assert!(kernel.training.kernel_detail.is_some());
 }

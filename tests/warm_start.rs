@@ -10,7 +10,7 @@ use barriers_lab::mri::firenet::Firenet;
 use barriers_lab::mri::instability::{Reconstructor, ZeroFilling};
 use barriers_lab::mri::learned::cascade::{CascadeNet, CascadeShape};
 use barriers_lab::mri::learned::hallucination::{
-    halve, FirenetSetting, InstabilityReport, Perturbations,
+    slice_at, FirenetSetting, InstabilityReport, Perturbations,
 };
 use barriers_lab::mri::learned::warm_start::{WarmStart, WarmStartReport};
 use barriers_lab::mri::operator::{distance, norm, SubsampledFourier, WaveletSampling};
@@ -239,10 +239,11 @@ fn the_warm_start_through_a_small_cascade_matches_central_differences() {
 
 #[test]
 fn on_the_shipped_perturbations_the_warm_start_moves_less_than_the_network() {
-    // Thresholds set after measuring (lab warm-start-report): the change ratio was 0.70–0.80
-    // per perturbation (mean 0.75 / 0.74), the held-out PSNR 3.3–3.5 dB below the network's and
-    // 4.3–4.7 dB above FIRENET's alone; 89–97% of the network's change lay in the null space of
-    // A.
+    // Thresholds set after measuring (lab warm-start-report, 128², 25% variable density):
+    // the change ratio was 0.82–0.91 per perturbation (mean 0.87), the held-out PSNR of
+    // Ψ → FIRENET 33.91 dB, FIRENET's alone 33.87 and Ψ's 40.01 (FIRENET's restarts converge to
+    // its own solution whatever the start); 56–62% of the network's change lay in the null
+    // space of A.
     let report =
         InstabilityReport::from_json(include_str!("../static/reports/instability.json")).unwrap();
     let warm_report =
@@ -252,19 +253,16 @@ fn on_the_shipped_perturbations_the_warm_start_moves_less_than_the_network() {
     )
     .unwrap();
     let brain = shipped::brain();
-    let held: Vec<Vec<f32>> = brain
-        .test_slices()
-        .into_iter()
-        .map(|id| halve(&brain.image(id).unwrap(), 128).unwrap())
-        .collect();
-    for name in ["cascade-8", "cascade-12"] {
+    for name in report.networks.iter().map(|n| n.name.as_str()) {
         let (card, net, a) = shipped::network(name);
+        let (_, held) =
+            barriers_lab::mri::learned::sweep::split_slices(&brain, card.side, card.split).unwrap();
         let fire = FirenetSetting::new(&barriers_lab::engine::CpuEngine, card.side).unwrap();
         let b = fire.sampling(&a).unwrap();
         let warm = WarmStart::new(&net, &fire, &b);
         let mut ratios = Vec::new();
         for s in &report.demo_slices {
-            let x = halve(&brain.image(SliceId::from_name(s).unwrap()).unwrap(), 128).unwrap();
+            let x = slice_at(&brain, SliceId::from_name(s).unwrap(), card.side).unwrap();
             let y = a.measure(&x);
             let clean_net = net.reconstruct(&y).unwrap();
             let clean_warm = warm.refine(&y, &clean_net).unwrap();
@@ -284,8 +282,8 @@ fn on_the_shipped_perturbations_the_warm_start_moves_less_than_the_network() {
         eprintln!(
             "{name}: ‖ΦΨ change‖/‖Ψ change‖ per shipped perturbation {ratios:.3?}, mean {mean:.3}"
         );
-        assert!(ratios.iter().all(|r| *r < 0.85), "{ratios:?}");
-        assert!(mean < 0.8, "{mean}");
+        assert!(ratios.iter().all(|r| *r < 0.95), "{ratios:?}");
+        assert!(mean < 0.9, "{mean}");
         let q = barriers_lab::mri::learned::sweep::quality(
             &barriers_lab::engine::CpuEngine,
             &a,
@@ -299,8 +297,14 @@ fn on_the_shipped_perturbations_the_warm_start_moves_less_than_the_network() {
             "{name}: held-out PSNR Ψ {psnr_net:.2}, Ψ → FIRENET {:.2}, FIRENET {:.2} dB",
             q.psnr_net, q.psnr_firenet
         );
-        assert!(q.psnr_net >= psnr_net - 4.0, "{} vs {psnr_net}", q.psnr_net);
-        assert!(q.psnr_net >= q.psnr_firenet + 3.0);
+        // Ψ → FIRENET lands on FIRENET's accuracy, far below Ψ's.
+        assert!(
+            (q.psnr_net - q.psnr_firenet).abs() < 0.5,
+            "{} vs FIRENET {}",
+            q.psnr_net,
+            q.psnr_firenet
+        );
+        assert!(q.psnr_net < psnr_net - 3.0, "{} vs {psnr_net}", q.psnr_net);
         // The shipped report holds what this code measures.
         let reported = warm_report
             .networks
@@ -312,7 +316,7 @@ fn on_the_shipped_perturbations_the_warm_start_moves_less_than_the_network() {
         assert_eq!(reported.shipped.len(), ratios.len());
         for (c, ratio) in reported.shipped.iter().zip(&ratios) {
             assert!((c.change_warm / c.change_net - ratio).abs() < 1e-5);
-            assert!(c.null_share_net > 0.85, "{c:?}");
+            assert!(c.null_share_net > 0.5, "{c:?}");
         }
     }
 }

@@ -230,25 +230,57 @@ pub const MAX_INTENSITY: f32 = 1.0;
 /// Longest text.
 pub const MAX_TEXT: usize = 40;
 
+/// The grid of a [`DetailSpec`]'s coordinates: `row`, `col` and `size` are pixels of a
+/// 64 × 64 image at every side (see [`DetailSpec`]).
+pub const DETAIL_GRID: usize = 64;
+
+/// How many pixels of an `side × side` image one pixel of the [`DETAIL_GRID`] covers per axis
+/// (1 at 64², 2 at 128²); an error for a side that is not a whole multiple of the grid.
+pub fn grid_scale(side: usize) -> Result<usize> {
+    if side == 0 || !side.is_multiple_of(DETAIL_GRID) {
+        return Err(Error::Input(format!(
+            "details are placed on a {DETAIL_GRID}×{DETAIL_GRID} grid; an image of side {side} is not a multiple of it"
+        )));
+    }
+    Ok(side / DETAIL_GRID)
+}
+
 /// A detail as a user places it: a kind, where (the centre `row`, `col`), how big (font scale
-/// or lesion radius in pixels) and how bright.
+/// or lesion radius) and how bright.
+///
+/// **Coordinates.** `row`, `col` and `size` are in pixels of the 64² grid
+/// ([`DETAIL_GRID`]) whatever the side of the image, and scaled by `side / 64` when the detail is
+/// drawn at a larger side ([`DetailSpec::pieces`]): at 128² a text is laid out on the grid and
+/// every font pixel becomes a 2 × 2 block (the text at 64² magnified exactly), and a lesion's
+/// centre, radius and soft edge are doubled. So a detail is the same place and the same size in
+/// the field of view at both sides, the links written before the 128² networks keep their
+/// meaning, switching the network between 64² and 128² keeps the detail where it was, and the
+/// lesion `row=36&col=32&size=3` is the one the kernel-trained networks saw at either side
+/// ([`crate::mri::learned::kernel_training::shipped_detail`] scales the same way). The price:
+/// a typed detail cannot be finer at 128² than at 64² (a drawn one can: it is drawn at the
+/// image's side).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DetailSpec {
     pub kind: DetailKind,
     /// The words of a text detail (upper-cased; A–Z, 0–9 and spaces).
     pub text: String,
+    /// The centre, a pixel of the 64² grid.
     pub row: usize,
     pub col: usize,
-    /// Font scale (each font pixel `size × size`) or lesion radius.
+    /// Font scale (each font pixel `size × size` pixels of the grid) or lesion radius (in
+    /// pixels of the grid).
     pub size: usize,
     pub intensity: f32,
 }
 
 impl DetailSpec {
-    /// The detail's pieces on an `side × side` canvas: the lines of a text (centred on
-    /// `(row, col)`, wrapped at spaces to fit the width, shifted inwards to fit), or a lesion.
-    /// Errors say what is wrong (empty text, a character outside the font, too big to fit).
+    /// The detail's pieces on an `side × side` canvas (`side` a multiple of 64): the lines of a
+    /// text (centred on `(row, col)`, wrapped at spaces to fit the width, shifted inwards to
+    /// fit, laid out on the 64² grid and scaled by `side / 64`), or a lesion (centre, radius
+    /// and a soft edge of one grid pixel, scaled the same way). Errors say what is wrong (empty
+    /// text, a character outside the font, too big to fit, a side that is no multiple of 64).
     pub fn pieces(&self, side: usize) -> Result<Vec<Detail>> {
+        let s = grid_scale(side)?;
         if !(self.intensity.is_finite() && self.intensity.abs() <= MAX_INTENSITY) {
             return Err(Error::Input(format!(
                 "the intensity must lie in [−{MAX_INTENSITY}, {MAX_INTENSITY}]"
@@ -259,29 +291,30 @@ impl DetailSpec {
                 "the size must lie between 1 and {MAX_SIZE}"
             )));
         }
+        let grid = DETAIL_GRID;
         match self.kind {
             DetailKind::Drawn => Err(Error::Input(
                 "a drawn detail is made of the drawn pixels, not of settings".into(),
             )),
             DetailKind::Lesion => Ok(vec![Detail::Lesion {
-                row: self.row as f64,
-                col: self.col as f64,
-                radius: self.size as f64,
+                row: (self.row * s) as f64,
+                col: (self.col * s) as f64,
+                radius: (self.size * s) as f64,
                 intensity: self.intensity,
-                edge: 1.0,
+                edge: s as f64,
             }]),
             DetailKind::Text => {
-                let lines = wrap(&self.text, self.size, side)?;
+                let lines = wrap(&self.text, self.size, grid)?;
                 let line_height = crate::mri::kernel::text_extent("A", self.size).0;
                 let gap = self.size;
                 let total = lines.len() * line_height + (lines.len() - 1) * gap;
-                if total > side {
+                if total > grid {
                     return Err(Error::Input(format!(
-                        "the text needs {total} rows at size {}; the image has {side}",
+                        "the text needs {total} rows of the {grid}² grid at size {}; it has {grid}",
                         self.size
                     )));
                 }
-                let top = (self.row as isize - total as isize / 2).clamp(0, (side - total) as isize)
+                let top = (self.row as isize - total as isize / 2).clamp(0, (grid - total) as isize)
                     as usize;
                 Ok(lines
                     .into_iter()
@@ -289,13 +322,13 @@ impl DetailSpec {
                     .map(|(k, line)| {
                         let width = crate::mri::kernel::text_extent(&line, self.size).1;
                         let left = (self.col as isize - width as isize / 2)
-                            .clamp(0, (side - width) as isize)
+                            .clamp(0, (grid - width) as isize)
                             as usize;
                         Detail::Text {
                             text: line,
-                            top: top + k * (line_height + gap),
-                            left,
-                            scale: self.size,
+                            top: (top + k * (line_height + gap)) * s,
+                            left: left * s,
+                            scale: self.size * s,
                             intensity: self.intensity,
                         }
                     })
@@ -313,6 +346,38 @@ impl DetailSpec {
             }
         }
         Ok(z)
+    }
+}
+
+/// A drawn detail of side `from` redrawn at side `to` (the same strokes in the field of view):
+/// each pixel repeated over a `k × k` block when `to = k·from`; when `from = k·to`, each
+/// `k × k` block becomes its value of largest magnitude, so that a thin stroke keeps its
+/// intensity. `None` when neither side divides the other or `drawn` is not `from²` values.
+pub fn rescale_drawing(drawn: &[f32], from: usize, to: usize) -> Option<Vec<f32>> {
+    if from == 0 || to == 0 || drawn.len() != from * from {
+        return None;
+    }
+    if to.is_multiple_of(from) {
+        let k = to / from;
+        Some(
+            (0..to * to)
+                .map(|i| drawn[(i / to / k) * from + (i % to) / k])
+                .collect(),
+        )
+    } else if from.is_multiple_of(to) {
+        let k = from / to;
+        Some(
+            (0..to * to)
+                .map(|i| {
+                    let (r, c) = (i / to * k, i % to * k);
+                    (0..k * k)
+                        .map(|j| drawn[(r + j / k) * from + c + j % k])
+                        .fold(0.0f32, |m, v| if v.abs() > m.abs() { v } else { m })
+                })
+                .collect(),
+        )
+    } else {
+        None
     }
 }
 
@@ -372,7 +437,7 @@ pub struct Experiment {
     /// `(Ax, Ax′)`.
     pub y: Vec<Complex32>,
     pub y_prime: Vec<Complex32>,
-    /// The detail's box, from `z` (with a margin of 3 pixels).
+    /// The detail's box, from `z` (with a margin of [`REGION_MARGIN`] pixels of the 64² grid).
     pub region: Region,
     /// `‖z_N‖ / ‖z‖`.
     pub kernel_share: f64,
@@ -393,7 +458,8 @@ pub struct Measured {
     pub psnr: f64,
 }
 
-/// Margin of [`Experiment::region`] around the detail, in pixels.
+/// Margin of [`Experiment::region`] around the detail, in pixels of the 64² grid (6 pixels at
+/// 128²).
 pub const REGION_MARGIN: usize = 3;
 /// Largest `|t|` of the troublesome kernel's `x + t·z_N`.
 pub const MAX_T: f64 = 8.0;
@@ -409,7 +475,8 @@ impl Experiment {
                 x.len()
             )));
         }
-        let region = Region::around(z, side, REGION_MARGIN)?;
+        let margin = REGION_MARGIN * (side / DETAIL_GRID).max(1);
+        let region = Region::around(z, side, margin)?;
         let projector = KernelProjector::new(a)?;
         let z_wide = widen_real(z);
         let z_n = projector.kernel(&z_wide)?;
@@ -594,6 +661,65 @@ mod tests {
         assert!(lesion.render(64).unwrap()[32 * 64 + 32] > 0.49);
         assert_eq!(DetailKind::from_name("lesion").unwrap(), DetailKind::Lesion);
         assert!(DetailKind::from_name("blob").is_err());
+    }
+
+    #[test]
+    fn details_are_placed_on_the_64_grid_and_scaled_at_128() {
+        // A text at 128² is the text at 64² magnified exactly: each pixel a 2 × 2 block.
+        for spec in [text("can u see it", 1), text("AI", 2), {
+            let mut edge = text("ZN", 3);
+            (edge.row, edge.col) = (63, 0);
+            edge
+        }] {
+            let small = spec.render(64).unwrap();
+            let large = spec.render(128).unwrap();
+            assert_eq!(rescale_drawing(&small, 64, 128).unwrap(), large, "{spec:?}");
+            assert_eq!(rescale_drawing(&large, 128, 64).unwrap(), small);
+        }
+        // A lesion's centre, radius and soft edge are scaled: the kernel-trained networks' lesion
+        // at either side.
+        let lesion = DetailSpec {
+            kind: DetailKind::Lesion,
+            text: String::new(),
+            row: 36,
+            col: 32,
+            size: 3,
+            intensity: 0.6,
+        };
+        for n in [64, 128] {
+            assert_eq!(
+                lesion.pieces(n).unwrap(),
+                vec![crate::mri::learned::kernel_training::shipped_detail(n)]
+            );
+        }
+        // Its energy grows with the area, as in the field of view.
+        let energy = |z: Vec<f32>| z.iter().map(|v| v * v).sum::<f32>();
+        let ratio = energy(lesion.render(128).unwrap()) / energy(lesion.render(64).unwrap());
+        assert!((ratio - 4.0).abs() < 0.3, "{ratio}");
+        assert_eq!(grid_scale(128).unwrap(), 2);
+        assert!(grid_scale(100).is_err() && grid_scale(0).is_err());
+        assert!(text("AI", 1).render(96).is_err());
+    }
+
+    #[test]
+    fn drawings_are_rescaled_between_sides() {
+        let mut drawn = vec![0.0f32; 16];
+        drawn[5] = 0.5;
+        drawn[10] = -0.8;
+        let up = rescale_drawing(&drawn, 4, 8).unwrap();
+        assert_eq!(up.iter().filter(|v| **v == 0.5).count(), 4);
+        assert_eq!(up[2 * 8 + 2], 0.5);
+        assert_eq!(up[3 * 8 + 3], 0.5);
+        assert_eq!(rescale_drawing(&up, 8, 4).unwrap(), drawn);
+        // Halving keeps a one-pixel stroke at its intensity (the largest magnitude of a block).
+        let mut thin = vec![0.0f32; 64];
+        thin[9] = -0.7;
+        let down = rescale_drawing(&thin, 8, 4).unwrap();
+        assert_eq!(down[0], -0.7);
+        assert_eq!(down.iter().filter(|v| **v != 0.0).count(), 1);
+        assert_eq!(rescale_drawing(&drawn, 4, 4).unwrap(), drawn);
+        assert!(rescale_drawing(&drawn, 4, 6).is_none());
+        assert!(rescale_drawing(&drawn[1..], 4, 8).is_none());
     }
 
     #[test]

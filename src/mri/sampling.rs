@@ -60,6 +60,18 @@ impl Pattern {
             .ok_or_else(|| Error::Input(format!("unknown sampling pattern '{name}'")))
     }
 
+    /// How much of k-space a mask of this pattern at `rate` samples, in words: "12.5% of
+    /// lines", "25.0% variable-density random sampling", "25.0% of k-space on radial lines".
+    pub fn share(self, rate: f64) -> String {
+        match self {
+            Pattern::Cartesian => format!("{:.1}% of lines", rate * 100.0),
+            Pattern::Radial => format!("{:.1}% of k-space on radial lines", rate * 100.0),
+            Pattern::VariableDensity => {
+                format!("{:.1}% variable-density random sampling", rate * 100.0)
+            }
+        }
+    }
+
     /// A title for the page.
     pub fn title(self) -> &'static str {
         match self {

@@ -2,8 +2,10 @@
 //! structural details, sampling sweep, accuracy-versus-stability trade-off): one table of
 //! settings each, read and written by [`QueryState`].
 
-use crate::mri::brain::{Orientation, SliceId};
-use crate::mri::details::{wrap, DetailKind, DetailSpec, MAX_INTENSITY, MAX_SIZE, MAX_T, MAX_TEXT};
+use crate::mri::brain::{Orientation, Role, SliceId, Split};
+use crate::mri::details::{
+    wrap, DetailKind, DetailSpec, DETAIL_GRID, MAX_INTENSITY, MAX_SIZE, MAX_T, MAX_TEXT,
+};
 use crate::mri::learned::sweep::{MAX_NETS, MAX_RATE, MAX_RATES, MIN_RATE, RATES};
 use crate::mri::sampling::Pattern;
 use crate::mri::wavelet::Wavelet;
@@ -231,48 +233,213 @@ impl QueryState for HallucinationState {
     }
 }
 
-/// The held-out slices of the brain pages (`i % 4 == 2` in each 24-slice stack), by name.
-pub fn held_out_slice_names() -> Vec<String> {
-    Orientation::ALL
+/// The number of slices in each stack of the brain file both sides of the detail pages come
+/// from (`static/data/mri/brain-128.safetensors`; the 64² slices are its slices halved):
+/// axial, coronal, sagittal (checked against the file in the tests).
+pub const BRAIN_STACKS: [(Orientation, usize); 3] = [
+    (Orientation::Axial, 40),
+    (Orientation::Coronal, 16),
+    (Orientation::Sagittal, 16),
+];
+
+/// The slices held out under `split`, by name (`axial 20`), by orientation then position: 18
+/// under the interleaved split of the 64² networks, 9 under the separated split of the 128²
+/// ones. (Both sides cut the same stacks, so the list depends on the split only.)
+pub fn held_out_slice_names(split: Split) -> Vec<String> {
+    held_out_slices(split)
+        .into_iter()
+        .map(|id| id.to_string())
+        .collect()
+}
+
+/// [`held_out_slice_names`] as slices.
+pub fn held_out_slices(split: Split) -> Vec<SliceId> {
+    BRAIN_STACKS
         .iter()
-        .flat_map(|o| {
-            (0..24)
-                .filter(|&i| {
-                    SliceId {
-                        orientation: *o,
-                        index: i,
-                    }
-                    .is_test()
-                })
-                .map(move |i| format!("{o} {i}"))
+        .flat_map(|&(orientation, count)| {
+            (0..count)
+                .filter(move |&index| split.role(index) == Role::Test)
+                .map(move |index| SliceId { orientation, index })
         })
         .collect()
+}
+
+/// A slice of the brain stacks (`axial 7`), whatever its role.
+fn is_slice(name: &str) -> bool {
+    SliceId::from_name(name).is_ok_and(|id| {
+        id.to_string() == name
+            && BRAIN_STACKS
+                .iter()
+                .any(|&(o, count)| o == id.orientation && id.index < count)
+    })
+}
+
+/// What the URL state of the detail pages must know of a network before its card is fetched:
+/// its side (the side of the page's images and of the detail) and the split of its training
+/// (which slices are held out). The tests check it against every shipped card.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DetailNet {
+    pub name: &'static str,
+    pub side: usize,
+    pub split: Split,
+}
+
+impl DetailNet {
+    const fn at_128(name: &'static str) -> Self {
+        Self {
+            name,
+            side: 128,
+            split: Split::Separated,
+        }
+    }
+
+    const fn at_64(name: &'static str) -> Self {
+        Self {
+            name,
+            side: 64,
+            split: Split::Interleaved,
+        }
+    }
+
+    /// The slice a page shows for this network when the link names none: `axial 20` (the middle
+    /// held-out axial slice of the separated split), `axial 10` under the interleaved split.
+    pub fn default_slice(self) -> &'static str {
+        match self.split {
+            Split::Separated => "axial 20",
+            Split::Interleaved => "axial 10",
+        }
+    }
+
+    /// Whether the slice called `name` is held out for this network.
+    pub fn holds_out(self, name: &str) -> bool {
+        is_slice(name)
+            && SliceId::from_name(name).is_ok_and(|id| self.split.role(id.index) == Role::Test)
+    }
+
+    /// The held-out slice of this network nearest to `name` in the same stack (the lower of two
+    /// as near); the default slice for a name that is no slice.
+    pub fn nearest_held_out(self, name: &str) -> String {
+        let Ok(id) = SliceId::from_name(name) else {
+            return self.default_slice().into();
+        };
+        held_out_slices(self.split)
+            .into_iter()
+            .filter(|h| h.orientation == id.orientation)
+            .min_by_key(|h| (h.index.abs_diff(id.index), h.index))
+            .map_or_else(|| self.default_slice().into(), |h| h.to_string())
+    }
+}
+
+/// The shipped networks the kernel and details pages offer (each fixes the sampling `A`), the
+/// 128² ones first.
+pub const DETAIL_NETS: [DetailNet; 6] = [
+    DetailNet::at_128("cascade-128"),
+    DetailNet::at_128("cascade-128-kernel"),
+    DetailNet::at_64("cascade-12"),
+    DetailNet::at_64("cascade-8"),
+    DetailNet::at_64("cascade-12-noise"),
+    DetailNet::at_64("cascade-12-kernel"),
+];
+
+/// The network of the detail pages called `name`.
+pub fn detail_net(name: &str) -> Option<DetailNet> {
+    DETAIL_NETS.into_iter().find(|n| n.name == name)
+}
+
+/// The picker's words for a network, from its card's title: `cascade-128: deep cascade, 128²,
+/// 25% variable-density sampling` (its name and [`detail_net_words`]).
+pub fn detail_net_label(name: &str, title: &str, side: usize) -> String {
+    let mut words = detail_net_words(title, side);
+    if let Some(c) = words.chars().next() {
+        words = c.to_lowercase().chain(words.chars().skip(1)).collect();
+    }
+    format!("{name}: {words}")
+}
+
+/// A card's title made short and given the side: `Deep cascade, 128², 25% variable-density
+/// sampling`. The title's architecture in brackets is dropped, the side is named where the title
+/// leaves it out (the 64² cards), whole percentages lose their `.0` and "variable-density random
+/// sampling" is shortened to "variable-density sampling".
+pub fn detail_net_words(title: &str, side: usize) -> String {
+    let mut parts: Vec<String> = title
+        .split(", ")
+        .map(|p| match p.find(" (") {
+            Some(k) if p.ends_with(')') => p[..k].to_string(),
+            _ => p.to_string(),
+        })
+        .map(|p| {
+            p.replace(".0%", "%").replace(
+                "variable-density random sampling",
+                "variable-density sampling",
+            )
+        })
+        .collect();
+    let named = format!("{side}\u{b2}");
+    if !parts.contains(&named) {
+        parts.insert(parts.len().min(1), named);
+    }
+    parts.join(", ")
 }
 
 /// What the kernel-awareness and structural-details pages share in their URLs: the network
 /// (whose sampling every method uses), the held-out slice and the detail.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DetailSettings {
-    /// A shipped network (checked by the worker).
+    /// One of [`DETAIL_NETS`].
     pub net: String,
-    /// A held-out slice, `axial 10`.
+    /// A slice held out for the network, `axial 20`.
     pub slice: String,
+    /// The detail, in the coordinates of the 64² grid at every side (see [`DetailSpec`]).
     pub detail: DetailSpec,
+}
+
+impl DetailSettings {
+    /// The network (the first of [`DETAIL_NETS`] for a name that is not one of them, which the
+    /// URL state never holds).
+    pub fn net(&self) -> DetailNet {
+        detail_net(&self.net).unwrap_or(DETAIL_NETS[0])
+    }
+
+    /// The side of the page's images: the network's.
+    pub fn side(&self) -> usize {
+        self.net().side
+    }
+
+    /// Keeps the slice if the network holds it out; otherwise moves to the nearest slice it
+    /// holds out and says so.
+    pub fn fit_slice(&mut self) -> Option<String> {
+        let net = self.net();
+        if net.holds_out(&self.slice) {
+            return None;
+        }
+        let why = match SliceId::from_name(&self.slice).map(|id| net.split.role(id.index)) {
+            Ok(Role::Train) => "it was trained on it",
+            Ok(Role::Buffer) => "it lies next to a held-out slice, used by neither side",
+            _ => "it is no slice",
+        };
+        let nearest = net.nearest_held_out(&self.slice);
+        let notice = format!(
+            "{} does not hold out \u{201c}{}\u{201d} ({why}): showing {nearest}, the nearest slice it holds out.",
+            net.name,
+            shorten(&self.slice)
+        );
+        self.slice = nearest;
+        Some(notice)
+    }
+
+    /// [`QueryState::finish`] of both pages: a slice the link names but the network does not
+    /// hold out moves to the nearest held-out one, with a notice; without a slice in the link,
+    /// the network's default slice, silently.
+    fn finish(&mut self, held: &Held, notices: &mut Vec<String>) {
+        if held.get("slice").is_none() && !self.net().holds_out(&self.slice) {
+            self.slice = self.net().default_slice().into();
+        }
+        notices.extend(self.fit_slice());
+    }
 }
 
 /// The smallest `t` of the kernel page's slider (at `t = 0`, `x′ = x` and nothing is added).
 pub const MIN_T: f64 = 0.1;
-
-/// The side of the images the detail pages work at.
-const DETAIL_SIDE: usize = 64;
-
-/// The shipped networks the kernel and details pages offer (each fixes the sampling `A`).
-pub const DETAIL_NETS: [&str; 4] = [
-    "cascade-12",
-    "cascade-8",
-    "cascade-12-noise",
-    "cascade-12-kernel",
-];
 
 /// The settings of the [`DetailSettings`] at `state.$part`: `net`, `slice`,
 /// `detail=text|lesion|drawn` (`drawn`: the pixels stay on the page, a link opens an empty
@@ -284,7 +451,7 @@ macro_rules! detail_fields {
             field!(
                 "net",
                 |s, v| {
-                    if !DETAIL_NETS.contains(&v) {
+                    if detail_net(v).is_none() {
                         return Err(format!(
                             "There is no network \u{201c}{}\u{201d} on this page: showing {}.",
                             shorten(v),
@@ -296,12 +463,15 @@ macro_rules! detail_fields {
                 },
                 |s| Some(s.$part.net.clone())
             ),
-            field!(
+            // Any slice of the stacks; whether the network holds it out is checked once every
+            // setting is read (`DetailSettings::finish`), whatever the order of the keys.
+            held!(
                 "slice",
                 |s, v| {
-                    if !held_out_slice_names().iter().any(|n| n == v) {
+                    if !is_slice(v) {
                         return Err(format!(
-                            "\u{201c}{v}\u{201d} is not a held-out slice (e.g. axial 10): showing {}.",
+                            "\u{201c}{}\u{201d} is not a slice (e.g. axial 20): showing {}.",
+                            shorten(v),
                             s.$part.slice
                         ));
                     }
@@ -317,7 +487,7 @@ macro_rules! detail_fields {
             field!(
                 "text",
                 |s, v| {
-                    if v.chars().count() > MAX_TEXT || wrap(v, 1, DETAIL_SIDE).is_err() {
+                    if v.chars().count() > MAX_TEXT || wrap(v, 1, DETAIL_GRID).is_err() {
                         return Err(format!(
                             "The text \u{201c}{v}\u{201d} cannot be drawn (A–Z, 0–9 and spaces, at most {MAX_TEXT} characters): showing \u{201c}{}\u{201d}.",
                             s.$part.detail.text
@@ -328,14 +498,14 @@ macro_rules! detail_fields {
                 },
                 |s| Some(s.$part.detail.text.replace(' ', "+"))
             ),
-            number!("row", $part.detail.row, 0..DETAIL_SIDE, |s, v| format!(
-                "The row must be a pixel from 0 to {}, not \u{201c}{v}\u{201d}: using {}.",
-                DETAIL_SIDE - 1,
+            number!("row", $part.detail.row, 0..DETAIL_GRID, |s, v| format!(
+                "The row must be a pixel of the {DETAIL_GRID}\u{b2} grid, 0 to {}, not \u{201c}{v}\u{201d}: using {}.",
+                DETAIL_GRID - 1,
                 s.$part.detail.row
             )),
-            number!("col", $part.detail.col, 0..DETAIL_SIDE, |s, v| format!(
-                "The col must be a pixel from 0 to {}, not \u{201c}{v}\u{201d}: using {}.",
-                DETAIL_SIDE - 1,
+            number!("col", $part.detail.col, 0..DETAIL_GRID, |s, v| format!(
+                "The col must be a pixel of the {DETAIL_GRID}\u{b2} grid, 0 to {}, not \u{201c}{v}\u{201d}: using {}.",
+                DETAIL_GRID - 1,
                 s.$part.detail.col
             )),
             number!("size", $part.detail.size, 1..=MAX_SIZE, |s, v| format!(
@@ -372,8 +542,8 @@ impl Default for KernelState {
     fn default() -> Self {
         Self {
             settings: DetailSettings {
-                net: "cascade-12".into(),
-                slice: "axial 10".into(),
+                net: DETAIL_NETS[0].name.into(),
+                slice: DETAIL_NETS[0].default_slice().into(),
                 detail: DetailSpec {
                     kind: DetailKind::Text,
                     text: "AI".into(),
@@ -418,6 +588,10 @@ impl QueryState for KernelState {
         ));
         fields
     }
+
+    fn finish(&mut self, held: &Held, notices: &mut Vec<String>) {
+        self.settings.finish(held, notices);
+    }
 }
 
 /// The URL state of the structural-details page (`#/details`, "Can u see it?").
@@ -441,6 +615,10 @@ impl QueryState for DetailsState {
     /// The detail settings.
     fn fields() -> Vec<Field<Self>> {
         detail_fields!(settings).into()
+    }
+
+    fn finish(&mut self, held: &Held, notices: &mut Vec<String>) {
+        self.settings.finish(held, notices);
     }
 }
 
@@ -618,7 +796,12 @@ mod tests {
 
     #[test]
     fn kernel_and_details_states_round_trip_and_fall_back() {
-        assert_eq!(held_out_slice_names().len(), 18);
+        let d = KernelState::default();
+        assert_eq!(
+            (d.settings.net.as_str(), d.settings.slice.as_str()),
+            ("cascade-128", "axial 20")
+        );
+        assert_eq!(d.settings.side(), 128);
         let mut state = KernelState::default();
         state.settings.net = "cascade-8".into();
         state.settings.slice = "coronal 14".into();
@@ -629,10 +812,12 @@ mod tests {
         assert_round_trip(&state);
         state.settings.detail.kind = DetailKind::Lesion;
         assert_round_trip(&state);
-        let d = KernelState::default();
+        state.settings.net = "cascade-128-kernel".into();
+        state.settings.slice = "sagittal 12".into();
+        assert_round_trip(&state);
         assert_eq!(KernelState::from_query("").state, d);
         let bad = KernelState::from_query(
-            "net=Bad!&slice=axial+11&detail=blob&text=%C3%A9&row=64&col=-1&size=9&intensity=0&t=NaN&zoom=1&embed=1",
+            "net=Bad!&slice=axial+99&detail=blob&text=%C3%A9&row=64&col=-1&size=9&intensity=0&t=NaN&zoom=1&embed=1",
         );
         assert_eq!(bad.state, d);
         assert_eq!(bad.notices.len(), 10, "{:?}", bad.notices);
@@ -645,16 +830,17 @@ mod tests {
         assert_eq!(drawn.notices.len(), 1);
         // Out of range: clamped with a notice that says so; an unknown network falls back to the
         // default; row and col say which value is used.
-        let p = KernelState::from_query("t=-5&net=evil&row=99&col=x");
+        let p = KernelState::from_query("t=-5&net=evil&row=99&col=x&slice=oblique+3");
         assert_eq!(p.state.t, MIN_T);
         assert_eq!(p.state.settings.net, d.settings.net);
         assert_eq!(
             p.notices,
             [
                 "t runs from 0.1 to 8; \u{201c}-5\u{201d} is outside: using 0.1.",
-                "There is no network \u{201c}evil\u{201d} on this page: showing cascade-12.",
-                "The row must be a pixel from 0 to 63, not \u{201c}99\u{201d}: using 30.",
-                "The col must be a pixel from 0 to 63, not \u{201c}x\u{201d}: using 32.",
+                "There is no network \u{201c}evil\u{201d} on this page: showing cascade-128.",
+                "The row must be a pixel of the 64\u{b2} grid, 0 to 63, not \u{201c}99\u{201d}: using 30.",
+                "The col must be a pixel of the 64\u{b2} grid, 0 to 63, not \u{201c}x\u{201d}: using 32.",
+                "\u{201c}oblique 3\u{201d} is not a slice (e.g. axial 20): showing axial 20.",
             ]
         );
         let long = KernelState::from_query(&format!("net={}", "a".repeat(10_000)));
@@ -667,20 +853,165 @@ mod tests {
         for n in &long.notices {
             assert!(n.chars().count() < 150 && n.contains('…'), "{n}");
         }
-        for net in DETAIL_NETS {
-            assert!(
-                std::path::Path::new(&format!("static/models/{net}.json")).exists(),
-                "{net} is shipped"
-            );
-        }
         let details = DetailsState::default();
+        assert_eq!(details.settings.net, "cascade-128");
         assert_round_trip(&details);
         let p = DetailsState::from_query("t=1&text=HELLO+WORLD");
         assert_eq!(p.state.settings.detail.text, "HELLO WORLD");
         assert_eq!(p.notices.len(), 1, "t is not a setting of the details page");
-        // The defaults render.
-        d.settings.detail.render(64).unwrap();
-        details.settings.detail.render(64).unwrap();
+        // The defaults render at both sides.
+        for side in [64, 128] {
+            d.settings.detail.render(side).unwrap();
+            details.settings.detail.render(side).unwrap();
+        }
+    }
+
+    /// The slice follows the network: held out under its split, whatever the order of the
+    /// link's keys; a slice it does not hold out moves to the nearest one, with a notice.
+    #[test]
+    fn the_slice_is_held_out_for_the_network() {
+        assert_eq!(held_out_slice_names(Split::Interleaved).len(), 18);
+        assert_eq!(
+            held_out_slice_names(Split::Separated),
+            [
+                "axial 4",
+                "axial 12",
+                "axial 20",
+                "axial 28",
+                "axial 36",
+                "coronal 4",
+                "coronal 12",
+                "sagittal 4",
+                "sagittal 12"
+            ]
+        );
+        assert!(held_out_slice_names(Split::Interleaved).contains(&"axial 38".to_string()));
+        assert!(!held_out_slice_names(Split::Interleaved).contains(&"coronal 18".to_string()));
+        // The 64² networks' links keep working, in either order of the keys.
+        for link in [
+            "net=cascade-12&slice=axial+10",
+            "slice=axial+10&net=cascade-12",
+        ] {
+            let p = KernelState::from_query(link);
+            assert_eq!(p.state.settings.slice, "axial 10", "{link}");
+            assert!(p.notices.is_empty(), "{link}: {:?}", p.notices);
+        }
+        // Without a slice, the network's default, silently.
+        let p = DetailsState::from_query("net=cascade-8");
+        assert_eq!(p.state.settings.slice, "axial 10");
+        assert!(p.notices.is_empty(), "{:?}", p.notices);
+        // A slice the network does not hold out: the nearest it does, and why.
+        let p = KernelState::from_query("slice=axial+10");
+        assert_eq!(p.state.settings.slice, "axial 12");
+        assert_eq!(
+            p.notices,
+            ["cascade-128 does not hold out \u{201c}axial 10\u{201d} (it lies next to a held-out slice, used by neither side): showing axial 12, the nearest slice it holds out."]
+        );
+        let p = DetailsState::from_query("net=cascade-128-kernel&slice=axial+8");
+        assert_eq!(
+            p.state.settings.slice, "axial 4",
+            "of two as near, the lower"
+        );
+        assert!(
+            p.notices[0].contains("it was trained on it"),
+            "{:?}",
+            p.notices
+        );
+        let p = DetailsState::from_query("slice=coronal+15&net=cascade-128");
+        assert_eq!(p.state.settings.slice, "coronal 12");
+        let p = KernelState::from_query("net=cascade-12&slice=sagittal+12");
+        assert_eq!(p.state.settings.slice, "sagittal 10");
+        assert_eq!(p.notices.len(), 1);
+        // Switching the network on the page fits the slice the same way.
+        let mut s = KernelState::from_query("net=cascade-12&slice=axial+10")
+            .state
+            .settings;
+        assert_eq!(s.side(), 64);
+        s.net = "cascade-128".into();
+        assert!(s.fit_slice().unwrap().contains("showing axial 12"));
+        assert_eq!((s.slice.as_str(), s.side()), ("axial 12", 128));
+        assert_eq!(s.fit_slice(), None);
+        s.net = "cascade-12-noise".into();
+        assert!(s.fit_slice().is_some());
+        assert_eq!(s.slice, "axial 10");
+        // Every held-out slice of a network is kept, and is its own nearest.
+        for net in DETAIL_NETS {
+            for name in held_out_slice_names(net.split) {
+                assert!(net.holds_out(&name), "{} {name}", net.name);
+                assert_eq!(net.nearest_held_out(&name), name);
+            }
+            assert!(net.holds_out(net.default_slice()));
+            assert!(!net.holds_out("axial 40") && !net.holds_out("axial 04"));
+        }
+    }
+
+    /// What the URL state knows of each network agrees with its card, the stacks with the brain
+    /// file, and the picker's words come from the card's title.
+    #[test]
+    fn the_detail_networks_are_shipped_as_described() {
+        use crate::mri::learned::hallucination::NetCard;
+        let brain = crate::mri::brain::BrainSlices::from_safetensors(
+            &std::fs::read("static/data/mri/brain-128.safetensors").unwrap(),
+        )
+        .unwrap();
+        for (o, count) in BRAIN_STACKS {
+            assert_eq!(brain.count(o), count, "{o}");
+        }
+        for split in Split::ALL {
+            assert_eq!(brain.slices(split, Role::Test), held_out_slices(split));
+        }
+        assert_eq!(DETAIL_NETS[0].side, 128);
+        for net in DETAIL_NETS {
+            let path = format!("static/models/{}.json", net.name);
+            assert!(
+                std::path::Path::new(&path).exists(),
+                "{} is shipped",
+                net.name
+            );
+            let card: NetCard =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            assert_eq!(
+                (card.side, card.split),
+                (net.side, net.split),
+                "{}",
+                net.name
+            );
+            let label = detail_net_label(net.name, &card.title, card.side);
+            assert!(
+                label.starts_with(&format!("{}: deep cascade, {}\u{b2}, ", net.name, net.side)),
+                "{label}"
+            );
+        }
+        for (name, title, side, label) in [
+            (
+                "cascade-128",
+                "Deep cascade (4 × CNN + data consistency), 128², 25.0% variable-density random sampling",
+                128,
+                "cascade-128: deep cascade, 128², 25% variable-density sampling",
+            ),
+            (
+                "cascade-12",
+                "Deep cascade (4 × CNN + data consistency), 12.5% of lines",
+                64,
+                "cascade-12: deep cascade, 64², 12.5% of lines",
+            ),
+            (
+                "cascade-12-noise",
+                "Deep cascade (4 × CNN + data consistency), 12.5% of lines, trained with measurement noise",
+                64,
+                "cascade-12-noise: deep cascade, 64², 12.5% of lines, trained with measurement noise",
+            ),
+            ("x", "", 64, "x: , 64²"),
+        ] {
+            assert_eq!(detail_net_label(name, title, side), label);
+        }
+        assert_eq!(
+            detail_net_words(
+                "Deep cascade (4 × CNN + data consistency), 128², 25.0% variable-density random sampling, kernel details in training",
+                128
+            ),
+            "Deep cascade, 128², 25% variable-density sampling, kernel details in training"
+        );
     }
 
     #[test]
@@ -768,9 +1099,9 @@ mod tests {
         );
         round_trip(
             KernelState::default(),
-            "net=cascade-12&slice=axial+10&detail=text&text=AI&row=30&col=32&size=2&intensity=0.5&t=1",
+            "net=cascade-128&slice=axial+20&detail=text&text=AI&row=30&col=32&size=2&intensity=0.5&t=1",
         );
-        let link = "net=cascade-8&slice=sagittal+22&detail=lesion&text=AI&row=63&col=0&size=8&intensity=-1&t=8";
+        let link = "net=cascade-8&slice=sagittal+14&detail=lesion&text=AI&row=63&col=0&size=8&intensity=-1&t=8";
         let kernel = KernelState::from_query(link).state;
         assert_eq!(
             (kernel.settings.detail.kind, kernel.t),
@@ -779,7 +1110,7 @@ mod tests {
         round_trip(kernel, link);
         round_trip(
             DetailsState::default(),
-            "net=cascade-12&slice=axial+10&detail=text&text=CAN+U+SEE+IT&row=32&col=32&size=1&intensity=0.3",
+            "net=cascade-128&slice=axial+20&detail=text&text=CAN+U+SEE+IT&row=32&col=32&size=1&intensity=0.3",
         );
         round_trip(
             SweepState::default(),

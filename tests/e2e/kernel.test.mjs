@@ -1,9 +1,12 @@
 // End-to-end tests of the kernel-awareness pages of the release bundle (dist/) in headless
 // Chromium: the troublesome kernel (#/kernel: x and x′ = x + t·z_N with the same data, every
-// method's two errors against t‖z_N‖, live as t moves, text typed and a lesion placed by a click)
-// and structural details (#/details: a word or a drawn detail, the magnified regions, recovered
-// fractions against what the sampling sees), and bad links. Every test fails on any console
-// error, page error or failed request.
+// method's two errors against t‖z_N‖, live as t moves, text typed and a lesion placed by a click,
+// the kernel-trained network's lesion) and structural details (#/details: a word or a drawn
+// detail, the magnified regions, recovered fractions against what the sampling sees), both at
+// 128² with the default cascade-128 and at 64² with an older network (the slice follows the
+// network's split, a drawing survives the change of side), a 64² deep link, and bad links.
+// Screenshots at desktop (1400×900), projector (1024×768) and phone (390×844) sizes. Every test
+// fails on any console error, page error or failed request.
 //   trunk build --release && node --test tests/e2e/kernel.test.mjs
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +14,44 @@ import { haveDist, screenshotPath, setRange, browserSuite } from './helpers.mjs'
 
 const skip = haveDist() ? false : 'no release bundle: run `trunk build --release` first (dist/index.html is missing)';
 const RUN = 90_000;
+const PROJECTOR = { width: 1024, height: 768 };
+const PHONE = { width: 390, height: 844 };
+const DESKTOP = { width: 1400, height: 900 };
+
+/** Screenshots of the page at projector and phone sizes (`name-projector.png`, `name-phone.png`), then back to the desktop. */
+async function otherSizes(page, name) {
+  for (const [size, viewport] of [['projector', PROJECTOR], ['phone', PHONE]]) {
+    await page.setViewportSize(viewport);
+    // Nothing of the page's own runs off the side of the window (a wide table scrolls in its
+    // box; the header and the engine badge are the app's, not these pages').
+    const outside = await page.evaluate(() => {
+      const section = document.querySelector('section.demo');
+      const scrolls = (e) => {
+        for (let p = e.parentElement; p && p !== section; p = p.parentElement) {
+          if (getComputedStyle(p).overflowX === 'auto') return true;
+        }
+        return false;
+      };
+      return [...section.querySelectorAll('*')]
+        .filter((e) => !e.closest('.engine-badge') && !scrolls(e) && e.getBoundingClientRect().right > window.innerWidth + 1)
+        .map((e) => `${e.tagName} ${e.dataset?.testid ?? ''} ${e.getBoundingClientRect().right.toFixed(0)}`)
+        .slice(0, 5);
+    });
+    assert.deepEqual(outside, [], `${name} at ${size}: these run off the window`);
+    await page.screenshot({ path: screenshotPath(`${name}-${size}.png`), fullPage: true });
+  }
+  await page.setViewportSize(DESKTOP);
+}
+
+/** The width in pixels of the canvas `testid` (the side of its picture). */
+function canvasSide(page, testid) {
+  return page.getByTestId(testid).first().evaluate((c) => c.width);
+}
+
+/** The text of the network picker's chosen option. */
+function chosenNet(page) {
+  return page.getByTestId('net').evaluate((s) => s.selectedOptions[0].textContent);
+}
 
 /** Waits for a finished figure (`testid`) whose data attributes match `want`; returns it. */
 async function figure(page, testid, want = {}) {
@@ -57,7 +98,18 @@ describe('Kernel awareness in the browser', { skip }, () => {
   test('the troublesome kernel: same data, the bound for every method, live in t', async (t) => {
     await withPage({}, async (page) => {
       await page.goto(`${lab.base}#/kernel`);
-      await figure(page, 'kernel-results', { t: 1, net: 'cascade-12', slice: 'axial 10' });
+      await figure(page, 'kernel-results', { t: 1, net: 'cascade-128', slice: 'axial 20', side: 128 });
+      // The default is the 128² network, its words from its card; the images are 128².
+      await page.waitForFunction(() => document.querySelector('[data-testid="net"]').selectedOptions[0].textContent.includes(':'));
+      assert.equal(await chosenNet(page), 'cascade-128: deep cascade, 128², 25% variable-density sampling');
+      assert.equal(await canvasSide(page, 'truth'), 128);
+      assert.equal(await canvasSide(page, 'detail-editor'), 128);
+      await page.getByText('axial 20 (held out), 128²').waitFor();
+      assert.match(await page.getByTestId('kernel-method-firenet').locator('h3').innerText(), /^FIRENET \(db4, 4 levels; stable by design\)$/);
+      // The slice menu lists the slices the network holds out (the separated split).
+      assert.deepEqual(await page.getByTestId('slice').locator('option').allTextContents(), [
+        'axial 4', 'axial 12', 'axial 20', 'axial 28', 'axial 36', 'coronal 4', 'coronal 12', 'sagittal 4', 'sagittal 12',
+      ]);
       const gap = await page.getByTestId('measurement-gap').innerText();
       t.diagnostic(gap);
       const m = /‖Ax − Ax′‖ = ([\d.e+-]+), against ‖Ax‖ = ([\d.]+)/.exec(gap);
@@ -83,6 +135,7 @@ describe('Kernel awareness in the browser', { skip }, () => {
       assert.deepEqual(legend.slice(0, 2), ['‖R(Ax) − x‖', '‖R(Ax′) − x′‖']);
       assert.match(legend[2], /^the lower bound t‖z_N‖ = \d+\.\d\d$/);
       await page.screenshot({ path: screenshotPath('kernel-bound.png'), fullPage: true });
+      await otherSizes(page, 'kernel-bound');
       // Type another word, key by key and without Enter: it applies itself as one types
       // (debounced), the detail changes, so does the bound.
       await page.getByTestId('detail-text').fill('');
@@ -103,13 +156,49 @@ describe('Kernel awareness in the browser', { skip }, () => {
       await figure(page, 'kernel-results', { t: 4 });
       checkBound(await boundRows(page), t);
       await page.screenshot({ path: screenshotPath('kernel-lesion.png'), fullPage: true });
+      // The kernel-trained network's own lesion, from the explanation's link: the lesion of its
+      // training, in the units of the 64² grid.
+      const trained = page.getByTestId('trained-detail-link');
+      assert.match(await trained.getAttribute('href'), /net=cascade-128-kernel&slice=axial\+20&detail=lesion&row=36&col=32&size=3&intensity=0\.6/);
+      await trained.click();
+      await figure(page, 'kernel-results', { t: 1, net: 'cascade-128-kernel', side: 128 });
+      checkBound(await boundRows(page), t);
+      assert.match(await page.locator('.detail-editor').innerText(), /radius 6 px/);
+      await page.screenshot({ path: screenshotPath('kernel-trained.png'), fullPage: true });
+    });
+  });
+
+  test('the troublesome kernel at 64²: a deep link of a 64² network, its slices and FIRENET', async (t) => {
+    await withPage({}, async (page) => {
+      await page.goto(`${lab.base}#/kernel?net=cascade-12&slice=axial+10&detail=text&text=AI&row=30&col=32&size=2&intensity=0.5&t=1`);
+      await figure(page, 'kernel-results', { t: 1, net: 'cascade-12', slice: 'axial 10', side: 64 });
+      assert.equal(await page.locator('.notice').count(), 0, 'a 64² link of before keeps working');
+      checkBound(await boundRows(page), t);
+      assert.equal(await canvasSide(page, 'truth'), 64);
+      assert.equal(await canvasSide(page, 'detail-editor'), 64);
+      await page.getByText('axial 10 (held out), 64²').waitFor();
+      assert.match(await chosenNet(page), /^cascade-12: deep cascade, 64², 12\.5% of lines$/);
+      assert.match(await page.getByTestId('kernel-method-firenet').locator('h3').innerText(), /^FIRENET \(Haar, 3 levels; stable by design\)$/);
+      assert.equal(await page.getByTestId('slice').locator('option').count(), 18);
+      await page.screenshot({ path: screenshotPath('kernel-64.png'), fullPage: true });
+      // Back to the 128² network: axial 10 is not held out there; the nearest one is, and the
+      // page says so.
+      await page.getByTestId('net').selectOption('cascade-128');
+      await figure(page, 'kernel-results', { net: 'cascade-128', slice: 'axial 12', side: 128 });
+      const moved = await page.getByTestId('slice-moved').innerText();
+      assert.match(moved, /cascade-128 does not hold out “axial 10” .*: showing axial 12, the nearest slice it holds out\./);
+      assert.match(page.url(), /net=cascade-128&slice=axial\+12/);
+      // Choosing another slice clears it.
+      await page.getByTestId('slice').selectOption('coronal 4');
+      await figure(page, 'kernel-results', { net: 'cascade-128', slice: 'coronal 4' });
+      assert.equal(await page.getByTestId('slice-moved').count(), 0);
     });
   });
 
   test('can u see it: regions magnified, recovered fractions, a drawn detail', async (t) => {
     await withPage({}, async (page) => {
       await page.goto(`${lab.base}#/details`);
-      await figure(page, 'details-results', { net: 'cascade-12', slice: 'axial 10' });
+      await figure(page, 'details-results', { net: 'cascade-128', slice: 'axial 20', side: 128 });
       const visible = await page.getByTestId('visible').innerText();
       t.diagnostic(visible);
       const v = /sees (\d+)% of the detail's energy.*\(measured: (\d+)%\)/.exec(visible);
@@ -125,6 +214,7 @@ describe('Kernel awareness in the browser', { skip }, () => {
       }
       assert.equal(await page.getByTestId('verdicts').locator('li').count(), 4);
       await page.screenshot({ path: screenshotPath('details-text.png'), fullPage: true });
+      await otherSizes(page, 'details-text');
       // Draw a short stroke instead.
       await page.getByTestId('detail-kind').selectOption('drawn');
       await page.getByText('Draw a detail on the image').waitFor();
@@ -138,6 +228,17 @@ describe('Kernel awareness in the browser', { skip }, () => {
       const drawn = await page.getByTestId('visible').innerText();
       assert.notEqual(drawn, visible, 'the drawn detail is measured');
       await page.screenshot({ path: screenshotPath('details-drawn.png'), fullPage: true });
+      // The drawing follows a change to a 64² network (the same strokes, at 64²), and the slice
+      // moves to one the network holds out.
+      await page.getByTestId('net').selectOption('cascade-12');
+      await figure(page, 'details-results', { net: 'cascade-12', slice: 'axial 18', side: 64 });
+      await page.getByTestId('slice-moved').getByText('showing axial 18').waitFor();
+      assert.equal(await page.getByText('Draw a detail on the image').count(), 0, 'the drawing is kept');
+      const small = await page.getByTestId('visible').innerText();
+      t.diagnostic(`drawn at 64²: ${small}`);
+      assert.notEqual(small, drawn, 'measured with the 64² sampling');
+      await page.screenshot({ path: screenshotPath('details-drawn-64.png'), fullPage: true });
+      await otherSizes(page, 'details-drawn-64');
       // Clearing it asks for a new drawing, and the rest of the page keeps working.
       await page.getByTestId('clear-drawing').click();
       await page.getByText('Draw a detail on the image').waitFor();
@@ -147,25 +248,28 @@ describe('Kernel awareness in the browser', { skip }, () => {
   test('bad links give notices and fall back', async () => {
     await withPage({}, async (page) => {
       // t beyond the slider is clamped to its end (8), with a notice.
+      // A slice the network does not hold out moves to the nearest it does, with a notice.
       await page.goto(`${lab.base}#/kernel?t=99&slice=axial+11&text=%C3%A9t%C3%A9&size=0&zoom=2`);
-      await figure(page, 'kernel-results', { t: 8, slice: 'axial 10' });
+      await figure(page, 'kernel-results', { t: 8, slice: 'axial 12' });
       assert.equal(await page.locator('.notice').count(), 5);
+      await page.getByText('cascade-128 does not hold out “axial 11” (it lies next to a held-out slice, used by neither side): showing axial 12, the nearest slice it holds out.').waitFor();
       // A negative t (the slider starts at 0.1: at 0 nothing is added), an unknown network and a bad row: the defaults, and notices that say which
       // value is used; nothing is requested for the unknown network.
       await page.goto(`${lab.base}#/kernel?t=-5&net=evil&row=99`);
-      await figure(page, 'kernel-results', { t: 0.1, net: 'cascade-12' });
+      await figure(page, 'kernel-results', { t: 0.1, net: 'cascade-128' });
       await page.getByText('t runs from 0.1 to 8; “-5” is outside: using 0.1.').waitFor();
-      await page.getByText('There is no network “evil” on this page: showing cascade-12.').waitFor();
-      await page.getByText('The row must be a pixel from 0 to 63, not “99”: using 30.').waitFor();
+      await page.getByText('There is no network “evil” on this page: showing cascade-128.').waitFor();
+      await page.getByText('The row must be a pixel of the 64² grid, 0 to 63, not “99”: using 30.').waitFor();
       assert.equal(await page.getByTestId('kernel-t').inputValue(), '0.1');
       await page.screenshot({ path: screenshotPath('kernel-bad-link.png'), fullPage: true });
+      await otherSizes(page, 'kernel-bad-link');
       // The details page falls back the same way and shows its figure.
       await page.goto(`${lab.base}#/details?net=no-such-net`);
-      await page.getByText(/There is no network “no-such-net” on this page: showing cascade-12\./).waitFor();
-      await figure(page, 'details-results', { net: 'cascade-12' });
+      await page.getByText(/There is no network “no-such-net” on this page: showing cascade-128\./).waitFor();
+      await figure(page, 'details-results', { net: 'cascade-128' });
       // Choosing another shipped network works.
       await page.getByTestId('net').selectOption('cascade-8');
-      await figure(page, 'details-results', { net: 'cascade-8' });
+      await figure(page, 'details-results', { net: 'cascade-8', slice: 'axial 18', side: 64 });
     });
   });
 });

@@ -62,22 +62,22 @@ describe('Accuracy versus stability in the browser', { skip }, () => {
       const findings = await page.locator('[data-testid="tradeoff-findings"] li').allInnerTexts();
       assert.equal(findings.map((f) => f.trim()).join(' '), report.summary);
       // Point at a method: its numbers.
-      await page.locator('[data-testid="tradeoff-point"][data-method="cascade-12"] circle').hover();
+      await page.locator('[data-testid="tradeoff-point"][data-method="cascade-128"] circle').hover();
       const detail = page.getByTestId('tradeoff-detail');
       await detail.waitFor();
-      assert.equal(await detail.getAttribute('data-method'), 'cascade-12');
-      assert.match(await detail.innerText(), new RegExp(report.points.find((p) => p.name === 'cascade-12').psnr.toFixed(2)));
+      assert.equal(await detail.getAttribute('data-method'), 'cascade-128');
+      assert.match(await detail.innerText(), new RegExp(report.points.find((p) => p.name === 'cascade-128').psnr.toFixed(2)));
       await page.screenshot({ path: screenshotPath('tradeoff.png'), fullPage: true });
     });
   });
 
   test('a point highlighted by the link and by a click', async () => {
     await withPage({}, async (page) => {
-      await page.goto(`${lab.base}#/tradeoff?method=cascade-12-noise`);
+      await page.goto(`${lab.base}#/tradeoff?method=cascade-128-kernel`);
       let { points, rows } = await shown(page);
-      assert.deepEqual(points.filter((p) => p.highlighted).map((p) => p.method), ['cascade-12-noise']);
-      assert.deepEqual(rows.filter((p) => p.highlighted).map((p) => p.method), ['cascade-12-noise']);
-      assert.equal(await page.getByTestId('tradeoff-detail').getAttribute('data-method'), 'cascade-12-noise');
+      assert.deepEqual(points.filter((p) => p.highlighted).map((p) => p.method), ['cascade-128-kernel']);
+      assert.deepEqual(rows.filter((p) => p.highlighted).map((p) => p.method), ['cascade-128-kernel']);
+      assert.equal(await page.getByTestId('tradeoff-detail').getAttribute('data-method'), 'cascade-128-kernel');
       assert.equal(await page.locator('.notice').count(), 0, 'a good link has no notice');
       await page.screenshot({ path: screenshotPath('tradeoff-highlight.png'), fullPage: true });
       // A click on a row highlights that method and puts it in the address.

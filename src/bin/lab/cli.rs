@@ -192,7 +192,7 @@ pub enum Command {
     /// Fixed networks against the sampling rate: static/reports/sampling_sweep.json
     SamplingSweep {
         /// Networks to sweep (comma-separated)
-        #[arg(long, default_value = "cascade-12,cascade-8")]
+        #[arg(long, default_value = "cascade-128")]
         nets: Names,
         /// Where the networks' cards and weights are
         #[arg(long, default_value = "static/models")]
@@ -210,10 +210,10 @@ pub enum Command {
     /// What the kernel-trained network and the others paint into held-out slices
     KernelDetailReport {
         /// The network trained with a kernel detail
-        #[arg(long, default_value = "cascade-12-kernel")]
+        #[arg(long, default_value = "cascade-128-kernel")]
         net: String,
         /// Other networks measured with its mask (comma-separated)
-        #[arg(long, default_value = "cascade-12,cascade-12-noise")]
+        #[arg(long, default_value = "cascade-128")]
         nets: Names,
         /// Where the networks' cards and weights are
         #[arg(long, default_value = "static/models")]
@@ -255,7 +255,7 @@ pub enum Command {
     /// Ψ followed by FIRENET (Ψ's output as the initial guess): static/reports/warm_start.json
     WarmStartReport {
         /// Networks to measure (comma-separated)
-        #[arg(long, default_value = "cascade-8,cascade-12")]
+        #[arg(long, default_value = "cascade-128")]
         nets: Names,
         /// Where the networks' cards and weights are
         #[arg(long, default_value = "static/models")]

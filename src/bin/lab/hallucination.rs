@@ -29,8 +29,6 @@ use rustfft::num_complex::Complex32;
 use std::path::Path;
 use std::time::Instant;
 
-pub use barriers_lab::mri::learned::sweep::slices;
-
 /// Settings of `train-net`.
 pub struct TrainNet {
     pub name: String,
@@ -212,22 +210,32 @@ pub fn train_net(s: &TrainNet, command: &str) -> anyhow::Result<()> {
         let card: NetCard = serde_json::from_str(&std::fs::read_to_string(format!(
             "static/models/{init}.json"
         ))?)?;
+        // The weights do not depend on the mask (the data-consistency layers take this run's),
+        // so a network may start from one trained with another pattern or rate; the split must
+        // be the same, or the start would have seen this run's held-out slices.
         anyhow::ensure!(
-            CascadeShape::from(card.shape) == s.shape && card.side == n && card.mask == spec,
-            "--init {init}: its shape {:?}, side {} and mask {:?} differ from this run's {:?}, {n}, {spec:?}",
+            CascadeShape::from(card.shape) == s.shape && card.side == n && card.split == s.split,
+            "--init {init}: its shape {:?}, side {} and split {} differ from this run's {:?}, {n}, {}",
             card.shape,
             card.side,
-            card.mask,
-            s.shape
+            card.split.name(),
+            s.shape,
+            s.split.name()
         );
+        if card.mask != spec {
+            say!(
+                "--init {init} was trained with {:?}; this run samples {spec:?}",
+                card.mask
+            );
+        }
         varmap.load(format!("static/models/{init}.safetensors"))?;
         say!("starting from the weights of {init}");
     }
     let kernel = if s.kernel_detail > 0.0 {
-        let d = KernelDetail::new(&a, &shipped_detail())?;
+        let d = KernelDetail::new(&a, &shipped_detail(n))?;
         say!(
             "kernel detail {:?}: ‖z‖ {:.3}, ‖z_N‖ {:.3}, added with probability {}",
-            shipped_detail(),
+            shipped_detail(n),
             d.z.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt(),
             d.norm(),
             s.kernel_detail
@@ -380,14 +388,10 @@ pub fn train_net(s: &TrainNet, command: &str) -> anyhow::Result<()> {
     let card = NetCard {
         name: s.name.clone(),
         title: format!(
-            "Deep cascade ({} × CNN + data consistency){}, {:.1}% {}{}",
+            "Deep cascade ({} × CNN + data consistency){}, {}{}",
             s.shape.cascades,
             if n == SIDE { String::new() } else { format!(", {n}²") },
-            m.rate() * 100.0,
-            match s.pattern {
-                Pattern::Cartesian => "of lines".to_string(),
-                p => format!("{} sampling", p.title().to_lowercase()),
-            },
+            s.pattern.share(m.rate()),
             match (s.noise > 0.0, kernel.is_some()) {
                 (true, true) => ", noisy measurements and kernel details in training",
                 (true, false) => ", trained with measurement noise",
@@ -431,7 +435,7 @@ pub fn train_net(s: &TrainNet, command: &str) -> anyhow::Result<()> {
                     "noise-free measurements".into()
                 },
                 if s.lesions > 0.0 { format!("; small random lesions (discs of radius 1.5–3 px, contrast ±0.15–0.35) added with probability {}", s.lesions) } else { String::new() },
-                if kernel.is_some() { format!("; with probability {} the image x is replaced by x + z_N (target and measurements; complex), z_N = z − A*Az the kernel component of one fixed detail z = {:?}", s.kernel_detail, shipped_detail()) } else { String::new() },
+                if kernel.is_some() { format!("; with probability {} the image x is replaced by x + z_N (target and measurements; complex), z_N = z − A*Az the kernel component of one fixed detail z = {:?}", s.kernel_detail, shipped_detail(n)) } else { String::new() },
                 match &s.init { Some(init) => format!("; fine-tuned from the weights of {init} (whose own training is in its card)"), None => String::new() }
             ),
             trained_with: "candle 0.11 on CPU (2 cores), f32, AdamW".into(),
@@ -440,7 +444,7 @@ pub fn train_net(s: &TrainNet, command: &str) -> anyhow::Result<()> {
             noise: (s.noise > 0.0).then_some(s.noise),
             kernel_detail: kernel.as_ref().map(|_| KernelCurriculum {
                 probability: s.kernel_detail,
-                detail: shipped_detail(),
+                detail: shipped_detail(n),
             }),
         },
     };
@@ -532,28 +536,15 @@ fn effect(
 pub fn instability_report(dir: &str, names: &[String], add: bool) -> anyhow::Result<()> {
     use barriers_lab::mri::instability::{Ascent, ZeroFilling};
     let started = Instant::now();
-    let brain = crate::mri::brain(LARGE_SIDE)?;
-    // Every network of one report shares a side and a split: the first one's.
-    let first = load_net(dir, names.first().map_or("", String::as_str))?.0;
-    let (side, split) = (first.side, first.split);
-    for name in names {
-        let card = load_net(dir, name)?.0;
-        anyhow::ensure!(
-            (card.side, card.split) == (side, split),
-            "{name} is a {}² network of the {} split, {} is {side}² of the {} split: one report holds one setting",
-            card.side,
-            card.split.name(),
-            first.name,
-            split.name()
-        );
-    }
+    let ReportSetting {
+        side,
+        split,
+        brain,
+        held,
+        ids,
+        images,
+    } = ReportSetting::of(dir, names)?;
     let tests = brain.slices(split, Role::Test);
-    let ids = report_ids(&brain, split);
-    let images: Vec<Vec<f32>> = ids
-        .iter()
-        .map(|id| Ok(slice_at(&brain, *id, side)?))
-        .collect::<anyhow::Result<_>>()?;
-    let (_, held) = split_slices(&brain, side, split)?;
     // With `add`, keep the networks already in the report (and their perturbations) that are
     // not measured again now.
     let (mut shipped, mut reports) = if add {
@@ -903,7 +894,8 @@ pub fn bench_instability(dir: &str, names: &[String], repeats: usize) -> anyhow:
 /// sweep and of one step (one held-out slice at one rate, every method), median and p95.
 pub fn sampling_sweep(dir: &str, names: &[String], write: bool) -> anyhow::Result<()> {
     use barriers_lab::mri::learned::sweep::{Sweep, SweepReport, SweepSource, RATES};
-    let (_, test) = slices(&crate::mri::brain(128)?)?;
+    let setting = ReportSetting::of(dir, names)?;
+    let (side, test) = (setting.side, setting.held);
     let cards: Vec<(NetCard, Vec<u8>)> = names
         .iter()
         .map(|n| -> anyhow::Result<_> {
@@ -921,7 +913,7 @@ pub fn sampling_sweep(dir: &str, names: &[String], write: bool) -> anyhow::Resul
         &sources,
         test.iter().map(|x| &x[..]).collect(),
         &RATES,
-        SIDE,
+        side,
     )?;
     let all = Instant::now();
     let mut start = Instant::now();
@@ -966,7 +958,7 @@ pub fn sampling_sweep(dir: &str, names: &[String], write: bool) -> anyhow::Resul
         &sources,
         sweep.points(),
         test.len(),
-        SIDE,
+        side,
         format!(
             "cargo run --release --bin lab -- sampling-sweep --nets {}",
             names.join(",")
@@ -976,6 +968,69 @@ pub fn sampling_sweep(dir: &str, names: &[String], write: bool) -> anyhow::Resul
     crate::write_json(path, &report)?;
     say!("wrote {path}");
     Ok(())
+}
+
+/// What every report of one setting shares: the networks' side and split (every listed network
+/// must have the same; one report holds one setting), the held-out images of the split at that
+/// side, and the report slices ([`report_ids`]) with their images.
+pub struct ReportSetting {
+    pub side: usize,
+    pub split: Split,
+    pub brain: barriers_lab::mri::brain::BrainSlices,
+    pub held: Vec<Vec<f32>>,
+    pub ids: Vec<barriers_lab::mri::brain::SliceId>,
+    pub images: Vec<Vec<f32>>,
+}
+
+impl ReportSetting {
+    /// The setting of the networks `names` (cards in `dir`); an error names the first network
+    /// whose side or split differs from the first one's.
+    pub fn of(dir: &str, names: &[String]) -> anyhow::Result<Self> {
+        let first = load_card(dir, names.first().map_or("", String::as_str))?;
+        let (side, split) = (first.side, first.split);
+        for name in names {
+            let card = load_card(dir, name)?;
+            anyhow::ensure!(
+                (card.side, card.split) == (side, split),
+                "{name} is a {}² network of the {} split, {} is {side}² of the {} split: one report holds one setting",
+                card.side,
+                card.split.name(),
+                first.name,
+                split.name()
+            );
+        }
+        let brain = crate::mri::brain(LARGE_SIDE)?;
+        let ids = report_ids(&brain, split);
+        let images = ids
+            .iter()
+            .map(|id| Ok(slice_at(&brain, *id, side)?))
+            .collect::<anyhow::Result<_>>()?;
+        let (_, held) = split_slices(&brain, side, split)?;
+        Ok(Self {
+            side,
+            split,
+            brain,
+            held,
+            ids,
+            images,
+        })
+    }
+
+    /// The image of the slice named `name` (as `axial 20`) at the setting's side.
+    pub fn image(&self, name: &str) -> anyhow::Result<Vec<f32>> {
+        Ok(slice_at(
+            &self.brain,
+            barriers_lab::mri::brain::SliceId::from_name(name)?,
+            self.side,
+        )?)
+    }
+}
+
+/// The card of the shipped network `name` in `dir` (`<name>.json`).
+pub fn load_card(dir: &str, name: &str) -> anyhow::Result<NetCard> {
+    Ok(serde_json::from_str(&std::fs::read_to_string(format!(
+        "{dir}/{name}.json"
+    ))?)?)
 }
 
 /// The shipped network `name` in `dir` (`<name>.json` and `<name>.safetensors`): its card, the
@@ -988,8 +1043,7 @@ pub fn load_net(
     barriers_lab::mri::learned::cascade::CascadeNet,
     SubsampledFourier,
 )> {
-    let card: NetCard =
-        serde_json::from_str(&std::fs::read_to_string(format!("{dir}/{name}.json"))?)?;
+    let card = load_card(dir, name)?;
     let (net, m) = card.load(&std::fs::read(format!("{dir}/{name}.safetensors"))?)?;
     Ok((card, net, SubsampledFourier::new(m)?))
 }

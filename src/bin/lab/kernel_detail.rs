@@ -2,11 +2,15 @@
 //! paints into the held-out slices (none of which has it): `static/reports/kernel_detail.json`.
 
 use crate::progress::{say, Progress};
+use barriers_lab::mri::brain::Role;
 use barriers_lab::mri::instability::{Reconstructor, ZeroFilling};
-use barriers_lab::mri::learned::hallucination::{FirenetSetting, NetCard, SIDE};
+use barriers_lab::mri::learned::hallucination::{
+    firenet_wavelet, FirenetSetting, NetCard, LARGE_SIDE,
+};
 use barriers_lab::mri::learned::kernel_training::{
     KernelDetail, KernelDetailReport, PaintedMethod, PaintedSlice,
 };
+use barriers_lab::mri::learned::sweep::split_slices;
 use barriers_lab::mri::operator::{distance, norm, LinearOperator, SubsampledFourier};
 use rustfft::num_complex::Complex32;
 use std::time::Instant;
@@ -77,19 +81,20 @@ pub fn report(
     out: Option<&str>,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
-    let brain = crate::mri::brain(128)?;
-    let (_, images) = barriers_lab::mri::learned::sweep::slices(&brain)?;
-    let ids: Vec<String> = brain
-        .test_slices()
-        .iter()
-        .map(|id| id.to_string())
-        .collect();
     let (card, net) = load(dir, kernel_net)?;
     let curriculum = card.training.kernel_detail.clone().ok_or_else(|| {
         anyhow::anyhow!("{kernel_net} was not trained with a kernel detail (its card has none)")
     })?;
-    let m = card.mask.mask(card.side)?;
-    anyhow::ensure!(card.side == SIDE, "{kernel_net} is not at {SIDE}²");
+    let side = card.side;
+    let m = card.mask.mask(side)?;
+    // Every held-out slice of the network's split, at its side.
+    let brain = crate::mri::brain(LARGE_SIDE)?;
+    let (_, images) = split_slices(&brain, side, card.split)?;
+    let ids: Vec<String> = brain
+        .slices(card.split, Role::Test)
+        .iter()
+        .map(|id| id.to_string())
+        .collect();
     let a = SubsampledFourier::new(m)?;
     let detail = KernelDetail::new(&a, &curriculum.detail)?;
     // x′ = x + z_N has the measurements of x, up to rounding.
@@ -128,18 +133,22 @@ pub fn report(
     for name in others {
         let (c, n) = load(dir, name)?;
         anyhow::ensure!(
-            c.mask == card.mask && c.side == card.side,
-            "{name} was trained with another mask than {kernel_net}"
+            c.mask == card.mask && c.side == card.side && c.split == card.split,
+            "{name} was trained with another mask, side or split than {kernel_net}"
         );
         methods.push(measure(name, &c.title, &a, &n, &detail, &ids, &images)?);
         progress.inc();
     }
-    let fire = FirenetSetting::new(&barriers_lab::engine::CpuEngine, SIDE)?;
+    let fire = FirenetSetting::new(&barriers_lab::engine::CpuEngine, side)?;
+    let (wavelet, levels) = firenet_wavelet(side);
     let b = fire.sampling(&a)?;
     let firenet = fire.reconstructor(&b);
     methods.push(measure(
         "firenet",
-        "FIRENET (Haar, 3 levels, unit weights)",
+        &format!(
+            "FIRENET ({}, {levels} levels, unit weights)",
+            wavelet.name()
+        ),
         &a,
         &firenet,
         &detail,
@@ -158,7 +167,8 @@ pub fn report(
     )?);
     drop(progress);
     let report = KernelDetailReport {
-        side: SIDE,
+        side,
+        split: card.split,
         mask: card.mask,
         detail: curriculum.detail.clone(),
         t: 1.0,

@@ -1,11 +1,11 @@
 //! `lab tradeoff`: accuracy (clean held-out PSNR) against worst-case amplification κ for every
 //! reconstruction method of the lab: `static/reports/tradeoff.json`.
 
-use crate::hallucination::{report_ids, FIXED_ITERATIONS};
+use crate::hallucination::{ReportSetting, FIXED_ITERATIONS};
 use crate::progress::{say, Progress};
 use barriers_lab::mri::instability::{InstabilityTest, Reconstructor, ZeroFilling};
 use barriers_lab::mri::learned::hallucination::{
-    gaussian_like, halve, FirenetSetting, NetCard, SIDE,
+    firenet_wavelet, gaussian_like, FirenetSetting, NetCard,
 };
 use barriers_lab::mri::learned::tradeoff::{
     held_out_quality, mean_max, TradeoffPoint, TradeoffReport,
@@ -22,22 +22,20 @@ pub const SEED_BASE: u64 = 100;
 /// Where the report is written.
 pub const PATH: &str = "static/reports/tradeoff.json";
 
-/// The networks of the default report (cards in the models directory).
-pub const NETS: [&str; 4] = [
-    "cascade-8",
-    "cascade-12",
-    "cascade-12-noise",
-    "cascade-12-kernel",
-];
+/// The networks of the default report (cards in the models directory): the 128² setting.
+pub const NETS: [&str; 2] = ["cascade-128", "cascade-128-kernel"];
 
-/// The networks whose FIRENET warm start (`warm_start::WarmStart`, Ψ → FIRENET with the same
-/// data) is a point of its own, named `warm-<net>`.
-pub const WARM: [&str; 2] = ["cascade-8", "cascade-12"];
+/// Whether the FIRENET warm start of `net` (`warm_start::WarmStart`, Ψ → FIRENET with the same
+/// data) is a point of its own, named `warm-<net>`: every network that is not a fine-tuned
+/// variant (`-noise`, `-kernel`) of another.
+fn warm(net: &str) -> bool {
+    !(net.ends_with("-noise") || net.ends_with("-kernel"))
+}
 
-/// The suffix of zero-filling's and FIRENET's points at `rate`: none at the networks' 12.5%,
-/// else the rate's network family (`-8` for 7.8% of lines).
-fn suffix(rate: f64) -> String {
-    if (rate - 0.125).abs() < 1e-9 {
+/// The suffix of zero-filling's and FIRENET's points at `rate`: none at `main` (the first
+/// network's rate), else the rate in percent (`-8` for 7.8% of lines).
+fn suffix(rate: f64, main: f64) -> String {
+    if (rate - main).abs() < 1e-9 {
         String::new()
     } else {
         format!("-{}", (rate * 100.0).round())
@@ -78,7 +76,7 @@ pub fn measure(
     report_images: &[Vec<f32>],
 ) -> anyhow::Result<TradeoffPoint> {
     let started = Instant::now();
-    let (psnr, ssim) = held_out_quality(a, psi, held, SIDE)?;
+    let (psnr, ssim) = held_out_quality(a, psi, held, a.mask().side())?;
     let (mut kappa, mut kappa_gaussian) = (Vec::new(), Vec::new());
     for (k, x) in report_images.iter().enumerate() {
         let seed = SEED_BASE + k as u64;
@@ -124,13 +122,9 @@ pub fn tradeoff(
     out: &str,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
-    let brain = crate::mri::brain(128)?;
-    let (_, held) = barriers_lab::mri::learned::sweep::slices(&brain)?;
-    let ids = report_ids(&brain, barriers_lab::mri::brain::Split::Interleaved);
-    let report_images: Vec<Vec<f32>> = ids
-        .iter()
-        .map(|id| Ok(halve(&brain.image(*id)?, 128)?))
-        .collect::<anyhow::Result<_>>()?;
+    let setting = ReportSetting::of(dir, nets)?;
+    let (side, held, report_images) = (setting.side, &setting.held, &setting.images);
+    let (wavelet, levels) = firenet_wavelet(side);
     let wanted = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
     let cards: Vec<(NetCard, Vec<u8>)> = nets
         .iter()
@@ -145,19 +139,16 @@ pub fn tradeoff(
     // Zero-filling and FIRENET at every rate of the networks (the suffix names the rate's
     // network family: `-8` for 7.8% of lines).
     let mut specs: Vec<_> = cards.iter().map(|(c, _)| c.mask).collect();
+    let main = specs.first().map_or(0.0, |spec| spec.rate);
     specs.dedup();
     specs.sort_by(|p, q| q.rate.total_cmp(&p.rate));
     specs.dedup();
-    let warm_cards = || {
-        cards
-            .iter()
-            .filter(|(c, _)| WARM.contains(&c.name.as_str()))
-    };
+    let warm_cards = || cards.iter().filter(|(c, _)| warm(&c.name));
     // One unit per point measured.
     let planned = specs
         .iter()
         .flat_map(|spec| {
-            let suffix = suffix(spec.rate);
+            let suffix = suffix(spec.rate, main);
             [format!("zero-filling{suffix}"), format!("firenet{suffix}")]
         })
         .chain(cards.iter().map(|(c, _)| c.name.clone()))
@@ -166,38 +157,41 @@ pub fn tradeoff(
         .count();
     let progress = Progress::new("tradeoff", planned);
     for spec in specs {
-        let a = SubsampledFourier::new(spec.mask(SIDE)?)?;
-        let suffix = suffix(spec.rate);
-        let pct = a.mask().rate() * 100.0;
+        let a = SubsampledFourier::new(spec.mask(side)?)?;
+        let suffix = suffix(spec.rate, main);
         let zf = format!("zero-filling{suffix}");
         if wanted(&zf) {
             progress.message(zf.as_str());
             points.push(measure(
                 &zf,
-                &format!("Zero-filling A*y, {pct:.1}% of lines"),
+                &format!("Zero-filling A*y, {}", spec.pattern.share(a.mask().rate())),
                 "",
                 "linear",
                 &a,
                 &ZeroFilling(&a),
-                &held,
-                &report_images,
+                held,
+                report_images,
             )?);
             progress.inc();
         }
         let fire_name = format!("firenet{suffix}");
         if wanted(&fire_name) {
             progress.message(fire_name.as_str());
-            let fire = FirenetSetting::new(&barriers_lab::engine::CpuEngine, SIDE)?;
+            let fire = FirenetSetting::new(&barriers_lab::engine::CpuEngine, side)?;
             let b = fire.sampling(&a)?;
             points.push(measure(
                 &fire_name,
-                &format!("FIRENET (Haar, unit weights), {pct:.1}% of lines"),
+                &format!(
+                    "FIRENET ({}, {levels} levels, unit weights), {}",
+                    wavelet.name(),
+                    spec.pattern.share(a.mask().rate())
+                ),
                 "",
                 "unrolled",
                 &a,
                 &fire.reconstructor(&b),
-                &held,
-                &report_images,
+                held,
+                report_images,
             )?);
             progress.inc();
         }
@@ -216,8 +210,8 @@ pub fn tradeoff(
             "trained",
             &a,
             &net,
-            &held,
-            &report_images,
+            held,
+            report_images,
         )?);
         progress.inc();
     }
@@ -229,15 +223,15 @@ pub fn tradeoff(
         progress.message(name.as_str());
         let (net, m) = card.load(weights)?;
         let a = SubsampledFourier::new(m)?;
-        let fire = FirenetSetting::new(&barriers_lab::engine::CpuEngine, SIDE)?;
+        let fire = FirenetSetting::new(&barriers_lab::engine::CpuEngine, side)?;
         let b = fire.sampling(&a)?;
         let warm = WarmStart::new(&net, &fire, &b);
         points.push(measure(
             &name,
             &format!(
-                "FIRENET warm-started from {} (Ψ → FIRENET, same data), {:.1}% of lines",
+                "FIRENET warm-started from {} (Ψ → FIRENET, same data), {}",
                 card.name,
-                a.mask().rate() * 100.0
+                card.mask.pattern.share(a.mask().rate())
             ),
             &format!(
                 "{}; then FIRENET's {} blocks × {} layers from ψ₀ = WΨ(y), ε₀ = ‖y‖ (no training)",
@@ -248,8 +242,8 @@ pub fn tradeoff(
             "warm start",
             &a,
             &warm,
-            &held,
-            &report_images,
+            held,
+            report_images,
         )?);
         progress.inc();
     }
@@ -263,11 +257,12 @@ pub fn tradeoff(
         }
     }
     let mut report = TradeoffReport {
-        side: SIDE,
+        side,
+        split: setting.split,
         rel_r: RHO,
         iterations: FIXED_ITERATIONS,
         seed_base: SEED_BASE,
-        slices: ids.iter().map(|id| id.to_string()).collect(),
+        slices: setting.ids.iter().map(|id| id.to_string()).collect(),
         psnr_slices: held.len(),
         points,
         summary: String::new(),

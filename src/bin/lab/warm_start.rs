@@ -3,13 +3,12 @@
 //! output change under the shipped perturbations, `ΦΨ`'s own worst case (the instability
 //! report's fixed-norm search, same seeds and budget) and the settings of the FIRENET stage tried.
 
-use crate::hallucination::slices;
+use crate::hallucination::ReportSetting;
 use crate::progress::{say, Progress};
-use barriers_lab::mri::brain::SliceId;
 use barriers_lab::mri::firenet::Firenet;
 use barriers_lab::mri::instability::{InstabilityTest, Reconstructor};
 use barriers_lab::mri::learned::hallucination::{
-    gaussian_like, halve, outcome, FirenetSetting, InstabilityReport, Perturbations, SIDE,
+    firenet_wavelet, gaussian_like, outcome, FirenetSetting, InstabilityReport, Perturbations,
 };
 use barriers_lab::mri::learned::warm_start::{
     ShippedChange, Variant, WarmAtNorm, WarmCurvePoint, WarmNet, WarmSlice, WarmStart,
@@ -54,8 +53,9 @@ impl Setting {
     }
 }
 
-/// The settings tried, the shipped one first.
-fn settings() -> Vec<Setting> {
+/// The settings tried at side `side`, the shipped one first (FIRENET's wavelet at that side,
+/// [`firenet_wavelet`]; the last one with the other wavelet of the two).
+fn settings(side: usize) -> Vec<Setting> {
     let s = |wavelet, lambda, blocks, layers, epsilon0| Setting {
         wavelet,
         lambda,
@@ -64,18 +64,22 @@ fn settings() -> Vec<Setting> {
         epsilon0,
     };
     use Epsilon0::{Data, Residual};
-    use Wavelet::{Db4, Haar};
+    let w = firenet_wavelet(side).0;
+    let other = match w {
+        Wavelet::Haar => Wavelet::Db4,
+        _ => Wavelet::Haar,
+    };
     vec![
-        s(Haar, 1e-3, 5, 10, Data(1.0)),
-        s(Haar, 1e-3, 5, 10, Residual),
-        s(Haar, 1e-3, 5, 10, Data(0.1)),
-        s(Haar, 1e-3, 5, 10, Data(0.3)),
-        s(Haar, 1e-3, 1, 10, Data(1.0)),
-        s(Haar, 1e-3, 2, 10, Data(1.0)),
-        s(Haar, 1e-3, 5, 20, Data(1.0)),
-        s(Haar, 1e-3, 20, 20, Data(1.0)),
-        s(Haar, 1e-2, 5, 10, Data(1.0)),
-        s(Db4, 1e-3, 5, 10, Data(1.0)),
+        s(w, 1e-3, 5, 10, Data(1.0)),
+        s(w, 1e-3, 5, 10, Residual),
+        s(w, 1e-3, 5, 10, Data(0.1)),
+        s(w, 1e-3, 5, 10, Data(0.3)),
+        s(w, 1e-3, 1, 10, Data(1.0)),
+        s(w, 1e-3, 2, 10, Data(1.0)),
+        s(w, 1e-3, 5, 20, Data(1.0)),
+        s(w, 1e-3, 20, 20, Data(1.0)),
+        s(w, 1e-2, 5, 10, Data(1.0)),
+        s(other, 1e-3, 5, 10, Data(1.0)),
     ]
 }
 
@@ -124,11 +128,8 @@ fn variant(
     held_out: &Outputs,
     cases: &[Outputs],
 ) -> anyhow::Result<Variant> {
-    let wavelet = Wavelet2::new(
-        setting.wavelet,
-        SIDE,
-        barriers_lab::mri::learned::hallucination::FIRENET_LEVELS,
-    )?;
+    let side = a.mask().side();
+    let wavelet = Wavelet2::new(setting.wavelet, side, firenet_wavelet(side).1)?;
     let b = WaveletSampling::new(a, &wavelet)?;
     let mut total = 0.0;
     for (x, (y, out)) in held.iter().zip(held_out) {
@@ -177,26 +178,24 @@ fn report_search() -> anyhow::Result<(usize, Vec<f64>)> {
 /// Measures Ψ → FIRENET for every listed network; writes `static/reports/warm_start.json`.
 pub fn warm_start_report(dir: &str, names: &[String]) -> anyhow::Result<()> {
     let started = Instant::now();
-    let brain = crate::mri::brain(128)?;
-    let (_, held) = slices(&brain)?;
+    let setting = ReportSetting::of(dir, names)?;
+    let (side, held) = (setting.side, &setting.held);
     let report =
         InstabilityReport::from_json(&std::fs::read_to_string("static/reports/instability.json")?)?;
     let (iterations, norms) = report_search()?;
     let shipped = Perturbations::from_safetensors(&std::fs::read(
         "static/data/mri/perturbations.safetensors",
     )?)?;
-    let image = |s: &str| -> anyhow::Result<Vec<f32>> {
-        Ok(halve(&brain.image(SliceId::from_name(s)?)?, 128)?)
-    };
+    let image = |s: &str| setting.image(s);
     let mut networks = Vec::new();
     // One unit for the held-out quality, then one per demo slice, setting and report slice.
-    let per_net = 1 + report.demo_slices.len() + settings().len() + report.slices.len();
+    let per_net = 1 + report.demo_slices.len() + settings(side).len() + report.slices.len();
     let progress = Progress::new("warm-start-report", names.len() * per_net);
     for name in names {
         progress.message(name.as_str());
         let t = Instant::now();
         let (card, net, a) = crate::hallucination::load_net(dir, name)?;
-        let fire = FirenetSetting::new(&barriers_lab::engine::CpuEngine, SIDE)?;
+        let fire = FirenetSetting::new(&barriers_lab::engine::CpuEngine, side)?;
         let b = fire.sampling(&a)?;
         let warm = WarmStart::new(&net, &fire, &b);
         let net_report = report
@@ -207,15 +206,15 @@ pub fn warm_start_report(dir: &str, names: &[String]) -> anyhow::Result<()> {
 
         // Held-out quality: zero-filling, FIRENET and Ψ as every network is judged
         // (`sweep::quality`), then Ψ → FIRENET; Ψ's outputs kept for the variants.
-        let quality = crate::hallucination::held_out(&a, &net, &held)?;
+        let quality = crate::hallucination::held_out(&a, &net, held)?;
         let (mut psnr_warm, mut ssim_warm) = (0.0f64, 0.0f64);
         let mut held_out: Outputs = Vec::new();
-        for x in &held {
+        for x in held {
             let y = a.measure(x);
             let out = net.reconstruct(&y)?;
             let refined = magnitudes(&warm.refine(&y, &out)?);
             psnr_warm += psnr(x, &refined, 1.0);
-            ssim_warm += ssim(x, &refined, SIDE, 1.0);
+            ssim_warm += ssim(x, &refined, side, 1.0);
             held_out.push((y, out));
         }
         let k = held.len() as f64;
@@ -277,8 +276,8 @@ pub fn warm_start_report(dir: &str, names: &[String]) -> anyhow::Result<()> {
 
         // The settings of the FIRENET stage tried (forward only, Ψ's outputs reused).
         let mut variants = Vec::new();
-        for setting in settings() {
-            let v = variant(&setting, &a, &held, &held_out, &cases)?;
+        for variant_setting in settings(side) {
+            let v = variant(&variant_setting, &a, held, &held_out, &cases)?;
             say!(
                 "{name} variant {} λ={} {}×{} ε₀={}: PSNR {:.2} dB ({:+.2} against Ψ); change / Ψ's: mean {:.3}, largest {:.3}",
                 v.wavelet, v.lambda, v.blocks, v.layers_per_block, v.epsilon0, v.psnr, v.psnr - quality.psnr_net, v.ratio_mean, v.ratio_max
@@ -400,9 +399,10 @@ pub fn warm_start_report(dir: &str, names: &[String]) -> anyhow::Result<()> {
     }
     let json = serde_json::json!({
         "generated_by": format!("cargo run --release --bin lab -- warm-start-report --nets {}", names.join(",")),
-        "side": SIDE,
+        "side": side,
+        "split": setting.split.name(),
         "method": "ΦΨ(y) = W⁻¹ψ_n(y; ψ₀ = WΨ(y)): FIRENET from Ψ's output with the same data; ε₀ = ‖y‖ (FIRENET's own restart scheme)",
-        "firenet": { "wavelet": "haar", "levels": barriers_lab::mri::learned::hallucination::FIRENET_LEVELS, "settings": format!("{:?}", Firenet::default()) },
+        "firenet": { "wavelet": firenet_wavelet(side).0.name(), "levels": firenet_wavelet(side).1, "settings": format!("{:?}", Firenet::default()) },
         "search": { "fixed_norm": { "iterations": iterations, "norms": norms, "seeds": "100 + index of the slice in the instability report, as there" }, "random": "Gaussian noise of the norm of the worst case (seed + 1000)" },
         "note": "the shipped perturbations exist for the demo slices only, so the output change under them is measured there; the worst case of Ψ → FIRENET on every report slice at the report's norms, and on the demo slices also at the error curve's norms; variants: forward only, Ψ's outputs reused",
         "networks": networks,

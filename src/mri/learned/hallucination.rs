@@ -442,13 +442,37 @@ impl NetReport {
         let above = per_slice.iter().filter(|p| p.0 > 1.0).count();
         let amplifies = if above == n {
             format!("amplifies worst-case perturbations {lo:.1}–{hi:.1}× more than FIRENET on every report slice")
+        } else if above == 0 {
+            format!("amplifies worst-case perturbations less than FIRENET on every report slice (κ {lo:.2}–{hi:.2} times FIRENET's)")
         } else {
             format!(
                 "amplifies worst-case perturbations more than FIRENET on {above} of {n} report slices (up to {hi:.1}×)"
             )
         };
+        // Slices where the network's worst-case error exceeds FIRENET's at a norm ≤ 5% (when
+        // the report measured the errors).
+        let errors: Vec<bool> = self
+            .slices
+            .iter()
+            .filter_map(|s| {
+                let at: Vec<_> = s.at.iter().filter(|a| a.rel_r <= BAR_NORM).collect();
+                let pairs: Option<Vec<(f64, f64)>> = at
+                    .iter()
+                    .map(|a| Some((a.error_net?, a.error_firenet?)))
+                    .collect();
+                pairs.map(|p| p.iter().any(|(net, fire)| net > fire))
+            })
+            .collect();
+        let crossing = if errors.len() == n {
+            let worse = errors.iter().filter(|w| **w).count();
+            format!(
+                " Its worst-case error exceeds FIRENET's worst-case error on {worse} of {n} report slices at a norm ≤ 5%."
+            )
+        } else {
+            String::new()
+        };
         format!(
-            "{} ({}) {amplifies}; it meets the full bar, including concentrated structure, on {met} of {n}, so it is not called hallucinating (that takes {} of {n} at one norm).",
+            "{} ({}) {amplifies}; it meets the full bar, including concentrated structure, on {met} of {n}, so it is not called hallucinating (that takes {} of {n} at one norm).{crossing}",
             self.title,
             self.name,
             slices_needed(n)

@@ -44,17 +44,19 @@ pub struct KernelCurriculum {
     pub detail: Detail,
 }
 
-/// The detail of `cascade-12-kernel` on the 64² slices: a bright disk of radius 3 (one-pixel
-/// soft edge, intensity 0.6) centred at row 36, column 32 — the place where the whole disk lies
-/// inside the brain (intensity above 0.15) on the most slices: 70 of the 72, and all 18
-/// held-out ones.
-pub fn shipped_detail() -> Detail {
+/// The detail of the kernel-trained networks at side `n`: on the 64² slices (`cascade-12-kernel`)
+/// a bright disk of radius 3 (one-pixel soft edge, intensity 0.6) centred at row 36, column 32 —
+/// the place where the whole disk lies inside the brain (intensity above 0.15) on the most
+/// slices: 70 of the 72, and all 18 held-out ones; at other sides the same disk of the field of
+/// view (position, radius and edge scaled by `n/64`).
+pub fn shipped_detail(n: usize) -> Detail {
+    let s = n as f64 / 64.0;
     Detail::Lesion {
-        row: 36.0,
-        col: 32.0,
-        radius: 3.0,
+        row: 36.0 * s,
+        col: 32.0 * s,
+        radius: 3.0 * s,
         intensity: 0.6,
-        edge: 1.0,
+        edge: s,
     }
 }
 
@@ -214,6 +216,10 @@ pub struct PaintedMethod {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct KernelDetailReport {
     pub side: usize,
+    /// The train / held-out split of the held-out slices (absent in the 64² reports: the
+    /// interleaved split).
+    #[serde(default)]
+    pub split: crate::mri::brain::Split,
     pub mask: crate::mri::sampling::MaskSpec,
     /// The real detail `z` (render it with [`Detail::render`] and project it with
     /// [`crate::mri::kernel::kernel_component`] to draw `z` and `z_N`).
@@ -277,7 +283,7 @@ mod tests {
     fn the_coefficient_reads_back_what_was_painted() {
         let n = 64;
         let a = SubsampledFourier::new(mask(Pattern::Cartesian, n, 0.125, 1).unwrap()).unwrap();
-        let d = KernelDetail::new(&a, &shipped_detail()).unwrap();
+        let d = KernelDetail::new(&a, &shipped_detail(64)).unwrap();
         let x = shepp_logan(n);
         // x + s·z_N for a few s: c = s exactly (up to f32 rounding).
         for s in [0.0f32, 0.5, 1.0, -0.3] {

@@ -128,6 +128,10 @@ pub struct SweepReport {
     /// Held-out slices each mean is taken over.
     pub slices: usize,
     pub side: usize,
+    /// The train / held-out split the held-out slices come from (absent in the 64² reports:
+    /// the interleaved split).
+    #[serde(default)]
+    pub split: Split,
     pub mask: MaskSpec,
     pub command: String,
 }
@@ -558,6 +562,7 @@ impl SweepReport {
                 .collect(),
             slices,
             side,
+            split: nets.first().map_or(Split::Interleaved, |n| n.card.split),
             mask,
             command,
         })
@@ -626,6 +631,7 @@ mod tests {
             }],
             slices: 18,
             side: 64,
+            split: Split::Interleaved,
             mask: MaskSpec {
                 pattern: Pattern::Cartesian,
                 rate: 0.1,
@@ -714,6 +720,7 @@ mod tests {
             }],
             slices: 18,
             side: 64,
+            split: Split::Interleaved,
             mask: MaskSpec {
                 pattern: Pattern::Cartesian,
                 rate: 0.125,

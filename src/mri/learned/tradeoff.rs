@@ -52,6 +52,10 @@ pub struct TradeoffPoint {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TradeoffReport {
     pub side: usize,
+    /// The train / held-out split of the held-out slices (absent in the 64² reports: the
+    /// interleaved split).
+    #[serde(default)]
+    pub split: crate::mri::brain::Split,
     /// `ρ = ‖r‖/‖x‖` of the worst-case search.
     pub rel_r: f64,
     /// Iterations of every search.
@@ -173,16 +177,22 @@ impl TradeoffReport {
                 p.kappa_gaussian_mean
             ))
         };
-        out.extend(compare(
-            "cascade-12-noise",
-            "cascade-12",
-            "fine-tuned with noisy measurements",
-        ));
-        out.extend(compare(
-            "cascade-12-kernel",
-            "cascade-12",
-            "fine-tuned with the troublesome-kernel curriculum",
-        ));
+        // Each fine-tuned variant against the network it was fine-tuned from (`<net>-noise`,
+        // `<net>-kernel`).
+        for p in self.points.iter().filter(|p| p.kind == "trained") {
+            let variants = [
+                ("-noise", "fine-tuned with noisy measurements"),
+                (
+                    "-kernel",
+                    "fine-tuned with the troublesome-kernel curriculum",
+                ),
+            ];
+            for (suffix, what) in variants {
+                if let Some(base) = p.name.strip_suffix(suffix) {
+                    out.extend(compare(&p.name, base, what));
+                }
+            }
+        }
         for p in self.points.iter().filter(|p| p.kind == "warm start") {
             if let Some(net) = p.name.strip_prefix("warm-").and_then(|n| self.point(n)) {
                 out.extend(compare(
@@ -269,6 +279,7 @@ mod tests {
     fn report() -> TradeoffReport {
         TradeoffReport {
             side: 64,
+            split: crate::mri::brain::Split::Interleaved,
             rel_r: 0.02,
             iterations: 20,
             seed_base: 100,

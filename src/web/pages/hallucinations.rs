@@ -7,7 +7,10 @@
 
 use crate::engine::bench::median_p95;
 use crate::mri::details::Region;
-use crate::mri::learned::hallucination::{CurvePoint, InstabilityReport, NetReport};
+use crate::mri::learned::hallucination::{
+    slices_needed, window_for, CurvePoint, InstabilityReport, NetReport, SIDE,
+    USEFUL_BELOW_FIRENET_DB, USEFUL_GAIN_DB,
+};
 use crate::mri::learned::warm_start::{WarmCurvePoint, WarmNet, WarmStartReport};
 use crate::mri::state::{HallucinationState, STRENGTHS};
 use crate::plot::{left_margin, Scale, BOTTOM};
@@ -596,10 +599,13 @@ pub fn hallucinations_demo() -> Html {
         <div class="explain">
             <p>{"A trained reconstruction network Ψ can be far more accurate than classical methods and still be unstable: a tiny perturbation r of the image, found by gradient ascent, can make Ψ invent or erase structure. Antun et al. (PNAS 2020) search for it by maximising"}</p>
             <p class="formula">{"Q(r) = ½‖Ψ(A(x + r)) − Ψ(Ax)‖²₂ − (λ/2)‖r‖²₂,   v ← γv + η∇Q(r),  r ← r + v"}</p>
-            <p>{"and report κ = ‖Ψ(A(x + r)) − Ψ(Ax)‖₂/‖r‖₂. Zero-filling A* has κ ≤ 1. FIRENET (Colbrook, Antun & Hansen, PNAS 2022) is searched with the same budget at the same norms. A network is called hallucinating here only if it is at least 1 dB better than zero-filling, its κ is at least twice FIRENET's at ‖r‖/‖x‖ ≤ 5% on every report slice, the change is structure (at least a quarter of its energy in one 12×12 window), and Gaussian noise of the same norm changes its output by less than the noise itself."}</p>
+            <p data-testid="bar-text">{format!("and report κ = ‖Ψ(A(x + r)) − Ψ(Ax)‖₂/‖r‖₂. Zero-filling A* has κ ≤ 1. FIRENET (Colbrook, Antun & Hansen, PNAS 2022) is searched with the same budget at the same norms. A network is called hallucinating here only if it is one a user would be tempted to use (on clean held-out slices at least {USEFUL_GAIN_DB} dB better than zero-filling and at most {USEFUL_BELOW_FIRENET_DB} dB below FIRENET) and, at one norm ‖r‖/‖x‖ ≤ 5%, on at least {} of the {} report slices: its κ is at least twice FIRENET's, the change is structure (at least a quarter of its energy in one {w}×{w} window), Gaussian noise of the same norm changes its output by less than the noise itself, and its worst-case error exceeds FIRENET's worst-case error at that norm (under a perturbation one cannot see, the network one would use becomes the worse reconstruction).",
+                loaded.as_ref().map_or(5, |r| slices_needed(r.slices.len())),
+                loaded.as_ref().map_or(6, |r| r.slices.len()),
+                w = window_for(loaded.as_ref().map_or(SIDE, |r| r.side)))}</p>
             <p>{"Getting stability back? The third row feeds the network's output to FIRENET as its initial guess, with the same measurements (the authors' experiment), on the network's own worst-case inputs:"}</p>
             <p class="formula">{"ΦΨ(y) = W⁻¹ψₙ(y; ψ₀ = W Ψ(y)),   ψₖ = αₖ⁻¹ Innerₚ(αₖ y, αₖ ψₖ₋₁),  ε₀ = ‖y‖₂"}</p>
-            <p>{"FIRENET's layers pull the estimate towards a sparse, data-consistent image. Here almost all of what the worst case changes lies in the null space of A (the measurements cannot see it), and at this sampling rate the sparsity prior cannot tell a hallucinated detail from a real one there: the change shrinks, and so does the network's advantage (numbers below)."}</p>
+            <p>{"FIRENET's layers pull the estimate towards a sparse, data-consistent image. What the worst case changes in the null space of A (the measurements cannot see it) only the sparsity prior can judge, and it cannot tell a hallucinated detail from a real one there: the change shrinks, and so does the network's advantage. How much of each, and how much of the change lay in the null space, is measured in the warm-start report (below)."}</p>
         </div>
     };
 

@@ -8,15 +8,24 @@
 //! - `#/details`, structural details ("Can u see it?", Antun et al., PNAS 2020): the detail
 //!   itself is added, `x′ = x + z`; each method's reconstruction of the detail's region is shown
 //!   magnified, with the fraction of the detail it recovers against what the sampling sees.
+//!
+//! Both work at the side of the chosen network ([`DETAIL_NETS`]: 128² by default, 64² for the
+//! older networks) on the slices it holds out; a detail's settings are in the 64² grid at
+//! either side ([`crate::mri::details::DetailSpec`]), a drawn detail is drawn at the side.
 
-use crate::mri::details::{DetailKind, Region, MAX_T};
+use crate::mri::details::{grid_scale, rescale_drawing, DetailKind, Region, DETAIL_GRID, MAX_T};
+use crate::mri::kernel::Detail;
+use crate::mri::learned::hallucination::LARGE_SIDE;
+use crate::mri::learned::kernel_training::shipped_detail;
 use crate::mri::state::{
-    held_out_slice_names, DetailSettings, DetailsState, KernelState, DETAIL_NETS, MIN_T,
+    detail_net_label, held_out_slice_names, DetailSettings, DetailsState, KernelState, DETAIL_NETS,
+    MIN_T,
 };
 use crate::plot::{self, linear_ticks, nice_step, Scale, BOTTOM};
 use crate::protocol::{Body, Job, KernelJob, KernelMethod, KernelResult, Picture};
 use crate::web::app::{use_query_state, Route, WorkerEpoch};
 use crate::web::compute::use_latest_job;
+use crate::web::fetch::fetch_json;
 use crate::web::pages::mri::{PictureCanvas, RegionCanvas};
 use crate::web::plot::{
     frame_with_legend, legend, x_axis_line, x_ticks, x_title, LegendItem, Swatch,
@@ -24,25 +33,85 @@ use crate::web::plot::{
 use crate::web::widgets::{
     engine_choice, paint_pixels, pointer_at, EngineBadge, JobRun, Notice, Progress, StateEdits,
 };
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
 use yew::prelude::*;
 
 /// How long after the last key typed text applies itself (ms).
 const TEXT_DEBOUNCE_MS: u32 = 400;
 
-/// The side of the images (the shipped networks work on 64² slices).
-const SIDE: usize = 64;
+/// What the picker reads of a network's card.
+#[derive(serde::Deserialize)]
+struct CardTitle {
+    title: String,
+    side: usize,
+}
 
-/// The title of each network a user can pick (the URL state's [`DETAIL_NETS`]): each fixes the
-/// sampling `A` every method uses.
-fn net_title(net: &str) -> &'static str {
-    match net {
-        "cascade-12" => "cascade-12: deep cascade, 12.5% of lines",
-        "cascade-8" => "cascade-8: deep cascade, 7.8% of lines",
-        "cascade-12-noise" => "cascade-12-noise: trained with measurement noise",
-        "cascade-12-kernel" => "cascade-12-kernel: trained with a lesion in the kernel",
-        _ => "a shipped network",
+thread_local! {
+    /// The picker's words for each network, once its card has been read (see [`use_net_labels`]).
+    static LABELS: RefCell<HashMap<&'static str, String>> = RefCell::new(HashMap::new());
+}
+
+/// The picker's words for each network a user can pick (the URL state's [`DETAIL_NETS`], each
+/// fixing the sampling `A` every method uses): from its card's title ([`detail_net_label`]),
+/// read once per session; until then, or for a card that cannot be read, its name and side.
+#[hook]
+fn use_net_labels() -> Rc<HashMap<&'static str, String>> {
+    let labels = use_state(|| Rc::new(LABELS.with(|l| l.borrow().clone())));
+    {
+        let labels = labels.clone();
+        use_effect_with((), move |_| {
+            if labels.len() < DETAIL_NETS.len() {
+                wasm_bindgen_futures::spawn_local(async move {
+                    for net in DETAIL_NETS {
+                        if LABELS.with(|l| l.borrow().contains_key(net.name)) {
+                            continue;
+                        }
+                        let url = format!("./static/models/{}.json", net.name);
+                        if let Ok(card) = fetch_json::<CardTitle>(&url).await {
+                            let label = detail_net_label(net.name, &card.title, card.side);
+                            LABELS.with(|l| l.borrow_mut().insert(net.name, label));
+                        }
+                    }
+                    labels.set(Rc::new(LABELS.with(|l| l.borrow().clone())));
+                });
+            }
+        });
     }
+    (*labels).clone()
+}
+
+/// The kernel-trained 128² network and its detail, as a link to the kernel page: the lesion
+/// of its training ([`shipped_detail`] at 128²) in the units of the 64² grid of the page's
+/// links, on the network's default held-out slice.
+fn trained_detail_link() -> (&'static str, String) {
+    let net = DETAIL_NETS
+        .into_iter()
+        .find(|n| n.side == LARGE_SIDE && n.name.ends_with("-kernel"))
+        .unwrap_or(DETAIL_NETS[0]);
+    let s = (LARGE_SIDE / DETAIL_GRID) as f64;
+    let mut link = format!(
+        "#/kernel?net={}&slice={}",
+        net.name,
+        net.default_slice().replace(' ', "+")
+    );
+    if let Detail::Lesion {
+        row,
+        col,
+        radius,
+        intensity,
+        ..
+    } = shipped_detail(LARGE_SIDE)
+    {
+        link.push_str(&format!(
+            "&detail=lesion&row={}&col={}&size={}&intensity={intensity}",
+            (row / s).round(),
+            (col / s).round(),
+            (radius / s).round()
+        ));
+    }
+    (net.name, link + "&t=1")
 }
 
 type Run = JobRun<KernelResult>;
@@ -58,8 +127,9 @@ fn percent(v: f64) -> String {
     format!("{:.0}%", v * 100.0)
 }
 
-/// The detail `z` of the settings, or why there is none.
-fn compose(settings: &DetailSettings, drawn: &[f32]) -> Result<Rc<Vec<f32>>, String> {
+/// The detail `z` of the settings at `side` (`drawn`: the drawing, at that side), or why there
+/// is none.
+fn compose(settings: &DetailSettings, drawn: &[f32], side: usize) -> Result<Rc<Vec<f32>>, String> {
     match settings.detail.kind {
         DetailKind::Drawn => {
             if drawn.iter().any(|v| *v != 0.0) {
@@ -70,7 +140,7 @@ fn compose(settings: &DetailSettings, drawn: &[f32]) -> Result<Rc<Vec<f32>>, Str
         }
         _ => settings
             .detail
-            .render(SIDE)
+            .render(side)
             .map(Rc::new)
             .map_err(|e| e.to_string()),
     }
@@ -79,10 +149,13 @@ fn compose(settings: &DetailSettings, drawn: &[f32]) -> Result<Rc<Vec<f32>>, Str
 #[derive(Properties, PartialEq)]
 struct EditorProps {
     settings: DetailSettings,
+    /// The side of the images (the network's).
+    side: usize,
     /// The slice under the detail, once the worker has sent it.
     background: Option<Picture>,
     /// `z` as composed (for the overlay).
     detail: Option<Rc<Vec<f32>>>,
+    /// The drawing, `side²` values.
     drawn: Rc<Vec<f32>>,
     on_settings: Callback<DetailSettings>,
     on_drawn: Callback<Rc<Vec<f32>>>,
@@ -96,25 +169,33 @@ fn detail_editor(props: &EditorProps) -> Html {
     // The stroke being drawn (committed on release).
     let stroke = use_mut_ref(|| None::<Vec<f32>>);
     let bump = use_state(|| 0u32);
+    let side = props.side;
+    // Pixels of the image per pixel of the 64² grid of the settings.
+    let scale = grid_scale(side).unwrap_or(1);
     {
         let canvas = canvas.clone();
-        let background = props.background.clone();
+        // The slice of a result at another side (the network just changed) is not shown.
+        let background = props.background.clone().filter(|p| p.side == side);
         let detail = props.detail.clone();
         let stroke = stroke.clone();
         use_effect_with(
-            (background, detail, *bump),
-            move |(background, detail, _)| {
+            (background, detail, *bump, side),
+            move |(background, detail, _, side)| {
+                let side = *side;
                 let Some(c) = canvas.cast::<web_sys::HtmlCanvasElement>() else {
                     return;
                 };
                 let base = background.as_ref().and_then(|p| p.bytes().ok());
                 let live = stroke.borrow().clone();
-                let z: Option<&[f32]> = live.as_deref().or(detail.as_deref().map(|d| d.as_slice()));
+                let z: Option<&[f32]> = live
+                    .as_deref()
+                    .or(detail.as_deref().map(|d| d.as_slice()))
+                    .filter(|z| z.len() == side * side);
                 let peak = z
                     .map(|z| z.iter().fold(0.0f32, |m, v| m.max(v.abs())))
                     .unwrap_or(0.0)
                     .max(f32::MIN_POSITIVE);
-                paint_pixels(&c, SIDE, |i| {
+                paint_pixels(&c, side, |i| {
                     let g = base.as_ref().map(|b| b[i] as f32).unwrap_or(0.0);
                     let a = z.map(|z| (z[i].abs() / peak).min(1.0)).unwrap_or(0.0);
                     // The detail in amber over the grey slice.
@@ -173,15 +254,17 @@ fn detail_editor(props: &EditorProps) -> Html {
     let paint = {
         let (stroke, canvas, bump) = (stroke.clone(), canvas.clone(), bump.clone());
         let intensity = s.detail.intensity;
+        // A round brush of radius 1.2 pixels of the 64² grid (2.4 px at 128²), so that a stroke
+        // is as wide in the field of view at either side.
+        let brush = (1.2 * scale as f32).powi(2);
         move |e: &PointerEvent| {
-            let Some((col, row)) = pointer_at(&canvas, e, SIDE) else {
+            let Some((col, row)) = pointer_at(&canvas, e, side) else {
                 return;
             };
             if let Some(buffer) = stroke.borrow_mut().as_mut() {
-                // A round brush of radius 1.2 px.
                 for (i, v) in buffer.iter_mut().enumerate() {
-                    let (r, c) = ((i / SIDE) as f32 + 0.5, (i % SIDE) as f32 + 0.5);
-                    if (r - row).powi(2) + (c - col).powi(2) <= 1.44 {
+                    let (r, c) = ((i / side) as f32 + 0.5, (i % side) as f32 + 0.5);
+                    if (r - row).powi(2) + (c - col).powi(2) <= brush {
                         *v = intensity;
                     }
                 }
@@ -200,10 +283,11 @@ fn detail_editor(props: &EditorProps) -> Html {
                 }
                 *stroke.borrow_mut() = Some(drawn.to_vec());
                 paint(&e);
-            } else if let Some((col, row)) = pointer_at(&canvas, &e, SIDE) {
+            } else if let Some((col, row)) = pointer_at(&canvas, &e, DETAIL_GRID) {
+                // The settings are in the 64² grid at every side.
                 let mut next = s.clone();
-                next.detail.row = (row.max(0.0) as usize).min(SIDE - 1);
-                next.detail.col = (col.max(0.0) as usize).min(SIDE - 1);
+                next.detail.row = (row.max(0.0) as usize).min(DETAIL_GRID - 1);
+                next.detail.col = (col.max(0.0) as usize).min(DETAIL_GRID - 1);
                 apply.emit(next);
             }
         })
@@ -226,10 +310,10 @@ fn detail_editor(props: &EditorProps) -> Html {
     };
     let on_clear = {
         let on_drawn = props.on_drawn.clone();
-        Callback::from(move |_: MouseEvent| on_drawn.emit(Rc::new(vec![0.0; SIDE * SIDE])))
+        Callback::from(move |_: MouseEvent| on_drawn.emit(Rc::new(vec![0.0; side * side])))
     };
     let size_label = if s.detail.kind == DetailKind::Lesion {
-        format!("radius {} px ", s.detail.size)
+        format!("radius {} px ", s.detail.size * scale)
     } else {
         format!("size {} ", s.detail.size)
     };
@@ -280,29 +364,58 @@ fn detail_editor(props: &EditorProps) -> Html {
 struct ChoiceProps {
     settings: DetailSettings,
     on_settings: Callback<DetailSettings>,
+    /// Says what a change of network did to the slice (`None`: nothing).
+    on_net_notice: Callback<Option<SliceMoved>>,
 }
 
-/// The network (sampling) and held-out slice selectors.
+/// A change of network that moved the slice to one the network holds out: the notice, and the
+/// network and slice it is about.
+#[derive(Clone, Debug, PartialEq)]
+struct SliceMoved {
+    notice: String,
+    net: String,
+    slice: String,
+}
+
+/// The network (sampling) and held-out slice selectors: the slices are those the chosen network
+/// holds out; choosing a network that does not hold out the slice shown moves to the nearest
+/// slice it holds out, and says so.
 #[function_component(SettingsChoice)]
 fn settings_choice(props: &ChoiceProps) -> Html {
+    let labels = use_net_labels();
     let edits = StateEdits {
         state: props.settings.clone(),
         set_state: props.on_settings.clone(),
     };
-    let on = |f: fn(&mut DetailSettings, String)| edits.on_select(Rc::new(f));
+    let on_net = {
+        let notice = props.on_net_notice.clone();
+        edits.on_select(Rc::new(move |s: &mut DetailSettings, v| {
+            s.net = v;
+            notice.emit(s.fit_slice().map(|notice| SliceMoved {
+                notice,
+                net: s.net.clone(),
+                slice: s.slice.clone(),
+            }));
+        }))
+    };
+    let on_slice = edits.on_select(Rc::new(|s: &mut DetailSettings, v| s.slice = v));
     let s = &props.settings;
     html! {
         <div class="row">
-            <label>{"network (and its sampling) "}
-                <select data-testid="net" onchange={on(|s, v| s.net = v)}>
-                    { for DETAIL_NETS.iter().map(|name| html! {
-                        <option value={*name} selected={*name == s.net}>{net_title(name)}</option>
+            // The options' words are long: on a narrow window the menu wraps under its label and
+            // shrinks to the window (the open list still shows them whole).
+            <label style="flex-wrap: wrap; max-width: 100%; min-width: 0">{"network (and its sampling) "}
+                <select data-testid="net" onchange={on_net} style="max-width: 100%; min-width: 0">
+                    { for DETAIL_NETS.iter().map(|net| html! {
+                        <option value={net.name} selected={net.name == s.net}>{
+                            labels.get(net.name).cloned().unwrap_or_else(|| format!("{}, {}\u{b2}", net.name, net.side))
+                        }</option>
                     }) }
                 </select>
             </label>
             <label>{"held-out slice "}
-                <select data-testid="slice" onchange={on(|s, v| s.slice = v)}>
-                    { for held_out_slice_names().into_iter().map(|name| html! {
+                <select data-testid="slice" onchange={on_slice}>
+                    { for held_out_slice_names(s.net().split).into_iter().map(|name| html! {
                         <option value={name.clone()} selected={name == s.slice}>{name.clone()}</option>
                     }) }
                 </select>
@@ -345,6 +458,17 @@ fn framed(picture: &Picture, region: Region, label: &str, testid: &str) -> Html 
             <div class="region-frame" style={style} />
         </div>
     }
+}
+
+/// What the k-space picture's caption says of the sampling: "25% of k-space, variable-density
+/// random (bright: sampled)".
+fn sampled(r: &KernelResult) -> String {
+    // One decimal where the rate has one (12.5% of lines), none where it is whole (25%).
+    format!(
+        "{}% of k-space, {} (bright: sampled)",
+        (r.rate * 1000.0).round() / 10.0,
+        r.pattern.title()
+    )
 }
 
 fn figure(title: &str, body: Html, caption: String) -> Html {
@@ -431,11 +555,11 @@ fn kernel_figure(r: &KernelResult, current: bool) -> Html {
     let bound = r.methods.iter().find_map(|m| m.bound).map(|b| b.bound);
     html! {
         <div class={classes!("kernel-results", (!current).then_some("updating"))} data-testid="kernel-results"
-            data-net={r.net.clone()} data-slice={r.slice.clone()} data-t={t.to_string()}>
+            data-net={r.net.clone()} data-slice={r.slice.clone()} data-side={r.side.to_string()} data-t={t.to_string()}>
             <div class="small"><EngineBadge computed={r.computed.clone()} /></div>
             <div class="mri-row">
                 {figure("x", html! { <PictureCanvas picture={r.truth.clone()} label="the slice x" testid="truth" /> },
-                    format!("{} (held out), 64²", r.slice))}
+                    format!("{} (held out), {}²", r.slice, r.side))}
                 {figure("the detail z", html! { <PictureCanvas picture={r.detail.clone()} label="the detail z" testid="detail" /> },
                     format!("‖z‖ = {:.2}", r.detail_norm))}
                 {figure("t·z_N, its kernel component", html! { <PictureCanvas picture={r.added_magnitude.clone()} label="|t z_N|" testid="added" /> },
@@ -443,12 +567,14 @@ fn kernel_figure(r: &KernelResult, current: bool) -> Html {
                 {figure("x′ = x + t·z_N", html! { <PictureCanvas picture={r.perturbed.clone()} label="|x′|" testid="perturbed" /> },
                     format!("|x′|, ‖x − x′‖ = {:.3}", r.distance))}
                 {figure("what A measures", html! { <PictureCanvas picture={r.kspace.clone()} label="k-space of x′, unsampled dimmed" testid="kspace" /> },
-                    format!("{} of k-space (bright lines)", percent(r.rate)))}
+                    sampled(r))}
             </div>
             <p class="measurement-gap" data-testid="measurement-gap">
                 {format!("‖Ax − Ax′‖ = {:.1e}, against ‖Ax‖ = {:.1}: the data are the same (to rounding), so every method returns the same image for x and x′.",
                     r.measurement_gap, r.measurement_norm)}
             </p>
+            // A phone scrolls the wide table sideways rather than the page.
+            <div style="overflow-x: auto; max-width: 100%">
             <table class="kernel-table" data-testid="kernel-table">
                 <thead><tr>
                     <th>{"method"}</th><th>{"‖R(Ax) − x‖"}</th><th>{"‖R(Ax′) − x′‖"}</th><th>{"sum"}</th>
@@ -470,6 +596,7 @@ fn kernel_figure(r: &KernelResult, current: bool) -> Html {
                     }) }
                 </tbody>
             </table>
+            </div>
             {bound_bars(&r.methods, &r.net)}
             { for r.methods.iter().map(|m| {
                 let b = m.bound;
@@ -516,15 +643,15 @@ fn details_figure(r: &KernelResult, current: bool) -> Html {
         .collect();
     html! {
         <div class={classes!("kernel-results", (!current).then_some("updating"))} data-testid="details-results"
-            data-net={r.net.clone()} data-slice={r.slice.clone()}>
+            data-net={r.net.clone()} data-slice={r.slice.clone()} data-side={r.side.to_string()}>
             <div class="small"><EngineBadge computed={r.computed.clone()} /></div>
             <div class="mri-row">
                 {figure("x′ = x + z", framed(&r.perturbed, region, "the slice with the detail", "perturbed"),
-                    format!("{} (held out), 64²; the frame is the detail's region", r.slice))}
+                    format!("{} (held out), {}²; the frame is the detail's region", r.slice, r.side))}
                 {figure("the detail z", html! { <PictureCanvas picture={r.detail.clone()} label="the detail z" testid="detail" /> },
                     format!("‖z‖ = {:.2}", r.detail_norm))}
                 {figure("what A measures", html! { <PictureCanvas picture={r.kspace.clone()} label="k-space of x′, unsampled dimmed" testid="kspace" /> },
-                    format!("{} of k-space (bright lines)", percent(r.rate)))}
+                    sampled(r))}
                 {figure("the region, truth", html! { <RegionCanvas picture={r.perturbed.clone()} region={region} label="the detail's region in x′" testid="region-truth" /> },
                     format!("{}×{} pixels, magnified", region.width, region.height))}
             </div>
@@ -591,8 +718,27 @@ fn kernel_page(props: &PageProps) -> Html {
             }
         })
     };
-    let drawn = use_state(|| Rc::new(vec![0.0f32; SIDE * SIDE]));
-    let detail = compose(&settings, &drawn);
+    let side = settings.side();
+    // The drawing as last drawn (at the side of the network then), and at the page's side now.
+    let drawn = use_state(|| Rc::new(vec![0.0f32; side * side]));
+    let drawn_here = {
+        let from = (drawn.len() as f64).sqrt() as usize;
+        if from == side {
+            (*drawn).clone()
+        } else {
+            Rc::new(rescale_drawing(&drawn, from, side).unwrap_or_else(|| vec![0.0; side * side]))
+        }
+    };
+    // What the last change of network did to the slice, shown while that network and slice are.
+    let moved = use_state(|| None::<SliceMoved>);
+    let on_net_notice = {
+        let moved = moved.clone();
+        Callback::from(move |m: Option<SliceMoved>| moved.set(m))
+    };
+    let moved_notice = (*moved)
+        .clone()
+        .filter(|m| m.net == settings.net && m.slice == settings.slice);
+    let detail = compose(&settings, &drawn_here, side);
     let job = detail.as_ref().ok().map(|z| {
         Job::Kernel(KernelJob {
             net: settings.net.clone(),
@@ -621,6 +767,7 @@ fn kernel_page(props: &PageProps) -> Html {
     };
     let shown = run.shown().cloned();
     let current = matches!(&*run, JobRun::Done(_));
+    let (trained_net, trained_link) = trained_detail_link();
     let explain = if props.kernel {
         html! {
             <div class="explain">
@@ -629,9 +776,9 @@ fn kernel_page(props: &PageProps) -> Html {
                 <p>{"Every reconstruction R gets the same data for x and x′, so it returns the same image for both, and by the triangle inequality"}</p>
                 <p class="formula">{"‖R(Ax) − x‖ + ‖R(Ax′) − x′‖ ≥ ‖x − x′‖ = t‖z_N‖."}</p>
                 <p>{"A method that is very accurate on x′ must therefore put t·z_N into its reconstruction of x: a hallucination. This holds for zero-filling, FIRENET and a trained network alike (Gottschling, Antun, Adcock & Hansen, \u{201c}The troublesome kernel\u{201d}). What differs is where a method errs: a network trained on images like x′ has learnt to be accurate there, and pays on x. The last method, Ψ → FIRENET, starts FIRENET from the network's output with the same data; it cannot escape the bound either."}</p>
-                <p>{"The network cascade-12-kernel was trained (as in the authors' code) with the kernel component of one lesion added to half of its training images. "}
-                    <a href="#/kernel?net=cascade-12-kernel&slice=axial+10&detail=lesion&row=36&col=32&size=3&intensity=0.6&t=1" data-testid="trained-detail-link">{"Open its lesion"}</a>
-                    {": its R(Ax) is pulled towards x + z_N, so it pays on x. How much it paints into held-out slices is measured in static/reports/kernel_detail.json (docs/kernel.md)."}</p>
+                <p>{format!("The network {trained_net} was trained (as in the authors' code) with the kernel component of one lesion added to half of its training images (cascade-12-kernel likewise at 64², with the same lesion of the field of view). ")}
+                    <a href={trained_link} data-testid="trained-detail-link">{"Open its lesion"}</a>
+                    {": its R(Ax) is pulled towards x + z_N, so it pays on x. How much such a network paints into held-out slices is measured in static/reports/kernel_detail.json (docs/kernel.md)."}</p>
             </div>
         }
     } else {
@@ -658,15 +805,19 @@ fn kernel_page(props: &PageProps) -> Html {
                 {explain}
             }
             { for notices.iter().map(|n| html! { <Notice kind="warning">{n.clone()}</Notice> }) }
+            if let Some(m) = moved_notice {
+                <div data-testid="slice-moved"><Notice kind="info">{m.notice}</Notice></div>
+            }
             <div class="mri-controls">
-                <SettingsChoice settings={settings.clone()} on_settings={set_settings.clone()} />
+                <SettingsChoice settings={settings.clone()} on_settings={set_settings.clone()} {on_net_notice} />
                 if let Some(t) = t_control { <div class="row">{t}</div> }
             </div>
             <div class="kernel-layout">
-                <DetailEditor settings={settings.clone()} background={shown.as_ref().map(|r| r.truth.clone())}
-                    detail={detail.as_ref().ok().cloned()} drawn={(*drawn).clone()}
+                <DetailEditor settings={settings.clone()} {side} background={shown.as_ref().map(|r| r.truth.clone())}
+                    detail={detail.as_ref().ok().cloned()} drawn={drawn_here}
                     on_settings={set_settings} on_drawn={on_drawn} />
-                <div class="kernel-main">
+                // min-width 0: the results' column may be narrower than their widest row.
+                <div class="kernel-main" style="min-width: 0">
                     {status(&run, &detail, cancel)}
                     if let Some(r) = &shown {
                         if props.kernel { {kernel_figure(r, current)} } else { {details_figure(r, current)} }

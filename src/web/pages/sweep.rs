@@ -1,6 +1,6 @@
 //! More samples can make it worse (Antun, Renna, Poon, Adcock & Hansen, PNAS 2020, the third
 //! instability): trained networks Ψ with their weights fixed, FIRENET and zero-filling against
-//! the sampling rate through nested Cartesian masks. The shipped sweep
+//! the sampling rate through nested masks of their pattern. The shipped sweep
 //! (`static/reports/sampling_sweep.json`, `lab sampling-sweep`) shows at once, with each
 //! network's training rate marked, a table and the lesson read off its numbers; a live sweep
 //! with chosen networks, rates and held-out slices runs in the worker with progress and cancel
@@ -240,7 +240,7 @@ fn sweep_plot(props: &SweepProps) -> Html {
                 </rect> }
             }) }
             {legend(&items, &slots)}
-            {x_title(&frame, "share of k-space sampled (nested Cartesian line masks)")}
+            {x_title(&frame, format!("share of k-space sampled (nested {} masks)", r.mask.pattern.title()))}
             {y_title(&frame, "mean held-out PSNR (dB)")}
         </svg>
     }
@@ -631,7 +631,8 @@ pub fn sweep_demo() -> Html {
     let explain = html! {
         <div class="explain">
             <p>{"Antun et al. (PNAS 2020) found a third kind of instability: a network trained to reconstruct from one sampling pattern can get worse when it is given more samples. The setting here:"}</p>
-            <p class="formula">{"y = P_Ω F x,   Ω₁ ⊂ Ω₂ ⊂ … (nested Cartesian line masks),   x̂ = Ψ(y) with Ψ's weights fixed"}</p>
+            <p class="formula">{format!("y = P_Ω F x,   Ω₁ ⊂ Ω₂ ⊂ … (nested {} masks),   x̂ = Ψ(y) with Ψ's weights fixed",
+                loaded.as_ref().map_or("sampling", |r| r.mask.pattern.title()))}</p>
             <p>{"Each network was trained at one rate; only the mask of its data-consistency layers DC(x̂) = F⁻¹((1 − M) ⊙ F x̂ + M ⊙ y) changes to the one actually sampled. FIRENET and zero-filling see exactly the same measurements. A stable method can only gain from samples it did not have before; the question is whether the trained network does."}</p>
         </div>
     };
@@ -651,8 +652,8 @@ pub fn sweep_demo() -> Html {
                 <div class="panel" data-testid="shipped">
                     <h2>{"The shipped sweep"}</h2>
                     <p class="small muted">{format!(
-                        "Computed natively ({}): {} networks with fixed weights, {} rates, mean over {} held-out slices ({}²), Cartesian masks with seed {}.",
-                        r.command, r.nets.len(), r.rates.len(), r.slices, r.side, r.mask.seed
+                        "Computed natively ({}): {} networks with fixed weights, {} rates, mean over {} held-out slices ({}², {} split), {} masks with seed {}.",
+                        r.command, r.nets.len(), r.rates.len(), r.slices, r.side, r.split.name(), r.mask.pattern.title(), r.mask.seed
                     )}</p>
                     <SweepPlot report={r.clone()} findings={f.clone()} selected={sel}
                         on_select={select("shipped", nets.clone(), r.rates.clone())} testid="shipped-plot"

@@ -41,6 +41,53 @@ fn kind_class(kind: &str) -> String {
     )
 }
 
+/// The shares of k-space the report's methods sample, in words ("25.0% of k-space is sampled,
+/// on 128² slices"; "7.8% or 12.5% …").
+fn sampled_shares(r: &TradeoffReport) -> String {
+    let mut rates: Vec<f64> = r.points.iter().map(|p| p.rate).collect();
+    rates.sort_by(f64::total_cmp);
+    rates.dedup_by(|p, q| (*p - *q).abs() < 1e-6);
+    let shares: Vec<String> = rates.iter().map(|v| format!("{:.1}%", v * 100.0)).collect();
+    format!(
+        "{} of k-space is sampled, on {}² slices",
+        shares.join(" or "),
+        r.side
+    )
+}
+
+/// The caveat on the fine-tuned networks (`<net>-noise`, `<net>-kernel`) of the report, if it
+/// has any: their extra training steps are part of their difference from `<net>`.
+fn fine_tuned_caveat(r: &TradeoffReport) -> Option<String> {
+    let tuned: Vec<(&str, &str)> = r
+        .points
+        .iter()
+        .filter(|p| p.kind == "trained")
+        .filter_map(|p| {
+            let base = p
+                .name
+                .strip_suffix("-noise")
+                .or_else(|| p.name.strip_suffix("-kernel"))?;
+            r.point(base).map(|b| (p.name.as_str(), b.name.as_str()))
+        })
+        .collect();
+    if tuned.is_empty() {
+        return None;
+    }
+    let names: Vec<String> = tuned
+        .iter()
+        .map(|(t, b)| format!("{t} (from {b})"))
+        .collect();
+    let mut s = format!(
+        "Caveat: the fine-tuned network{} {} also had extra training steps (see “Made by” under a point), so part of the difference from the network fine-tuned comes from those steps (a control with the same steps and no noise, at 64², is in docs/hallucinations.md).",
+        if tuned.len() > 1 { "s" } else { "" },
+        names.join(", ")
+    );
+    if tuned.iter().any(|(t, _)| t.ends_with("-kernel")) {
+        s += " A kernel-trained network paints much less of the detail than the theory's optimum P·z_N (static/reports/kernel_detail.json at 64²; at 128², after 400 steps, almost none of it: docs/hallucinations.md).";
+    }
+    Some(s)
+}
+
 #[derive(Properties, PartialEq)]
 struct PlotProps {
     report: Rc<TradeoffReport>,
@@ -242,11 +289,12 @@ pub fn tradeoff_demo() -> Html {
     };
     let explain = html! {
         <div class="panel explain" data-testid="tradeoff-explain">
-            <p>{"The lecture's point: accuracy and stability trade against each other. Where the measurements \
-                y = Ax say little (the kernel of A is large: here 7.8% or 12.5% of the k-space lines), a method \
+            <p>{format!("The lecture's point: accuracy and stability trade against each other. Where the measurements \
+                y = Ax say little (the kernel of A is large: here {}), a method \
                 that reconstructs much better than the data alone allow must fill in what it cannot see, and \
                 the same mechanism makes some small changes of the data change its output a lot. A method \
-                that adds nothing to the data (zero-filling) cannot be misled, and cannot be accurate."}</p>
+                that adds nothing to the data (zero-filling) cannot be misled, and cannot be accurate.",
+                loaded.as_ref().map_or_else(|| "a small share of k-space is sampled".to_string(), |r| sampled_shares(r)))}</p>
             <p>{"Each point is one method: its accuracy (clean mean PSNR over the held-out slices) against its \
                 stability, the worst-case amplification"}</p>
             <p class="formula" data-testid="kappa-formula">{"κ = ‖Ψ(A(x + r)) − Ψ(Ax)‖₂ / ‖r‖₂"}</p>
@@ -322,7 +370,9 @@ pub fn tradeoff_demo() -> Html {
                         <ul data-testid="tradeoff-findings">
                             { for r.finding_list().into_iter().map(|f| html! { <li>{f}</li> }) }
                         </ul>
-                        <p class="small">{"Caveat: the two fine-tuned networks (cascade-12-noise, cascade-12-kernel) also had extra training steps (see \u{201c}Made by\u{201d} under a point), so part of their difference from cascade-12 comes from those steps (a control with the same steps and no noise is in docs/hallucinations.md). The kernel-trained network paints much less of the detail than the theory's optimum P·z_N (static/reports/kernel_detail.json)."}</p>
+                        if let Some(caveat) = fine_tuned_caveat(r) {
+                            <p class="small" data-testid="tradeoff-caveat">{caveat}</p>
+                        }
                         <p class="small muted">{format!(
                             "Computed natively by `{}`; the page draws the shipped report. Gaussian κ: noise of the same norm as each worst case moves the outputs by at most {:.2} times its norm, against worst cases of up to {:.2}: the instability lies in special directions, not in noise.",
                             r.command,

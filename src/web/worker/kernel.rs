@@ -1,15 +1,18 @@
-//! The compute worker's kernel-awareness job: a detail added to a held-out slice (its kernel
-//! component `t·z_N`, or the detail itself), measured with a shipped network's sampling, and
-//! reconstructed from `Ax` and `Ax′` by zero-filling, FIRENET and the network, one
-//! reconstruction at a time with a yield between them, so that a newer request (the user
-//! dragging `t`) supersedes an older one.
+//! The compute worker's kernel-awareness job: a detail added to a slice the network holds out
+//! (its kernel component `t·z_N`, or the detail itself), measured with a shipped network's
+//! sampling at the network's side (64² or 128²), and reconstructed from `Ax` and `Ax′` by
+//! zero-filling, FIRENET and the network, one reconstruction at a time with a yield between
+//! them, so that a newer request (the user dragging `t`) supersedes an older one.
 
-use crate::mri::brain::SliceId;
+use crate::mri::brain::{Role, SliceId};
 use crate::mri::details::{Experiment, Measured};
 use crate::mri::fourier::{fftshift, magnitudes};
 use crate::mri::instability::{Reconstructor, ZeroFilling};
-use crate::mri::learned::hallucination::{halve, FirenetSetting};
+use crate::mri::learned::hallucination::{firenet_wavelet, slice_at, FirenetSetting};
 use crate::mri::learned::warm_start::WarmStart;
+use crate::mri::sampling::Pattern;
+use crate::mri::state::detail_net_words;
+use crate::mri::wavelet::Wavelet;
 use crate::protocol::{Body, KernelJob, KernelMethod, KernelResult, Picture};
 use crate::web::now_ms;
 use crate::web::worker::hallucinations::{loaded_net, LoadedNet};
@@ -18,7 +21,8 @@ use crate::web::worker::{on_engine, Computing};
 use crate::{Error, Result};
 use std::cell::Cell;
 
-/// The side of the brain slices the experiment halves.
+/// The side of the brain slices the experiment takes its images from (halved for the 64²
+/// networks).
 const SOURCE_SIDE: usize = 128;
 
 thread_local! {
@@ -35,22 +39,24 @@ pub async fn kernel(
 ) -> Result<Body> {
     LATEST.with(|l| l.set(id));
     let slice = SliceId::from_name(&job.slice)?;
-    if !slice.is_test() {
+    let loaded = loaded_net(&job.net).await?;
+    let (side, split) = (loaded.card.side, loaded.card.split);
+    if split.role(slice.index) != Role::Test {
         return Err(Error::Input(format!(
-            "'{}' is a training slice; the pages use held-out slices only",
-            job.slice
+            "'{}' is not held out for {} (its {} split); the pages use held-out slices only",
+            job.slice,
+            job.net,
+            split.name()
         )));
     }
-    let loaded = loaded_net(&job.net).await?;
     let brain = brain(SOURCE_SIDE).await?;
-    let side = loaded.card.side;
-    let x = halve(&brain.image(slice)?, SOURCE_SIDE)?;
-    if x.len() != side * side || job.detail.len() != side * side {
+    let x = slice_at(&brain, slice, side)?;
+    if job.detail.len() != side * side {
         return Err(Error::Input(format!(
-            "the network '{}' works at {side}²; the slice has {} pixels and the detail {}",
+            "the network '{}' works at {side}²; the detail has {} pixels, not {}",
             job.net,
-            x.len(),
-            job.detail.len()
+            job.detail.len(),
+            side * side
         )));
     }
     let a = &loaded.cpu().a;
@@ -68,13 +74,25 @@ pub async fn kernel(
     let computed = computed.timed(mean, "reconstruction");
     let names = [
         ("zero-filling", "Zero-filling A*y".to_string()),
-        ("firenet", "FIRENET (stable by design)".to_string()),
-        ("net", loaded.card.title.clone()),
+        ("firenet", firenet_title(side)),
+        ("net", detail_net_words(&loaded.card.title, side)),
         ("net+firenet", format!("{} → FIRENET", job.net)),
     ];
-    let mut result = result(&job, &experiment, a, &names, measured);
+    let pattern = loaded.card.mask.pattern;
+    let mut result = result(&job, &experiment, (a, pattern), &names, measured);
     result.computed = computed;
     Ok(Body::Kernel(Box::new(result)))
+}
+
+/// FIRENET's title at side `side`, with its wavelet setting ([`firenet_wavelet`]): "FIRENET
+/// (Haar, 3 levels; stable by design)" at 64², db4 at 128².
+fn firenet_title(side: usize) -> String {
+    let (wavelet, levels) = firenet_wavelet(side);
+    let name = match wavelet {
+        Wavelet::Haar => "Haar".to_string(),
+        w => w.name().to_string(),
+    };
+    format!("FIRENET ({name}, {levels} levels; stable by design)")
 }
 
 /// What one run of the experiment reads.
@@ -143,7 +161,7 @@ impl Run<'_> {
 fn result(
     job: &KernelJob,
     e: &Experiment,
-    a: &dyn crate::mri::operator::Sampling,
+    (a, pattern): (&dyn crate::mri::operator::Sampling, Pattern),
     names: &[(&str, String)],
     measured: Vec<(Measured, f64)>,
 ) -> KernelResult {
@@ -227,6 +245,7 @@ fn result(
         measurement_norm: crate::mri::operator::norm(&e.y),
         error_scale: error_scale as f64,
         rate: a.mask().rate(),
+        pattern,
         methods,
         computed: Default::default(),
     }

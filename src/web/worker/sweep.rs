@@ -3,9 +3,10 @@
 //! in), every finished rate kept by (networks, slices, rate) so that a sweep asked for again, or
 //! resumed after a cancel, reuses it; and one slice at one rate by every method.
 
-use crate::mri::learned::hallucination::{FirenetSetting, SIDE};
+use crate::mri::brain::{Role, Split};
+use crate::mri::learned::hallucination::{FirenetSetting, LARGE_SIDE};
 use crate::mri::learned::sweep::{
-    check_rates, common_mask, slices, spread, AtRate, Images, RatePoint, Sweep, SweepReport,
+    check_rates, common_mask, split_slices, spread, AtRate, Images, RatePoint, Sweep, SweepReport,
     SweepSource, MAX_NETS,
 };
 use crate::mri::metrics::psnr;
@@ -22,11 +23,9 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-/// Side of the brain slices the experiment halves.
-const SOURCE_SIDE: usize = 128;
-
-/// The held-out images of the experiment with their names.
+/// The held-out images of one setting (side and split) with their names.
 struct HeldOutSlices {
+    side: usize,
     images: Images,
     names: Vec<String>,
 }
@@ -38,12 +37,37 @@ thread_local! {
     static POINTS: RefCell<HashMap<String, RatePoint>> = RefCell::new(HashMap::new());
 }
 
-async fn held_out() -> Result<Rc<HeldOutSlices>> {
-    load_once(&HELD_OUT, "held-out", || async {
-        let brain = brain(SOURCE_SIDE).await?;
-        let (_, images) = slices(&brain)?;
-        let names = brain.test_slices().iter().map(|s| s.to_string()).collect();
-        Ok(HeldOutSlices { images, names })
+/// The held-out slices of the networks' setting: their side and split (every network of a
+/// sweep must share them).
+async fn held_out(loaded: &[Rc<LoadedNet>]) -> Result<Rc<HeldOutSlices>> {
+    let first = &loaded
+        .first()
+        .ok_or_else(|| Error::Input("a sweep needs a network".into()))?
+        .card;
+    let (side, split): (usize, Split) = (first.side, first.split);
+    if let Some(other) = loaded
+        .iter()
+        .find(|l| (l.card.side, l.card.split) != (side, split))
+    {
+        return Err(Error::Input(format!(
+            "{} is a {}² network, {} a {side}² one of another split: a sweep compares networks of one setting",
+            other.card.name, other.card.side, first.name
+        )));
+    }
+    let key = format!("held-out {side} {}", split.name());
+    load_once(&HELD_OUT, &key, || async move {
+        let brain = brain(LARGE_SIDE).await?;
+        let (_, images) = split_slices(&brain, side, split)?;
+        let names = brain
+            .slices(split, Role::Test)
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        Ok(HeldOutSlices {
+            side,
+            images,
+            names,
+        })
     })
     .await
 }
@@ -90,7 +114,7 @@ pub async fn sweep(
     check_rates(&job.rates)?;
     let loaded = networks(&job.nets).await?;
     let sources = sources(&loaded);
-    let held = held_out().await?;
+    let held = held_out(&loaded).await?;
     let chosen = spread(held.images.len(), job.slices)?;
     let test: Vec<&[f32]> = chosen.iter().map(|&i| &held.images[i][..]).collect();
     let n = test.len();
@@ -101,6 +125,7 @@ pub async fn sweep(
         .filter(|&&r| POINTS.with(|p| p.borrow().contains_key(&point_key(&job.nets, n, r))))
         .count();
     let run = Missing {
+        side: held.side,
         job: &job,
         sources: &sources,
         test: &test,
@@ -124,7 +149,7 @@ pub async fn sweep(
         &sources,
         &points,
         n,
-        SIDE,
+        held.side,
         format!(
             "computed in this browser's worker: nets {}, {} rates, {n} held-out slices",
             job.nets.join(","),
@@ -144,6 +169,7 @@ pub async fn sweep(
 /// The rates of a sweep the worker has not computed yet.
 #[derive(Clone, Copy)]
 struct Missing<'m> {
+    side: usize,
     job: &'m SweepJob,
     sources: &'m [SweepSource<'m>],
     test: &'m [&'m [f32]],
@@ -171,7 +197,13 @@ impl Missing<'_> {
             return Ok((rate_millis, 0));
         }
         let rates: Vec<f64> = missing.iter().map(|&k| job.rates[k]).collect();
-        let mut sweep = Sweep::new(c.engine(), self.sources, self.test.to_vec(), &rates, SIDE)?;
+        let mut sweep = Sweep::new(
+            c.engine(),
+            self.sources,
+            self.test.to_vec(),
+            &rates,
+            self.side,
+        )?;
         let mut since = now_ms();
         let mut steps = 0;
         while !sweep.is_done() {
@@ -203,7 +235,8 @@ pub async fn slice(job: SweepSliceJob) -> Result<Body> {
     check_rates(&[job.rate])?;
     let loaded = networks(&job.nets).await?;
     let sources = sources(&loaded);
-    let held = held_out().await?;
+    let held = held_out(&loaded).await?;
+    let side = held.side;
     let x = held.images.get(job.slice).ok_or_else(|| {
         Error::Input(format!(
             "there are {} held-out slices, not {}",
@@ -211,13 +244,13 @@ pub async fn slice(job: SweepSliceJob) -> Result<Body> {
             job.slice + 1
         ))
     })?;
-    let spec = common_mask(&sources, SIDE)?;
+    let spec = common_mask(&sources, side)?;
     let ((outs, sampled), computed) = on_engine(job.engine, false, |c| {
         let (spec, sources) = (&spec, &sources);
         let rate = job.rate;
         async move {
-            let at = AtRate::new(c.engine(), spec, SIDE, rate, sources)?;
-            let fire = FirenetSetting::new(c.engine(), SIDE)?;
+            let at = AtRate::new(c.engine(), spec, side, rate, sources)?;
+            let fire = FirenetSetting::new(c.engine(), side)?;
             let start = now_ms();
             let outs = at.reconstruct_async(&fire, x).await?;
             let per = (now_ms() - start) / outs.len().max(1) as f64;
@@ -244,14 +277,14 @@ pub async fn slice(job: SweepSliceJob) -> Result<Body> {
         .map(|((key, title), out)| SweepSliceMethod {
             key,
             title,
-            picture: Picture::from_unit(out, SIDE),
+            picture: Picture::from_unit(out, side),
             psnr: psnr(x, out, 1.0),
         })
         .collect();
     Ok(Body::SweepSlice(Box::new(SweepSliceResult {
         name: held.names.get(job.slice).cloned().unwrap_or_default(),
         sampled,
-        truth: Picture::from_unit(x, SIDE),
+        truth: Picture::from_unit(x, side),
         methods,
         job,
         computed,
