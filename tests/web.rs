@@ -461,7 +461,7 @@ async fn kernel_jobs_reject_bad_requests_before_loading_anything() {
     assert_rejected(
         70,
         [
-            (job("axial 9", Some(1.0)), "training slice"),
+            (job("axial 9", Some(1.0)), "not held out"),
             (job("axial", Some(1.0)), "not a slice"),
             (job("oblique 2", None), "oblique"),
         ],
