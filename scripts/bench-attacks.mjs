@@ -46,7 +46,7 @@ const results = {};
 let slider = null;
 try {
   for (const model of MODELS) {
-    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, serviceWorkers: 'block' });
     await context.addInitScript(PROBE);
     const page = await context.newPage();
     await page.goto(`${url}#/attacks?model=${model}&digit=0&attack=deepfool_l2`);

@@ -44,7 +44,7 @@ const { server, url } = await startServer(path.join(ROOT, 'dist'), 0);
 const browser = await launch(WEBGPU_ARGS);
 let report;
 try {
-  const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, serviceWorkers: 'block' });
   await context.addInitScript(KEEP_WORKER);
   const page = await context.newPage();
   // The MRI page with the CPU engine: its worker is up and idle once the reconstruction shows.

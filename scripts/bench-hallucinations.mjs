@@ -41,7 +41,7 @@ const browser = await launch();
 const rows = [];
 try {
   for (const net of nets) {
-    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, serviceWorkers: 'block' });
     await context.addInitScript(PROBE);
     const page = await context.newPage();
     await page.goto(`${url}#/hallucinations?net=${net}&t=1`);

@@ -37,7 +37,7 @@ const browser = await launch();
 const results = {};
 try {
   for (const side of [128, 256]) {
-    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, serviceWorkers: 'block' });
     await context.addInitScript(PROBE);
     const page = await context.newPage();
     // Each run a different held-out slice or seed, so that the worker reconstructs again.

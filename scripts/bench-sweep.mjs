@@ -39,7 +39,7 @@ const { server, url } = await startServer(DIST, 0);
 const browser = await launch();
 let browserRun;
 try {
-  const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, serviceWorkers: 'block' });
   await context.addInitScript(PROBE);
   const page = await context.newPage();
   await page.goto(`${url}#/sweep`);

@@ -39,7 +39,7 @@ const rows = [];
 let table;
 try {
   for (const model of report.models) {
-    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, serviceWorkers: 'block' });
     await context.addInitScript(PROBE);
     const page = await context.newPage();
     await page.goto(`${url}#/universal?model=${model}&p=2`);

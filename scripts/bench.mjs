@@ -118,7 +118,7 @@ async function startup(browser, base) {
   const times = [];
   const target = `${base}#/classify?model=cnn&digit=0`;
   for (let run = 0; run < RUNS; run += 1) {
-    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, serviceWorkers: 'block' });
     const page = await context.newPage();
     await page.goto(target);
     await page.waitForFunction(() => performance.getEntriesByName('first-prediction').length > 0, null, {

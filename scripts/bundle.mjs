@@ -102,7 +102,9 @@ async function quiet(counting, quietMs, maxMs) {
 export async function visit(browser, counting, name, { quietMs = 1500, timeout = 120_000, onContext } = {}) {
   const { hash, ready } = PAGES[name];
   counting.take();
-  const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  // What the page itself needs: the service worker's background copy of the whole bundle for
+  // offline use (docs/offline.md) is not part of the budgets.
+  const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, serviceWorkers: 'block' });
   const watcher = onContext ? await onContext(context) : null;
   const encodings = {};
   context.on('response', async (res) => {

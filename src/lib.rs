@@ -17,15 +17,20 @@
 //!   messages), [`route`] (URL state: the query-string machinery and the route list; each demo's
 //!   state is declared beside its half, in [`classification::state`] and [`mri::state`]),
 //!   [`tensor_file`] (the one writer and reader of the lab's `f32` safetensors files), [`plot`]
-//!   (the charts' geometry: axes, ticks, legends, label placement);
+//!   (the charts' geometry: axes, ticks, legends, label placement), [`colour`] (the colour maps
+//!   and the colour science that checks them);
 //! - `web` (wasm32 only): the Yew pages (`web::pages`), the worker's jobs (`web::worker`, named
 //!   after the pages) and the shared components.
 
 pub mod card;
 pub mod classification;
+pub mod colour;
 pub mod engine;
 mod error;
+pub mod formula;
+pub mod lecture;
 pub mod mri;
+pub mod npy;
 pub mod plot;
 pub mod protocol;
 pub mod route;

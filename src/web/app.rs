@@ -14,6 +14,11 @@ use crate::web::pages::structural::StructuralDemo;
 use crate::web::pages::sweep::SweepDemo;
 use crate::web::pages::tradeoff::TradeoffDemo;
 use crate::web::pages::universal::UniversalDemo;
+use crate::web::present::{
+    sync_search, KeysHelp, LectureBar, PathPage, PresenterBar, Stage, StageAction, StageHandle,
+    StageKeys,
+};
+use wasm_bindgen::JsCast;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
@@ -46,6 +51,8 @@ pub enum Route {
     Sweep,
     #[at("/tradeoff")]
     Tradeoff,
+    #[at("/path")]
+    Path,
     #[not_found]
     #[at("/not-found")]
     NotFound,
@@ -156,6 +163,14 @@ pub fn embed_mode(location: &Option<Location>) -> bool {
     is_embed(&page_query) || location.as_ref().is_some_and(|l| is_embed(l.query_str()))
 }
 
+/// Whether the page's figure comes first: embedded in a course page, or in presenter mode.
+#[hook]
+pub fn use_figure_first() -> bool {
+    let embed = embed_mode(&use_location());
+    let present = use_context::<StageHandle>().is_some_and(|s| s.present);
+    embed || present
+}
+
 /// A callback that replaces the query of `route` in the URL (keeping embed mode): the demos keep
 /// their state there, so that an address is a deep link to the experiment on screen.
 #[hook]
@@ -217,20 +232,73 @@ fn shell() -> Html {
         },
         _ => html! {},
     };
+    let stage = use_reducer(Stage::from_location);
+    {
+        // The stage lives in the page query: keep it there (a reload or a shared link keeps it).
+        let stage = stage.clone();
+        use_effect_with(stage.clone(), move |_| sync_search(&stage));
+    }
+    {
+        // A link to a step of a path that opens on the home page goes to the step.
+        let (stage, navigator) = (stage.clone(), use_navigator());
+        use_effect_with((), move |_| {
+            let at_home = location.as_ref().is_none_or(|l| l.path() == "/");
+            if let (Some(path), Some(nav), true) = (stage.path.clone(), navigator, at_home) {
+                crate::web::present::go_to_step(&stage, &nav, Some(path), stage.step);
+            }
+        });
+    }
+    let present = stage.present && !embed;
+    // Presenter mode scales the whole page's type (rem units) from the root element.
+    use_effect_with(present, |present| {
+        if let Some(root) = gloo::utils::document().document_element() {
+            let _ = if *present {
+                root.set_attribute("data-present", "")
+            } else {
+                root.remove_attribute("data-present")
+            };
+        }
+    });
     html! {
         <ContextProvider<Compute> context={(*compute).clone()}>
         <ContextProvider<WorkerEpoch> context={*epoch}>
-            <div class={classes!("shell", embed.then_some("embed"))}>
-                if !embed { <Header /> }
+        <ContextProvider<StageHandle> context={stage.clone()}>
+            <div class={classes!("shell", embed.then_some("embed"), present.then_some("present"),
+                    (present && stage.explain).then_some("explain-shown"))}>
+                <a class="skip-link" href="#main" onclick={skip_to_main()}>{"Skip to the figure"}</a>
+                if present { <PresenterBar /> } else if !embed { <Header /> }
+                if !embed { <LectureBar /> }
                 {crash}
-                <main id="main">
+                <main id="main" tabindex="-1">
                     <Switch<Route> render={switch} />
                 </main>
-                if !embed { <Footer /> }
+                if !embed && !present { <Footer /> }
+                <StageKeys />
+                <KeysHelp />
             </div>
+        </ContextProvider<StageHandle>>
         </ContextProvider<WorkerEpoch>>
         </ContextProvider<Compute>>
     }
+}
+
+/// The skip link moves focus to the page's figure (or its main part) without touching the hash
+/// (the router's): the next Tab reaches the figure's own controls.
+fn skip_to_main() -> Callback<MouseEvent> {
+    Callback::from(|e: MouseEvent| {
+        e.prevent_default();
+        let doc = gloo::utils::document();
+        let target = doc
+            .query_selector("[data-figure]")
+            .ok()
+            .flatten()
+            .or_else(|| doc.get_element_by_id("main"))
+            .and_then(|m| m.dyn_into::<web_sys::HtmlElement>().ok());
+        if let Some(t) = target {
+            let _ = t.focus();
+            t.scroll_into_view();
+        }
+    })
 }
 
 fn switch(route: Route) -> Html {
@@ -248,6 +316,7 @@ fn switch(route: Route) -> Html {
         Route::Details => html! { <DetailsDemo /> },
         Route::Sweep => html! { <SweepDemo /> },
         Route::Tradeoff => html! { <TradeoffDemo /> },
+        Route::Path => html! { <PathPage /> },
         Route::NotFound => html! {
             <section class="panel">
                 <h2>{"No such experiment"}</h2>
@@ -258,23 +327,88 @@ fn switch(route: Route) -> Html {
     }
 }
 
+/// The header's menus: the demos of each half of the lectures.
+const MENUS: &[(&str, &[(&str, Route)])] = &[
+    (
+        "Classification",
+        &[
+            ("Classify", Route::Classify),
+            ("Attacks", Route::Attacks),
+            ("DeepFool geometry", Route::Geometry),
+            ("Universal perturbations", Route::Universal),
+            ("Linearity", Route::Linearity),
+            ("Structural perturbations", Route::Structural),
+        ],
+    ),
+    (
+        "Inverse problems",
+        &[
+            ("MRI reconstruction", Route::Mri),
+            ("Hallucinations", Route::Hallucinations),
+            ("The troublesome kernel", Route::Kernel),
+            ("Can u see it?", Route::Details),
+            ("More samples, worse?", Route::Sweep),
+            ("Accuracy versus stability", Route::Tradeoff),
+        ],
+    ),
+];
+
+/// One line at 1024 px and wider: the brand, the two halves' menus, the lecture path and
+/// presenter mode; below that, one "Menu" button that opens everything as a list.
 #[function_component(Header)]
 fn header() -> Html {
+    let stage = use_context::<StageHandle>().expect("the stage is provided by the shell");
+    let route = use_route::<Route>();
+    let open = use_state(|| false);
+    // Close the menus after a choice.
+    {
+        let open = open.clone();
+        use_effect_with(route.clone(), move |_| {
+            open.set(false);
+            if let Ok(all) =
+                gloo::utils::document().query_selector_all(".site-header details[open]")
+            {
+                for i in 0..all.length() {
+                    if let Some(d) = all
+                        .item(i)
+                        .and_then(|n| n.dyn_into::<web_sys::Element>().ok())
+                    {
+                        let _ = d.remove_attribute("open");
+                    }
+                }
+            }
+        });
+    }
+    let toggle = {
+        let open = open.clone();
+        Callback::from(move |_: MouseEvent| open.set(!*open))
+    };
+    let present = {
+        let stage = stage.clone();
+        Callback::from(move |_: MouseEvent| stage.dispatch(StageAction::TogglePresent))
+    };
+    let current = |r: &Route| (route.as_ref() == Some(r)).then_some("page");
     html! {
-        <header class="site-header">
+        <header class={classes!("site-header", open.then_some("open"))}>
             <Link<Route> to={Route::Home} classes="brand">{"Barriers Lab"}</Link<Route>>
             <span class="tagline">{"stability and accuracy in deep learning, live"}</span>
-            <nav>
-                <Link<Route> to={Route::Home}>{"Demos"}</Link<Route>>
-                <Link<Route> to={Route::Classify}>{"Classify"}</Link<Route>>
-                <Link<Route> to={Route::Attacks}>{"Attacks"}</Link<Route>>
-                <Link<Route> to={Route::Geometry}>{"Geometry"}</Link<Route>>
-                <Link<Route> to={Route::Universal}>{"Universal"}</Link<Route>>
-                <Link<Route> to={Route::Linearity}>{"Linearity"}</Link<Route>>
-                <Link<Route> to={Route::Structural}>{"Structural"}</Link<Route>>
-                <Link<Route> to={Route::Mri}>{"MRI"}</Link<Route>>
-                <Link<Route> to={Route::Hallucinations}>{"Hallucinations"}</Link<Route>>
-                <Link<Route> to={Route::Kernel}>{"Kernel"}</Link<Route>>
+            <button type="button" class="menu-button secondary" onclick={toggle}
+                aria-expanded={open.to_string()} aria-controls="site-nav" data-testid="menu-button">{"Menu"}</button>
+            <nav id="site-nav" aria-label="Demos" data-testid="site-nav">
+                { for MENUS.iter().map(|(part, demos)| html! {
+                    <details class="menu">
+                        <summary>{*part}</summary>
+                        <ul>
+                            { for demos.iter().map(|(name, r)| html! {
+                                <li><Link<Route> to={r.clone()}><span aria-current={current(r)}>{*name}</span></Link<Route>></li>
+                            }) }
+                        </ul>
+                    </details>
+                }) }
+                <Link<Route> to={Route::Path} classes="nav-link"><span aria-current={current(&Route::Path)}>{"Lecture path"}</span></Link<Route>>
+                <button type="button" class="present-button secondary" onclick={present}
+                    title="Presenter mode (M)" data-testid="present-button">{"Present"}</button>
+                <crate::web::offline::OfflineStatus />
             </nav>
         </header>
     }
@@ -286,7 +420,7 @@ fn home() -> Html {
         let body = html! {
             <>
                 <span class="part">{d.part}</span>
-                <h3>{d.title}</h3>
+                <h2>{d.title}</h2>
                 <p>{d.blurb}</p>
             </>
         };
@@ -310,6 +444,10 @@ fn home() -> Html {
                 <p>{"A lab that follows the lectures \u{201c}On the barriers of AI and the trade-off between \
                     stability and accuracy in deep learning\u{201d} (Antun & Colbrook). Every number on these \
                     pages is computed here, in your browser, by models trained for the lab."}</p>
+                <p class="teach">
+                    <Link<Route> to={Route::Path} classes="button-link">{"Follow the lecture path"}</Link<Route>>
+                    <span class="muted">{" Teaching? Press M for presenter mode, N and P to step through the lectures' experiments, ? for all keys."}</span>
+                </p>
             </div>
             <div class="demo-grid" data-testid="demo-grid">
                 { for DEMOS.iter().map(card) }

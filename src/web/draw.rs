@@ -125,7 +125,7 @@ pub fn draw_pad(props: &DrawProps) -> Html {
     html! {
         <div class="draw-pad">
             <canvas ref={canvas} class="draw-canvas" data-testid="draw-canvas"
-                width={INK_SIDE.to_string()} height={INK_SIDE.to_string()}
+                width={INK_SIDE.to_string()} height={INK_SIDE.to_string()} role="img"
                 aria-label="drawing pad: draw a digit with the mouse, a pen or a finger"
                 onpointerdown={onpointerdown} onpointermove={onpointermove}
                 onpointerup={onpointerup.clone()} onpointercancel={onpointerup.clone()}
@@ -133,7 +133,7 @@ pub fn draw_pad(props: &DrawProps) -> Html {
             <div class="draw-controls">
                 <label>{"Brush "}
                     <input type="range" min="2" max="9" step="0.5" value={brush.to_string()}
-                        oninput={onbrush} aria-label="brush size" />
+                        oninput={onbrush} aria-label="brush size" aria-valuetext={format!("brush size, {:.1}", *brush)} />
                 </label>
                 <button type="button" class="secondary" onclick={onclear} data-testid="clear">{"Clear"}</button>
             </div>

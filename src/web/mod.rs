@@ -6,17 +6,24 @@
 //!   they sit in two folders with matching file names);
 //! - [`app`] (routes, header, footer), [`compute`] (the page's handle on the worker),
 //!   [`widgets`], [`draw`], [`picker`], [`plot`] (charts): what the pages share; [`data`], [`fetch`]:
-//!   downloads; [`panic`]: the fatal-error panel; [`storage`]: files kept in this browser (IndexedDB).
+//!   downloads; [`panic`]: the fatal-error panel; [`storage`]: files kept in this browser (IndexedDB);
+//!   [`offline`]: the service worker that keeps the whole lab for use without a network;
+//!   [`present`]: presenter mode, the keys and the lecture path; [`export`]: the figures' PNG, SVG,
+//!   data, link and embed code; [`math`]: the formulas typeset as MathML.
 
 pub mod app;
 pub mod compute;
 pub mod data;
 pub mod draw;
+pub mod export;
 pub mod fetch;
+pub mod math;
+pub mod offline;
 pub mod pages;
 pub mod panic;
 pub mod picker;
 pub mod plot;
+pub mod present;
 pub mod storage;
 pub mod widgets;
 pub mod worker;

@@ -151,7 +151,7 @@ pub fn gallery(props: &GalleryProps) -> Html {
     };
     html! {
         <div class="gallery">
-            <div class="filters" aria-label="show only one label">
+            <div class="filters" role="group" aria-label="show only one label">
                 <button type="button" class={classes!("chip", filter.is_none().then_some("active"))} onclick={set_filter(None)}>{"all"}</button>
                 { for (0..CLASSES).map(|c| html! {
                     <button type="button" class={classes!("chip", (*filter == Some(c)).then_some("active"))}

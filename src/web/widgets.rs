@@ -46,8 +46,7 @@ pub fn paint_rect(
 /// Paints grey values in [0, 1] (white ink on black, as in MNIST) into a canvas of `side × side`.
 pub fn paint_grey(canvas: &web_sys::HtmlCanvasElement, values: &[f32], side: usize) {
     paint_pixels(canvas, side, |i| {
-        let g = (values.get(i).copied().unwrap_or(0.0).clamp(0.0, 1.0) * 255.0).round() as u8;
-        [g, g, g, 255]
+        crate::colour::grey(values.get(i).copied().unwrap_or(0.0))
     });
 }
 
@@ -222,28 +221,12 @@ pub fn model_picker(props: &ModelPickerProps) -> Html {
 }
 
 /// Paints a signed image (a perturbation) with a diverging colour map centred at 0: blue for
-/// negative, white for 0, red for positive, saturating at `±scale`.
+/// negative, white for 0, dark red for positive, saturating at `±scale` ([`crate::colour::diverging`]).
 pub fn paint_signed(canvas: &web_sys::HtmlCanvasElement, values: &[f64], side: usize, scale: f64) {
     paint_pixels(canvas, side, |i| {
         let v = values.get(i).copied().unwrap_or(0.0);
-        diverging(if scale > 0.0 { v / scale } else { 0.0 })
+        crate::colour::diverging(if scale > 0.0 { v / scale } else { 0.0 })
     });
-}
-
-/// The diverging colour of `t ∈ [−1, 1]` (clamped): white → #2166ac below 0, white → #b2182b above.
-pub fn diverging(t: f64) -> [u8; 4] {
-    let t = if t.is_finite() {
-        t.clamp(-1.0, 1.0)
-    } else {
-        0.0
-    };
-    let (end, s) = if t < 0.0 {
-        ([33.0, 102.0, 172.0], -t)
-    } else {
-        ([178.0, 24.0, 43.0], t)
-    };
-    let mix = |e: f64| (255.0 + (e - 255.0) * s).round() as u8;
-    [mix(end[0]), mix(end[1]), mix(end[2]), 255]
 }
 
 #[derive(Properties, PartialEq)]
@@ -270,7 +253,7 @@ pub fn perturbation_canvas(props: &SignedProps) -> Html {
         <div class="signed">
             <canvas ref={canvas} class="digit-canvas big signed-canvas" role="img"
                 aria-label={props.label.clone()} width="28" height="28" />
-            <div class="colour-bar" aria-label="colour scale">
+            <div class="colour-bar" role="group" aria-label="colour scale">
                 <span>{format!("−{scale:.3}")}</span><span>{"0"}</span><span>{format!("+{scale:.3}")}</span>
             </div>
         </div>

@@ -32,7 +32,7 @@ describe('Barriers Lab in the browser', { skip }, () => {
       await grid.waitFor({ state: 'visible' });
       const live = grid.locator('.demo-card.live');
       assert.deepEqual(
-        (await live.locator('h3').allInnerTexts()).map((t) => t.trim()),
+        (await live.locator('h2').allInnerTexts()).map((t) => t.trim()),
         [
           'Classify',
           'Attacks',

@@ -145,7 +145,9 @@ export const WORKER_PROBE = `(() => {
 
 /** A fresh context (own cache, own routes) and page, watched and probed. */
 export async function openPage(browser, { allow = [], route } = {}) {
-  const context = await browser.newContext({ viewport: VIEWPORT });
+  // No service worker (static/sw.js): its copy of the whole bundle would compete with the page
+  // under test; tests/e2e/offline.test.mjs tests it.
+  const context = await browser.newContext({ viewport: VIEWPORT, serviceWorkers: 'block' });
   await context.addInitScript(WORKER_PROBE);
   if (route) await route(context);
   const watcher = watch(context, { allow });

@@ -58,7 +58,10 @@ describe('Accuracy versus stability in the browser', { skip }, () => {
       }
       assert.ok(points.every((p) => !p.highlighted), 'nothing is highlighted without a link');
       await assert.doesNotReject(page.getByTestId('kappa-formula').waitFor());
-      assert.match(await page.getByTestId('kappa-formula').innerText(), /κ = ‖Ψ\(A\(x \+ r\)\) − Ψ\(Ax\)‖₂ \/ ‖r‖₂/);
+      // Typeset as MathML (a fraction), with the plain text as its accessible label.
+      const formula = page.getByTestId('kappa-formula');
+      assert.equal(await formula.getAttribute('aria-label'), 'κ = ‖Ψ(A(x + r)) − Ψ(Ax)‖₂ / ‖r‖₂');
+      assert.equal(await formula.locator('math mfrac').count(), 1);
       const findings = await page.locator('[data-testid="tradeoff-findings"] li').allInnerTexts();
       assert.equal(findings.map((f) => f.trim()).join(' '), report.summary);
       // Point at a method: its numbers.

@@ -10,6 +10,7 @@ use crate::classification::state::{AttackChoice, AttackState, DigitSource};
 use crate::protocol::{Body, Job};
 use crate::web::app::{use_query_state, Route, WorkerEpoch};
 use crate::web::compute::Compute;
+use crate::web::export::{Array2, ExportFigure, FigureData};
 use crate::web::pages::robustness::RobustnessPanel;
 use crate::web::picker::{use_digit, use_held_out, DigitPicker};
 use crate::web::widgets::{DigitCanvas, ModelPicker, Notice, PerturbationCanvas, PredictionBars};
@@ -88,28 +89,26 @@ pub fn attack_title(a: AttackKind) -> &'static str {
 }
 
 /// The formula and reference of an attack.
-fn attack_formula(a: AttackKind) -> (&'static str, &'static str) {
+fn attack_formula(a: AttackKind) -> (crate::formula::Formula, &'static str) {
+    use crate::formula::{DEEPFOOL_L2, DEEPFOOL_LINF, FAST_GRADIENT, FGSM, RANDOM_NOISE};
     match a {
         AttackKind::RandomNoise => (
-            "v ~ N(0, I),   r = α*·v,   α* = min{α > 0 : k̂(x + αv) ≠ k̂(x)}",
+            RANDOM_NOISE,
             "Random directions: the baseline of the lecture (slide: ρ = 1.47).",
         ),
         AttackKind::FastGradient => (
-            "L(s) = ‖p(x + s) − p(x)‖²₂,   v = ∇L(s₀), ‖s₀‖ = 10⁻³‖x‖,   r = α*·v",
+            FAST_GRADIENT,
             "The lecture's fast gradient (slide: ρ = 0.34); ∇L(0) = 0, hence the small random start.",
         ),
         AttackKind::Fgsm => (
-            "v = sign(∇ₓ CE(x, k̂(x))),   r = ε*·v,   ε* the smallest label-changing ε",
+            FGSM,
             "Goodfellow, Shlens, Szegedy: Explaining and harnessing adversarial examples, ICLR 2015.",
         ),
         AttackKind::DeepFoolL2 => (
-            "l̂ = argmin_{k≠k̂} |f′ₖ| / ‖w′ₖ‖₂,   rᵢ = |f′_l̂| / ‖w′_l̂‖²₂ · w′_l̂,   r̂ = (1 + η) Σ rᵢ",
+            DEEPFOOL_L2,
             "Moosavi-Dezfooli, Fawzi, Frossard: DeepFool, CVPR 2016 (η = 0.02, at most 50 iterations).",
         ),
-        AttackKind::DeepFoolLinf => (
-            "l̂ = argmin_{k≠k̂} |f′ₖ| / ‖w′ₖ‖₁,   rᵢ = |f′_l̂| / ‖w′_l̂‖₁ · sign(w′_l̂),   r̂ = (1 + η) Σ rᵢ",
-            "DeepFool for the ℓ∞ norm (q = 1), CVPR 2016.",
-        ),
+        AttackKind::DeepFoolLinf => (DEEPFOOL_LINF, "DeepFool for the ℓ∞ norm (q = 1), CVPR 2016."),
     }
 }
 
@@ -118,6 +117,7 @@ pub fn attack_demo() -> Html {
     let compute = use_context::<Compute>().expect("the compute worker is provided by the app");
     let epoch = use_context::<WorkerEpoch>().unwrap_or_default();
     let (parsed, set_state, embed) = use_query_state::<AttackState>(Route::Attacks);
+    let first = crate::web::app::use_figure_first();
     let state = parsed.state.clone();
     let digits = use_held_out();
     let (image, on_draw) = use_digit(state.digit.source, &digits);
@@ -206,6 +206,40 @@ pub fn attack_demo() -> Html {
         .map(|&k| (AttackChoice::One(k), attack_title(k)))
         .chain(std::iter::once((AttackChoice::CompareAll, "Compare all")));
 
+    // The figure's data: x, the attack's r and x + r, as the worker computed them.
+    let figure_data = {
+        let (image, results, model) = (image.clone(), results.clone(), model);
+        let kind = match state.attack {
+            AttackChoice::One(k) => Some(k),
+            AttackChoice::CompareAll => None,
+        };
+        Callback::from(move |()| {
+            let mut data = FigureData {
+                model: Some(model.name().to_string()),
+                ..FigureData::default()
+            };
+            let done = kind.and_then(|k| match results.runs.get(k.name()) {
+                Some((_, Run::Done(a))) => Some(a.clone()),
+                _ => None,
+            });
+            if let (Some((x, _)), Some(a)) = (&image, done) {
+                let r: Vec<f32> = a.outcome.perturbation.iter().map(|&v| v as f32).collect();
+                let xr: Vec<f32> = x.iter().zip(&r).map(|(x, r)| x + r).collect();
+                for (name, values) in [("x", x.to_vec()), ("r", r), ("x + r", xr)] {
+                    data.arrays.push(Array2 {
+                        name: name.into(),
+                        shape: vec![28, 28],
+                        values,
+                    });
+                }
+                data.numbers.insert("flip_t".into(), a.flip_t.into());
+            }
+            data
+        })
+    };
+    let figure = |body: Html| {
+        html! { <ExportFigure name="attacks" title="Attacks" data={figure_data.clone()}>{body}</ExportFigure> }
+    };
     let body = match (&image, state.attack) {
         (None, _) => html! { <p class="muted">{"Pick a digit or draw one."}</p> },
         (Some((pixels, truth)), AttackChoice::One(kind)) => {
@@ -238,8 +272,8 @@ pub fn attack_demo() -> Html {
                 </div>
             }
             { for parsed.notices.iter().map(|n| html! { <Notice kind="warning">{n.clone()}</Notice> }) }
-            // Embedded in a course page, the figure comes first and the pickers after it.
-            if embed { <div class="attack-main">{body.clone()}</div> }
+            // Embedded in a course page or presenting, the figure comes first and the pickers after it.
+            if first { {figure(html! { <div class="attack-main">{body.clone()}</div> })} }
             <ModelPicker model={model} on_pick={on_model} />
             <div class="attack-choices" role="radiogroup" aria-label="attack">
                 { for choices.map(|(c, title)| html! {
@@ -253,7 +287,7 @@ pub fn attack_demo() -> Html {
                 <div class="panel input-panel">
                     <DigitPicker digits={digits.clone()} source={state.digit.source} on_source={on_source} on_draw={on_draw} />
                 </div>
-                if !embed { <div class="attack-main">{body}</div> }
+                if !first { <div class="attack-main">{figure(body)}</div> }
             </div>
             if !embed { <RobustnessPanel model={model} /> }
         </section>
@@ -392,7 +426,7 @@ fn single_attack(props: &SingleProps) -> Html {
     let (formula, reference) = attack_formula(props.kind);
     let explain = html! {
         <div class="attack-explain">
-            <p class="formula">{formula}</p>
+            {crate::web::math::formula(formula)}
             <p class="small muted">{reference}</p>
         </div>
     };
@@ -465,7 +499,8 @@ fn single_attack(props: &SingleProps) -> Html {
                     <span>{"along the perturbation: t"}</span>
                     <span class="track">
                         <input type="range" min="0" max="2" step="0.01" value={format!("{:.2}", *t)}
-                            oninput={on_t} data-testid="t-slider" aria-label="t, the multiple of r" />
+                            oninput={on_t} data-testid="t-slider" aria-label="t, the multiple of r"
+                            aria-valuetext={format!("t, {:.2}", *t)} />
                         <span class="flip-mark" style={format!("left: {flip_pct:.2}%")} data-testid="flip-mark"
                             title={format!("the label flips at t = {:.3}", a.flip_t)} />
                     </span>
@@ -476,7 +511,8 @@ fn single_attack(props: &SingleProps) -> Html {
                     <span>{"plus Gaussian noise: ‖n‖₂/‖x‖₂"}</span>
                     <span class="track">
                         <input type="range" min="0" max="2" step="0.01" value={format!("{:.2}", *noise)}
-                            oninput={on_noise} data-testid="noise-slider" aria-label="relative norm of the added noise" />
+                            oninput={on_noise} data-testid="noise-slider" aria-label="relative norm of the added noise"
+                            aria-valuetext={format!("relative norm of the added noise, {:.2}", *noise)} />
                     </span>
                     <span class="value">{format!("{:.2}", *noise)}</span>
                 </label>

@@ -3,6 +3,7 @@
 
 use crate::card::ModelCard;
 use crate::classification::classifier::{Architecture, Prediction};
+use crate::web::export::ExportFigure;
 
 use crate::classification::state::{ClassifyState, DigitSource};
 use crate::protocol::{Body, Job};
@@ -276,28 +277,30 @@ pub fn classify_demo() -> Html {
                         {"A classifier maps an image x (28×28 = 784 pixels in [0, 1]) to scores f(x) ∈ ℝ¹⁰, one per digit. "}
                         {"Its answer is the class with the largest score, and the softmax turns the scores into probabilities:"}
                     </p>
-                    <p class="formula">{"k̂(x) = argmaxₖ fₖ(x),   pₖ(x) = exp fₖ(x) / Σⱼ exp fⱼ(x)"}</p>
+                    {crate::web::math::formula(crate::formula::CLASSIFY)}
                 </div>
             }
             { for parsed.notices.iter().map(|n| html! { <Notice kind="warning">{n.clone()}</Notice> }) }
             <ModelPicker model={state.model} on_pick={on_model} />
-            <div class="classify-grid">
-                <div class="panel input-panel">
-                    <DigitPicker digits={digits.clone()} source={state.source} on_source={on_source} on_draw={on_draw} />
+            <ExportFigure name="classify" title="Classify a digit">
+                <div class="classify-grid">
+                    <div class="panel input-panel">
+                        <DigitPicker digits={digits.clone()} source={state.source} on_source={on_source} on_draw={on_draw} />
+                    </div>
+                    <div class="panel image-panel">
+                        <h2>{"Input x"}</h2>
+                        {image_panel}
+                        <p class="caption" data-testid="image-caption">{image_caption}</p>
+                    </div>
+                    <div class="panel prediction-panel">
+                        <h2>{format!("Prediction of {}", state.model.name())}</h2>
+                        {prediction_panel}
+                        <h3>{"Model card"}</h3>
+                        {card_panel}
+                        {evaluation_panel}
+                    </div>
                 </div>
-                <div class="panel image-panel">
-                    <h2>{"Input x"}</h2>
-                    {image_panel}
-                    <p class="caption" data-testid="image-caption">{image_caption}</p>
-                </div>
-                <div class="panel prediction-panel">
-                    <h2>{format!("Prediction of {}", state.model.name())}</h2>
-                    {prediction_panel}
-                    <h3>{"Model card"}</h3>
-                    {card_panel}
-                    {evaluation_panel}
-                </div>
-            </div>
+            </ExportFigure>
         </section>
     }
 }

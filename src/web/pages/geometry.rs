@@ -17,6 +17,7 @@ use crate::classification::geometry::{
     boundary_mask, decision_grid, default_classifier, linearise, step_boundaries, BinaryLinear,
     Linearisation, Segment, Trained, VIEW,
 };
+use crate::web::export::ExportFigure;
 use crate::web::widgets::{paint_pixels, Notice};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -248,8 +249,11 @@ fn plane(props: &PlaneProps) -> Html {
                 { for arrows }
                 { for inner }
                 { for end }
-                <circle class="geometry-point" data-testid="point" tabindex="0"
+                <circle class="geometry-point" data-testid="point" tabindex="0" role="slider"
                     aria-label="the point x₀: drag it, or move it with the arrow keys"
+                    aria-valuemin={format!("{:.2}", VIEW.0)} aria-valuemax={format!("{:.2}", VIEW.1)}
+                    aria-valuenow={format!("{:.2}", props.point[0])}
+                    aria-valuetext={format!("x₀ = ({:.2}, {:.2})", props.point[0], props.point[1])}
                     cx={format!("{cx:.2}")} cy={format!("{cy:.2}")} r="9"
                     fill={INK[props.start_class % INK.len()]} />
                 <text class="geometry-point-label" x={format!("{label_x:.2}")} y={format!("{label_y:.2}")}>{"x₀"}</text>
@@ -321,7 +325,7 @@ fn binary_panel() -> Html {
                 {"The label is the sign of f(x) = wᵀx + b. Linearising an affine f changes nothing, so a single step "}
                 {"reaches the boundary: the orthogonal projection of x₀ onto the line wᵀx + b = 0."}
             </p>
-            <p class="formula">{"r(x) = −f(x) ∇f(x) / ‖∇f(x)‖²₂ = −(wᵀx + b) w / ‖w‖²₂"}</p>
+            {crate::web::math::formula(crate::formula::BINARY_STEP)}
             <Plane name="binary" regions={(*regions).clone()} point={x0} start_class={start_class}
                 end_class={end_class} on_move={on_move} iterates={iterates} steps={steps}
                 boundaries={BINARY.boundary(VIEW).into_iter().collect::<Vec<_>>()} />
@@ -392,7 +396,7 @@ fn multi_panel() -> Html {
                 {"f′ₖ = fₖ(xᵢ) − f_k̂(xᵢ) and w′ₖ = ∇fₖ(xᵢ) − ∇f_k̂(xᵢ). DeepFool steps to the nearest one (dashed), "}
                 {"overshoots by η = 0.02, and repeats until the label changes."}
             </p>
-            <p class="formula">{"l̂ = argmin_{k≠k̂} |f′ₖ| / ‖w′ₖ‖₂,   rᵢ = |f′_l̂| / ‖w′_l̂‖²₂ · w′_l̂,   r̂ = (1 + η) Σᵢ rᵢ"}</p>
+            {crate::web::math::formula(crate::formula::DEEPFOOL_L2)}
         </>
     };
     let network = match &*net {
@@ -516,10 +520,12 @@ pub fn geometry_demo() -> Html {
                     {"arrow keys after a click), and watch the iterates xᵢ → xᵢ₊₁ (arrows) and the linearised boundaries (dashed)."}
                 </p>
             </div>
-            <div class="geometry-grid">
-                <BinaryPanel />
-                <MultiPanel />
-            </div>
+            <ExportFigure name="geometry" title="DeepFool's geometry">
+                <div class="geometry-grid">
+                    <BinaryPanel />
+                    <MultiPanel />
+                </div>
+            </ExportFigure>
             <p class="muted geometry-reference">
                 {"S.-M. Moosavi-Dezfooli, A. Fawzi, P. Frossard, "}
                 <em>{"DeepFool: a simple and accurate method to fool deep neural networks"}</em>

@@ -17,6 +17,7 @@ use crate::plot::{left_margin, Scale, BOTTOM};
 use crate::protocol::{Body, HallucinateJob, Hallucination, HallucinationRow, Job};
 use crate::web::app::{use_query_state, Route, WorkerEpoch};
 use crate::web::compute::{use_latest_job, Compute};
+use crate::web::export::ExportFigure;
 use crate::web::fetch::fetch_bytes;
 use crate::web::pages::mri::{PictureCanvas, RegionCanvas};
 use crate::web::plot::{
@@ -598,13 +599,13 @@ pub fn hallucinations_demo() -> Html {
     let explain = html! {
         <div class="explain">
             <p>{"A trained reconstruction network Ψ can be far more accurate than classical methods and still be unstable: a tiny perturbation r of the image, found by gradient ascent, can make Ψ invent or erase structure. Antun et al. (PNAS 2020) search for it by maximising"}</p>
-            <p class="formula">{"Q(r) = ½‖Ψ(A(x + r)) − Ψ(Ax)‖²₂ − (λ/2)‖r‖²₂,   v ← γv + η∇Q(r),  r ← r + v"}</p>
+            {crate::web::math::formula(crate::formula::WORST_CASE)}
             <p data-testid="bar-text">{format!("and report κ = ‖Ψ(A(x + r)) − Ψ(Ax)‖₂/‖r‖₂. Zero-filling A* has κ ≤ 1. FIRENET (Colbrook, Antun & Hansen, PNAS 2022) is searched with the same budget at the same norms. A network is called hallucinating here only if it is one a user would be tempted to use (on clean held-out slices at least {USEFUL_GAIN_DB} dB better than zero-filling and at most {USEFUL_BELOW_FIRENET_DB} dB below FIRENET) and, at one norm ‖r‖/‖x‖ ≤ 5%, on at least {} of the {} report slices: its κ is at least twice FIRENET's, the change is structure (at least a quarter of its energy in one {w}×{w} window), Gaussian noise of the same norm changes its output by less than the noise itself, and its worst-case error exceeds FIRENET's worst-case error at that norm (under a perturbation one cannot see, the network one would use becomes the worse reconstruction).",
                 loaded.as_ref().map_or(5, |r| slices_needed(r.slices.len())),
                 loaded.as_ref().map_or(6, |r| r.slices.len()),
                 w = window_for(loaded.as_ref().map_or(SIDE, |r| r.side)))}</p>
             <p>{"Getting stability back? The third row feeds the network's output to FIRENET as its initial guess, with the same measurements (the authors' experiment), on the network's own worst-case inputs:"}</p>
-            <p class="formula">{"ΦΨ(y) = W⁻¹ψₙ(y; ψ₀ = W Ψ(y)),   ψₖ = αₖ⁻¹ Innerₚ(αₖ y, αₖ ψₖ₋₁),  ε₀ = ‖y‖₂"}</p>
+            {crate::web::math::formula(crate::formula::WARM_START)}
             <p>{"FIRENET's layers pull the estimate towards a sparse, data-consistent image. What the worst case changes in the null space of A (the measurements cannot see it) only the sparsity prior can judge, and it cannot tell a hallucinated detail from a real one there: the change shrinks, and so does the network's advantage. How much of each, and how much of the change lay in the null space, is measured in the warm-start report (below)."}</p>
         </div>
     };
@@ -635,6 +636,7 @@ pub fn hallucinations_demo() -> Html {
                         <label class="slider">{format!("strength t = {:.2} ", state.strength)}
                             <input type="range" min={STRENGTHS.start().to_string()} max={STRENGTHS.end().to_string()} step="0.05"
                                 value={state.strength.to_string()} data-testid="strength" aria-label="strength t of x + t·r"
+                                aria-valuetext={format!("t, {:.2}", state.strength)}
                                 oninput={on_strength} />
                         </label>
                         <label>
@@ -734,7 +736,7 @@ pub fn hallucinations_demo() -> Html {
     html! {
         <section class="demo mri hallucinations" data-testid="hallucinations">
             if !embed {
-                <h2>{"AI-generated hallucinations: a trained network, the instability test and FIRENET"}</h2>
+                <h1 class="page-title">{"AI-generated hallucinations: a trained network, the instability test and FIRENET"}</h1>
                 {explain}
             }
             { for notices.iter().map(|n| html! { <Notice kind="warning">{n.clone()}</Notice> }) }
@@ -742,9 +744,11 @@ pub fn hallucinations_demo() -> Html {
             if let (Some(n), Some((_, slice))) = (&net_report, &chosen) { {slice_summary(n, slice)} }
             if let Some(w) = &warm_net { {warm_summary(w)} }
             {warm_notice}
-            {controls}
-            {status}
-            {body}
+            <ExportFigure name="hallucinations" title="Hallucinations">
+                {controls}
+                {status}
+                {body}
+            </ExportFigure>
         </section>
     }
 }

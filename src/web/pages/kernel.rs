@@ -25,6 +25,7 @@ use crate::plot::{self, linear_ticks, nice_step, Scale, BOTTOM};
 use crate::protocol::{Body, Job, KernelJob, KernelMethod, KernelResult, Picture};
 use crate::web::app::{use_query_state, Route, WorkerEpoch};
 use crate::web::compute::use_latest_job;
+use crate::web::export::ExportFigure;
 use crate::web::fetch::fetch_json;
 use crate::web::pages::mri::{PictureCanvas, RegionCanvas};
 use crate::web::plot::{
@@ -337,12 +338,14 @@ fn detail_editor(props: &EditorProps) -> Html {
                 if s.detail.kind != DetailKind::Drawn {
                     <label class="slider">{size_label}
                         <input type="range" min="1" max={if s.detail.kind == DetailKind::Text { "3" } else { "8" }} step="1"
-                            value={s.detail.size.to_string()} data-testid="detail-size" oninput={on_size} />
+                            value={s.detail.size.to_string()} data-testid="detail-size" oninput={on_size}
+                            aria-label="size of the detail" aria-valuetext={format!("size of the detail, {}", s.detail.size)} />
                     </label>
                 }
                 <label class="slider">{format!("intensity {:.2} ", s.detail.intensity)}
                     <input type="range" min="0.05" max="1" step="0.05" value={s.detail.intensity.to_string()}
-                        data-testid="detail-intensity" oninput={on_intensity} />
+                        data-testid="detail-intensity" oninput={on_intensity}
+                        aria-label="intensity of the detail" aria-valuetext={format!("intensity, {:.2}", s.detail.intensity)} />
                 </label>
                 if drawing {
                     <button type="button" data-testid="clear-drawing" onclick={on_clear}>{"Clear drawing"}</button>
@@ -771,21 +774,21 @@ fn kernel_page(props: &PageProps) -> Html {
     let explain = if props.kernel {
         html! {
             <div class="explain">
-                <p>{"Subsampled Fourier measurements y = Ax, A = P_Ω F, cannot see anything in the kernel of A. Project a detail z onto it and add it to the image:"}</p>
-                <p class="formula">{"z_N = z − A*Az,   x′ = x + t·z_N,   Ax′ = Ax."}</p>
+                <p>{"Subsampled Fourier measurements y = Ax, A = P"}<sub>{"Ω"}</sub>{"F, cannot see anything in the kernel of A. Project a detail z onto it and add it to the image:"}</p>
+                {crate::web::math::formula(crate::formula::KERNEL_PROJECTION)}
                 <p>{"Every reconstruction R gets the same data for x and x′, so it returns the same image for both, and by the triangle inequality"}</p>
-                <p class="formula">{"‖R(Ax) − x‖ + ‖R(Ax′) − x′‖ ≥ ‖x − x′‖ = t‖z_N‖."}</p>
-                <p>{"A method that is very accurate on x′ must therefore put t·z_N into its reconstruction of x: a hallucination. This holds for zero-filling, FIRENET and a trained network alike (Gottschling, Antun, Adcock & Hansen, \u{201c}The troublesome kernel\u{201d}). What differs is where a method errs: a network trained on images like x′ has learnt to be accurate there, and pays on x. The last method, Ψ → FIRENET, starts FIRENET from the network's output with the same data; it cannot escape the bound either."}</p>
+                {crate::web::math::formula(crate::formula::KERNEL_BOUND)}
+                <p>{"A method that is very accurate on x′ must therefore put t·z"}<sub>{"N"}</sub>{" into its reconstruction of x: a hallucination. This holds for zero-filling, FIRENET and a trained network alike (Gottschling, Antun, Adcock & Hansen, \u{201c}The troublesome kernel\u{201d}). What differs is where a method errs: a network trained on images like x′ has learnt to be accurate there, and pays on x. The last method, Ψ → FIRENET, starts FIRENET from the network's output with the same data; it cannot escape the bound either."}</p>
                 <p>{format!("The network {trained_net} was trained (as in the authors' code) with the kernel component of one lesion added to half of its training images (cascade-12-kernel likewise at 64², with the same lesion of the field of view). ")}
                     <a href={trained_link} data-testid="trained-detail-link">{"Open its lesion"}</a>
-                    {": its R(Ax) is pulled towards x + z_N, so it pays on x. How much such a network paints into held-out slices is measured in static/reports/kernel_detail.json (docs/kernel.md)."}</p>
+                    {": its R(Ax) is pulled towards x + z"}<sub>{"N"}</sub>{", so it pays on x. How much such a network paints into held-out slices is measured in static/reports/kernel_detail.json (docs/kernel.md)."}</p>
             </div>
         }
     } else {
         html! {
             <div class="explain">
                 <p>{"Can u see it? Antun et al. (PNAS 2020) added small text and symbols to images and found that trained networks often lose them, while a method that trusts the data shows what the samples contain. Add a detail z to a held-out slice, x′ = x + z, measure y′ = Ax′ and look at the detail's region in each reconstruction:"}</p>
-                <p class="formula">{"recovered fraction c(R) = Re⟨R(Ax′) − R(Ax), z⟩ / ‖z‖²,   c(A*) = ‖Az‖²/‖z‖²."}</p>
+                {crate::web::math::formula(crate::formula::RECOVERED)}
                 <p>{"Zero-filling recovers exactly the share of the detail's energy that the sampling sees; FIRENET, with its sparsity prior, should recover at least that; a trained network recovers what its training taught it to expect. The last method feeds the network's output to FIRENET as its initial guess, with the same data (Ψ → FIRENET)."}</p>
             </div>
         }
@@ -794,20 +797,22 @@ fn kernel_page(props: &PageProps) -> Html {
         html! {
             <label class="slider">{format!("t = {t:.2} ")}
                 <input type="range" min={MIN_T.to_string()} max={MAX_T.to_string()} step="0.1" value={t.to_string()}
-                    data-testid="kernel-t" aria-label="t in x′ = x + t·z_N" oninput={on_t} />
+                    data-testid="kernel-t" aria-label="t in x′ = x + t·z_N" aria-valuetext={format!("t, {t:.2}")} oninput={on_t} />
             </label>
         }
     });
     html! {
         <section class="demo mri kernel" data-testid={if props.kernel { "kernel" } else { "details" }}>
             if !embed {
-                <h2>{ if props.kernel { "The troublesome kernel: why an accurate method must hallucinate" } else { "Can u see it? Small structural details" } }</h2>
+                <h1 class="page-title">{ if props.kernel { "The troublesome kernel: why an accurate method must hallucinate" } else { "Can u see it? Small structural details" } }</h1>
                 {explain}
             }
             { for notices.iter().map(|n| html! { <Notice kind="warning">{n.clone()}</Notice> }) }
             if let Some(m) = moved_notice {
                 <div data-testid="slice-moved"><Notice kind="info">{m.notice}</Notice></div>
             }
+            <ExportFigure name={if props.kernel { "kernel" } else { "details" }}
+                title={if props.kernel { "The troublesome kernel" } else { "Can u see it?" }}>
             <div class="mri-controls">
                 <SettingsChoice settings={settings.clone()} on_settings={set_settings.clone()} {on_net_notice} />
                 if let Some(t) = t_control { <div class="row">{t}</div> }
@@ -824,6 +829,7 @@ fn kernel_page(props: &PageProps) -> Html {
                     }
                 </div>
             </div>
+            </ExportFigure>
         </section>
     }
 }

@@ -21,6 +21,7 @@ use crate::classification::mnist::{Digits, SIDE};
 use crate::classification::state::{LinearityState, LINEARITY_DIMS, LINEARITY_EPS};
 use crate::plot::{left_margin, linear_ticks, nice_step, place_labels, Rect, Scale, BOTTOM};
 use crate::web::app::{use_query_state, Route};
+use crate::web::export::ExportFigure;
 use crate::web::fetch::fetch_bytes;
 use crate::web::picker::use_held_out;
 use crate::web::plot::{
@@ -574,7 +575,7 @@ pub fn linearity_demo() -> Html {
 
     let explain = html! {
         <div class="explain">
-            <p class="formula">{"max over ‖Δx‖∞ ≤ ε of wᵀ(x + Δx) − wᵀx = ε‖w‖₁ = ε·d·mean|w|,   attained at Δx = ε·sign(w)"}</p>
+            {crate::web::math::formula(crate::formula::LINEARITY)}
             <p>
                 {"A linear score wᵀx + b changes by wᵀΔx when the input changes by Δx. If no pixel may change by more than ε, the worst choice is Δx = ε·sign(w): every pixel pushes the score the same way, and the d small pushes add up to ε‖w‖₁ = ε·d·mean|w|. "}
                 {"The size of the change stays ε however many pixels there are, but its effect grows with the number of pixels d. "}
@@ -590,7 +591,8 @@ pub fn linearity_demo() -> Html {
                 <span>{"largest change of a pixel: ε"}</span>
                 <span class="track">
                     <input type="range" min={LINEARITY_EPS.start().to_string()} max={LINEARITY_EPS.end().to_string()} step="0.001"
-                        value={eps.to_string()} oninput={on_eps} data-testid="eps-slider" aria-label="ε, the largest change of a pixel" />
+                        value={eps.to_string()} oninput={on_eps} data-testid="eps-slider" aria-label="ε, the largest change of a pixel"
+                        aria-valuetext={format!("ε, {}", figure(eps))} />
                 </span>
                 <span class="value" data-testid="eps-value">{figure(eps)}</span>
             </label>
@@ -599,7 +601,7 @@ pub fn linearity_demo() -> Html {
                 <span class="track">
                     <input type="range" min={(*LINEARITY_DIMS.start() as f64).log10().to_string()} max={(*LINEARITY_DIMS.end() as f64).log10().to_string()}
                         step="0.001" value={format!("{:.3}", (d as f64).log10())} oninput={on_d} data-testid="d-slider"
-                        aria-label="d, the dimension (log scale)" />
+                        aria-label="d, the dimension (log scale)" aria-valuetext={format!("d, {}", thousands(d as i64))} />
                 </span>
                 <span class="value" data-testid="d-value">{thousands(d as i64)}</span>
             </label>
@@ -675,10 +677,10 @@ pub fn linearity_demo() -> Html {
             let f = &v.flip;
             let verdict = if eps > f.distance {
                 format!(
-                    "At ε = {}, the worst-case change ε·sign(w_{} − w_{}) of every pixel changes the label to {}.",
+                    "At ε = {}, the worst-case change ε·sign(w{} − w{}) of every pixel changes the label to {}.",
                     figure(eps),
-                    f.target,
-                    f.label,
+                    subscript(f.target),
+                    subscript(f.label),
                     f.target
                 )
             } else {
@@ -719,12 +721,12 @@ pub fn linearity_demo() -> Html {
                     </p>
                     <p data-testid="digit-readout">
                         {format!(
-                            "ℓ∞ DeepFool: ‖r‖∞ = {} after {} ({} here){}. The exact smallest change is ε* = (f_{} − f_{}) / ‖w_{} − w_{}‖₁ = {} / {} = {}; DeepFool adds its 2% overshoot.",
+                            "ℓ∞ DeepFool: ‖r‖∞ = {} after {} ({} here){}. The exact smallest change is ε* = (f{} − f{}) / ‖w{} − w{}‖₁ = {} / {} = {}; DeepFool adds its 2% overshoot.",
                             figure(v.linf),
                             if v.converged { "one step" } else { "no success" },
                             if v.millis < 0.1 { "under 0.1 ms".to_string() } else { format!("{:.1} ms", v.millis) },
                             truth_note.unwrap_or_default(),
-                            f.label, f.target, f.target, f.label,
+                            subscript(f.label), subscript(f.target), subscript(f.target), subscript(f.label),
                             figure(f.margin), figure(f.l1), figure(f.distance)
                         )}
                     </p>
@@ -758,6 +760,7 @@ pub fn linearity_demo() -> Html {
                 </div>
             }
             { for notices.iter().map(|n| html! { <div data-testid="linearity-notice"><Notice kind="warning">{n.clone()}</Notice></div> }) }
+            <ExportFigure name="linearity" title="Linearity: many tiny changes add up">
             {controls}
             <p class="linearity-lesson" data-testid="linearity-lesson">{lesson}</p>
             <div class="linearity-plots">
@@ -773,6 +776,7 @@ pub fn linearity_demo() -> Html {
                     {deepfool_panel}
                 </figure>
             </div>
+            </ExportFigure>
             {table.unwrap_or_default()}
             <div class="panel linearity-digit" data-testid="digit-panel">
                 <h2>{"One digit, ℓ∞ DeepFool at the chosen resolution"}</h2>
@@ -803,4 +807,12 @@ pub fn linearity_demo() -> Html {
             }
         </section>
     }
+}
+
+/// A class index as subscript digits (`w₇`), for formulas inside sentences.
+fn subscript(k: usize) -> String {
+    k.to_string()
+        .chars()
+        .map(|c| char::from_u32(0x2080 + c.to_digit(10).unwrap_or(0)).unwrap_or(c))
+        .collect()
 }

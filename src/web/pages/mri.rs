@@ -19,6 +19,7 @@ use crate::protocol::{
 };
 use crate::web::app::{use_query_state, Route, WorkerEpoch};
 use crate::web::compute::Compute;
+use crate::web::export::ExportFigure;
 use crate::web::plot::{
     frame_with_legend, legend, x_axis_line, x_ticks, x_title, y_ticks, y_title, LegendItem, Swatch,
 };
@@ -262,6 +263,7 @@ pub fn mri_demo() -> Html {
     let compute = use_context::<Compute>().expect("the compute worker is provided by the app");
     let epoch = use_context::<WorkerEpoch>().unwrap_or_default();
     let (parsed, set_state, embed) = use_query_state::<MriState>(Route::Mri);
+    let first = crate::web::app::use_figure_first();
     let state = parsed.state.clone();
 
     // The held-out slices per orientation at this size.
@@ -605,6 +607,7 @@ pub fn mri_demo() -> Html {
                     <label>{format!("held-out slice {} of {count} ", index + 1)}
                         <input type="range" min="0" max={(count - 1).to_string()} step="1" value={index.to_string()}
                             data-testid="slice" aria-label="held-out slice"
+                            aria-valuetext={format!("held-out slice, {} of {count}", index + 1)}
                             oninput={on_input(Rc::new(|s: &mut MriState, v: String| {
                                 if let (MriImage::Brain { index, .. }, Ok(i)) = (&mut s.job.image, v.parse::<usize>()) {
                                     *index = i;
@@ -728,6 +731,7 @@ pub fn mri_demo() -> Html {
                 <label class="slider">{format!("sampling rate {:.0}% ", job.rate * 100.0)}
                     <input type="range" min={MRI_RATES.start().to_string()} max={MRI_RATES.end().to_string()} step="0.01"
                         value={job.rate.to_string()} data-testid="rate" aria-label="sampling rate"
+                        aria-valuetext={format!("sampling rate, {:.0}%", job.rate * 100.0)}
                         oninput={on_input(Rc::new(|s: &mut MriState, v: String| {
                             if let Ok(r) = v.parse::<f64>() { s.job.rate = r.clamp(*MRI_RATES.start(), *MRI_RATES.end()); }
                         }))} />
@@ -735,6 +739,7 @@ pub fn mri_demo() -> Html {
                 <label class="slider">{format!("noise ‖e‖/‖Ax‖ = {:.1}% ", job.noise * 100.0)}
                     <input type="range" min="0" max={MRI_NOISE.end().to_string()} step="0.005"
                         value={job.noise.to_string()} data-testid="noise" aria-label="relative noise level"
+                        aria-valuetext={format!("relative noise level, {:.1}%", job.noise * 100.0)}
                         oninput={on_input(Rc::new(|s: &mut MriState, v: String| {
                             if let Ok(r) = v.parse::<f64>() { s.job.noise = r.clamp(*MRI_NOISE.start(), *MRI_NOISE.end()); }
                         }))} />
@@ -785,9 +790,9 @@ pub fn mri_demo() -> Html {
     let explain = html! {
         <div class="explain">
             <p>{"An MRI scanner measures Fourier coefficients of the image. Sampling only a share Ω of them is faster; the reconstruction must fill in the rest:"}</p>
-            <p class="formula">{"y = Ax + e,   A = P_Ω F   (F the unitary 2-D DFT, P_Ω keeps the sampled frequencies)"}</p>
+            {crate::web::math::formula(crate::formula::MRI_FORWARD)}<p class="small muted">{"F is the unitary 2-D DFT; P"}<sub>{"Ω"}</sub>{" keeps the sampled frequencies."}</p>
             <p>{"Zero-filling, A*y, sets the missing frequencies to zero. FIRENET (Colbrook, Antun & Hansen, PNAS 2022) is a network whose layers are the steps of a primal–dual algorithm for the square-root LASSO over wavelet coefficients z (x = W⁻¹z):"}</p>
-            <p class="formula">{"min_z λ‖z‖₁ + ‖Bz − y‖₂,   B = P_Ω F W⁻¹;   z ← soft_τλ(z − τB*u),   u ← Π_{‖·‖≤1}(u + σB(2z′ − z) − σy)"}</p>
+            {crate::web::math::formula(crate::formula::FIRENET)}
             <p>{"Its blocks of p layers restart with rescaled data, so the error falls geometrically with depth, and it is provably stable: small changes in y give small changes in the output."}</p>
         </div>
     };
@@ -861,19 +866,19 @@ pub fn mri_demo() -> Html {
     html! {
         <section class="demo mri" data-testid="mri">
             if !embed {
-                <h2>{"MRI reconstruction: subsampled Fourier sampling, wavelets and FIRENET"}</h2>
+                <h1 class="page-title">{"MRI reconstruction: subsampled Fourier sampling, wavelets and FIRENET"}</h1>
                 {explain}
             }
             { for parsed.notices.iter().map(|n| html! { <Notice kind="warning">{n.clone()}</Notice> }) }
-            // Embedded in a course page, the figure comes first and the controls after it.
-            if embed {
+            // Embedded in a course page or presenting, the figure comes first and the controls after it.
+            if first {
                 {status}
-                {body}
+                <ExportFigure name="mri" title="MRI reconstruction">{body}</ExportFigure>
                 {controls}
             } else {
                 {controls}
                 {status}
-                {body}
+                <ExportFigure name="mri" title="MRI reconstruction">{body}</ExportFigure>
             }
         </section>
     }

@@ -14,6 +14,7 @@ use crate::classification::structural::{
 use crate::protocol::{Body, Job, PatchAnswer};
 use crate::web::app::{use_query_state, Route, WorkerEpoch};
 use crate::web::compute::{use_long_job, Compute, LongJob};
+use crate::web::export::ExportFigure;
 use crate::web::picker::{use_held_out, Gallery};
 use crate::web::widgets::{
     control_value, paint_grey, DigitCanvas, ModelPicker, Notice, PerturbationCanvas,
@@ -873,90 +874,94 @@ pub fn structural_demo() -> Html {
                         {"The search tries every black or white square up to the chosen size, at every position, and reports the label-changing \
                           one that changes the fewest pixels."}
                     </p>
-                    <p class="formula">{"‖x′ − x‖₂ = (Σᵢ (x′ᵢ − xᵢ)²)^½,   #{i : x′ᵢ ≠ xᵢ}  (a pixel counts as changed when it moves by more than 1/255)"}</p>
+                    {crate::web::math::formula(crate::formula::STRUCTURAL_SIZE)}<p class="small muted">{"A pixel counts as changed when it moves by more than 1/255."}</p>
                 </div>
             }
             { for parsed.notices.iter().map(|n| html! { <Notice kind="warning">{n.clone()}</Notice> }) }
             <ModelPicker model={model} on_pick={on_model} />
-            <div class="structural-grid">
-                <div class="panel structural-editor">
-                    <div class="row structural-digit">
-                        <button type="button" class="secondary" disabled={digit == 0}
-                            onclick={go_digit(digit.saturating_sub(1))} data-testid="digit-prev">{"‹"}</button>
-                        <span class="caption" data-testid="digit-caption">{caption}</span>
-                        <button type="button" class="secondary" disabled={digit + 1 >= HELD_OUT_COUNT}
-                            onclick={go_digit((digit + 1).min(HELD_OUT_COUNT - 1))} data-testid="digit-next">{"›"}</button>
+            <ExportFigure name="structural" title="Structural perturbations">
+                <div class="structural-grid">
+                    <div class="panel structural-editor">
+                        <div class="row structural-digit">
+                            <button type="button" class="secondary" disabled={digit == 0}
+                                onclick={go_digit(digit.saturating_sub(1))} data-testid="digit-prev">{"‹"}</button>
+                            <span class="caption" data-testid="digit-caption">{caption}</span>
+                            <button type="button" class="secondary" disabled={digit + 1 >= HELD_OUT_COUNT}
+                                onclick={go_digit((digit + 1).min(HELD_OUT_COUNT - 1))} data-testid="digit-next">{"›"}</button>
+                        </div>
+                        <canvas ref={canvas} class={classes!("edit-canvas", format!("tool-{}", match *tool {
+                                EditTool::Brush => "brush", EditTool::Eraser => "eraser", EditTool::Patch => "patch" }))}
+                            data-testid="edit-canvas" width="28" height="28" role="img"
+                            aria-label="the digit x′ being edited: draw with the mouse, a pen or a finger"
+                            onpointerdown={onpointerdown} onpointermove={onpointermove}
+                            onpointerup={onpointerup.clone()} onpointercancel={onpointerup.clone()}
+                            onlostpointercapture={onpointerup} />
+                        <div class="tools" role="toolbar" aria-label="editing tools">
+                            {tool_button(EditTool::Brush, "tool-brush", "Brush (ink)")}
+                            {tool_button(EditTool::Eraser, "tool-eraser", "Eraser")}
+                            {tool_button(EditTool::Patch, "tool-patch", "Patch")}
+                            <button type="button" class="secondary" disabled={!can_undo} onclick={on_undo} data-testid="undo">{"Undo"}</button>
+                            <button type="button" class="secondary" onclick={on_reset} data-testid="reset">{"Reset"}</button>
+                        </div>
+                        if *tool == EditTool::Patch {
+                            <div class="tool-settings">
+                                <label>{format!("Patch {0}×{0} ", *patch_size)}
+                                    <input type="range" min="1" max={MAX_SEARCH_SIZE.to_string()} step="1" value={patch_size.to_string()}
+                                        oninput={on_patch_size} data-testid="patch-size" aria-label="patch size"
+                                        aria-valuetext={format!("patch size, {0}×{0}", *patch_size)} />
+                                </label>
+                                <label>{"Colour "}
+                                    <select onchange={on_patch_value} data-testid="patch-value" aria-label="patch colour">
+                                        <option value="white" selected={*patch_white}>{"white (ink)"}</option>
+                                        <option value="black" selected={!*patch_white}>{"black (erase)"}</option>
+                                    </select>
+                                </label>
+                            </div>
+                        } else {
+                            <div class="tool-settings">
+                                <label>{format!("Brush radius {:.2} px ", *radius)}
+                                    <input type="range" min={RADII.start().to_string()} max="3" step="0.25" value={radius.to_string()}
+                                        oninput={on_radius} data-testid="radius" aria-label="brush radius"
+                                        aria-valuetext={format!("brush radius, {:.2} px", *radius)} />
+                                </label>
+                            </div>
+                        }
                     </div>
-                    <canvas ref={canvas} class={classes!("edit-canvas", format!("tool-{}", match *tool {
-                            EditTool::Brush => "brush", EditTool::Eraser => "eraser", EditTool::Patch => "patch" }))}
-                        data-testid="edit-canvas" width="28" height="28"
-                        aria-label="the digit x′ being edited: draw with the mouse, a pen or a finger"
-                        onpointerdown={onpointerdown} onpointermove={onpointermove}
-                        onpointerup={onpointerup.clone()} onpointercancel={onpointerup.clone()}
-                        onlostpointercapture={onpointerup} />
-                    <div class="tools" role="toolbar" aria-label="editing tools">
-                        {tool_button(EditTool::Brush, "tool-brush", "Brush (ink)")}
-                        {tool_button(EditTool::Eraser, "tool-eraser", "Eraser")}
-                        {tool_button(EditTool::Patch, "tool-patch", "Patch")}
-                        <button type="button" class="secondary" disabled={!can_undo} onclick={on_undo} data-testid="undo">{"Undo"}</button>
-                        <button type="button" class="secondary" onclick={on_reset} data-testid="reset">{"Reset"}</button>
+                    <div class="panel structural-prediction">
+                        <h2>{format!("Prediction of {}", model.name())}</h2>
+                        <p class="small">{original_line}</p>
+                        {prediction_panel}
+                        <h3>{"This edit"}</h3>
+                        <dl class="readouts">
+                            <dt>{"pixels changed"}</dt><dd data-testid="edit-pixels">{stats.pixels}</dd>
+                            <dt>{"‖x′ − x‖₂"}</dt><dd data-testid="edit-l2">{fmt_l2(stats.l2)}</dd>
+                        </dl>
+                        <div class="structural-diff">
+                            <PerturbationCanvas values={difference} label="x′ − x: added ink in red, erased ink in blue" />
+                            <p class="caption">{"x′ − x"}</p>
+                        </div>
                     </div>
-                    if *tool == EditTool::Patch {
-                        <div class="tool-settings">
-                            <label>{format!("Patch {0}×{0} ", *patch_size)}
-                                <input type="range" min="1" max={MAX_SEARCH_SIZE.to_string()} step="1" value={patch_size.to_string()}
-                                    oninput={on_patch_size} data-testid="patch-size" aria-label="patch size" />
-                            </label>
-                            <label>{"Colour "}
-                                <select onchange={on_patch_value} data-testid="patch-value" aria-label="patch colour">
-                                    <option value="white" selected={*patch_white}>{"white (ink)"}</option>
-                                    <option value="black" selected={!*patch_white}>{"black (erase)"}</option>
+                    <div class="panel structural-search">
+                        <h2>{"Smallest label-changing edit"}</h2>
+                        {best_panel}
+                        <h3>{"Smallest patch"}</h3>
+                        <div class="row">
+                            <label>{"up to "}
+                                <select onchange={on_search_size} data-testid="search-size" aria-label="largest patch side" disabled={searching}>
+                                    { for (1..=MAX_SEARCH_SIZE).map(|s| html! {
+                                        <option value={s.to_string()} selected={s == *search_size}>{format!("{s}×{s}")}</option>
+                                    }) }
                                 </select>
                             </label>
+                            <button type="button" onclick={on_search} disabled={searching || !has_digit} data-testid="find-patch">
+                                {"Find the smallest patch"}</button>
                         </div>
-                    } else {
-                        <div class="tool-settings">
-                            <label>{format!("Brush radius {:.2} px ", *radius)}
-                                <input type="range" min={RADII.start().to_string()} max="3" step="0.25" value={radius.to_string()}
-                                    oninput={on_radius} data-testid="radius" aria-label="brush radius" />
-                            </label>
-                        </div>
-                    }
-                </div>
-                <div class="panel structural-prediction">
-                    <h2>{format!("Prediction of {}", model.name())}</h2>
-                    <p class="small">{original_line}</p>
-                    {prediction_panel}
-                    <h3>{"This edit"}</h3>
-                    <dl class="readouts">
-                        <dt>{"pixels changed"}</dt><dd data-testid="edit-pixels">{stats.pixels}</dd>
-                        <dt>{"‖x′ − x‖₂"}</dt><dd data-testid="edit-l2">{fmt_l2(stats.l2)}</dd>
-                    </dl>
-                    <div class="structural-diff">
-                        <PerturbationCanvas values={difference} label="x′ − x: added ink in red, erased ink in blue" />
-                        <p class="caption">{"x′ − x"}</p>
+                        {search_panel}
+                        <h3>{"For scale"}</h3>
+                        {deepfool_panel}
                     </div>
                 </div>
-                <div class="panel structural-search">
-                    <h2>{"Smallest label-changing edit"}</h2>
-                    {best_panel}
-                    <h3>{"Smallest patch"}</h3>
-                    <div class="row">
-                        <label>{"up to "}
-                            <select onchange={on_search_size} data-testid="search-size" aria-label="largest patch side" disabled={searching}>
-                                { for (1..=MAX_SEARCH_SIZE).map(|s| html! {
-                                    <option value={s.to_string()} selected={s == *search_size}>{format!("{s}×{s}")}</option>
-                                }) }
-                            </select>
-                        </label>
-                        <button type="button" onclick={on_search} disabled={searching || !has_digit} data-testid="find-patch">
-                            {"Find the smallest patch"}</button>
-                    </div>
-                    {search_panel}
-                    <h3>{"For scale"}</h3>
-                    {deepfool_panel}
-                </div>
-            </div>
+            </ExportFigure>
             <div class="panel structural-gallery">
                 <h2>{"Choose a held-out digit"}</h2>
                 {digit_panel}

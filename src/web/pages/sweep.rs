@@ -14,6 +14,7 @@ use crate::protocol::{Body, Job, SweepJob, SweepResult, SweepSliceJob, SweepSlic
 use crate::web::app::{use_query_state, Route, WorkerEpoch};
 use crate::web::compute::{use_long_job, Compute, LongJob};
 use crate::web::data::{load_once, Shareable};
+use crate::web::export::ExportFigure;
 use crate::web::fetch::fetch_bytes;
 use crate::web::pages::mri::PictureCanvas;
 use crate::web::plot::{
@@ -631,8 +632,8 @@ pub fn sweep_demo() -> Html {
     let explain = html! {
         <div class="explain">
             <p>{"Antun et al. (PNAS 2020) found a third kind of instability: a network trained to reconstruct from one sampling pattern can get worse when it is given more samples. The setting here:"}</p>
-            <p class="formula">{format!("y = P_Ω F x,   Ω₁ ⊂ Ω₂ ⊂ … (nested {} masks),   x̂ = Ψ(y) with Ψ's weights fixed",
-                loaded.as_ref().map_or("sampling", |r| r.mask.pattern.title()))}</p>
+            {crate::web::math::formula(crate::formula::SWEEP)}
+            <p class="small muted">{format!("The masks are nested {} masks.", loaded.as_ref().map_or("sampling", |r| r.mask.pattern.title()))}</p>
             <p>{"Each network was trained at one rate; only the mask of its data-consistency layers DC(x̂) = F⁻¹((1 − M) ⊙ F x̂ + M ⊙ y) changes to the one actually sampled. FIRENET and zero-filling see exactly the same measurements. A stable method can only gain from samples it did not have before; the question is whether the trained network does."}</p>
         </div>
     };
@@ -824,11 +825,11 @@ pub fn sweep_demo() -> Html {
     html! {
         <section class="demo mri sweep" data-testid="sweep">
             if !embed {
-                <h2>{"More samples can make it worse: a fixed network against the sampling rate"}</h2>
+                <h1 class="page-title">{"More samples can make it worse: a fixed network against the sampling rate"}</h1>
                 {explain}
             }
             { for notices.iter().map(|n| html! { <Notice kind="warning">{n.clone()}</Notice> }) }
-            {shipped_section}
+            <ExportFigure name="sweep" title="More samples, worse?">{shipped_section}</ExportFigure>
             <div class="panel">
                 <h2>{"Run a sweep yourself"}</h2>
                 <p class="small">{format!(
@@ -838,7 +839,7 @@ pub fn sweep_demo() -> Html {
                 {controls}
                 {status}
             </div>
-            {live_section}
+            <ExportFigure name="sweep-live" title="Your sweep">{live_section}</ExportFigure>
         </section>
     }
 }

@@ -9,6 +9,7 @@ use crate::mri::state::TradeoffState;
 use crate::plot::{left_margin, linear_ticks, log_ticks, place_labels, Rect, Scale, BOTTOM};
 use crate::web::app::{use_query_state, Route};
 use crate::web::data::{load_once, Shareable};
+use crate::web::export::ExportFigure;
 use crate::web::fetch::fetch_bytes;
 use crate::web::plot::{
     anchor, frame_with_legend, legend, x_axis_line, x_ticks, x_title, y_ticks, y_title, LegendItem,
@@ -297,7 +298,7 @@ pub fn tradeoff_demo() -> Html {
                 loaded.as_ref().map_or_else(|| "a small share of k-space is sampled".to_string(), |r| sampled_shares(r)))}</p>
             <p>{"Each point is one method: its accuracy (clean mean PSNR over the held-out slices) against its \
                 stability, the worst-case amplification"}</p>
-            <p class="formula" data-testid="kappa-formula">{"κ = ‖Ψ(A(x + r)) − Ψ(Ax)‖₂ / ‖r‖₂"}</p>
+            <crate::web::math::Math tex={crate::formula::KAPPA.tex} text={crate::formula::KAPPA.text} testid="kappa-formula" />
             <p>{match &loaded {
                 Some(r) => format!(
                     "found by the same search for every method: projected gradient ascent on ‖Ψ(A(x + r)) − Ψ(Ax)‖ over the sphere ‖r‖₂ = {:.0}% of ‖x‖₂, {} steps from a seeded start, on {} held-out slices (the hallucinations test). Zero-filling Ψ = A* has κ ≤ 1 (equality for r in the row space): it is the check of the search. Lower left is stable and inaccurate, upper right accurate and unstable; the upper left would be both accurate and stable.",
@@ -387,11 +388,11 @@ pub fn tradeoff_demo() -> Html {
     html! {
         <section class="demo mri tradeoff" data-testid="tradeoff">
             if !embed {
-                <h2>{"Accuracy versus stability"}</h2>
+                <h1 class="page-title">{"Accuracy versus stability"}</h1>
                 {explain}
             }
             { for notices.iter().map(|n| html! { <Notice kind="warning">{n.clone()}</Notice> }) }
-            {body}
+            <ExportFigure name="tradeoff" title="Accuracy versus stability">{body}</ExportFigure>
         </section>
     }
 }

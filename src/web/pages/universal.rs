@@ -14,6 +14,7 @@ use crate::plot::{left_margin, linear_ticks, nice_step, Scale, BOTTOM};
 use crate::protocol::{Body, Job, TransferResult, UniversalJob, UniversalResult};
 use crate::web::app::{use_query_state, Route, WorkerEpoch};
 use crate::web::compute::{use_long_job, Compute, LongJob};
+use crate::web::export::ExportFigure;
 use crate::web::fetch::fetch_bytes;
 use crate::web::picker::{use_held_out, HeldOut};
 use crate::web::plot::{
@@ -171,16 +172,13 @@ fn digit_grid(props: &GridProps) -> Html {
     }
 }
 
-/// A fooling rate as a table cell: white for 0, dark red for 1.
+/// A fooling rate as a table cell: white for 0, dark red for 1, its text black or white,
+/// whichever contrasts more ([`crate::colour::fooling`], [`crate::colour::ink_on`]).
 fn rate_cell(v: f64, diagonal: bool) -> Html {
-    let t = v.clamp(0.0, 1.0);
-    let mix = |e: f64| (255.0 + (e - 255.0) * t).round() as u8;
+    let [r, g, b] = crate::colour::fooling(v);
     let style = format!(
-        "background: rgb({}, {}, {}); color: {}",
-        mix(165.0),
-        mix(15.0),
-        mix(21.0),
-        if t > 0.55 { "white" } else { "#111" }
+        "background: rgb({r}, {g}, {b}); color: {}",
+        crate::colour::ink_on([r, g, b])
     );
     html! {
         <td class={classes!("rate", diagonal.then_some("diagonal"))} style={style}>{percent(v)}</td>
@@ -636,7 +634,8 @@ pub fn universal_demo() -> Html {
                 </label>
                 <label class="slider">{format!("ξ = {} ", settings.xi)}
                     <input type="range" min={range.start().to_string()} max={range.end().to_string()} step={step}
-                        value={settings.xi.to_string()} data-testid="xi" aria-label="radius ξ of the ball" oninput={on_xi} />
+                        value={settings.xi.to_string()} data-testid="xi" aria-label="radius ξ of the ball"
+                        aria-valuetext={format!("ξ, {}", settings.xi)} oninput={on_xi} />
                 </label>
                 <label>{"δ "}
                     <input type="number" min="0" max="0.5" step="0.05" value={state.delta.to_string()} data-testid="delta" onchange={on_delta} />
@@ -754,7 +753,7 @@ pub fn universal_demo() -> Html {
     let explain = html! {
         <div class="explain">
             <p>{"DeepFool finds a tiny perturbation for one image. Moosavi-Dezfooli et al. (CVPR 2017) go further: a single perturbation v that changes the label of most images. Their algorithm walks over a set X of training digits; whenever x + v is still classified like x, it adds DeepFool's smallest extra step for x + v and projects back onto the ball ‖v‖ₚ ≤ ξ:"}</p>
-            <p class="formula">{"v ← P(v + Δv),   Δv = DeepFool(x + v),   P: the nearest point with ‖v‖ₚ ≤ ξ;   until  #{x ∈ X : k̂(x + v) ≠ k̂(x)} / |X| ≥ 1 − δ"}</p>
+            {crate::web::math::formula(crate::formula::UNIVERSAL)}
             <p>{"The honest figure is the fooling rate on held-out digits the search never saw, beside a random perturbation of exactly the same norm: the random one barely matters, the universal one flips most labels. (x + v is not clipped to [0, 1], as in the paper.)"}</p>
         </div>
     };
@@ -762,16 +761,18 @@ pub fn universal_demo() -> Html {
     html! {
         <section class="demo universal" data-testid="universal">
             if !embed {
-                <h2>{"Universal perturbations: one v for most digits"}</h2>
+                <h1 class="page-title">{"Universal perturbations: one v for most digits"}</h1>
                 {explain}
             }
             { for parsed.notices.iter().map(|n| html! { <Notice kind="warning">{n.clone()}</Notice> }) }
             if let Some(Err(e)) = &*report {
                 <Notice kind="error">{format!("The transfer report could not be loaded ({e}); live searches still work.")}</Notice>
             }
-            {controls}
-            {status}
-            {result.unwrap_or_default()}
+            <ExportFigure name="universal" title="Universal perturbations">
+                {controls}
+                {status}
+                {result.unwrap_or_default()}
+            </ExportFigure>
             if let Some((passes, delta, max_passes, held)) = curve {
                 <div class="panel">
                     <h3>{"Fooling rate on X after each pass"}</h3>
@@ -780,7 +781,9 @@ pub fn universal_demo() -> Html {
             }
             {grid}
             if let Some(r) = &loaded {
-                <TransferSection report={r.clone()} ball={state.ball} />
+                <ExportFigure name="transfer" title="Transfer of universal perturbations">
+                    <TransferSection report={r.clone()} ball={state.ball} />
+                </ExportFigure>
             }
             <ImageTransfer source={state.model} digit={state.digit} digits={digits.clone()} on_digit={on_digit} />
         </section>
