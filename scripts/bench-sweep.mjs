@@ -42,7 +42,8 @@ try {
   const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, serviceWorkers: 'block' });
   await context.addInitScript(PROBE);
   const page = await context.newPage();
-  await page.goto(`${url}#/sweep`);
+  // One worker: this benchmark compares the worker with the native sweep (the pool: bench-pool).
+  await page.goto(`${url}?workers=1#/sweep`);
   await page.getByTestId('sweep-compute').waitFor({ timeout: 60_000 });
   const start = await page.evaluate(() => performance.now());
   await page.getByTestId('sweep-compute').click();

@@ -31,6 +31,9 @@ Regenerate
     python3 -m venv /tmp/refvenv && /tmp/refvenv/bin/pip install numpy
     /tmp/refvenv/bin/python scripts/firenet_reference.py          # writes tests/data/firenet_golden.json
 
+Timing mode (the same FIRENET on other cases, for `lab firenet-peers` / scripts/bench-firenet-peers.sh):
+    python scripts/firenet_reference.py --time CASES.json --out TIMES.json [--repeats 5]
+
 The golden file is deterministic (fixed seeds / closed-form inputs). The Rust FIRENET test reads
 tests/data/firenet_golden.json and compares its operators and reconstructions against these values.
 """
@@ -524,5 +527,71 @@ def main():
     print(f"wrote {os.path.normpath(OUT_PATH)} ({len(text) + 1} bytes)")
 
 
+# ---------------------------------------------------------------------------------------------------
+# Timing mode: the same FIRENET on given cases (`lab firenet-peers`, scripts/bench-firenet-peers.sh).
+# ---------------------------------------------------------------------------------------------------
+def set_size(n):
+    """Rebinds the grid side N and the DFT matrix F1 that the operators above read (32 on import)."""
+    global N, F1
+    if n != N:
+        N, F1 = n, dft_matrix(n)
+
+
+def time_cases(cases_path, out_path, repeats):
+    """Runs FIRENET `repeats` times on every case of `cases_path` (the golden file's format; the inputs
+    n_size, x, mask, y, wavelet, levels, level_weights, lambda, n, p, tau, sigma, delta are read) and
+    writes the wall time of each run and the output image x = W^{-1} psi_n of the last run to
+    `out_path`. The clock covers the n restart blocks from y and the final W^{-1}; the DFT matrix, the
+    operator and the weight array are built before it. A case holding a firenet_output (the golden
+    cases) must be reproduced to 1e-12 (relative)."""
+    import platform
+    import time
+
+    with open(cases_path) as f:
+        cases = json.load(f)["cases"]
+    results = []
+    for case in cases:
+        n_side, J = case["n_size"], case["levels"]
+        set_size(n_side)
+        mask = np.array(case["mask"], dtype=bool).reshape(n_side, n_side)
+        yv = np.array([complex(re, im) for re, im in case["y"]])
+        h = lowpass(case["wavelet"])
+        op = Operator(mask, h, J)
+        w = weight_array(case["level_weights"], n_side, J)
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            psis, _ = firenet(op, yv, case["lambda"], w, case["n"], case["p"], case["tau"], case["sigma"],
+                              case["delta"])
+            x_out = wavelet_inverse(psis[-1], h, J)
+            times.append((time.perf_counter() - start) * 1e3)
+        if "firenet_output" in case:
+            golden = np.array([complex(re, im) for re, im in case["firenet_output"]]).reshape(n_side, n_side)
+            gap = rel(x_out, golden)
+            assert gap < 1e-12, f"{case['name']}: timed output differs from the golden output by {gap}"
+        print(f"reference {case['name']} ({n_side}^2): median {float(np.median(times)):.1f} ms over "
+              f"{repeats} runs", file=sys.stderr)
+        results.append({"name": case["name"], "times_ms": times, "output": cplx_list(x_out)})
+    doc = {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "openblas_num_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
+        "cases": results,
+    }
+    with open(out_path, "w") as f:
+        json.dump(doc, f, separators=(",", ":"))
+
+
 if __name__ == "__main__":
+    if len(sys.argv) > 1:
+        import argparse
+
+        parser = argparse.ArgumentParser(description="Without arguments: check and write the golden file. "
+                                                     "With --time: time FIRENET on given cases.")
+        parser.add_argument("--time", metavar="CASES", required=True,
+                            help="JSON file {\"cases\": [...]} in the golden file's format")
+        parser.add_argument("--out", required=True, help="where the times and outputs are written")
+        parser.add_argument("--repeats", type=int, default=5, help="timed runs per case")
+        args = parser.parse_args()
+        sys.exit(time_cases(args.time, args.out, args.repeats))
     sys.exit(main())

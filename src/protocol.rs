@@ -234,6 +234,73 @@ pub struct SweepResult {
     pub computed: Computed,
 }
 
+impl ReconstructJob {
+    /// The experiment's setting besides the image: the sampling, the wavelet and FIRENET's
+    /// parameters (the worker and `lab firenet-peers` build the page's experiment from it).
+    pub fn setup(&self) -> crate::Result<crate::mri::reconstruction::Setup> {
+        use crate::mri::firenet::Firenet;
+        Ok(crate::mri::reconstruction::Setup {
+            pattern: self.pattern,
+            rate: self.rate,
+            noise: self.noise,
+            seed: self.seed,
+            wavelet: crate::mri::wavelet::Wavelet::from_name(&self.wavelet)?,
+            levels: None,
+            firenet: Firenet {
+                lambda: self.lambda,
+                blocks: self.blocks,
+                layers_per_block: self.layers_per_block,
+                ..Firenet::default()
+            },
+        })
+    }
+}
+
+impl SweepResult {
+    /// The sweep `job` from the results of its parts (the same job over parts of its rates,
+    /// [`crate::mri::learned::sweep::split_rates`], run side by side): the report merged in
+    /// the job's order, each rate's time from its part, the time of the slowest part (they ran
+    /// at once), and the rates the parts had cached.
+    pub fn merge(job: SweepJob, parts: Vec<SweepResult>) -> crate::Result<SweepResult> {
+        use crate::mri::learned::sweep::SweepReport;
+        let reports: Vec<SweepReport> = parts.iter().map(|p| p.report.clone()).collect();
+        let command = format!(
+            "computed in this browser by {} workers: nets {}, {} rates, {} held-out slices",
+            parts.len(),
+            job.nets.join(","),
+            job.rates.len(),
+            reports.first().map_or(0, |r| r.slices)
+        );
+        let report = SweepReport::merge(&reports, &job.rates, command)?;
+        let rate_millis = job
+            .rates
+            .iter()
+            .map(|r| {
+                parts
+                    .iter()
+                    .find_map(|p| {
+                        let k = p.job.rates.iter().position(|s| s == r)?;
+                        p.rate_millis.get(k).copied()
+                    })
+                    .unwrap_or(0.0)
+            })
+            .collect();
+        Ok(SweepResult {
+            millis: parts.iter().map(|p| p.millis).fold(0.0, f64::max),
+            cached: parts.iter().map(|p| p.cached).sum(),
+            computed: parts
+                .iter()
+                .find(|p| p.cached < p.job.rates.len())
+                .or(parts.first())
+                .map(|p| p.computed.clone())
+                .unwrap_or_default(),
+            job,
+            report,
+            rate_millis,
+        })
+    }
+}
+
 /// One held-out slice at one rate, by every method of a sweep.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SweepSliceJob {

@@ -2,7 +2,11 @@
 // (no-modules target) and instantiates its wasm. If that fails, the page hears about it as a
 // crash of the worker, with the reason.
 importScripts('./worker.js');
-wasm_bindgen({ module_or_path: './worker_bg.wasm' }).catch((error) => {
+// The instance's exports stay reachable (self.__labWasm) for the benchmarks that read how much
+// memory a worker holds (scripts/bench-pool.mjs).
+wasm_bindgen({ module_or_path: './worker_bg.wasm' }).then((exports) => {
+  self.__labWasm = exports;
+}, (error) => {
   postMessage(JSON.stringify({
     id: 0,
     body: { kind: 'panicked', message: 'the worker could not start: ' + error },

@@ -6,7 +6,7 @@
 use std::process::{Command, Output};
 
 /// Every subcommand of `lab`, as the README and scripts/ call them.
-const SUBCOMMANDS: [&str; 19] = [
+const SUBCOMMANDS: [&str; 20] = [
     "prepare-mnist",
     "train",
     "evaluate",
@@ -17,6 +17,7 @@ const SUBCOMMANDS: [&str; 19] = [
     "mri-setting",
     "bench-engine",
     "bench-firenet",
+    "firenet-peers",
     "train-net",
     "bench-instability",
     "universal",

@@ -2,7 +2,7 @@
 //! embed mode, and the compute worker shared by every demo.
 
 use crate::route::{is_embed, Parsed, QueryState};
-use crate::web::compute::{Compute, WorkerStatus, WORKER_SCRIPT};
+use crate::web::compute::{Compute, Pool, WorkerStatus, WORKER_SCRIPT};
 use crate::web::pages::attacks::AttackDemo;
 use crate::web::pages::classify::ClassifyDemo;
 use crate::web::pages::geometry::GeometryDemo;
@@ -213,12 +213,22 @@ fn shell() -> Html {
         let status = status.setter();
         use_state(move || Compute::new(WORKER_SCRIPT, Callback::from(move |s| status.set(s))))
     };
+    // Jobs that split run on a pool of workers, the page's worker first (crate::pool).
+    let pool = {
+        let main = (*compute).clone();
+        use_state(move || {
+            let cores = gloo::utils::window().navigator().hardware_concurrency() as usize;
+            let asked = crate::pool::asked_workers(&crate::web::location_search());
+            Pool::new(main, crate::pool::pool_size(cores, asked))
+        })
+    };
     // Bumped on every restart, so that demos ask the fresh worker again.
     let epoch = use_state(|| WorkerEpoch(0));
     let restart = {
-        let (compute, epoch) = ((*compute).clone(), epoch.clone());
+        let (compute, pool, epoch) = ((*compute).clone(), (*pool).clone(), epoch.clone());
         Callback::from(move |_: MouseEvent| {
             compute.restart();
+            pool.restart();
             epoch.set(WorkerEpoch(epoch.0 + 1));
         })
     };
@@ -261,6 +271,7 @@ fn shell() -> Html {
     });
     html! {
         <ContextProvider<Compute> context={(*compute).clone()}>
+        <ContextProvider<Pool> context={(*pool).clone()}>
         <ContextProvider<WorkerEpoch> context={*epoch}>
         <ContextProvider<StageHandle> context={stage.clone()}>
             <div class={classes!("shell", embed.then_some("embed"), present.then_some("present"),
@@ -278,6 +289,7 @@ fn shell() -> Html {
             </div>
         </ContextProvider<StageHandle>>
         </ContextProvider<WorkerEpoch>>
+        </ContextProvider<Pool>>
         </ContextProvider<Compute>>
     }
 }

@@ -407,3 +407,249 @@ pub fn use_latest_job<T: 'static>(
     };
     (run, cancel)
 }
+
+/// Compute workers for jobs that split into independent parts ([`crate::pool`]): the page's
+/// own worker and `size − 1` more, each started on its first part (with its own copy of the
+/// wasm module) and kept for the next job, so that a part dealt to the same worker again finds
+/// what that worker cached.
+#[derive(Clone)]
+pub struct Pool(Rc<RefCell<PoolInner>>);
+
+impl PartialEq for Pool {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+struct PoolInner {
+    workers: Vec<Compute>,
+    size: usize,
+}
+
+/// What a pooled job tells its page.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PoolEvent {
+    /// The parts' progress summed, `done` of `total` units, after part `part` reported
+    /// `part_done` of its units.
+    Progress {
+        done: usize,
+        total: usize,
+        part: usize,
+        part_done: usize,
+    },
+    /// Every part's final reply, in the parts' order.
+    Done(Vec<Body>),
+    /// The first part that failed (or was cancelled), with its reply.
+    Stopped(Body),
+}
+
+/// The requests of a pooled job: `(worker, request id)` per part.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PoolRun(Vec<(usize, u64)>);
+
+impl Pool {
+    /// A pool of `size` workers whose first is `main` (the page's worker).
+    pub fn new(main: Compute, size: usize) -> Self {
+        Pool(Rc::new(RefCell::new(PoolInner {
+            workers: vec![main],
+            size: size.max(1),
+        })))
+    }
+
+    /// How many workers the pool uses.
+    pub fn size(&self) -> usize {
+        self.0.borrow().size
+    }
+
+    /// The `k`-th worker, made on first use.
+    fn worker(&self, k: usize) -> Compute {
+        let mut inner = self.0.borrow_mut();
+        while inner.workers.len() <= k {
+            // A pool worker's status is its parts' replies: a crash fails them.
+            inner
+                .workers
+                .push(Compute::new(WORKER_SCRIPT, Callback::from(|_| {})));
+        }
+        inner.workers[k].clone()
+    }
+
+    /// Runs `parts`, part `k` on worker `k mod size`; `on_event` hears the summed progress,
+    /// then every final reply in order, or the first failure.
+    pub fn run(&self, parts: Vec<Job>, on_event: Callback<PoolEvent>) -> PoolRun {
+        let n = parts.len();
+        let state = Rc::new(RefCell::new((
+            vec![(0usize, 0usize); n],
+            vec![None::<Body>; n],
+            false,
+        )));
+        let size = self.size();
+        let run = parts
+            .into_iter()
+            .enumerate()
+            .map(|(k, job)| {
+                let (state, on_event) = (state.clone(), on_event.clone());
+                let worker = k % size;
+                let id = self.worker(worker).request(
+                    job,
+                    Callback::from(move |body: Body| {
+                        let event = {
+                            let mut s = state.borrow_mut();
+                            if s.2 {
+                                return;
+                            }
+                            match body {
+                                Body::Progress { done, total } => {
+                                    s.0[k] = (done, total);
+                                    PoolEvent::Progress {
+                                        done: s.0.iter().map(|p| p.0).sum(),
+                                        total: s.0.iter().map(|p| p.1).sum(),
+                                        part: k,
+                                        part_done: done,
+                                    }
+                                }
+                                Body::Failed { .. } | Body::Cancelled => {
+                                    s.2 = true;
+                                    PoolEvent::Stopped(body)
+                                }
+                                body => {
+                                    s.1[k] = Some(body);
+                                    if s.1.iter().any(Option::is_none) {
+                                        return;
+                                    }
+                                    s.2 = true;
+                                    PoolEvent::Done(
+                                        s.1.iter_mut().filter_map(Option::take).collect(),
+                                    )
+                                }
+                            }
+                        };
+                        on_event.emit(event);
+                    }),
+                );
+                (worker, id)
+            })
+            .collect();
+        PoolRun(run)
+    }
+
+    /// Asks every worker of `run` to stop its part.
+    pub fn cancel(&self, run: &PoolRun) {
+        for &(worker, id) in &run.0 {
+            self.worker(worker).cancel(id);
+        }
+    }
+
+    /// Restarts every worker the pool has started.
+    pub fn restart(&self) {
+        let workers = self.0.borrow().workers.clone();
+        for w in workers.iter().skip(1).filter(|w| w.is_started()) {
+            w.restart();
+        }
+    }
+}
+
+/// Runs long jobs split into parts on the [`Pool`]: like [`use_long_job`], but `start` takes the
+/// parts and the units of the whole job, and `merge` turns the parts' final replies into the
+/// answer (or says why they do not fit).
+#[hook]
+pub fn use_pooled_job<T: Clone + PartialEq + 'static>(
+    merge: fn(Vec<Body>) -> Result<T, String>,
+) -> PooledJob<T> {
+    let pool = use_context::<Pool>().expect("the worker pool is provided by the app");
+    let state = use_state(|| LongJob::Idle);
+    let last = use_state(|| None::<(usize, usize)>);
+    let running = use_mut_ref(|| None::<PoolRun>);
+    let runs = use_mut_ref(|| 0u64);
+    let start = {
+        let (pool, state, running, runs, last) = (
+            pool.clone(),
+            state.clone(),
+            running.clone(),
+            runs.clone(),
+            last.clone(),
+        );
+        Callback::from(move |(parts, total): (Vec<Job>, usize)| {
+            let ticket = {
+                let mut r = runs.borrow_mut();
+                *r += 1;
+                *r
+            };
+            let (st, runs2, running2, last) =
+                (state.clone(), runs.clone(), running.clone(), last.clone());
+            last.set(None);
+            let run = pool.run(
+                parts,
+                Callback::from(move |event| {
+                    if *runs2.borrow() != ticket {
+                        return;
+                    }
+                    match event {
+                        PoolEvent::Progress {
+                            done,
+                            total,
+                            part,
+                            part_done,
+                        } => {
+                            last.set(Some((part, part_done)));
+                            st.set(LongJob::Running {
+                                id: ticket,
+                                done,
+                                total,
+                            })
+                        }
+                        PoolEvent::Stopped(Body::Failed { message }) => {
+                            running2.borrow_mut().take();
+                            st.set(LongJob::Failed(message))
+                        }
+                        PoolEvent::Stopped(_) => {
+                            running2.borrow_mut().take();
+                            st.set(LongJob::Cancelled)
+                        }
+                        PoolEvent::Done(bodies) => {
+                            running2.borrow_mut().take();
+                            st.set(match merge(bodies) {
+                                Ok(answer) => LongJob::Done(answer),
+                                Err(message) => LongJob::Failed(message),
+                            })
+                        }
+                    }
+                }),
+            );
+            *running.borrow_mut() = Some(run);
+            state.set(LongJob::Running {
+                id: ticket,
+                done: 0,
+                total,
+            });
+        })
+    };
+    let workers = pool.size();
+    let cancel = {
+        let state = state.clone();
+        Callback::from(move |_: MouseEvent| {
+            if let Some(run) = running.borrow_mut().take() {
+                // The page says so at once; replies still coming are ignored.
+                *runs.borrow_mut() += 1;
+                pool.cancel(&run);
+                state.set(LongJob::Cancelled);
+            }
+        })
+    };
+    PooledJob {
+        state,
+        last,
+        start,
+        cancel,
+        workers,
+    }
+}
+
+/// A pooled job's state, the part that reported last (its index and units done), the callbacks
+/// that start one (the parts and the units of the whole job) and cancel it, and the pool's size.
+pub struct PooledJob<T> {
+    pub state: UseStateHandle<LongJob<T>>,
+    pub last: UseStateHandle<Option<(usize, usize)>>,
+    pub start: Callback<(Vec<Job>, usize)>,
+    pub cancel: Callback<MouseEvent>,
+    pub workers: usize,
+}

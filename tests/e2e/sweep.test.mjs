@@ -168,17 +168,25 @@ describe('More samples can make it worse, in the browser', { skip }, () => {
       await page.goto(`${lab.base}#/sweep?nets=cascade-128&rates=5,20,40&slices=3`);
       await page.getByTestId('shipped-table').waitFor();
       await page.getByTestId('sweep-compute').click();
-      // Past the first rate, then cancel.
-      await page.waitForFunction(() => /^rate 20%/.test(document.querySelector('[data-testid="sweep-progress"]')?.textContent ?? ''), null, { timeout: RUN });
+      // Past the first finished rate of some worker (3 slices a rate; with the pool's two
+      // workers side by side, 5 units done means one of them finished a rate), then cancel.
+      const running = page.getByTestId('sweep-running');
+      await page.waitForFunction(() => Number(document.querySelector('[data-testid="sweep-running"]')?.dataset.done ?? 0) >= 5, null, { timeout: RUN });
+      const workers = Number(await running.getAttribute('data-workers'));
+      const clicked = Date.now();
       await page.getByTestId('sweep-cancel').click();
       await page.getByTestId('sweep-cancelled').waitFor();
       assert.equal(await page.getByTestId('live').count(), 0);
       assert.equal(await page.getByTestId('sweep-compute').isEnabled(), true);
-      // The page says so at once; the worker itself stops too (it answers "cancelled" once).
-      await page.waitForFunction(() => window.__lab.replies.filter((r) => r.kind === 'cancelled').length === 1, null, { timeout: RUN });
+      // The page says so at once; every worker still computing stops at its next slice (each
+      // answers "cancelled" once), and the others had finished their part.
+      const ended = () =>
+        page.evaluate(() => window.__lab.replies.filter((r) => r.kind === 'cancelled' || r.kind === 'swept').length);
+      await page.waitForFunction((n) => window.__lab.replies.filter((r) => r.kind === 'cancelled' || r.kind === 'swept').length === n, workers, { timeout: RUN, polling: 20 });
+      t.diagnostic(`every worker stopped ${Date.now() - clicked} ms after the click`);
       await page.waitForTimeout(200);
-      const cancelled = await page.evaluate(() => window.__lab.replies.filter((r) => r.kind === 'cancelled').length);
-      assert.equal(cancelled, 1);
+      assert.equal(await ended(), workers, 'no worker answers again');
+      assert.ok(await page.evaluate(() => window.__lab.replies.some((r) => r.kind === 'cancelled')), 'a worker was stopped');
       await page.screenshot({ path: screenshotPath('sweep-cancelled.png'), fullPage: true });
       // Again: the finished rate comes from the worker's cache.
       await page.getByTestId('sweep-compute').click();
@@ -188,6 +196,24 @@ describe('More samples can make it worse, in the browser', { skip }, () => {
       assert.match(timing, /[12] rates? from the worker's cache/);
       assert.equal((await tableNumbers(page, 'live-table')).length, 3);
     });
+  });
+
+  test('the pool of workers gives exactly what one worker gives', async (t) => {
+    const tables = {};
+    for (const workers of [1, 2]) {
+      await withPage({}, async (page) => {
+        await page.goto(`${lab.base}?workers=${workers}#/sweep?nets=cascade-128&rates=5,10,20,40&slices=2`);
+        await page.getByTestId('shipped-table').waitFor();
+        await page.getByTestId('sweep-compute').click();
+        await page.getByTestId('live').waitFor({ timeout: RUN });
+        tables[workers] = await tableNumbers(page, 'live-table');
+        const parts = await page.evaluate(() => window.__lab.requests.filter((r) => r.kind === 'sweep').length);
+        assert.equal(parts, workers, 'one part per worker');
+        t.diagnostic(`${workers} worker(s): ${await page.getByTestId('live-timing').innerText()}`);
+      });
+    }
+    assert.equal(tables[1].length, 4);
+    assert.deepEqual(tables[2], tables[1]);
   });
 
   test('a bad link shows notices and falls back to the defaults', async () => {

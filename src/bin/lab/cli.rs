@@ -81,6 +81,21 @@ pub enum Command {
         #[arg(long, default_value_t = 3)]
         repeats: usize,
     },
+    /// FIRENET against the NumPy reference (scripts/firenet_reference.py) on the same cases: times and output difference into static/reports/peers.json
+    FirenetPeers {
+        /// Timed runs of the lab per case (after one warm-up)
+        #[arg(long, default_value_t = 20)]
+        repeats: usize,
+        /// Timed runs of the NumPy reference per case
+        #[arg(long, default_value_t = 5)]
+        reference_repeats: usize,
+        /// The Python that has NumPy (scripts/bench-firenet-peers.sh makes it)
+        #[arg(long, default_value = "target/py/bin/python")]
+        python: String,
+        /// The report the key "firenet" is merged into
+        #[arg(long, default_value = "static/reports/peers.json")]
+        out: String,
+    },
     /// Train a deep cascade at 64² or 128² (weights and model card; resumable from checkpoints)
     TrainNet {
         /// The network's name (its files: <dir>/<name>.{safetensors,json})

@@ -5,10 +5,10 @@
 //! reconstruction networks (`train-net`), measures them and writes the shipped reports under
 //! `static/reports` (`robustness`, `linearity`, `firenet-report`, `universal --write`,
 //! `instability-report`, `warm-start-report`, `sampling-sweep`, `kernel-detail-report`,
-//! `tradeoff`), and times the native code the browser runs too (`bench-*`). Every command is
-//! seeded: run again, it writes the same weights and figures (measured times aside). The long
-//! runs show a progress bar with an estimate of the time left on stderr ([`progress`]) and print
-//! their figures to stdout as they go.
+//! `tradeoff`), times the native code the browser runs too (`bench-*`) and FIRENET against the
+//! NumPy reference (`firenet-peers`). Every command is seeded: run again, it writes the same
+//! weights and figures (measured times aside). The long runs show a progress bar with an estimate
+//! of the time left on stderr ([`progress`]) and print their figures to stdout as they go.
 
 #[cfg(target_arch = "wasm32")]
 fn main() {}
@@ -41,6 +41,8 @@ use barriers_lab::engine::bench::median_p95;
 mod cli;
 #[cfg(not(target_arch = "wasm32"))]
 mod engine_bench;
+#[cfg(not(target_arch = "wasm32"))]
+mod firenet_peers;
 #[cfg(not(target_arch = "wasm32"))]
 mod hallucination;
 #[cfg(not(target_arch = "wasm32"))]
@@ -107,6 +109,12 @@ mod native {
             Command::FirenetReport => crate::mri::firenet_report(),
             Command::MriSetting { out } => crate::setting::mri_setting(&out),
             Command::BenchFirenet { repeats } => crate::mri::bench_firenet(repeats),
+            Command::FirenetPeers {
+                repeats,
+                reference_repeats,
+                python,
+                out,
+            } => crate::firenet_peers::firenet_peers(repeats, reference_repeats, &python, &out),
             Command::TrainNet {
                 name,
                 dir,

@@ -22,6 +22,24 @@ use crate::{Error, Result};
 use rustfft::num_complex::Complex32;
 use serde::{Deserialize, Serialize};
 
+/// `rates` dealt to `parts` workers as evenly as their cost allows: the rates in turn, highest
+/// first (a rate's cost grows a little with what it samples), so each part has every
+/// `parts`-th rate. Parts are never empty; there are at most as many as rates.
+pub fn split_rates(rates: &[f64], parts: usize) -> Vec<Vec<f64>> {
+    let parts = parts.clamp(1, rates.len().max(1));
+    let mut out = vec![Vec::new(); parts];
+    let mut order: Vec<f64> = rates.to_vec();
+    order.sort_by(|a, b| b.total_cmp(a));
+    for (k, r) in order.into_iter().enumerate() {
+        out[k % parts].push(r);
+    }
+    for part in &mut out {
+        part.sort_by(|a, b| a.total_cmp(b));
+    }
+    out.retain(|p| !p.is_empty());
+    out
+}
+
 /// The rates of the default sweep (shares of k-space).
 pub const RATES: [f64; 11] = [0.05, 0.075, 0.1, 0.125, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6];
 
@@ -568,6 +586,79 @@ impl SweepReport {
         })
     }
 
+    /// The report's values at each of its rates (the inverse of [`SweepReport::from_points`]).
+    pub fn points(&self) -> Vec<RatePoint> {
+        (0..self.rates.len())
+            .map(|k| RatePoint {
+                rate: self.rates[k],
+                sampled: self.sampled[k],
+                zero_filled: self.psnr_zero_filled[k],
+                firenet: self.psnr_firenet[k],
+                nets: self.nets.iter().map(|n| n.psnr[k]).collect(),
+            })
+            .collect()
+    }
+
+    /// One report from sweeps of the same networks and slices over parts of `rates` (the
+    /// worker pool's parts, [`split_rates`]), in the order of `rates`: every rate's values are
+    /// copied from the part that computed it, so the result is the report one sweep over all of
+    /// `rates` gives.
+    pub fn merge(parts: &[SweepReport], rates: &[f64], command: String) -> Result<Self> {
+        let first = parts
+            .first()
+            .ok_or_else(|| Error::Input("no parts to merge".into()))?;
+        let same = |p: &SweepReport| {
+            p.slices == first.slices
+                && p.side == first.side
+                && p.split == first.split
+                && p.mask == first.mask
+                && p.nets.len() == first.nets.len()
+                && p.nets
+                    .iter()
+                    .zip(&first.nets)
+                    .all(|(a, b)| a.name == b.name && a.training_rate == b.training_rate)
+        };
+        if !parts.iter().all(same) {
+            return Err(Error::Input(
+                "the parts of a sweep differ in networks, slices or mask".into(),
+            ));
+        }
+        let all: Vec<RatePoint> = parts.iter().flat_map(|p| p.points()).collect();
+        let points = rates
+            .iter()
+            .map(|r| {
+                all.iter()
+                    .find(|p| p.rate == *r)
+                    .cloned()
+                    .ok_or_else(|| Error::Input(format!("no part computed the rate {r}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            command,
+            ..first.with_points(&points)
+        })
+    }
+
+    /// This report's networks, slices and mask with the values of `points` (one per rate).
+    fn with_points(&self, points: &[RatePoint]) -> Self {
+        Self {
+            rates: points.iter().map(|p| p.rate).collect(),
+            sampled: points.iter().map(|p| p.sampled).collect(),
+            psnr_zero_filled: points.iter().map(|p| p.zero_filled).collect(),
+            psnr_firenet: points.iter().map(|p| p.firenet).collect(),
+            nets: self
+                .nets
+                .iter()
+                .enumerate()
+                .map(|(k, n)| SweepNet {
+                    psnr: points.iter().map(|p| p.nets[k]).collect(),
+                    ..n.clone()
+                })
+                .collect(),
+            ..self.clone()
+        }
+    }
+
     /// The largest `|self − other|` (dB) over the curves and rates both have (rates matched
     /// to 10⁻⁹, networks by name), with the number of values compared.
     pub fn max_difference(&self, other: &SweepReport) -> (f64, usize) {
@@ -598,6 +689,51 @@ impl SweepReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rates_are_dealt_evenly_and_merged_back_exactly() {
+        let shipped: SweepReport = SweepReport::from_json(include_bytes!(
+            "../../../static/reports/sampling_sweep.json"
+        ))
+        .unwrap();
+        let rates = shipped.rates.clone();
+        for workers in [1, 2, 3, 4, 8, 40] {
+            let parts = split_rates(&rates, workers);
+            assert_eq!(parts.len(), workers.min(rates.len()));
+            let sizes: Vec<usize> = parts.iter().map(Vec::len).collect();
+            assert!(
+                sizes.iter().max().unwrap() - sizes.iter().min().unwrap() <= 1,
+                "{sizes:?}"
+            );
+            let mut dealt: Vec<f64> = parts.concat();
+            dealt.sort_by(|a, b| a.total_cmp(b));
+            assert_eq!(dealt, rates);
+            // Each part as a worker would report it: the shipped values at its rates.
+            let reports: Vec<SweepReport> = parts
+                .iter()
+                .map(|part| {
+                    let points: Vec<RatePoint> = shipped
+                        .points()
+                        .into_iter()
+                        .filter(|p| part.contains(&p.rate))
+                        .collect();
+                    shipped.with_points(&points)
+                })
+                .collect();
+            let merged = SweepReport::merge(&reports, &rates, shipped.command.clone()).unwrap();
+            assert_eq!(merged, shipped, "{workers} workers");
+        }
+        // A missing rate or a part of other networks is an error.
+        let one = split_rates(&rates, 1);
+        assert_eq!(one, vec![rates.clone()]);
+        assert!(SweepReport::merge(&[], &rates, String::new()).is_err());
+        let mut other = shipped.clone();
+        other.slices += 1;
+        assert!(SweepReport::merge(&[shipped.clone(), other], &rates, String::new()).is_err());
+        assert!(
+            SweepReport::merge(std::slice::from_ref(&shipped), &[0.99], String::new()).is_err()
+        );
+    }
     use crate::mri::sampling::Pattern;
 
     #[test]

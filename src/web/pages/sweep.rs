@@ -7,12 +7,14 @@
 //! and is kept (per networks, rates and slices) on the page and in the worker; a rate clicked
 //! on a plot or in a table shows one held-out slice reconstructed at that rate by each method.
 
-use crate::mri::learned::sweep::{losses, NetFindings, SweepReport, MAX_NETS, MAX_RATES};
+use crate::mri::learned::sweep::{
+    losses, split_rates, NetFindings, SweepReport, MAX_NETS, MAX_RATES,
+};
 use crate::mri::state::{rate_percent, SweepState};
 use crate::plot::{self, left_margin, linear_ticks, nice_step, place_labels, Rect, Scale, BOTTOM};
 use crate::protocol::{Body, Job, SweepJob, SweepResult, SweepSliceJob, SweepSliceResult};
 use crate::web::app::{use_query_state, Route, WorkerEpoch};
-use crate::web::compute::{use_long_job, Compute, LongJob};
+use crate::web::compute::{use_pooled_job, Compute, LongJob};
 use crate::web::data::{load_once, Shareable};
 use crate::web::export::ExportFigure;
 use crate::web::fetch::fetch_bytes;
@@ -62,15 +64,26 @@ fn job_key(job: &SweepJob) -> String {
 }
 
 /// Keeps a finished live sweep on the page, so that it shows at once when asked for again.
-fn finish(body: Body) -> Option<Rc<SweepResult>> {
-    match body {
-        Body::Swept(r) => {
-            let r = Rc::new(*r);
-            LIVE.with(|l| l.borrow_mut().insert(job_key(&r.job), r.clone()));
-            Some(r)
-        }
-        _ => None,
-    }
+/// The whole sweep from its parts' replies (one per worker of the pool), kept on the page.
+fn merge(bodies: Vec<Body>) -> Result<Rc<SweepResult>, String> {
+    let parts = bodies
+        .into_iter()
+        .map(|b| match b {
+            Body::Swept(r) => Ok(*r),
+            other => Err(format!("a part of the sweep answered {other:?}")),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let job = RUNNING
+        .with(|r| r.borrow().clone())
+        .ok_or("no sweep is running")?;
+    let r = Rc::new(SweepResult::merge(job, parts).map_err(|e| e.for_people())?);
+    LIVE.with(|l| l.borrow_mut().insert(job_key(&r.job), r.clone()));
+    Ok(r)
+}
+
+thread_local! {
+    /// The whole job of the sweep running now (its parts' replies carry only their rates).
+    static RUNNING: RefCell<Option<SweepJob>> = const { RefCell::new(None) };
 }
 
 fn cached(job: &SweepJob) -> Option<Rc<SweepResult>> {
@@ -545,7 +558,7 @@ pub fn sweep_demo() -> Html {
         }
     });
 
-    let live = use_long_job::<Rc<SweepResult>>(finish);
+    let live = use_pooled_job::<Rc<SweepResult>>(merge);
     let running_job = use_state(|| None::<SweepJob>);
     // The rate clicked, on which plot ("shipped" or "live"), with that plot's networks.
     let selected = use_state(|| None::<(&'static str, f64, Vec<String>)>);
@@ -553,11 +566,27 @@ pub fn sweep_demo() -> Html {
     let running = matches!(&*live.state, LongJob::Running { .. });
 
     let on_compute = {
-        let (start, running_job, job) = (live.start.clone(), running_job.clone(), job.clone());
+        let (start, running_job, job, workers) = (
+            live.start.clone(),
+            running_job.clone(),
+            job.clone(),
+            live.workers,
+        );
         Callback::from(move |_: MouseEvent| {
             if let Some(job) = &job {
                 running_job.set(Some(job.clone()));
-                start.emit((Job::Sweep(job.clone()), job.rates.len() * job.slices));
+                RUNNING.with(|r| *r.borrow_mut() = Some(job.clone()));
+                // The rates dealt to the pool's workers, one part each.
+                let parts = split_rates(&job.rates, workers)
+                    .into_iter()
+                    .map(|rates| {
+                        Job::Sweep(SweepJob {
+                            rates,
+                            ..job.clone()
+                        })
+                    })
+                    .collect();
+                start.emit((parts, job.rates.len() * job.slices));
             }
         })
     };
@@ -728,23 +757,26 @@ pub fn sweep_demo() -> Html {
 
     let status = match &*live.state {
         LongJob::Running { done, total, .. } => {
+            // The part that reported last: its rate and slice.
             let label = running_job
                 .as_ref()
-                .filter(|j| j.slices > 0 && *done > 0)
-                .and_then(|j| {
-                    let k = (done - 1) / j.slices;
-                    j.rates.get(k).map(|r| {
+                .zip(*live.last)
+                .filter(|(j, (_, part_done))| j.slices > 0 && *part_done > 0)
+                .and_then(|(j, (part, part_done))| {
+                    let rates = split_rates(&j.rates, live.workers);
+                    let k = (part_done - 1) / j.slices;
+                    rates.get(part)?.get(k).map(|r| {
                         format!(
                             "rate {}%: slice {} of {}",
                             rate_percent(*r),
-                            (done - 1) % j.slices + 1,
+                            (part_done - 1) % j.slices + 1,
                             j.slices
                         )
                     })
                 })
                 .unwrap_or_else(|| "Loading the networks and slices…".to_string());
             html! {
-                <div class="row" data-testid="sweep-running">
+                <div class="row" data-testid="sweep-running" data-done={done.to_string()} data-workers={live.workers.min(running_job.as_ref().map_or(1, |j| j.rates.len())).to_string()}>
                     <span class="muted" data-testid="sweep-progress">{label}</span>
                     <Progress done={*done} total={*total} />
                     <button type="button" class="secondary" data-testid="sweep-cancel" onclick={live.cancel.clone()}>{"Cancel"}</button>

@@ -6,9 +6,8 @@ use crate::engine::FirenetInput;
 use crate::mri::brain::{BrainSlices, Orientation};
 use crate::mri::firenet::Firenet;
 use crate::mri::phantom::{random_ellipses, shepp_logan};
-use crate::mri::reconstruction::{Experiment, Setup, SIDES};
+use crate::mri::reconstruction::{Experiment, SIDES};
 use crate::mri::upload::prepare_upload;
-use crate::mri::wavelet::Wavelet;
 use crate::protocol::EngineChoice;
 use crate::protocol::{Body, MriImage, Panel, Picture, ReconstructJob, Reconstruction};
 use crate::web::data::{load_once, Shareable};
@@ -125,21 +124,8 @@ pub async fn reconstruct(
     LATEST.with(|l| l.set(id));
     check_side(job.side)?;
     let truth = image(&job.image, job.side).await?;
-    let firenet = Firenet {
-        lambda: job.lambda,
-        blocks: job.blocks,
-        layers_per_block: job.layers_per_block,
-        ..Firenet::default()
-    };
-    let setup = Setup {
-        pattern: job.pattern,
-        rate: job.rate,
-        noise: job.noise,
-        seed: job.seed,
-        wavelet: Wavelet::from_name(&job.wavelet)?,
-        levels: None,
-        firenet,
-    };
+    let setup = job.setup()?;
+    let firenet = setup.firenet;
     let experiment = Rc::new(Experiment::new(engine(), truth, job.side, &setup)?);
     let watch = Watch {
         id,
