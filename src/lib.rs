@@ -31,6 +31,7 @@ pub mod formula;
 pub mod lecture;
 pub mod mri;
 pub mod npy;
+pub mod peers;
 pub mod plot;
 pub mod pool;
 pub mod protocol;

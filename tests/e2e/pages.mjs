@@ -45,6 +45,7 @@ export const PAGES = [
     ready: (page) => page.waitForFunction(() => document.querySelectorAll('[data-testid="tradeoff-point"]').length > 0, null, { timeout: RUN }),
   },
   { route: 'path', ready: shown('path-steps') },
+  { route: 'speed', ready: shown('speed-chart') },
 ];
 
 /** The ready signal of the page at hash link `link` (`/attacks?…`). */

@@ -9,6 +9,7 @@
 //! - [`linearity`]: Goodfellow's linearity argument;
 //! - [`mri`]: FIRENET against zero-filling on brain slices, phantoms and uploads;
 //! - [`robustness`]: the robustness table, live on the held-out digits;
+//! - [`speed`]: the lab against TensorFlow.js and NumPy, and the worker pool;
 //! - [`structural`]: structural edits and the smallest-patch search;
 //! - [`sweep`]: more samples can make it worse;
 //! - [`tradeoff`]: accuracy against stability;
@@ -22,6 +23,7 @@ pub mod kernel;
 pub mod linearity;
 pub mod mri;
 pub mod robustness;
+pub mod speed;
 pub mod structural;
 pub mod sweep;
 pub mod tradeoff;
