@@ -14,17 +14,6 @@ pub struct MathProps {
     pub testid: Option<AttrValue>,
 }
 
-impl MathProps {
-    /// The props of a formula of [`crate::formula`].
-    pub fn of(f: Formula) -> Self {
-        Self {
-            tex: f.tex.into(),
-            text: f.text.into(),
-            testid: None,
-        }
-    }
-}
-
 /// `<Math tex=… text=… />`: the formula as real mathematics.
 #[function_component(Math)]
 pub fn math(props: &MathProps) -> Html {
