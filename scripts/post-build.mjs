@@ -1,7 +1,9 @@
 // The post-build hook of `trunk build` (Trunk.toml): on Trunk's staging folder, in order,
+//   0. scripts/csp.mjs: the content-security policy into index.html (before the manifest, whose
+//      version hashes index.html);
 //   1. scripts/offline-manifest.mjs: offline.json and the version stamped into sw.js;
 //   2. scripts/precompress.mjs: the .gz/.br variants.
-// Both only act in release builds. They are one hook because Trunk 0.21 starts all the hooks of
+// All three only act in release builds. They are one hook because Trunk 0.21 starts all the hooks of
 // a stage at once and only waits for them together (src/hooks.rs: spawn_hooks, wait_hooks): as
 // two hooks, the manifest could list variants being written, and the variants of sw.js could be
 // made before it was stamped.
@@ -10,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-for (const step of ['offline-manifest.mjs', 'precompress.mjs']) {
+for (const step of ['csp.mjs', 'offline-manifest.mjs', 'precompress.mjs']) {
   // Same arguments, environment and output; a failing step fails the build.
   try {
     execFileSync(process.execPath, [path.join(here, step), ...process.argv.slice(2)], { stdio: 'inherit' });

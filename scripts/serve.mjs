@@ -7,7 +7,12 @@
 // gets `x.wasm.gz`, else the file itself. The variants are written at build time by
 // scripts/precompress.mjs (a post-build hook of `trunk build --release`); a variant older than
 // its file is ignored, and a client that did not ask for an encoding never gets one.
+//
+// Every response carries the bundle's content-security policy as a header (the one the build
+// put into index.html, scripts/csp.mjs), so that the workers run under it too; `frameAncestors`
+// (or FRAME_ANCESTORS for the command) adds the header-only `frame-ancestors` directive.
 import http from 'node:http';
+import { policyOf } from './csp.mjs';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -76,8 +81,15 @@ function variant(file, stat, accepts) {
  * `{ path, status, encoding, bytes }`, where `bytes` counts everything written to the connection
  * for it (status line, headers and body, as encoded), the bytes the client actually downloaded.
  */
-export function startServer(dir, port = 0, { onSent } = {}) {
+export function startServer(dir, port = 0, { onSent, frameAncestors = process.env.FRAME_ANCESTORS } = {}) {
   const root = path.resolve(dir);
+  let csp = null;
+  try {
+    csp = policyOf(fs.readFileSync(path.join(root, 'index.html'), 'utf8'));
+  } catch {
+    // No index.html: nothing to protect.
+  }
+  if (csp && frameAncestors) csp += `; frame-ancestors ${frameAncestors}`;
   const server = http.createServer((req, res) => {
     const socket = req.socket;
     const before = socket.bytesWritten;
@@ -126,6 +138,7 @@ export function startServer(dir, port = 0, { onSent } = {}) {
         'cache-control': 'no-cache',
         vary: 'Accept-Encoding',
       };
+      if (csp) headers['content-security-policy'] = csp;
       if (send.encoding) headers['content-encoding'] = send.encoding;
       res.writeHead(200, headers);
       if (req.method === 'HEAD') res.end();

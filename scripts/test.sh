@@ -15,6 +15,10 @@ cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 cargo clippy --target wasm32-unknown-unknown --all-targets -- -D warnings
 
+step "dependency hygiene: licences, sources and bans of every crate (offline), and the scripts' unit tests"
+node scripts/check-deps.mjs
+node --test tests/scripts/
+
 step "native tests"
 cargo test
 

@@ -19,6 +19,8 @@
 //!   [`tensor_file`] (the one writer and reader of the lab's `f32` safetensors files), [`plot`]
 //!   (the charts' geometry: axes, ticks, legends, label placement), [`colour`] (the colour maps
 //!   and the colour science that checks them);
+//! - natively only: `fuzz`, the fuzz targets of every parser of untrusted input (URL state,
+//!   uploads, weights, cards, worker messages), run by `lab fuzz` and the tests;
 //! - `web` (wasm32 only): the Yew pages (`web::pages`), the worker's jobs (`web::worker`, named
 //!   after the pages) and the shared components.
 
@@ -28,6 +30,8 @@ pub mod colour;
 pub mod engine;
 mod error;
 pub mod formula;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod fuzz;
 pub mod lecture;
 pub mod mri;
 pub mod npy;

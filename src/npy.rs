@@ -117,8 +117,12 @@ pub fn read_header(bytes: &[u8]) -> Result<(Dtype, Vec<usize>, usize)> {
         })
         .collect::<Result<Vec<_>>>()?;
     let start = 10 + len;
-    let n: usize = shape.iter().product::<usize>() * dtype.size();
-    if bytes.len() != start + n {
+    // Checked: a header may declare any shape (`(18446744073709551615, 2)`).
+    let end = shape
+        .iter()
+        .try_fold(dtype.size(), |n, &d| n.checked_mul(d))
+        .and_then(|n| n.checked_add(start));
+    if end != Some(bytes.len()) {
         return Err(bad("data of the wrong length"));
     }
     Ok((dtype, shape, start))
@@ -158,5 +162,22 @@ mod tests {
         assert!(write_f32(&[2, 2], &[0.0; 3]).is_err());
         assert!(read_header(b"PK\x03\x04").is_err());
         assert!(read_header(&bytes[..bytes.len() - 1]).is_err());
+    }
+
+    #[test]
+    fn declared_sizes_that_overflow_are_errors() {
+        // A header whose shape's product (times the element size) overflows `usize`.
+        for dims in [
+            "(18446744073709551615, 2)",
+            "(4611686018427387904,)",
+            "(0, 18446744073709551615)",
+        ] {
+            let dict = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {dims}, }}\n");
+            let mut bytes = MAGIC.to_vec();
+            bytes.extend_from_slice(&(dict.len() as u16).to_le_bytes());
+            bytes.extend_from_slice(dict.as_bytes());
+            bytes.extend_from_slice(&[0; 8]);
+            assert!(read_header(&bytes).is_err(), "{dims}");
+        }
     }
 }

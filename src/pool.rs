@@ -1,13 +1,17 @@
 //! How many compute workers a job that splits into independent parts may use.
 //!
-//! The page keeps one compute worker for everything; jobs that are sums of independent parts
-//! (the sampling sweep's rates, today) also run on a pool of workers, each with its own copy of
-//! the wasm module, one part per worker, with one progress bar and one cancel for the whole job.
+//! The page keeps one compute worker for everything else; jobs that are sums of independent
+//! parts (the sampling sweep's rates, the transfer table's digits, the held-out evaluation's and
+//! the robustness run's digits, the patch search's sizes) run on a pool of workers of their own,
+//! each with its own copy of the wasm module, one part per worker, with one progress bar and one
+//! cancel for the whole job (a part that does not stop by itself within
+//! `web::compute::CANCEL_GRACE_MS` has its worker terminated).
 //! The pool has `navigator.hardwareConcurrency − 1` workers (the page's thread keeps a core),
 //! but at least 2 (on a 2-core machine the page's thread is idle while the workers compute, so a
 //! second worker is what makes the machine's second core count) and at most [`MAX_WORKERS`], and
 //! no more than the memory budget allows: [`MEMORY_BUDGET`] over [`WORKER_MEMORY`] each. A link
-//! may ask for fewer or more with `?workers=N` before the `#` (1 turns the pool off).
+//! may ask for fewer or more with `?workers=N` before the `#` (1: the parts run one after another
+//! on one worker, the single-worker baseline).
 
 /// The most workers the pool starts.
 pub const MAX_WORKERS: usize = 8;
@@ -18,8 +22,8 @@ pub const MAX_WORKERS: usize = 8;
 /// module (6.1 MB of wasm) and the worker's JS heap add, so the budget takes 64 MiB a worker.
 pub const WORKER_MEMORY: usize = 64 << 20;
 
-/// The memory all the pool's workers together may hold: 512 MiB, which caps the pool at
-/// [`MAX_WORKERS`] workers.
+/// The memory all the pool's workers together may hold (besides the page's own worker): 512 MiB,
+/// which caps the pool at [`MAX_WORKERS`] workers.
 pub const MEMORY_BUDGET: usize = 512 << 20;
 
 // The budget never caps the pool below its most workers.

@@ -33,7 +33,14 @@ pub enum Job {
     Classify { model: String, image: Vec<f32> },
     /// Measure a model's accuracy on the first `count` held-out digits, reporting progress;
     /// answered by [`Body::Evaluated`].
-    Evaluate { model: String, count: usize },
+    Evaluate {
+        model: String,
+        count: usize,
+        /// A part of the job for the worker pool: these of the `count` digits only
+        /// ([`crate::classification::parts`]); `None`, all of them.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        digits: Option<std::ops::Range<usize>>,
+    },
     /// Attack one image (784 intensities) with `attack`; answered by [`Body::Attacked`].
     Attack {
         model: String,
@@ -43,7 +50,14 @@ pub enum Job {
     },
     /// Attack the first `count` held-out digits with every attack, reporting progress;
     /// answered by [`Body::Robustness`].
-    Robustness { model: String, count: usize },
+    Robustness {
+        model: String,
+        count: usize,
+        /// A part of the job for the worker pool: these of the `count` digits only
+        /// ([`crate::classification::parts`]); `None`, all of them.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        digits: Option<std::ops::Range<usize>>,
+    },
     /// Reconstruct an MRI image (sampling, zero-filling, FIRENET) with per-layer outputs kept
     /// for [`Job::FirenetLayer`]; answered by [`Body::Reconstructed`].
     Reconstruct(ReconstructJob),
@@ -79,10 +93,23 @@ pub enum Job {
     /// fooling rate on the held-out digits beside the random control; answered by
     /// [`Body::Universal`].
     Universal(UniversalJob),
-    /// The transfer table for `ball`: every model's universal perturbation (shipped, or
-    /// recomputed live with the shipped settings) on every model's held-out digits, with
-    /// [`Body::Progress`] per cell; answered by [`Body::Transfer`].
-    Transfer { ball: Ball, live: bool },
+    /// The transfer table for `ball`, or a part of it for the worker pool: every model's
+    /// universal perturbation (shipped, or recomputed live with the shipped settings) on every
+    /// model's held-out digits, with [`Body::Progress`] in the units of
+    /// [`crate::classification::transfer::part_units`]; answered by [`Body::Transfer`]
+    /// (merged by [`TransferResult::merge`]).
+    Transfer {
+        ball: Ball,
+        live: bool,
+        /// Only these held-out digits (a part of
+        /// [`crate::classification::transfer::split_digits`]); all when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        digits: Option<std::ops::Range<usize>>,
+        /// Only the rows of these models (ascending indices, a part of
+        /// [`crate::classification::transfer::split_rows`]); all when empty.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        rows: Vec<usize>,
+    },
     /// DeepFool's ℓ₂ `r` on `source` for held-out digit `digit`, applied to every model;
     /// answered by [`Body::ImageTransfer`].
     ImageTransfer { source: String, digit: usize },
@@ -93,6 +120,10 @@ pub enum Job {
         model: String,
         image: Vec<f32>,
         max_size: usize,
+        /// A part of the job for the worker pool: these sides only (increasing, within
+        /// `1 … max_size`; [`crate::classification::structural::split_sizes`]); empty, all.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        sizes: Vec<usize>,
     },
     /// A detail added to a held-out slice, `x′ = x + t·z_N` (the troublesome kernel) or
     /// `x′ = x + z` (structural details), measured with a shipped network's sampling and
@@ -216,6 +247,10 @@ pub struct SweepJob {
     /// The engine asked for (`?engine=` in the page's address).
     #[serde(default)]
     pub engine: EngineChoice,
+    /// Rates of these networks and slices computed before ([`Body::SweptRate`]), which the
+    /// worker takes as computed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub known: Vec<crate::mri::learned::sweep::RatePoint>,
 }
 
 /// A sampling sweep computed in the worker.
@@ -384,20 +419,133 @@ pub struct UniversalResult {
     pub shipped_difference: Option<f64>,
 }
 
-/// A transfer table as computed in the worker.
+/// A transfer table (or a part of one) as computed in the worker.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TransferResult {
     pub ball: Ball,
     pub live: bool,
+    /// Every model, in the columns' order.
     pub models: Vec<String>,
-    /// Rows: computed on; columns: evaluated on.
+    /// Rows: computed on (the models of [`TransferResult::rows`]); columns: evaluated on; each
+    /// cell is its count in [`TransferResult::fooled`] over the digits counted.
     pub fooling: Vec<Vec<f64>>,
     /// `ξ` of each row's perturbation.
     pub xi: Vec<f64>,
+    /// All the held-out digits (of which [`TransferResult::digits`] were counted).
     pub held_out_count: usize,
-    /// Time for the searches (live only) and for filling the table, milliseconds.
+    /// Time for the searches (live only) and for filling the table, milliseconds (of the
+    /// slowest part, for a table merged from parts that ran side by side).
     pub search_millis: f64,
     pub table_millis: f64,
+    /// How many of the digits counted each row's perturbation fools each model on.
+    #[serde(default)]
+    pub fooled: Vec<Vec<usize>>,
+    /// The held-out digits counted: `0..held_out_count` for a whole table.
+    #[serde(default)]
+    pub digits: std::ops::Range<usize>,
+    /// Indices in [`TransferResult::models`] of the rows: every model for a whole table.
+    #[serde(default)]
+    pub rows: Vec<usize>,
+}
+
+impl TransferResult {
+    /// The whole table from its parts (the same job over parts of the held-out digits or of
+    /// the rows, run side by side): for each row, the parts that computed it must count the
+    /// held-out digits exactly once between them; their counts are added and divided once by
+    /// the number of held-out digits, so that the rates are those of the table computed at once,
+    /// bit for bit. The times are the slowest part's. Parts of another `p`, other models or
+    /// other held-out digits, ragged or overlapping parts and missing rows or digits are errors.
+    pub fn merge(parts: Vec<TransferResult>) -> Result<TransferResult> {
+        let first = parts
+            .first()
+            .ok_or_else(|| Error::Input("no parts of the transfer table to merge".into()))?;
+        let (n, h) = (first.models.len(), first.held_out_count);
+        if n == 0 || h == 0 {
+            return Err(Error::Input(
+                "a part of the transfer table has no models or no held-out digits".into(),
+            ));
+        }
+        for p in &parts {
+            if p.ball != first.ball
+                || p.live != first.live
+                || p.models != first.models
+                || p.held_out_count != h
+            {
+                return Err(Error::Input(
+                    "the parts of the transfer table differ in p, models or held-out digits".into(),
+                ));
+            }
+            let (d, rows) = (&p.digits, &p.rows);
+            if d.start >= d.end || d.end > h {
+                return Err(Error::Input(format!(
+                    "a part of the transfer table counted the digits {}..{} of {h}",
+                    d.start, d.end
+                )));
+            }
+            if rows.is_empty()
+                || rows.iter().any(|&r| r >= n)
+                || rows.windows(2).any(|w| w[0] >= w[1])
+                || p.fooled.len() != rows.len()
+                || p.xi.len() != rows.len()
+                || p.fooled
+                    .iter()
+                    .any(|row| row.len() != n || row.iter().any(|&f| f > d.len()))
+            {
+                return Err(Error::Input(
+                    "a part of the transfer table is ragged or has no counts".into(),
+                ));
+            }
+        }
+        let mut fooled = vec![vec![0usize; n]; n];
+        let mut xi = vec![0.0; n];
+        for (i, name) in first.models.iter().enumerate() {
+            let mut pieces: Vec<(&std::ops::Range<usize>, &Vec<usize>, f64)> = parts
+                .iter()
+                .filter_map(|p| {
+                    let k = p.rows.iter().position(|&r| r == i)?;
+                    Some((&p.digits, &p.fooled[k], p.xi[k]))
+                })
+                .collect();
+            pieces.sort_by_key(|(d, _, _)| d.start);
+            let Some(&(_, _, row_xi)) = pieces.first() else {
+                return Err(Error::Input(format!(
+                    "no part of the transfer table computed the row of '{name}'"
+                )));
+            };
+            let mut next = 0;
+            for (d, counts, x) in pieces {
+                if d.start != next || x.to_bits() != row_xi.to_bits() {
+                    return Err(Error::Input(format!(
+                        "the parts of the row of '{name}' do not count the held-out digits once each with one ξ"
+                    )));
+                }
+                next = d.end;
+                for (sum, &c) in fooled[i].iter_mut().zip(counts) {
+                    *sum += c;
+                }
+            }
+            if next != h {
+                return Err(Error::Input(format!(
+                    "the parts of the row of '{name}' count {next} of the {h} held-out digits"
+                )));
+            }
+            xi[i] = row_xi;
+        }
+        let slowest = |f: fn(&TransferResult) -> f64| parts.iter().map(f).fold(0.0, f64::max);
+        Ok(TransferResult {
+            ball: first.ball,
+            live: first.live,
+            models: first.models.clone(),
+            fooling: crate::classification::transfer::fooling_rates(&fooled, h),
+            xi,
+            held_out_count: h,
+            search_millis: slowest(|p| p.search_millis),
+            table_millis: slowest(|p| p.table_millis),
+            fooled,
+            digits: 0..h,
+            rows: (0..n).collect(),
+        })
+    }
 }
 
 /// What the hallucinations demo asks for.
@@ -682,6 +830,10 @@ pub struct PatchAnswer {
     /// Model evaluations the search needed.
     pub evaluations: usize,
     pub millis: f64,
+    /// The sides searched (a part of the job for the worker pool); empty, all of
+    /// `1 … max_size`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sizes: Vec<usize>,
 }
 
 /// What the worker says.
@@ -707,6 +859,9 @@ pub enum Body {
         correct: usize,
         count: usize,
         millis: f64,
+        /// The digits of a part of the job ([`Job::Evaluate`]); `None`, all `count`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        digits: Option<std::ops::Range<usize>>,
     },
     /// An attack's result.
     Attacked {
@@ -725,6 +880,13 @@ pub enum Body {
         correct: usize,
         count: usize,
         summaries: Vec<(AttackKind, AttackSummary)>,
+        /// The digits of a part of the job ([`Job::Robustness`]); `None`, all `count`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        digits: Option<std::ops::Range<usize>>,
+        /// Each summary's exact sums, in the same order, for merging the parts
+        /// ([`crate::classification::parts::merge_robustness`]).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        sums: Vec<crate::classification::robustness::AttackSums>,
     },
     /// A reconstruction.
     Reconstructed(Box<Reconstruction>),
@@ -786,6 +948,15 @@ pub enum Body {
     Kernel(Box<KernelResult>),
     /// A sampling sweep.
     Swept(Box<SweepResult>),
+    /// A rate of a sweep finished (on the way to [`Body::Swept`]): kept by the page, and sent
+    /// back as [`SweepJob::known`] when the sweep is asked for again, so that a rate survives
+    /// its worker being terminated by a cancel.
+    SweptRate {
+        /// The sweep's networks and slices ([`SweepJob::nets`], [`SweepJob::slices`]).
+        nets: Vec<String>,
+        slices: usize,
+        point: crate::mri::learned::sweep::RatePoint,
+    },
     /// One held-out slice at one rate of a sweep.
     SweepSlice(Box<SweepSliceResult>),
     /// The engine benchmark's report.
@@ -803,7 +974,10 @@ impl Body {
     pub fn is_final(&self) -> bool {
         !matches!(
             self,
-            Body::Progress { .. } | Body::UniversalProgress { .. } | Body::Ready
+            Body::Progress { .. }
+                | Body::UniversalProgress { .. }
+                | Body::SweptRate { .. }
+                | Body::Ready
         )
     }
 }
@@ -835,6 +1009,167 @@ impl Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A part of a transfer table computed as the worker computes one: the clean labels of the
+    /// part's digits, the counts of its rows, each divided once.
+    fn transfer_part(
+        models: &[&dyn crate::classification::attack::Model],
+        vs: &[Vec<f64>],
+        images: &[Vec<f64>],
+        digits: std::ops::Range<usize>,
+        rows: Vec<usize>,
+    ) -> TransferResult {
+        use crate::classification::transfer::{fooled_table, fooling_rates, labels};
+        let test = &images[digits.clone()];
+        let l: Vec<Vec<usize>> = models.iter().map(|m| labels(*m, test).unwrap()).collect();
+        let row_vs: Vec<Vec<f64>> = rows.iter().map(|&i| vs[i].clone()).collect();
+        let fooled = fooled_table(models, &l, &row_vs, test).unwrap();
+        TransferResult {
+            ball: Ball::L2,
+            live: false,
+            models: (0..models.len()).map(|i| format!("m{i}")).collect(),
+            fooling: fooling_rates(&fooled, test.len()),
+            xi: rows.iter().map(|&i| 0.5 + i as f64).collect(),
+            held_out_count: images.len(),
+            search_millis: 0.0,
+            table_millis: 0.0,
+            fooled,
+            digits,
+            rows,
+        }
+    }
+
+    #[test]
+    fn transfer_tables_merged_from_parts_are_the_whole_table_exactly() {
+        use crate::classification::affine::Affine;
+        use crate::classification::attack::Model;
+        use crate::classification::transfer::{fooling_table, labels, split_digits, split_rows};
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let mut matrix = |rows: usize, cols: usize| -> Vec<Vec<f64>> {
+            (0..rows)
+                .map(|_| (0..cols).map(|_| rng.random_range(-1.0..1.0)).collect())
+                .collect()
+        };
+        let (d, h) = (6, 97);
+        let affines: Vec<Affine> = (0..4)
+            .map(|_| Affine::new(matrix(3, d), vec![0.0; 3]).unwrap())
+            .collect();
+        let models: Vec<&dyn Model> = affines.iter().map(|a| a as &dyn Model).collect();
+        let images = matrix(h, d);
+        let vs: Vec<Vec<f64>> = matrix(4, d)
+            .into_iter()
+            .map(|v| v.into_iter().map(|a| 0.8 * a).collect())
+            .collect();
+        let all_rows: Vec<usize> = (0..4).collect();
+        let whole = transfer_part(&models, &vs, &images, 0..h, all_rows.clone());
+        // The lab's native table, rate for rate.
+        let l: Vec<Vec<usize>> = models
+            .iter()
+            .map(|m| labels(*m, &images).unwrap())
+            .collect();
+        assert_eq!(
+            whole.fooling,
+            fooling_table(&models, &l, &vs, &images).unwrap()
+        );
+        let fooled: usize = whole.fooled.iter().flatten().sum();
+        assert!(fooled > 0 && fooled < 4 * 4 * h, "{fooled}");
+        assert_eq!(TransferResult::merge(vec![whole.clone()]).unwrap(), whole);
+        for workers in 1..=6 {
+            let parts: Vec<TransferResult> = split_digits(h, workers)
+                .into_iter()
+                .map(|r| transfer_part(&models, &vs, &images, r, all_rows.clone()))
+                .collect();
+            assert_eq!(parts.len(), workers);
+            // In any order.
+            let mut reversed = parts.clone();
+            reversed.reverse();
+            assert_eq!(TransferResult::merge(parts).unwrap(), whole, "{workers}");
+            assert_eq!(TransferResult::merge(reversed).unwrap(), whole, "{workers}");
+            let parts: Vec<TransferResult> = split_rows(&[1.0, 5.0, 2.0, 4.0], workers)
+                .into_iter()
+                .map(|rows| transfer_part(&models, &vs, &images, 0..h, rows))
+                .collect();
+            assert_eq!(
+                TransferResult::merge(parts).unwrap(),
+                whole,
+                "rows, {workers}"
+            );
+        }
+        // The slowest part's times.
+        let mut parts: Vec<TransferResult> = split_digits(h, 2)
+            .into_iter()
+            .map(|r| transfer_part(&models, &vs, &images, r, all_rows.clone()))
+            .collect();
+        parts[1].table_millis = 7.0;
+        parts[0].table_millis = 3.0;
+        assert_eq!(
+            TransferResult::merge(parts.clone()).unwrap().table_millis,
+            7.0
+        );
+
+        // Bad or mismatched parts are refused.
+        let bad = |f: &dyn Fn(&mut Vec<TransferResult>)| {
+            let mut p = parts.clone();
+            f(&mut p);
+            let e = TransferResult::merge(p).unwrap_err();
+            assert!(matches!(e, Error::Input(_)), "{e}");
+        };
+        bad(&|p| p.clear());
+        bad(&|p| {
+            p.pop();
+        });
+        bad(&|p| p.push(p[0].clone()));
+        bad(&|p| p[1].ball = Ball::Linf);
+        bad(&|p| p[1].live = true);
+        bad(&|p| p[1].models[0] = "other".into());
+        bad(&|p| p[1].held_out_count += 1);
+        bad(&|p| p[1].digits = 40..h);
+        bad(&|p| p[1].digits = 60..h);
+        bad(&|p| p[1].digits = p[1].digits.start..h + 1);
+        bad(&|p| p[1].digits = 49..49);
+        bad(&|p| p[1].fooled[2].pop().map(drop).unwrap());
+        bad(&|p| p[1].fooled.pop().map(drop).unwrap());
+        bad(&|p| p[1].fooled[0][0] = 1000);
+        bad(&|p| p[1].xi[0] = 9.0);
+        bad(&|p| p[1].rows = vec![0, 1, 2, 4]);
+        bad(&|p| p[1].rows = vec![1, 0, 2, 3]);
+        bad(&|p| {
+            p[1].rows.clear();
+            p[1].fooled.clear();
+            p[1].xi.clear();
+        });
+        // A row that no part computed.
+        let three: Vec<TransferResult> =
+            vec![transfer_part(&models, &vs, &images, 0..h, vec![0, 1, 2])];
+        assert!(TransferResult::merge(three).is_err());
+    }
+
+    #[test]
+    fn transfer_jobs_without_a_part_still_decode() {
+        let old = r#"{"id":4,"job":{"kind":"transfer","ball":"l2","live":false}}"#;
+        let r = Request::decode(old).unwrap();
+        assert_eq!(
+            r.job,
+            Job::Transfer {
+                ball: Ball::L2,
+                live: false,
+                digits: None,
+                rows: vec![],
+            }
+        );
+        assert_eq!(Request::decode(&r.encode()).unwrap(), r);
+        let part = Request {
+            id: 5,
+            job: Job::Transfer {
+                ball: Ball::Linf,
+                live: true,
+                digits: Some(1000..2000),
+                rows: vec![1, 3],
+            },
+        };
+        assert_eq!(Request::decode(&part.encode()).unwrap(), part);
+    }
 
     #[test]
     fn requests_and_replies_round_trip() {

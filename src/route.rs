@@ -178,6 +178,17 @@ pub fn shorten(v: &str) -> String {
     }
 }
 
+/// A number as a notice states it: as a link writes it when that is short, else in scientific
+/// notation (`5e-324`, not the 326 characters of `0.000…5`).
+pub fn short_number<T: Display + std::fmt::LowerExp>(x: T) -> String {
+    let plain = x.to_string();
+    if plain.chars().count() <= 12 {
+        plain
+    } else {
+        format!("{x:e}")
+    }
+}
+
 /// `notice` with every echo of a long `value` shortened, so that a pasted 10 KB value does not
 /// run off the page.
 fn shorten_echo(notice: String, value: &str) -> String {
@@ -388,6 +399,14 @@ mod tests {
             parse_query("a=%e2%80"),
             vec![("a".into(), "\u{fffd}".into())]
         );
+    }
+
+    #[test]
+    fn numbers_in_notices_stay_short() {
+        assert_eq!(short_number(0.05), "0.05");
+        assert_eq!(short_number(5e-324), "5e-324");
+        assert_eq!(short_number(1e-45f32), "1e-45");
+        assert_eq!(short_number(1e300), "1e300");
     }
 
     #[test]

@@ -144,6 +144,7 @@ async fn client_spawns_on_first_request_queues_until_ready_routes_replies_and_re
         Job::Evaluate {
             model: "cnn".into(),
             count: 10,
+            digits: None,
         },
         Callback::from(move |b: Body| tx2.unbounded_send(b).unwrap()),
     );

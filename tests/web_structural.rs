@@ -31,6 +31,7 @@ async fn the_worker_finds_the_smallest_patch_and_rejects_bad_requests() {
             model: "linear".into(),
             image: image.clone(),
             max_size: 4,
+            sizes: Vec::new(),
         },
         &record,
     )
@@ -48,8 +49,10 @@ async fn the_worker_finds_the_smallest_patch_and_rejects_bad_requests() {
             found,
             evaluations,
             millis,
+            sizes,
         }) => {
             assert_eq!((model.as_str(), max_size, original), ("linear", 4, 7));
+            assert_eq!(sizes, vec![1, 2, 3, 4]);
             assert!(found.is_some());
             assert_eq!(found, expected);
             assert!(evaluations > 1 && millis >= 0.0);
@@ -63,6 +66,30 @@ async fn the_worker_finds_the_smallest_patch_and_rejects_bad_requests() {
             total: 106
         })
     ));
+    // The same search in two parts (the pool's split), merged: the same patch.
+    let mut answers = Vec::new();
+    for sizes in barriers_lab::classification::structural::split_sizes(4, 2) {
+        match runtime::execute(
+            72,
+            Job::SmallestPatch {
+                model: "linear".into(),
+                image: image.clone(),
+                max_size: 4,
+                sizes: sizes.clone(),
+            },
+            &|_| {},
+        )
+        .await
+        {
+            Body::SmallestPatch(a) => {
+                assert_eq!(a.sizes, sizes);
+                answers.push(a);
+            }
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+    let merged = barriers_lab::classification::structural::merge_answers(answers).unwrap();
+    assert_eq!(merged.found, expected);
     let none = |_: Body| {};
     for (job, words) in [
         (
@@ -70,6 +97,7 @@ async fn the_worker_finds_the_smallest_patch_and_rejects_bad_requests() {
                 model: "linear".into(),
                 image: image.clone(),
                 max_size: 0,
+                sizes: Vec::new(),
             },
             "1 to 8",
         ),
@@ -78,6 +106,7 @@ async fn the_worker_finds_the_smallest_patch_and_rejects_bad_requests() {
                 model: "linear".into(),
                 image: vec![0.5; 10],
                 max_size: 2,
+                sizes: Vec::new(),
             },
             "784",
         ),
@@ -86,14 +115,25 @@ async fn the_worker_finds_the_smallest_patch_and_rejects_bad_requests() {
                 model: "linear".into(),
                 image: vec![f32::NAN; 784],
                 max_size: 2,
+                sizes: Vec::new(),
             },
             "NaN",
+        ),
+        (
+            Job::SmallestPatch {
+                model: "linear".into(),
+                image: image.clone(),
+                max_size: 3,
+                sizes: vec![3, 1],
+            },
+            "increase",
         ),
         (
             Job::SmallestPatch {
                 model: "resnet".into(),
                 image: image.clone(),
                 max_size: 2,
+                sizes: Vec::new(),
             },
             "resnet",
         ),
@@ -124,7 +164,7 @@ self.onmessage = (e) => {
     setTimeout(() => reply({ kind: "smallest_patch", model: j.model, max_size: j.max_size, original: 7,
       found: { patch: { row: 10, col: 11, size: 2, value: 1 }, stats: { pixels: 4, l2: 2 }, label: 4,
         probabilities: probs(4) },
-      evaluations: 1234, millis: 56 }), 50);
+      evaluations: 1234, millis: 56, sizes: j.sizes ?? [] }), 50);
   } else {
     reply({ kind: "failed", message: "the fake worker does not do " + j.kind });
   }
@@ -133,7 +173,7 @@ postMessage(JSON.stringify({ id: 0, body: { kind: "ready" } }));
 "#;
 
 mod page {
-    use barriers_lab::web::compute::Compute;
+    use barriers_lab::web::compute::{Compute, Pool};
     use barriers_lab::web::pages::structural::StructuralDemo;
     use yew::prelude::*;
     use yew_router::prelude::*;
@@ -141,6 +181,7 @@ mod page {
     #[derive(Properties, PartialEq)]
     pub struct RootProps {
         pub compute: Compute,
+        pub pool: Pool,
     }
 
     #[function_component(Root)]
@@ -148,7 +189,9 @@ mod page {
         html! {
             <HashRouter>
                 <ContextProvider<Compute> context={props.compute.clone()}>
-                    <StructuralDemo />
+                    <ContextProvider<Pool> context={props.pool.clone()}>
+                        <StructuralDemo />
+                    </ContextProvider<Pool>>
                 </ContextProvider<Compute>>
             </HashRouter>
         }
@@ -241,14 +284,30 @@ async fn the_page_edits_classifies_live_and_shows_the_search() {
         .location()
         .set_hash("#/structural?model=linear&digit=164&zoom=2")
         .unwrap();
-    let compute = Compute::new(&blob_url(FAKE_WORKER), yew::Callback::noop());
+    let fake = blob_url(FAKE_WORKER);
+    let compute = Compute::new(&fake, yew::Callback::noop());
+    // The pool's workers (the patch search's) are the fake worker too: one of them.
+    js_sys::Function::new_with_args(
+        "script, fake",
+        "const Real = window.Worker; \
+         window.Worker = class extends Real { \
+           constructor(url, options) { super(url === script ? fake : url, options); } };",
+    )
+    .call2(
+        &wasm_bindgen::JsValue::NULL,
+        &barriers_lab::web::compute::WORKER_SCRIPT.into(),
+        &fake.as_str().into(),
+    )
+    .unwrap();
+    let pool = barriers_lab::web::compute::Pool::new(1);
     // The page's size for the canvas (the stylesheet is not loaded here).
     let style = document().create_element("style").unwrap();
     style.set_text_content(Some(".edit-canvas { width: 392px; height: 392px; }"));
     document().head().unwrap().append_child(&style).unwrap();
     let host = document().create_element("div").unwrap();
     document().body().unwrap().append_child(&host).unwrap();
-    yew::Renderer::<page::Root>::with_root_and_props(host, page::RootProps { compute }).render();
+    yew::Renderer::<page::Root>::with_root_and_props(host, page::RootProps { compute, pool })
+        .render();
 
     until("digit-caption", |t| {
         t.contains("#164") && t.contains("true label 7")
@@ -324,6 +383,7 @@ async fn time_the_cnn_search_in_the_browser() {
                 model: "cnn".into(),
                 image: digits.image(digit),
                 max_size,
+                sizes: Vec::new(),
             },
             &none,
         )

@@ -302,7 +302,8 @@ impl Classifier {
         Ok(model)
     }
 
-    /// Loads stored weights (safetensors), checking names, shapes and that every value is finite.
+    /// Loads stored weights (safetensors), checking names, dtypes (`f32`, as the lab writes
+    /// them), shapes and that every value is finite.
     pub fn from_safetensors(
         architecture: Architecture,
         bytes: &[u8],
@@ -314,25 +315,31 @@ impl Classifier {
             model: model.clone(),
             reason,
         };
-        let tensors = candle_core::safetensors::load_buffer(bytes, device)
+        let tensors = safetensors::SafeTensors::deserialize(bytes)
             .map_err(|e| bad(format!("not a readable safetensors file ({e})")))?;
         let mut checked = HashMap::new();
         for (name, shape) in architecture.parameter_shapes() {
             let t = tensors
-                .get(name)
-                .ok_or_else(|| bad(format!("tensor '{name}' is missing")))?;
-            if t.dims() != shape.as_slice() {
+                .tensor(name)
+                .map_err(|_| bad(format!("tensor '{name}' is missing")))?;
+            if t.dtype() != safetensors::Dtype::F32 {
+                return Err(bad(format!(
+                    "tensor '{name}' is {}, expected F32",
+                    t.dtype()
+                )));
+            }
+            if t.shape() != shape.as_slice() {
                 return Err(bad(format!(
                     "tensor '{name}' has shape {:?}, expected {:?}",
-                    t.dims(),
+                    t.shape(),
                     shape
                 )));
             }
-            let t = t.to_dtype(DType::F32)?;
-            let values = t.flatten_all()?.to_vec1::<f32>()?;
+            let values = crate::tensor_file::f32_values(&t);
             if values.iter().any(|v| !v.is_finite()) {
                 return Err(bad(format!("tensor '{name}' holds NaN or infinite values")));
             }
+            let t = Tensor::from_vec(values, shape.as_slice(), device)?;
             checked.insert(name.to_string(), t.to_dtype(dtype)?);
         }
         if tensors.len() != checked.len() {
@@ -531,6 +538,47 @@ mod tests {
             assert_eq!(serde_json::to_value(a).unwrap(), a.name());
         }
         assert!(Architecture::from_name("resnet").is_err());
+    }
+
+    #[test]
+    fn stored_weights_must_be_finite_f32_of_the_right_shapes() {
+        let tensors: Vec<(String, Vec<usize>, Vec<f32>)> = Architecture::Linear
+            .parameter_shapes()
+            .into_iter()
+            .map(|(name, shape)| {
+                let n = shape.iter().product();
+                (name.to_string(), shape, vec![0.01; n])
+            })
+            .collect();
+        let load = |bytes: &[u8]| {
+            Classifier::from_safetensors(Architecture::Linear, bytes, DType::F32, &Device::Cpu)
+        };
+        let good = crate::tensor_file::f32_safetensors(&tensors, None).unwrap();
+        assert!(load(&good).is_ok());
+        let message = |bytes: &[u8]| match load(bytes) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("loaded"),
+        };
+        let mut nan = tensors.clone();
+        nan[1].2[3] = f32::INFINITY;
+        let e = message(&crate::tensor_file::f32_safetensors(&nan, None).unwrap());
+        assert!(e.contains("NaN or infinite"), "{e}");
+        let mut shape = tensors.clone();
+        shape[0].1 = vec![784, 10];
+        let e = message(&crate::tensor_file::f32_safetensors(&shape, None).unwrap());
+        assert!(e.contains("has shape [784, 10], expected [10, 784]"), "{e}");
+        // The same values as f16 (2 bytes each): another dtype is refused, not converted.
+        let halves: Vec<Vec<u8>> = tensors
+            .iter()
+            .map(|(_, _, v)| vec![0; 2 * v.len()])
+            .collect();
+        let views = tensors.iter().zip(&halves).map(|((n, s, _), d)| {
+            let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F16, s.clone(), d);
+            (n.clone(), view.unwrap())
+        });
+        let e = message(&safetensors::serialize(views, None).unwrap());
+        assert!(e.contains("is F16, expected F32"), "{e}");
+        assert!(message(&good[..good.len() / 2]).contains("not a readable safetensors file"));
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! - [`pooling`]: 2×2 max-pooling with an exact gradient;
 //! - [`inference`]: the shipped classifiers as plain loops (forward pass, input Jacobian) for the attacks;
 //! - [`training`]: seeded training and held-out evaluation;
+//! - [`parts`]: the held-out evaluation and the robustness run split into digit ranges for the worker pool, and merged back;
 //!
 //! Attacks and what they show:
 //! - [`affine`]: affine classifiers, the closed-form case of the attacks;
@@ -37,6 +38,7 @@ pub mod inference;
 pub mod line_search;
 pub mod linearity;
 pub mod mnist;
+pub mod parts;
 pub mod pooling;
 pub mod random_noise;
 pub mod robustness;

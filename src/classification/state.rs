@@ -7,7 +7,9 @@ use crate::classification::classifier::Architecture;
 use crate::classification::linearity::SIDES;
 use crate::classification::mnist::HELD_OUT_COUNT;
 use crate::classification::universal::{Ball, MAX_SET};
-use crate::route::{by_name, choice, field, held, number, Field, Held, QueryState, Unknown};
+use crate::route::{
+    by_name, choice, field, held, number, short_number, shorten, Field, Held, QueryState, Unknown,
+};
 
 /// Where the digit of the Classify demo comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -207,7 +209,7 @@ impl QueryState for UniversalState {
             held!("xi", |_, _| Ok(()), |s| s.xi.map(|x| x.to_string())),
             number!("delta", delta, 0.0..=0.5, |s, v| format!(
                 "\u{3b4} must lie between 0 and 0.5, not \u{201c}{v}\u{201d}: using {}.",
-                s.delta
+                short_number(s.delta)
             )),
             number!("count", count, 10..=MAX_SET, |s, v| format!(
                 "|X| must lie between 10 and {MAX_SET}, not \u{201c}{v}\u{201d}: using {}.",
@@ -229,10 +231,12 @@ impl QueryState for UniversalState {
             let range = xi_range(self.ball);
             match value.parse::<f64>() {
                 Ok(x) if range.contains(&x) => self.xi = Some(x),
+                // The value is echoed cut short: a held value bypasses the table's shortening.
                 _ => notices.push(format!(
-                    "\u{3be} must lie between {} and {}, not \u{201c}{value}\u{201d}: using the shipped one.",
+                    "\u{3be} must lie between {} and {}, not \u{201c}{}\u{201d}: using the shipped one.",
                     range.start(),
-                    range.end()
+                    range.end(),
+                    shorten(value)
                 )),
             }
         }

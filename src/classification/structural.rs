@@ -290,16 +290,22 @@ pub struct PatchFound {
 /// and 1 — `2 Σₛ (29 − s)²` of them. A candidate that changes no pixel cannot be a structural
 /// edit and is skipped; one that is not smaller (in [`EditStats::smaller_than`]) than the best
 /// label-changing patch so far is skipped without evaluating the model. The answer is therefore
-/// the exact minimum (first in the order size, row, column, value on ties).
+/// the exact minimum (first in the order size, row, column, value on ties). It never stops
+/// early: pruning only skips evaluations.
+///
+/// A search may also take only some of the sides ([`PatchSearch::with_sizes`]: a part of the job
+/// for the worker pool, [`split_sizes`]); the parts' answers merged by [`merge_answers`] are the
+/// answer of the whole search.
 pub struct PatchSearch<'a> {
     model: &'a dyn Model,
     image: Vec<f32>,
     /// The image in f64, edited in place for each candidate and restored.
     work: Vec<f64>,
     original: usize,
-    max_size: usize,
-    /// The next row of positions: side and row.
-    size: usize,
+    /// The sides searched, increasing.
+    sizes: Vec<usize>,
+    /// The next row of positions: the index of its side in `sizes`, and its row.
+    next: usize,
     row: usize,
     rows_done: usize,
     best: Option<PatchFound>,
@@ -310,12 +316,19 @@ impl<'a> PatchSearch<'a> {
     /// Starts a search on `image` (784 values in [0, 1]) for sides up to `max_size`
     /// (1 … [`MAX_SEARCH_SIZE`]); evaluates `k̂(x)` once.
     pub fn new(model: &'a dyn Model, image: &[f32], max_size: usize) -> Result<Self> {
+        Self::with_sizes(model, image, max_size, &[])
+    }
+
+    /// [`PatchSearch::new`] over the sides `sizes` only (a part of the search: increasing,
+    /// within `1 … max_size`; empty, all of them).
+    pub fn with_sizes(
+        model: &'a dyn Model,
+        image: &[f32],
+        max_size: usize,
+        sizes: &[usize],
+    ) -> Result<Self> {
         check_image(image)?;
-        if !(1..=MAX_SEARCH_SIZE).contains(&max_size) {
-            return Err(Error::Input(format!(
-                "the largest patch must be 1 to {MAX_SEARCH_SIZE} pixels wide, not {max_size}"
-            )));
-        }
+        let sizes = check_sizes(max_size, sizes)?;
         if model.dim() != PIXELS {
             return Err(Error::Input(format!(
                 "the model takes {} values, not a 28×28 image",
@@ -329,8 +342,8 @@ impl<'a> PatchSearch<'a> {
             image: image.to_vec(),
             work,
             original,
-            max_size,
-            size: 1,
+            sizes,
+            next: 0,
             row: 0,
             rows_done: 0,
             best: None,
@@ -343,9 +356,14 @@ impl<'a> PatchSearch<'a> {
         self.original
     }
 
-    /// Rows of positions in the whole search: `Σₛ (29 − s)`.
+    /// Rows of positions in the whole search: `Σₛ (29 − s)` over its sides.
     pub fn total_rows(&self) -> usize {
-        (1..=self.max_size).map(|s| SIDE + 1 - s).sum()
+        self.sizes.iter().map(|s| SIDE + 1 - s).sum()
+    }
+
+    /// The sides searched, increasing.
+    pub fn sizes(&self) -> &[usize] {
+        &self.sizes
     }
 
     /// Rows of positions searched so far.
@@ -355,7 +373,7 @@ impl<'a> PatchSearch<'a> {
 
     /// Whether every candidate has been considered.
     pub fn is_done(&self) -> bool {
-        self.size > self.max_size
+        self.next >= self.sizes.len()
     }
 
     /// Model evaluations so far (including `k̂(x)`).
@@ -378,7 +396,7 @@ impl<'a> PatchSearch<'a> {
         if self.is_done() {
             return Ok(false);
         }
-        let (size, row) = (self.size, self.row);
+        let (size, row) = (self.sizes[self.next], self.row);
         for patch in Patch::along_row(size, row) {
             let value = patch.value;
             let stats = patch_stats(&self.image, &patch);
@@ -412,7 +430,7 @@ impl<'a> PatchSearch<'a> {
         self.rows_done += 1;
         self.row += 1;
         if self.row + size > SIDE {
-            self.size += 1;
+            self.next += 1;
             self.row = 0;
         }
         Ok(!self.is_done())
@@ -431,10 +449,122 @@ pub fn smallest_patch(
     Ok(search.finish())
 }
 
+/// Checks the sides of a (part of a) search up to `max_size` (1 … [`MAX_SEARCH_SIZE`]):
+/// increasing, within `1 … max_size`; empty means all of them. Returns the sides.
+pub fn check_sizes(max_size: usize, sizes: &[usize]) -> Result<Vec<usize>> {
+    if !(1..=MAX_SEARCH_SIZE).contains(&max_size) {
+        return Err(Error::Input(format!(
+            "the largest patch must be 1 to {MAX_SEARCH_SIZE} pixels wide, not {max_size}"
+        )));
+    }
+    if sizes.is_empty() {
+        return Ok((1..=max_size).collect());
+    }
+    if sizes.iter().any(|s| !(1..=max_size).contains(s)) || sizes.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(Error::Input(format!(
+            "the patch sides to search must increase within 1 to {max_size}, not {sizes:?}"
+        )));
+    }
+    Ok(sizes.to_vec())
+}
+
+/// Positions (top-left corners) of a patch of side `size`: `(29 − s)²`, each tried black and
+/// white: the work of one side of the search.
+pub fn positions(size: usize) -> usize {
+    (SIDE + 1).saturating_sub(size).pow(2)
+}
+
+/// The sides `1 … max_size` dealt to at most `parts` searches so that each has about as many
+/// positions ([`positions`]: larger patches have fewer): the side with the most positions
+/// first, each to the part with the fewest positions so far (the first of those on a tie);
+/// each part's sides increasing. Parts are never empty; there are at most `max_size`.
+pub fn split_sizes(max_size: usize, parts: usize) -> Vec<Vec<usize>> {
+    let parts = parts.clamp(1, max_size.max(1));
+    let mut out = vec![Vec::new(); parts];
+    let mut load = vec![0usize; parts];
+    // Side 1 has the most positions; sides in increasing order are by decreasing work.
+    for size in 1..=max_size {
+        let k = (0..parts).min_by_key(|&k| (load[k], k)).unwrap_or(0);
+        out[k].push(size);
+        load[k] += positions(size);
+    }
+    out.retain(|p| !p.is_empty());
+    out
+}
+
+/// The answer of a whole search from its parts' answers (searches of the same model, image and
+/// `max_size` over sides that together are `1 … max_size`, each once): the patch the one search
+/// finds, the smallest by [`EditStats::smaller_than`] and, on a tie, the first in the order side,
+/// row, column, value (each part's answer is the first of its sides in that order); the
+/// evaluations summed and the time of the slowest part (they ran side by side). An error if the
+/// parts do not fit together.
+pub fn merge_answers(
+    parts: Vec<crate::protocol::PatchAnswer>,
+) -> Result<crate::protocol::PatchAnswer> {
+    let first = parts
+        .first()
+        .ok_or_else(|| Error::Input("the patch search has no parts".into()))?;
+    let (model, max_size, original) = (first.model.clone(), first.max_size, first.original);
+    let mut all = Vec::new();
+    for p in &parts {
+        if p.model != model || p.max_size != max_size || p.original != original {
+            return Err(Error::Input(format!(
+                "the parts of the patch search differ: {model} up to {max_size} from label {original}, {} up to {} from label {}",
+                p.model, p.max_size, p.original
+            )));
+        }
+        let sizes = check_sizes(max_size, &p.sizes)?;
+        if let Some(f) = p.found.as_ref().filter(|f| !sizes.contains(&f.patch.size)) {
+            return Err(Error::Input(format!(
+                "a part of the patch search found a {0}×{0} patch, a side it did not search",
+                f.patch.size
+            )));
+        }
+        all.extend(sizes);
+    }
+    all.sort_unstable();
+    if all != (1..=max_size).collect::<Vec<_>>() {
+        return Err(Error::Input(format!(
+            "the parts of the patch search searched the sides {all:?}, not each of 1 to {max_size} once"
+        )));
+    }
+    let key = |f: &PatchFound| {
+        (
+            f.stats.pixels,
+            f.stats.l2,
+            f.patch.size,
+            f.patch.row,
+            f.patch.col,
+            f.patch.value,
+        )
+    };
+    let evaluations = parts.iter().map(|p| p.evaluations).sum();
+    let millis = parts.iter().map(|p| p.millis).fold(0.0, f64::max);
+    let found = parts.into_iter().filter_map(|p| p.found).min_by(|a, b| {
+        let (a, b) = (key(a), key(b));
+        a.0.cmp(&b.0)
+            .then(a.1.total_cmp(&b.1))
+            .then(a.2.cmp(&b.2))
+            .then(a.3.cmp(&b.3))
+            .then(a.4.cmp(&b.4))
+            .then(a.5.total_cmp(&b.5))
+    });
+    Ok(crate::protocol::PatchAnswer {
+        model,
+        max_size,
+        original,
+        found,
+        evaluations,
+        millis,
+        sizes: Vec::new(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::classification::affine::Affine;
+    use crate::protocol::PatchAnswer;
     use rand::{Rng, SeedableRng};
 
     fn zeros() -> Vec<f32> {
@@ -773,6 +903,7 @@ mod tests {
                 model: "cnn".into(),
                 image: vec![0.25; PIXELS],
                 max_size: 5,
+                sizes: vec![2, 5],
             },
         };
         assert_eq!(Request::decode(&request.encode()).unwrap(), request);
@@ -788,10 +919,225 @@ mod tests {
                 found,
                 evaluations: 12,
                 millis: 1.5,
+                sizes: vec![1, 2],
             }),
         };
         assert_eq!(Reply::decode(&reply.encode()).unwrap(), reply);
         assert!(reply.body.is_final());
+    }
+
+    /// A part's answer, as the worker gives it.
+    fn part_answer(model: &dyn Model, x: &[f32], max_size: usize, sizes: &[usize]) -> PatchAnswer {
+        let mut search = PatchSearch::with_sizes(model, x, max_size, sizes).unwrap();
+        while search.step().unwrap() {}
+        PatchAnswer {
+            model: "m".into(),
+            max_size,
+            original: search.original_label(),
+            evaluations: search.evaluations(),
+            millis: 1.0,
+            sizes: search.sizes().to_vec(),
+            found: search.finish(),
+        }
+    }
+
+    /// A random affine model whose runner-up is close at `x`, so that small patches flip.
+    fn close_affine(rng: &mut rand_chacha::ChaCha8Rng, x: &[f32], margin: f64) -> Affine {
+        let weights: Vec<Vec<f64>> = (0..10)
+            .map(|_| (0..PIXELS).map(|_| rng.random_range(-1.0..1.0)).collect())
+            .collect();
+        let x64: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+        let mut model = Affine::new(weights, vec![0.0; 10]).unwrap();
+        let f = model.logits(&x64).unwrap();
+        let top = argmax(&f);
+        let mut sorted = f.clone();
+        sorted.sort_by(|a, b| b.total_cmp(a));
+        model.bias[top] = sorted[1] - sorted[0] + margin;
+        model
+    }
+
+    #[test]
+    fn sides_are_dealt_by_their_positions() {
+        assert_eq!(positions(1), 784);
+        assert_eq!(positions(8), 441);
+        for max_size in 1..=MAX_SEARCH_SIZE {
+            for parts in 1..=10 {
+                let split = split_sizes(max_size, parts);
+                assert_eq!(split.len(), parts.min(max_size));
+                let mut all: Vec<usize> = split.concat();
+                all.sort_unstable();
+                assert_eq!(all, (1..=max_size).collect::<Vec<_>>());
+                for p in &split {
+                    check_sizes(max_size, p).unwrap();
+                }
+                // Greedy balance: no part has more positions than another by more than a side.
+                let loads: Vec<usize> = split
+                    .iter()
+                    .map(|p| p.iter().map(|&s| positions(s)).sum())
+                    .collect();
+                let (lo, hi) = (loads.iter().min().unwrap(), loads.iter().max().unwrap());
+                assert!(hi - lo <= positions(1), "{split:?}: {loads:?}");
+            }
+        }
+        assert_eq!(split_sizes(5, 1), vec![vec![1, 2, 3, 4, 5]]);
+        assert_eq!(split_sizes(8, 2), vec![vec![1, 4, 6, 7], vec![2, 3, 5, 8]]);
+        // 784 + 625 + 529 + 484 = 729 + 676 + 576 + 441 = 2422 positions each.
+        // Sides a search may take.
+        assert_eq!(check_sizes(3, &[]).unwrap(), vec![1, 2, 3]);
+        for (max_size, sizes) in [
+            (3, vec![0]),
+            (3, vec![4]),
+            (3, vec![2, 1]),
+            (3, vec![2, 2]),
+            (9, vec![1]),
+            (0, vec![]),
+        ] {
+            let e = check_sizes(max_size, &sizes).unwrap_err().to_string();
+            assert!(e.contains("1 to"), "{e}");
+        }
+        let model = binary(vec![1.0; PIXELS], -0.5);
+        assert!(PatchSearch::with_sizes(&model, &zeros(), 3, &[3, 1]).is_err());
+        let part = PatchSearch::with_sizes(&model, &zeros(), 4, &[2, 4]).unwrap();
+        assert_eq!(part.total_rows(), 27 + 25);
+        assert_eq!(part.sizes(), &[2, 4]);
+    }
+
+    #[test]
+    fn the_parts_answers_merge_into_the_whole_searchs() {
+        // Random affine models on random images, and on binary ones (there every patch's
+        // ‖x′ − x‖₂ is the square root of its pixels changed, so ties across sides abound), and
+        // a uniform model (ties everywhere): the merged answer is the one search's, patch,
+        // stats, label and probabilities.
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(21);
+        let mut cases: Vec<(Affine, Vec<f32>)> = Vec::new();
+        for seed in 0..3 {
+            let x = random_image(seed);
+            cases.push((close_affine(&mut rng, &x, 2.0), x));
+            let b: Vec<f32> = random_image(10 + seed)
+                .iter()
+                .map(|&v| if v > 0.5 { 1.0 } else { 0.0 })
+                .collect();
+            cases.push((close_affine(&mut rng, &b, 3.0), b));
+        }
+        cases.push((binary(vec![1.0; PIXELS], -3.5), zeros()));
+        cases.push((binary(vec![0.0; PIXELS], -1.0), random_image(4)));
+        let mut ties = 0;
+        for (k, (model, x)) in cases.iter().enumerate() {
+            let max_size = 4;
+            let one = smallest_patch(model, x, max_size).unwrap();
+            let whole = part_answer(model, x, max_size, &[]);
+            assert_eq!(whole.found, one);
+            for workers in 1..=5 {
+                let answers: Vec<PatchAnswer> = split_sizes(max_size, workers)
+                    .iter()
+                    .map(|sizes| part_answer(model, x, max_size, sizes))
+                    .collect();
+                let founds: Vec<_> = answers.iter().filter_map(|a| a.found.as_ref()).collect();
+                if founds.iter().any(|f| {
+                    founds
+                        .iter()
+                        .any(|g| g.patch != f.patch && g.stats == f.stats)
+                }) {
+                    ties += 1;
+                }
+                let merged = merge_answers(answers).unwrap();
+                assert_eq!(merged.found, one, "case {k}, {workers} workers");
+                assert_eq!(merged.max_size, max_size);
+                assert!(merged.sizes.is_empty());
+            }
+        }
+        assert!(ties > 0, "some case has ties between parts");
+    }
+
+    #[test]
+    fn the_split_search_on_shipped_models_finds_what_one_search_finds() {
+        use crate::classification::classifier::{Architecture, Classifier};
+        use crate::classification::inference::Network;
+        use crate::classification::mnist::Digits;
+        let digits = Digits::from_safetensors(
+            &std::fs::read("static/data/mnist-heldout.safetensors").unwrap(),
+        )
+        .unwrap();
+        for (arch, digit, max_size, splits) in [
+            (Architecture::Linear, 164, 5, &[2usize, 3, 5][..]),
+            (Architecture::Linear, 0, 4, &[2, 4][..]),
+            (Architecture::Cnn, 164, 3, &[2, 3][..]),
+        ] {
+            let bytes =
+                std::fs::read(format!("static/models/{}.safetensors", arch.name())).unwrap();
+            let classifier = Classifier::from_safetensors(
+                arch,
+                &bytes,
+                candle_core::DType::F32,
+                &candle_core::Device::Cpu,
+            )
+            .unwrap();
+            let network = Network::from_classifier(&classifier).unwrap();
+            let x = digits.image(digit);
+            let one = smallest_patch(&network, &x, max_size).unwrap();
+            assert!(one.is_some(), "{} flips digit {digit}", arch.name());
+            // What the page sees of an answer: it travels as JSON.
+            let sent = |a: &PatchAnswer| -> PatchAnswer {
+                serde_json::from_str(&serde_json::to_string(a).unwrap()).unwrap()
+            };
+            let one_sent = sent(&part_answer(&network, &x, max_size, &[]));
+            for &workers in splits {
+                let answers: Vec<PatchAnswer> = split_sizes(max_size, workers)
+                    .iter()
+                    .map(|sizes| part_answer(&network, &x, max_size, sizes))
+                    .collect();
+                assert_eq!(answers.len(), workers);
+                let what = format!("{} digit {digit}, {workers} workers", arch.name());
+                let merged = merge_answers(answers.iter().map(sent).collect()).unwrap();
+                assert_eq!(merged.found, one_sent.found, "{what}");
+                let merged = merge_answers(answers).unwrap();
+                assert_eq!(merged.found, one, "{what}");
+            }
+        }
+    }
+
+    #[test]
+    fn mismatched_parts_are_rejected() {
+        let model = binary(vec![1.0; PIXELS], -3.5);
+        let x = zeros();
+        let a = part_answer(&model, &x, 4, &[1, 3]);
+        let b = part_answer(&model, &x, 4, &[2, 4]);
+        assert!(merge_answers(vec![a.clone(), b.clone()]).is_ok());
+        let c = part_answer(&model, &x, 4, &[2, 3, 4]);
+        let other = |f: &dyn Fn(&mut PatchAnswer)| {
+            let mut p = b.clone();
+            f(&mut p);
+            p
+        };
+        for (parts, words) in [
+            (vec![], "no parts"),
+            (vec![a.clone()], "not each of 1 to 4 once"),
+            (vec![a.clone(), c], "not each of 1 to 4 once"),
+            (
+                vec![a.clone(), other(&|p| p.model = "cnn".into())],
+                "differ",
+            ),
+            (vec![a.clone(), other(&|p| p.max_size = 5)], "differ"),
+            (vec![a.clone(), other(&|p| p.original = 3)], "differ"),
+            (
+                vec![a.clone(), other(&|p| p.sizes = vec![4, 2])],
+                "increase",
+            ),
+            (
+                vec![
+                    a.clone(),
+                    other(&|p| {
+                        if let Some(f) = p.found.as_mut() {
+                            f.patch.size = 3
+                        }
+                    }),
+                ],
+                "did not search",
+            ),
+        ] {
+            let e = merge_answers(parts).unwrap_err().to_string();
+            assert!(e.contains(words), "{e} (expected {words})");
+        }
     }
 
     #[test]

@@ -155,6 +155,10 @@ fn frequency(i: usize, n: usize) -> i64 {
     }
 }
 
+/// The largest side a sampling pattern is drawn on (the lab works at 64 to 256; a model card or
+/// a job that names a larger side is refused before `N²` frequencies are allocated).
+pub const MAX_SIDE: usize = 1024;
+
 /// An ordering of all frequencies for a pattern: the mask at a rate is a prefix of it.
 #[derive(Clone, Debug)]
 pub struct Ordering {
@@ -167,11 +171,16 @@ pub struct Ordering {
 }
 
 impl Ordering {
-    /// The ordering of `pattern` on an `n × n` grid for `seed`.
+    /// The ordering of `pattern` on an `n × n` grid for `seed` (`8 ≤ n ≤` [`MAX_SIDE`]).
     pub fn new(pattern: Pattern, n: usize, seed: u64) -> Result<Self> {
         if n < 8 {
             return Err(Error::Input(format!(
                 "sampling patterns need a side of at least 8, got {n}"
+            )));
+        }
+        if n > MAX_SIDE {
+            return Err(Error::Input(format!(
+                "sampling patterns are drawn on sides up to {MAX_SIDE}, not {n}"
             )));
         }
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -416,6 +425,9 @@ mod tests {
     #[test]
     fn bad_requests_are_clear_errors() {
         assert!(mask(Pattern::Radial, 4, 0.2, 0).is_err());
+        // A side from a model card or a job is bounded before N² frequencies are allocated.
+        assert!(mask(Pattern::VariableDensity, MAX_SIDE + 1, 0.2, 0).is_err());
+        assert!(mask(Pattern::Cartesian, usize::MAX, 0.2, 0).is_err());
         assert!(mask(Pattern::Cartesian, 64, 0.0, 0).is_err());
         assert!(mask(Pattern::Cartesian, 64, f64::NAN, 0).is_err());
         assert!(mask(Pattern::Cartesian, 64, 1.5, 0).is_err());

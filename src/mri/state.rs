@@ -521,7 +521,7 @@ macro_rules! detail_fields {
                     }
                     _ => Err(format!(
                         "The intensity must be non-zero, between −{MAX_INTENSITY} and {MAX_INTENSITY}, not \u{201c}{v}\u{201d}: using {}.",
-                        s.$part.detail.intensity
+                        $crate::route::short_number(s.$part.detail.intensity)
                     )),
                 },
                 |s| Some(s.$part.detail.intensity.to_string())

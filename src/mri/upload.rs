@@ -4,10 +4,12 @@
 //! row-major, index `y·N + x`. An upload may be any PNG or JPEG: any size, grey or colour, 8 or 16
 //! bits per channel, with or without alpha. [`prepare_upload`] turns it into such an image:
 //!
-//! 1. **Check before decoding.** Only the header is read first; empty files, formats other than
-//!    PNG and JPEG, images over [`MAX_PIXELS`] and images with a side under [`MIN_SIDE`] are
-//!    refused before any pixel buffer is allocated. The decoder also runs under
-//!    [`image::Limits`].
+//! 1. **Check before decoding.** Files over [`MAX_UPLOAD_BYTES`] are refused unread; then only
+//!    the header is read: empty files, formats other than PNG and JPEG, images over
+//!    [`MAX_PIXELS`] or with a side over [`MAX_UPLOAD_SIDE`] (a decompression bomb: a few bytes
+//!    whose header claims 65535 × 65535) and images with a side under [`MIN_SIDE`] are refused
+//!    before any pixel buffer is allocated, with the limit in the message. The decoder also runs
+//!    under [`image::Limits`] (the same sides, and [`MAX_DECODER_ALLOC`]).
 //! 2. **Decode to grey, in `f32`.** Each channel is scaled to [0, 1] by its type's maximum
 //!    (255 or 65535), so 16-bit files keep their precision. Colour becomes luma
 //!    `Y′ = 0.2126 R′ + 0.7152 G′ + 0.0722 B′` (Rec. 709 / sRGB weights on the stored, gamma-encoded
@@ -40,10 +42,15 @@ pub const ACCEPTED_FORMATS: &str = "PNG or JPEG";
 pub const MIN_SIDE: u32 = 8;
 /// The largest accepted upload, in pixels (40 megapixels).
 pub const MAX_PIXELS: u64 = 40_000_000;
+/// The longest accepted side of an upload, in pixels (a phone's photo is under 10 000; a
+/// header claiming more is refused before decoding).
+pub const MAX_UPLOAD_SIDE: u32 = 16_384;
+/// The largest accepted upload file, in bytes (25 MiB, as the MRI page's file picker says).
+pub const MAX_UPLOAD_BYTES: usize = 25 * 1024 * 1024;
 /// The largest working side [`prepare_upload`] and [`prepare_luma`] produce.
 pub const MAX_WORKING_SIDE: usize = 4096;
 /// Memory the decoder may allocate (a 40-megapixel 16-bit RGBA image is 320 MB).
-const MAX_DECODER_ALLOC: u64 = 512 * 1024 * 1024;
+pub const MAX_DECODER_ALLOC: u64 = 512 * 1024 * 1024;
 /// Resized images whose range is below this are treated as constant.
 const MIN_RANGE: f32 = 1e-6;
 /// Luma weights (Rec. 709 / sRGB), as in the `image` crate.
@@ -70,14 +77,23 @@ pub struct PreparedImage {
 /// (see the [module documentation](self) for each step).
 ///
 /// # Errors
-/// [`Error::Input`], with a message meant for the user, if the file is empty, is not a PNG or
-/// JPEG, cannot be decoded (damaged or truncated), has more than [`MAX_PIXELS`] pixels or a side
-/// under [`MIN_SIDE`], or if `n` is outside `MIN_SIDE..=MAX_WORKING_SIDE`.
+/// [`Error::Input`], with a message meant for the user, if the file is empty or over
+/// [`MAX_UPLOAD_BYTES`], is not a PNG or JPEG, cannot be decoded (damaged or truncated), has more
+/// than [`MAX_PIXELS`] pixels, a side over [`MAX_UPLOAD_SIDE`] or under [`MIN_SIDE`], or if `n`
+/// is outside `MIN_SIDE..=MAX_WORKING_SIDE`.
 pub fn prepare_upload(bytes: &[u8], n: usize) -> Result<PreparedImage> {
     check_working_side(n)?;
     if bytes.is_empty() {
         return Err(input(format!(
             "The file is empty. Please choose a {ACCEPTED_FORMATS} image."
+        )));
+    }
+    if bytes.len() > MAX_UPLOAD_BYTES {
+        return Err(input(format!(
+            "The file is too large ({:.1} MB); the limit is {} MB. Please choose a smaller \
+             image.",
+            bytes.len() as f64 / 1048576.0,
+            MAX_UPLOAD_BYTES >> 20
         )));
     }
     let mut reader = ImageReader::new(Cursor::new(bytes))
@@ -107,14 +123,15 @@ pub fn prepare_upload(bytes: &[u8], n: usize) -> Result<PreparedImage> {
     } else {
         "JPEG"
     };
-    let mut limits = image::Limits::default();
-    limits.max_alloc = Some(MAX_DECODER_ALLOC);
-    reader.limits(limits);
+    reader.limits(decoder_limits(true));
 
-    // Reads the header only.
-    let mut decoder = reader
-        .into_decoder()
-        .map_err(|e| decode_error(format_name, &e))?;
+    // Reads the header only (and refuses sides over the limit).
+    let mut decoder = reader.into_decoder().map_err(|e| match e {
+        ImageError::Limits(_) => header_dimensions(bytes)
+            .and_then(|(w, h)| check_dimensions(w, h).err())
+            .unwrap_or_else(|| decode_error(format_name, &e)),
+        e => decode_error(format_name, &e),
+    })?;
     let (width, height) = decoder.dimensions();
     check_dimensions(width, height)?;
     let color = decoder.color_type();
@@ -188,7 +205,7 @@ pub fn prepare_luma(width: usize, height: usize, luma: &[f32], n: usize) -> Resu
     check_working_side(n)?;
     let (w32, h32) = match (u32::try_from(width), u32::try_from(height)) {
         (Ok(w), Ok(h)) => (w, h),
-        _ => return Err(too_large(u64::MAX)),
+        _ => return Err(too_large(width as u64, height as u64)),
     };
     check_dimensions(w32, h32)?;
     if luma.len() != width * height {
@@ -303,13 +320,35 @@ fn input(message: String) -> Error {
     Error::Input(message)
 }
 
-fn too_large(pixels: u64) -> Error {
+fn too_large(width: u64, height: u64) -> Error {
+    let pixels = width.saturating_mul(height);
     input(format!(
-        "The image is too large ({:.1} megapixels); the limit is {} megapixels. \
-         Please scale it down first.",
+        "The image is too large ({width}×{height} pixels, {:.1} megapixels); the limits are {} \
+         megapixels and {MAX_UPLOAD_SIDE} pixels a side. Please scale it down first.",
         pixels as f64 / 1e6,
         MAX_PIXELS / 1_000_000
     ))
+}
+
+/// The decoder's limits: [`MAX_DECODER_ALLOC`], and with `sides` [`MAX_UPLOAD_SIDE`] a side.
+fn decoder_limits(sides: bool) -> image::Limits {
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(MAX_DECODER_ALLOC);
+    if sides {
+        limits.max_image_width = Some(MAX_UPLOAD_SIDE);
+        limits.max_image_height = Some(MAX_UPLOAD_SIDE);
+    }
+    limits
+}
+
+/// The size a file's header claims, read without the side limits (for the message that
+/// refuses it).
+fn header_dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
+    let mut reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .ok()?;
+    reader.limits(decoder_limits(false));
+    reader.into_dimensions().ok()
 }
 
 fn check_working_side(n: usize) -> Result<()> {
@@ -323,8 +362,8 @@ fn check_working_side(n: usize) -> Result<()> {
 
 fn check_dimensions(width: u32, height: u32) -> Result<()> {
     let pixels = u64::from(width) * u64::from(height);
-    if pixels > MAX_PIXELS {
-        return Err(too_large(pixels));
+    if pixels > MAX_PIXELS || width.max(height) > MAX_UPLOAD_SIDE {
+        return Err(too_large(width.into(), height.into()));
     }
     if width.min(height) < MIN_SIDE {
         return Err(input(format!(
@@ -338,8 +377,10 @@ fn check_dimensions(width: u32, height: u32) -> Result<()> {
 fn decode_error(format: &str, error: &ImageError) -> Error {
     match error {
         ImageError::Limits(_) => input(format!(
-            "The image is too large to decode here (limit: {} megapixels).",
-            MAX_PIXELS / 1_000_000
+            "The image is too large to decode here (the limits are {} megapixels, \
+             {MAX_UPLOAD_SIDE} pixels a side and {} MB of memory).",
+            MAX_PIXELS / 1_000_000,
+            MAX_DECODER_ALLOC >> 20
         )),
         ImageError::Unsupported(e) => input(format!(
             "This {format} file uses a feature that cannot be read here ({e}). \
@@ -800,6 +841,47 @@ mod tests {
         // A header within the limits passes the check and then fails on the missing data.
         let message = error_message(prepare_upload(&png_header_only(100, 100), 256));
         assert!(message.contains("damaged or incomplete"), "{message}");
+    }
+
+    #[test]
+    fn decompression_bombs_are_refused_from_the_header_with_the_limits_stated() {
+        // 4.3 gigapixels claimed in 61 bytes.
+        let message = error_message(prepare_upload(&png_header_only(65_535, 65_535), 128));
+        assert!(
+            message.contains("65535×65535")
+                && message.contains("4294.8 megapixels")
+                && message.contains("the limits are 40 megapixels and 16384 pixels a side"),
+            "{message}"
+        );
+        // A side over the limit within the pixel count.
+        let message = error_message(prepare_upload(
+            &png_header_only(MAX_UPLOAD_SIDE + 1, 100),
+            128,
+        ));
+        assert!(
+            message.contains("16385×100") && message.contains("16384 pixels a side"),
+            "{message}"
+        );
+        // A JPEG whose start of frame is forged to 65535 × 65535.
+        let mut file = jpeg(16, 16, &[128u8; 16 * 16 * 3], None);
+        let sof = file.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        file[sof + 5..sof + 9].copy_from_slice(&[0xFF; 4]);
+        let message = error_message(prepare_upload(&file, 128));
+        assert!(
+            message.contains("65535×65535") && message.contains("40 megapixels"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn files_over_the_byte_limit_are_refused_unread() {
+        let mut big = png(16, 16, ExtendedColorType::L8, &[9; 256]);
+        big.resize(MAX_UPLOAD_BYTES + 1, 0);
+        let message = error_message(prepare_upload(&big, 128));
+        assert!(
+            message.contains("too large (25.0 MB)") && message.contains("the limit is 25 MB"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -215,15 +215,12 @@ fn shell() -> Html {
         let status = status.setter();
         use_state(move || Compute::new(WORKER_SCRIPT, Callback::from(move |s| status.set(s))))
     };
-    // Jobs that split run on a pool of workers, the page's worker first (crate::pool).
-    let pool = {
-        let main = (*compute).clone();
-        use_state(move || {
-            let cores = gloo::utils::window().navigator().hardware_concurrency() as usize;
-            let asked = crate::pool::asked_workers(&crate::web::location_search());
-            Pool::new(main, crate::pool::pool_size(cores, asked))
-        })
-    };
+    // Jobs that split run on a pool of workers of their own (crate::pool).
+    let pool = use_state(move || {
+        let cores = gloo::utils::window().navigator().hardware_concurrency() as usize;
+        let asked = crate::pool::asked_workers(&crate::web::location_search());
+        Pool::new(crate::pool::pool_size(cores, asked))
+    });
     // Bumped on every restart, so that demos ask the fresh worker again.
     let epoch = use_state(|| WorkerEpoch(0));
     let restart = {

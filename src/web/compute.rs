@@ -169,6 +169,26 @@ impl Compute {
         self.start();
     }
 
+    /// Terminates the worker if every job it still runs is one of `ids` (the parts of a
+    /// cancelled job that did not stop in time), dropping their handlers; the next request
+    /// starts a fresh worker. Returns whether it did.
+    pub fn stop_if_only(&self, ids: &[u64]) -> bool {
+        let mut inner = self.0.borrow_mut();
+        if inner.worker.is_none() || inner.handlers.keys().any(|id| !ids.contains(id)) {
+            return false;
+        }
+        if let Some(w) = inner.worker.take() {
+            w.terminate();
+        }
+        inner.started = false;
+        inner.ready = false;
+        inner.queue.clear();
+        inner.handlers.clear();
+        inner._onmessage = None;
+        inner._onerror = None;
+        true
+    }
+
     fn on_message(&self, text: String) {
         let reply = match Reply::decode(&text) {
             Ok(r) => r,
@@ -408,10 +428,12 @@ pub fn use_latest_job<T: 'static>(
     (run, cancel)
 }
 
-/// Compute workers for jobs that split into independent parts ([`crate::pool`]): the page's
-/// own worker and `size − 1` more, each started on its first part (with its own copy of the
-/// wasm module) and kept for the next job, so that a part dealt to the same worker again finds
-/// what that worker cached.
+/// Compute workers for jobs that split into independent parts ([`crate::pool`]): `size`
+/// workers of their own beside the page's worker, each started on its first part (with its own
+/// copy of the wasm module) and kept for the next job, so that a part dealt to the same worker
+/// again finds what that worker cached. Their own, so that a cancel may end a part that does not
+/// stop in time by terminating its worker ([`CANCEL_GRACE_MS`]) without touching the page's
+/// other jobs.
 #[derive(Clone)]
 pub struct Pool(Rc<RefCell<PoolInner>>);
 
@@ -426,6 +448,12 @@ struct PoolInner {
     size: usize,
 }
 
+/// How long a cancelled part may take to stop by itself (its worker checks for the cancel
+/// between slices of work) before the pool terminates its worker; the next part dealt to that
+/// worker starts a fresh one. With the message's trip, every worker stops within 200 ms of the
+/// click.
+pub const CANCEL_GRACE_MS: u32 = 120;
+
 /// What a pooled job tells its page.
 #[derive(Clone, Debug, PartialEq)]
 pub enum PoolEvent {
@@ -437,21 +465,28 @@ pub enum PoolEvent {
         part: usize,
         part_done: usize,
     },
+    /// Something part `part` reported on the way that is neither progress nor its answer (a
+    /// sweep's finished rate, say).
+    Note { part: usize, body: Body },
     /// Every part's final reply, in the parts' order.
     Done(Vec<Body>),
     /// The first part that failed (or was cancelled), with its reply.
     Stopped(Body),
 }
 
-/// The requests of a pooled job: `(worker, request id)` per part.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct PoolRun(Vec<(usize, u64)>);
+/// The requests of a pooled job, `(worker, request id)` per part, and which parts have given
+/// their final reply.
+#[derive(Clone, Default)]
+pub struct PoolRun {
+    parts: Vec<(usize, u64)>,
+    finished: Rc<RefCell<Vec<bool>>>,
+}
 
 impl Pool {
-    /// A pool of `size` workers whose first is `main` (the page's worker).
-    pub fn new(main: Compute, size: usize) -> Self {
+    /// A pool of `size` workers (none started yet).
+    pub fn new(size: usize) -> Self {
         Pool(Rc::new(RefCell::new(PoolInner {
-            workers: vec![main],
+            workers: Vec::new(),
             size: size.max(1),
         })))
     }
@@ -473,25 +508,34 @@ impl Pool {
         inner.workers[k].clone()
     }
 
-    /// Runs `parts`, part `k` on worker `k mod size`; `on_event` hears the summed progress,
-    /// then every final reply in order, or the first failure.
+    /// Runs `parts`, part `k` on worker `k mod size`; `on_event` hears the summed progress and
+    /// the parts' notes, then every final reply in order, or the first failure.
     pub fn run(&self, parts: Vec<Job>, on_event: Callback<PoolEvent>) -> PoolRun {
         let n = parts.len();
+        let finished = Rc::new(RefCell::new(vec![false; n]));
         let state = Rc::new(RefCell::new((
             vec![(0usize, 0usize); n],
             vec![None::<Body>; n],
             false,
         )));
         let size = self.size();
-        let run = parts
+        let parts = parts
             .into_iter()
             .enumerate()
             .map(|(k, job)| {
-                let (state, on_event) = (state.clone(), on_event.clone());
+                let (state, on_event, finished) =
+                    (state.clone(), on_event.clone(), finished.clone());
                 let worker = k % size;
                 let id = self.worker(worker).request(
                     job,
                     Callback::from(move |body: Body| {
+                        if body.is_final() {
+                            finished.borrow_mut()[k] = true;
+                        } else if !matches!(body, Body::Progress { .. }) {
+                            // Notes count even after another part stopped the job.
+                            on_event.emit(PoolEvent::Note { part: k, body });
+                            return;
+                        }
                         let event = {
                             let mut s = state.borrow_mut();
                             if s.2 {
@@ -529,20 +573,38 @@ impl Pool {
                 (worker, id)
             })
             .collect();
-        PoolRun(run)
+        PoolRun { parts, finished }
     }
 
-    /// Asks every worker of `run` to stop its part.
+    /// Asks every worker of `run` to stop its part; a part still running [`CANCEL_GRACE_MS`]
+    /// later has its worker terminated (unless that worker also runs parts of another job).
     pub fn cancel(&self, run: &PoolRun) {
-        for &(worker, id) in &run.0 {
+        for &(worker, id) in &run.parts {
             self.worker(worker).cancel(id);
         }
+        let (pool, run) = (self.clone(), run.clone());
+        gloo::timers::callback::Timeout::new(CANCEL_GRACE_MS, move || {
+            let running: Vec<(usize, u64)> = {
+                let finished = run.finished.borrow();
+                run.parts
+                    .iter()
+                    .zip(finished.iter())
+                    .filter(|(_, &f)| !f)
+                    .map(|(&p, _)| p)
+                    .collect()
+            };
+            let ids: Vec<u64> = running.iter().map(|&(_, id)| id).collect();
+            for &(worker, _) in &running {
+                pool.worker(worker).stop_if_only(&ids);
+            }
+        })
+        .forget();
     }
 
     /// Restarts every worker the pool has started.
     pub fn restart(&self) {
         let workers = self.0.borrow().workers.clone();
-        for w in workers.iter().skip(1).filter(|w| w.is_started()) {
+        for w in workers.iter().filter(|w| w.is_started()) {
             w.restart();
         }
     }
@@ -554,6 +616,17 @@ impl Pool {
 #[hook]
 pub fn use_pooled_job<T: Clone + PartialEq + 'static>(
     merge: fn(Vec<Body>) -> Result<T, String>,
+) -> PooledJob<T> {
+    use_pooled_job_noting(merge, |_| {})
+}
+
+/// [`use_pooled_job`] whose `note` hears what the parts report on the way
+/// ([`PoolEvent::Note`]), also after a cancel (a finished part of a cancelled job is still
+/// worth keeping).
+#[hook]
+pub fn use_pooled_job_noting<T: Clone + PartialEq + 'static>(
+    merge: fn(Vec<Body>) -> Result<T, String>,
+    note: fn(Body),
 ) -> PooledJob<T> {
     let pool = use_context::<Pool>().expect("the worker pool is provided by the app");
     let state = use_state(|| LongJob::Idle);
@@ -580,10 +653,15 @@ pub fn use_pooled_job<T: Clone + PartialEq + 'static>(
             let run = pool.run(
                 parts,
                 Callback::from(move |event| {
+                    if let PoolEvent::Note { body, .. } = event {
+                        note(body);
+                        return;
+                    }
                     if *runs2.borrow() != ticket {
                         return;
                     }
                     match event {
+                        PoolEvent::Note { .. } => {}
                         PoolEvent::Progress {
                             done,
                             total,

@@ -116,7 +116,7 @@ pub fn prediction_bars(props: &BarsProps) -> Html {
                     html! {
                         <li class={class} data-class={c.to_string()}>
                             <span class="bar-label">{c}</span>
-                            <span class="bar-track"><span class="bar-fill" style={format!("width: {:.1}%", q * 100.0)} /></span>
+                            <span class="bar-track"><span class="bar-fill" ~style={format!("width: {:.1}%", q * 100.0)} /></span>
                             <span class="bar-value">{format!("{q:.3}")}</span>
                         </li>
                     }
@@ -358,5 +358,20 @@ pub fn control_value(e: &Event) -> String {
         select.value()
     } else {
         String::new()
+    }
+}
+
+/// How many workers of the pool a job runs on, for its progress row (beside `data-workers`).
+pub fn workers_text(workers: usize) -> String {
+    match workers {
+        1 => "on 1 worker".to_string(),
+        n => format!("on {n} workers side by side"),
+    }
+}
+
+/// Cancels a pooled job from code (a new model or digit), as its Cancel button would.
+pub fn cancel_now(cancel: &Callback<MouseEvent>) {
+    if let Ok(click) = web_sys::MouseEvent::new("click") {
+        cancel.emit(click);
     }
 }

@@ -284,6 +284,30 @@ describe('Barriers Lab in the browser', { skip }, () => {
     });
   });
 
+  test('the pool of workers gives exactly what one worker gives: the held-out evaluation', async (t) => {
+    const results = {};
+    for (const workers of [1, 2]) {
+      await withPage({}, async (page) => {
+        await page.goto(`${lab.base}?workers=${workers}#/classify?model=cnn&digit=0`);
+        await page.getByTestId('model-card').waitFor();
+        await page.getByTestId('evaluate').click();
+        // The progress row says how many workers share the digits.
+        const running = await page.waitForSelector('[data-testid="evaluation-running"]');
+        assert.equal(await running.getAttribute('data-workers'), String(workers));
+        assert.match(await running.textContent(), new RegExp(`on ${workers} workers?`));
+        const evaluation = page.getByTestId('evaluation');
+        await evaluation.filter({ hasText: /of 2000 correct/ }).waitFor({ timeout: 90_000 });
+        const text = await evaluation.innerText();
+        results[workers] = /\d+ of 2000 correct: [\d.]+%/.exec(text)?.[0];
+        assert.ok(results[workers], `evaluation text: ${text}`);
+        const parts = await page.evaluate(() => window.__lab.requests.filter((r) => r.kind === 'evaluate').length);
+        assert.equal(parts, workers, 'one part per worker');
+        t.diagnostic(`${workers} worker(s): ${text}`);
+      });
+    }
+    assert.equal(results[2], results[1]);
+  });
+
   test('corrupt or missing weights give a readable error; other models still work', async () => {
     const hits = { mlp: 0, linear: 0 };
     const route = async (context) => {

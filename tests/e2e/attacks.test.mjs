@@ -240,6 +240,37 @@ describe('Attacks and DeepFool geometry in the browser', { skip }, () => {
     });
   });
 
+  test('the pool of workers gives exactly what one worker gives: the robustness run', async (t) => {
+    const columns = {};
+    for (const workers of [1, 2]) {
+      await withPage({}, async (page) => {
+        await page.goto(`${lab.base}?workers=${workers}#/attacks?model=linear&digit=3`);
+        const panel = page.getByTestId('robustness');
+        const table = panel.getByTestId('robustness-table');
+        await table.waitFor();
+        await panel.locator('select').selectOption('20');
+        await panel.getByTestId('robustness-run').click();
+        // The progress row says how many workers share the digits.
+        const running = await page.waitForSelector('[data-testid="robustness-running"]');
+        assert.equal(await running.getAttribute('data-workers'), String(workers));
+        assert.match(await running.textContent(), new RegExp(`on ${workers} workers?`));
+        const status = panel.getByTestId('robustness-status');
+        await status.filter({ hasText: /^Done/ }).waitFor({ timeout: 60_000 });
+        const cells = await table.locator('tbody tr').evaluateAll((rows) =>
+          rows.map((r) => r.lastElementChild.textContent),
+        );
+        assert.equal(cells.length, 5);
+        // ρ (success rate) and iterations; the time per digit is a timing.
+        columns[workers] = { status: await status.innerText(), cells: cells.map((c) => c.replace(/ · [\d.]+ ms$/, '')) };
+        const parts = await page.evaluate(() => window.__lab.requests.filter((r) => r.kind === 'robustness').length);
+        assert.equal(parts, workers, 'one part per worker');
+        t.diagnostic(`${workers} worker(s): ${JSON.stringify(cells)}`);
+      });
+    }
+    for (const c of columns[1].cells) assert.match(c, /^\d+\.\d{3} \(\d+%\)\d+\.\d it$/);
+    assert.deepEqual(columns[2], columns[1]);
+  });
+
   test('a bad attack in the link warns and falls back to DeepFool', async () => {
     await withPage({}, async (page) => {
       await page.goto(`${lab.base}#/attacks?attack=magic`);

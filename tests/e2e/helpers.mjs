@@ -113,7 +113,9 @@ export function watch(context, { allow = [] } = {}) {
  * An init script that records what the page posts to the compute worker and what it answers,
  * in `window.__lab = { requests: [{id, kind, model}], replies: [{id, kind, ...}] }`. The app
  * builds its worker with `new Worker(...)` from wasm-bindgen glue, which reads the global at
- * call time, so wrapping the constructor is enough.
+ * call time, so wrapping the constructor is enough. Every reply carries the time it came (`t`,
+ * performance.now()); a worker the page terminates adds `{ kind: 'terminated', t, pending }`,
+ * `pending` the ids of its requests that had no final answer.
  */
 export const WORKER_PROBE = `(() => {
   if (typeof Worker === 'undefined' || window.__lab) return;
@@ -122,18 +124,29 @@ export const WORKER_PROBE = `(() => {
   const post = Worker.prototype.postMessage;
   Worker.prototype.postMessage = function (data, ...rest) {
     const r = parse(data);
-    if (r && r.job) lab.requests.push({ id: r.id, kind: r.job.kind, model: r.job.model, target: r.job.target });
+    if (r && r.job) {
+      lab.requests.push({ id: r.id, kind: r.job.kind, model: r.job.model, target: r.job.target, t: performance.now() });
+      if (r.job.kind !== 'cancel' && this.__posted) this.__posted.add(r.id);
+    }
     return post.call(this, data, ...rest);
   };
+  const terminate = Worker.prototype.terminate;
+  Worker.prototype.terminate = function () {
+    lab.replies.push({ kind: 'terminated', t: performance.now(), pending: [...(this.__posted ?? [])] });
+    return terminate.call(this);
+  };
   const Original = Worker;
+  const FINAL = (kind) => !['progress', 'universal_progress', 'swept_rate', 'ready'].includes(kind);
   window.Worker = class extends Original {
     constructor(...args) {
       super(...args);
+      this.__posted = new Set();
       this.addEventListener('message', (e) => {
         const r = parse(e.data);
         if (!r || !r.body) return;
         const b = r.body;
-        const entry = { id: r.id, kind: b.kind };
+        if (FINAL(b.kind)) this.__posted.delete(r.id);
+        const entry = { id: r.id, kind: b.kind, t: performance.now() };
         if (b.kind === 'classified') { entry.model = b.model; entry.label = b.prediction.label; }
         if (b.kind === 'failed' || b.kind === 'panicked') entry.message = b.message;
         if (b.kind === 'evaluated') { entry.correct = b.correct; entry.count = b.count; entry.millis = b.millis; }
@@ -143,12 +156,21 @@ export const WORKER_PROBE = `(() => {
   };
 })();`;
 
+/**
+ * An init script that turns every content-security-policy violation on the page (the policy of
+ * scripts/csp.mjs) into a console error, which `watch` reports: a test fails on any.
+ */
+export const CSP_PROBE = `addEventListener('securitypolicyviolation', (e) => {
+  console.error('CSP violation: ' + e.violatedDirective + ' blocked ' + (e.blockedURI || 'inline') + ' at ' + e.sourceFile + ':' + e.lineNumber + (e.sample ? ' (' + e.sample + ')' : ''));
+});`;
+
 /** A fresh context (own cache, own routes) and page, watched and probed. */
 export async function openPage(browser, { allow = [], route } = {}) {
   // No service worker (static/sw.js): its copy of the whole bundle would compete with the page
   // under test; tests/e2e/offline.test.mjs tests it.
   const context = await browser.newContext({ viewport: VIEWPORT, serviceWorkers: 'block' });
   await context.addInitScript(WORKER_PROBE);
+  await context.addInitScript(CSP_PROBE);
   if (route) await route(context);
   const watcher = watch(context, { allow });
   const page = await context.newPage();

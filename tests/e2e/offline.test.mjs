@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DIST, ROOT, VIEWPORT, haveDist, launch, watch, screenshotPath } from './helpers.mjs';
+import { DIST, ROOT, VIEWPORT, haveDist, launch, watch, screenshotPath, CSP_PROBE } from './helpers.mjs';
 import { startServer } from '../../scripts/serve.mjs';
 import { MANIFEST, writeOffline } from '../../scripts/offline-manifest.mjs';
 
@@ -128,6 +128,7 @@ describe('The lab offline', { skip }, () => {
     const context = await browser.newContext({ viewport: VIEWPORT });
     // Offline too, no request may fail (the browser's own update check of sw.js on a navigation
     // is not a request of the page's).
+    await context.addInitScript(CSP_PROBE);
     const watcher = watch(context);
     const requests = inFlight(context);
     let stopped = false;
@@ -195,6 +196,7 @@ describe('The lab offline', { skip }, () => {
 
     let server = await serveDir(DIST);
     const context = await browser.newContext({ viewport: VIEWPORT });
+    await context.addInitScript(CSP_PROBE);
     const watcher = watch(context);
     try {
       const page = await context.newPage();
@@ -252,6 +254,7 @@ describe('The lab offline', { skip }, () => {
     fs.copyFileSync(path.join(ROOT, 'static/sw.js'), path.join(tmp, 'sw.js'));
     const server = await serveDir(tmp);
     const context = await browser.newContext({ viewport: VIEWPORT });
+    await context.addInitScript(CSP_PROBE);
     const watcher = watch(context);
     try {
       const page = await context.newPage();

@@ -58,4 +58,29 @@ describe('Structural perturbations in the browser', { skip }, () => {
       await page.screenshot({ path: screenshotPath('structural-patch.png'), fullPage: true });
     });
   });
+
+  test('the pool of workers gives exactly what one worker gives: the patch search', async (t) => {
+    const found = {};
+    for (const workers of [1, 2]) {
+      await withPage({}, async (page) => {
+        await page.goto(`${lab.base}?workers=${workers}#/structural?model=cnn&digit=164`);
+        await page.waitForFunction(() => document.querySelector('[data-testid="predicted-label"]')?.textContent?.trim() === '7', null, { timeout: 60_000 });
+        await page.getByTestId('find-patch').click();
+        // The progress row says how many workers share the patch sides.
+        const running = await page.waitForSelector('[data-testid="patch-running"]');
+        assert.equal(await running.getAttribute('data-workers'), String(workers));
+        assert.match(await running.textContent(), new RegExp(`on ${workers} workers?`));
+        await page.getByTestId('patch-labels').waitFor({ timeout: RUN });
+        const readouts = await page.getByTestId('patch-result').locator('dd').allInnerTexts();
+        // The patch, the labels, the pixels changed and ‖x′ − x‖₂; then the search's own
+        // evaluations and time, which depend on the split.
+        found[workers] = readouts.slice(0, 4);
+        const parts = await page.evaluate(() => window.__lab.requests.filter((r) => r.kind === 'smallest_patch').length);
+        assert.equal(parts, workers, 'one part per worker');
+        t.diagnostic(`${workers} worker(s): ${readouts.join(' | ')}`);
+      });
+    }
+    assert.match(found[1][0], /^\d×\d (black|white) at row \d+, column \d+$/);
+    assert.deepEqual(found[2], found[1]);
+  });
 });

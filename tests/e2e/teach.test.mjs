@@ -6,7 +6,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { haveDist, launch, serve, watch, noFatal, screenshotPath, FIRST } from './helpers.mjs';
+import { haveDist, launch, serve, watch, noFatal, screenshotPath, FIRST, CSP_PROBE } from './helpers.mjs';
 import { PAGES, readyFor } from './pages.mjs';
 
 const skip = haveDist() ? false : 'no release bundle: run `trunk build --release` first (dist/index.html is missing)';
@@ -58,6 +58,7 @@ describe('the lecturer\u2019s toolkit', { skip }, () => {
       acceptDownloads: true,
       permissions: ['clipboard-read', 'clipboard-write'],
     });
+    await context.addInitScript(CSP_PROBE);
     const watcher = watch(context);
     const page = await context.newPage();
     page.setDefaultTimeout(FIRST);

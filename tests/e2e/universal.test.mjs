@@ -1,7 +1,7 @@
 // End-to-end tests of the universal perturbations page of the release bundle (dist/) in headless
 // Chromium: the shipped perturbation at once, a live search with progress (one cancelled midway,
-// one that reproduces the shipped perturbation), the transfer table and the per-image transfer,
-// and bad links. Every test fails on any console error, page error or failed request.
+// one that reproduces the shipped perturbation), the transfer table (on one worker and on a pool
+// of two, which must agree) and the per-image transfer, and bad links. Every test fails on any console error, page error or failed request.
 //   trunk build --release && node --test tests/e2e/universal.test.mjs
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
@@ -117,6 +117,35 @@ describe('Universal perturbations in the browser', { skip }, () => {
       assert.ok(page.url().includes('digit=4'));
       await page.screenshot({ path: screenshotPath('universal-transfer.png'), fullPage: true });
     });
+  });
+
+  test('the pool of workers gives exactly what one worker gives', async (t) => {
+    const tables = {};
+    for (const workers of [1, 2]) {
+      await withPage({}, async (page) => {
+        await page.goto(`${lab.base}?workers=${workers}#/universal?model=linear&p=2`);
+        await result(page, { live: false, model: 'linear' });
+        const started = Date.now();
+        await page.getByTestId('transfer-refill').click();
+        const running = page.getByTestId('transfer-running');
+        await running.waitFor({ timeout: RUN });
+        assert.equal(await running.getAttribute('data-workers'), String(workers));
+        await page.getByTestId('transfer-live').waitFor({ timeout: RUN });
+        const elapsed = Date.now() - started;
+        const live = page.getByTestId('transfer-live').getByTestId('transfer-table');
+        tables[workers] = [];
+        for (const m of report.models) {
+          // The rates themselves (shortest round-trip decimals of the f64s), not the rounded text.
+          tables[workers].push(await live.getByTestId(`transfer-row-${m}`).locator('td').evaluateAll((tds) => tds.map((td) => td.dataset.rate)));
+        }
+        const parts = await page.evaluate(() => window.__lab.requests.filter((r) => r.kind === 'transfer').length);
+        assert.equal(parts, workers, 'one part per worker');
+        t.diagnostic(`${workers} worker(s): ${elapsed} ms from the click; ${await page.getByTestId('transfer-timing').innerText()}`);
+      });
+    }
+    assert.equal(tables[1].length, report.models.length);
+    assert.ok(tables[1].every((row) => row.length === report.models.length && row.every((v) => Number.isFinite(Number(v)))));
+    assert.deepEqual(tables[2], tables[1]);
   });
 
   test('bad links give notices and the page still works', async () => {

@@ -276,4 +276,25 @@ pub enum Command {
         #[arg(long, default_value = "static/models")]
         dir: String,
     },
+    /// Fuzz the parsers of untrusted input (URL state, uploads, weights, cards, worker messages); fails if any input breaks a property
+    Fuzz {
+        /// The target: url, upload, weights, card, protocol or all
+        #[arg(long, default_value = "all", value_parser = ["url", "upload", "weights", "card", "protocol", "all"])]
+        target: String,
+        /// Inputs per target
+        #[arg(long, default_value_t = 100_000)]
+        iterations: u64,
+        /// Seed of the inputs
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Also write the report as JSON to this file (static/reports/fuzz.json)
+        #[arg(long)]
+        json: Option<String>,
+        /// Keep the other targets already in the --json file
+        #[arg(long)]
+        add: bool,
+        /// Keep each failing input as a file under DIR/<target>/ (tests/corpus/fuzz replays them)
+        #[arg(long, value_name = "DIR")]
+        corpus: Option<String>,
+    },
 }

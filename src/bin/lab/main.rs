@@ -6,12 +6,18 @@
 //! `static/reports` (`robustness`, `linearity`, `firenet-report`, `universal --write`,
 //! `instability-report`, `warm-start-report`, `sampling-sweep`, `kernel-detail-report`,
 //! `tradeoff`), times the native code the browser runs too (`bench-*`) and FIRENET against the
-//! NumPy reference (`firenet-peers`). Every command is seeded: run again, it writes the same
+//! NumPy reference (`firenet-peers`), and fuzzes every parser of untrusted input (`fuzz`). Every command is seeded: run again, it writes the same
 //! weights and figures (measured times aside). The long runs show a progress bar with an estimate
 //! of the time left on stderr ([`progress`]) and print their figures to stdout as they go.
 
 #[cfg(target_arch = "wasm32")]
 fn main() {}
+
+/// The system allocator, recording each fuzz input's largest allocation (`lab fuzz`; outside it,
+/// one thread-local check per allocation).
+#[cfg(not(target_arch = "wasm32"))]
+#[global_allocator]
+static ALLOCATOR: barriers_lab::fuzz::TrackingAllocator = barriers_lab::fuzz::TrackingAllocator;
 
 #[cfg(not(target_arch = "wasm32"))]
 fn main() -> anyhow::Result<()> {
@@ -43,6 +49,8 @@ mod cli;
 mod engine_bench;
 #[cfg(not(target_arch = "wasm32"))]
 mod firenet_peers;
+#[cfg(not(target_arch = "wasm32"))]
+mod fuzz;
 #[cfg(not(target_arch = "wasm32"))]
 mod hallucination;
 #[cfg(not(target_arch = "wasm32"))]
@@ -236,6 +244,21 @@ mod native {
             Command::WarmStartReport { nets, dir } => {
                 crate::warm_start::warm_start_report(&dir, &nets.0)
             }
+            Command::Fuzz {
+                target,
+                iterations,
+                seed,
+                json,
+                add,
+                corpus,
+            } => crate::fuzz::fuzz(
+                &target,
+                iterations,
+                seed,
+                json.as_deref(),
+                add,
+                corpus.as_deref(),
+            ),
         }
     }
 

@@ -37,6 +37,11 @@ impl Default for CascadeShape {
     }
 }
 
+/// The most cascades, and convolutions per cascade, a network may have.
+pub const MAX_SHAPE: usize = 64;
+/// The most channels of a hidden convolution.
+pub const MAX_CHANNELS: usize = 1024;
+
 /// The network: its convolutions and the data-consistency layer of its mask.
 pub struct CascadeNet {
     shape: CascadeShape,
@@ -46,25 +51,52 @@ pub struct CascadeNet {
 }
 
 impl CascadeNet {
-    /// Builds the layers from a var builder (fresh variables or stored weights), for `mask`.
-    /// The network `name` of `shape` from its safetensors `weights`, with `mask` in its
-    /// data-consistency layers (errors name the network).
+    /// The network `name` of `shape` from its safetensors `weights` (every tensor `f32` and
+    /// finite, as the GPU engine's loader also requires), with `mask` in its data-consistency
+    /// layers (errors name the network).
     pub fn from_safetensors(
         name: &str,
         shape: CascadeShape,
         weights: &[u8],
         mask: &Mask,
     ) -> Result<Self> {
+        let fail = |why: String| Error::Input(format!("the weights of '{name}': {why}"));
+        let file =
+            safetensors::SafeTensors::deserialize(weights).map_err(|e| fail(e.to_string()))?;
+        for (tensor, view) in file.tensors() {
+            if view.dtype() != safetensors::Dtype::F32 {
+                return Err(fail(format!(
+                    "tensor '{tensor}' is {}, expected F32",
+                    view.dtype()
+                )));
+            }
+            let finite = view
+                .data()
+                .chunks_exact(4)
+                .all(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]).is_finite());
+            if !finite {
+                return Err(fail(format!(
+                    "tensor '{tensor}' holds NaN or infinite values"
+                )));
+            }
+        }
         let vb = VarBuilder::from_buffered_safetensors(weights.to_vec(), DType::F32, &Device::Cpu)
-            .map_err(|e| Error::Input(format!("the weights of '{name}': {e}")))?;
-        Self::build(shape, mask, vb)
-            .map_err(|e| Error::Input(format!("the weights of '{name}': {e}")))
+            .map_err(|e| fail(e.to_string()))?;
+        Self::build(shape, mask, vb).map_err(|e| fail(e.to_string()))
     }
 
+    /// Builds the layers from a var builder (fresh variables or stored weights), for `mask`.
     pub fn build(shape: CascadeShape, mask: &Mask, vb: VarBuilder) -> Result<Self> {
         if shape.cascades == 0 || shape.layers < 2 || shape.channels == 0 {
             return Err(Error::Input(format!(
                 "a cascade needs at least one block of two convolutions, got {shape:?}"
+            )));
+        }
+        // A shape read from a model card is bounded before anything is sized by it.
+        if shape.cascades > MAX_SHAPE || shape.layers > MAX_SHAPE || shape.channels > MAX_CHANNELS {
+            return Err(Error::Input(format!(
+                "a cascade has at most {MAX_SHAPE} blocks of {MAX_SHAPE} convolutions of \
+                 {MAX_CHANNELS} channels, got {shape:?}"
             )));
         }
         let cfg = Conv2dConfig {
@@ -290,6 +322,55 @@ mod tests {
         };
         let net = CascadeNet::new_seeded(shape, &m, &varmap, seed, dtype, &Device::Cpu).unwrap();
         (net, m, varmap)
+    }
+
+    #[test]
+    fn stored_weights_must_be_finite_f32_of_a_bounded_shape() {
+        let (net, m, varmap) = small_net(DType::F32, 3);
+        let bytes = crate::classification::classifier::varmap_to_safetensors(&varmap).unwrap();
+        assert!(CascadeNet::from_safetensors("t", net.shape(), &bytes, &m).is_ok());
+        let message = |r: Result<CascadeNet>| match r {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("loaded"),
+        };
+        // A NaN in the first value of the first tensor.
+        let start = 8 + u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        let mut nan = bytes.clone();
+        nan[start..start + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+        let e = message(CascadeNet::from_safetensors("t", net.shape(), &nan, &m));
+        assert!(e.contains("'t'") && e.contains("NaN or infinite"), "{e}");
+        // The same weights stored as f64.
+        let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        let wide: Vec<(String, Vec<usize>, Vec<u8>)> = st
+            .tensors()
+            .into_iter()
+            .map(|(name, v)| {
+                let data = crate::tensor_file::f32_values(&v)
+                    .into_iter()
+                    .flat_map(|x| f64::from(x).to_le_bytes())
+                    .collect();
+                (name, v.shape().to_vec(), data)
+            })
+            .collect();
+        let views = wide.iter().map(|(n, s, d)| {
+            let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F64, s.clone(), d);
+            (n.clone(), view.unwrap())
+        });
+        let f64_bytes = safetensors::serialize(views, None).unwrap();
+        let e = message(CascadeNet::from_safetensors(
+            "t",
+            net.shape(),
+            &f64_bytes,
+            &m,
+        ));
+        assert!(e.contains("F64, expected F32"), "{e}");
+        // A card's shape is bounded before anything is sized by it.
+        let huge = CascadeShape {
+            cascades: usize::MAX,
+            ..net.shape()
+        };
+        let e = message(CascadeNet::from_safetensors("t", huge, &bytes, &m));
+        assert!(e.contains("at most 64 blocks"), "{e}");
     }
 
     #[test]

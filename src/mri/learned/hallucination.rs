@@ -745,24 +745,28 @@ impl Perturbations {
                 .tensor(&format!("{key}/scale"))
                 .map_err(|e| bad(format!("{key}: {e}")))?;
             let shape = r.shape();
-            if r.dtype() != safetensors::Dtype::I8
-                || s.dtype() != safetensors::Dtype::F32
-                || shape.len() != 3
-                || shape[1] != shape[2]
-                || s.shape() != [shape[0]]
-            {
+            // `p = N²` pixels a perturbation (checked: the header may declare any `N`).
+            let pixels = match shape {
+                [_, n, m] if n == m && *n > 0 => n.checked_mul(*m),
+                _ => None,
+            };
+            let Some(p) = pixels.filter(|_| {
+                r.dtype() == safetensors::Dtype::I8
+                    && s.dtype() == safetensors::Dtype::F32
+                    && s.shape() == [shape[0]]
+            }) else {
                 return Err(bad(format!(
-                    "{key} has shape {shape:?} and scales {:?}",
+                    "{key} has shape {shape:?} and scales {:?}, expected i8 [J, N, N] with \
+                     N ≥ 1 and f32 [J]",
                     s.shape()
                 )));
-            }
+            };
             let scales = crate::tensor_file::f32_values(&s);
             if scales.iter().any(|v| !v.is_finite() || *v < 0.0) {
                 return Err(bad(format!(
                     "{key} has a scale that is not a finite non-negative number"
                 )));
             }
-            let p = shape[1] * shape[2];
             let rs = r
                 .data()
                 .chunks_exact(p)
@@ -871,6 +875,39 @@ mod tests {
             &Perturbations::default().to_safetensors().unwrap()
         )
         .is_err());
+    }
+
+    #[test]
+    fn empty_or_overflowing_perturbation_shapes_are_errors() {
+        // `[J, 0, 0]` once panicked (chunks of zero pixels); `[0, 2³², 2³²]` overflowed `N²`.
+        for (shape, scales) in [(vec![2usize, 0, 0], 2usize), (vec![0, 1 << 32, 1 << 32], 0)] {
+            let scale_bytes = vec![0u8; 4 * scales];
+            let views = [
+                (
+                    "k/r",
+                    safetensors::tensor::TensorView::new(
+                        safetensors::Dtype::I8,
+                        shape.clone(),
+                        &[],
+                    )
+                    .unwrap(),
+                ),
+                (
+                    "k/scale",
+                    safetensors::tensor::TensorView::new(
+                        safetensors::Dtype::F32,
+                        vec![scales],
+                        &scale_bytes,
+                    )
+                    .unwrap(),
+                ),
+            ];
+            let bytes = safetensors::serialize(views, None).unwrap();
+            let e = Perturbations::from_safetensors(&bytes)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("expected i8 [J, N, N]"), "{shape:?}: {e}");
+        }
     }
 
     #[test]

@@ -501,7 +501,7 @@ fn single_attack(props: &SingleProps) -> Html {
                         <input type="range" min="0" max="2" step="0.01" value={format!("{:.2}", *t)}
                             oninput={on_t} data-testid="t-slider" aria-label="t, the multiple of r"
                             aria-valuetext={format!("t, {:.2}", *t)} />
-                        <span class="flip-mark" style={format!("left: {flip_pct:.2}%")} data-testid="flip-mark"
+                        <span class="flip-mark" ~style={format!("left: {flip_pct:.2}%")} data-testid="flip-mark"
                             title={format!("the label flips at t = {:.3}", a.flip_t)} />
                     </span>
                     <span class="value">{format!("{:.2}", *t)}</span>

@@ -5,11 +5,15 @@ use crate::card::ModelCard;
 use crate::classification::classifier::{Architecture, Prediction};
 use crate::web::export::ExportFigure;
 
+use crate::classification::mnist::HELD_OUT_COUNT;
+use crate::classification::parts::{merge_evaluations, split_digits, EVALUATE_BATCH};
 use crate::classification::state::{ClassifyState, DigitSource};
 use crate::protocol::{Body, Job};
-use crate::web::compute::{use_long_job, Compute, LongJob};
+use crate::web::compute::{use_pooled_job, Compute, LongJob};
 use crate::web::picker::{use_digit, use_held_out, DigitPicker};
-use crate::web::widgets::{DigitCanvas, ModelPicker, Notice, PredictionBars, Progress};
+use crate::web::widgets::{
+    cancel_now, workers_text, DigitCanvas, ModelPicker, Notice, PredictionBars, Progress,
+};
 use yew::prelude::*;
 
 use crate::web::app::{use_query_state, Route, WorkerEpoch};
@@ -47,12 +51,27 @@ enum CardState {
     Failed(String),
 }
 
-/// A held-out accuracy measured in the worker.
+/// A held-out accuracy measured in the workers.
 #[derive(Clone, PartialEq)]
 struct Measured {
     correct: usize,
     count: usize,
     millis: f64,
+}
+
+/// The evaluation from its parts' replies (one per worker of the pool).
+fn merge(bodies: Vec<Body>) -> Result<Measured, String> {
+    let e = merge_evaluations(bodies).map_err(|e| e.for_people())?;
+    Ok(Measured {
+        correct: e.correct,
+        count: e.count,
+        millis: e.millis,
+    })
+}
+
+/// The held-out digits dealt to `workers` workers, in batches ([`EVALUATE_BATCH`]).
+fn evaluation_parts(workers: usize) -> Vec<std::ops::Range<usize>> {
+    split_digits(HELD_OUT_COUNT, workers, EVALUATE_BATCH)
 }
 
 /// Marks the first prediction shown, for the start-up benchmark.
@@ -141,31 +160,29 @@ pub fn classify_demo() -> Html {
         });
     }
 
-    let evaluation = use_long_job(|body| match body {
-        Body::Evaluated {
-            correct,
-            count,
-            millis,
-            ..
-        } => Some(Measured {
-            correct,
-            count,
-            millis,
-        }),
-        _ => None,
-    });
+    let evaluation = use_pooled_job::<Measured>(merge);
     {
-        let job = evaluation.state.clone();
-        use_effect_with(state.model, move |_| job.set(LongJob::Idle));
+        // Another model: stop an evaluation under way and forget the last one.
+        let (job, cancel) = (evaluation.state.clone(), evaluation.cancel.clone());
+        use_effect_with(state.model, move |_| {
+            cancel_now(&cancel);
+            job.set(LongJob::Idle)
+        });
     }
+    // The held-out digits in contiguous parts, one per worker of the pool.
+    let parts = evaluation_parts(evaluation.workers);
     let on_evaluate = {
-        let (start, model) = (evaluation.start.clone(), state.model);
+        let (start, model, parts) = (evaluation.start.clone(), state.model, parts.clone());
         Callback::from(move |_: MouseEvent| {
-            let job = Job::Evaluate {
-                model: model.name().to_string(),
-                count: crate::classification::mnist::HELD_OUT_COUNT,
-            };
-            start.emit((job, crate::classification::mnist::HELD_OUT_COUNT))
+            let jobs = parts
+                .iter()
+                .map(|digits| Job::Evaluate {
+                    model: model.name().to_string(),
+                    count: HELD_OUT_COUNT,
+                    digits: Some(digits.clone()),
+                })
+                .collect();
+            start.emit((jobs, HELD_OUT_COUNT))
         })
     };
 
@@ -248,8 +265,9 @@ pub fn classify_demo() -> Html {
                 {"Measure held-out accuracy in this browser"}</button>
         },
         LongJob::Running { done, total, .. } => html! {
-            <div class="row">
+            <div class="row" data-testid="evaluation-running" data-workers={parts.len().to_string()}>
                 <Progress done={*done} total={*total} />
+                <span class="small muted">{workers_text(parts.len())}</span>
                 <button type="button" class="secondary" onclick={evaluation.cancel.clone()} data-testid="cancel">{"Cancel"}</button>
             </div>
         },

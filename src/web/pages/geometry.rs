@@ -492,7 +492,7 @@ fn multi_panel() -> Html {
             <ul class="geometry-candidates" data-testid="candidates">
                 { for candidates.iter().map(|l| html! {
                     <li class={classes!((Some(l.target) == nearest).then_some("nearest"))}>
-                        <span class="swatch" style={format!("background: {}", INK[l.target % INK.len()])} />
+                        <span class="swatch" ~style={format!("background: {}", INK[l.target % INK.len()])} />
                         {format!("class {}: |f′| / ‖w′‖₂ = {:.4}", l.target, l.distance)}
                         if Some(l.target) == nearest { <strong>{" ← l̂"}</strong> }
                     </li>

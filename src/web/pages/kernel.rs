@@ -407,8 +407,8 @@ fn settings_choice(props: &ChoiceProps) -> Html {
         <div class="row">
             // The options' words are long: on a narrow window the menu wraps under its label and
             // shrinks to the window (the open list still shows them whole).
-            <label style="flex-wrap: wrap; max-width: 100%; min-width: 0">{"network (and its sampling) "}
-                <select data-testid="net" onchange={on_net} style="max-width: 100%; min-width: 0">
+            <label ~style="flex-wrap: wrap; max-width: 100%; min-width: 0">{"network (and its sampling) "}
+                <select data-testid="net" onchange={on_net} ~style="max-width: 100%; min-width: 0">
                     { for DETAIL_NETS.iter().map(|net| html! {
                         <option value={net.name} selected={net.name == s.net}>{
                             labels.get(net.name).cloned().unwrap_or_else(|| format!("{}, {}\u{b2}", net.name, net.side))
@@ -458,7 +458,7 @@ fn framed(picture: &Picture, region: Region, label: &str, testid: &str) -> Html 
     html! {
         <div class="framed">
             <PictureCanvas picture={picture.clone()} label={AttrValue::from(label.to_string())} testid={AttrValue::from(testid.to_string())} />
-            <div class="region-frame" style={style} />
+            <div class="region-frame" ~style={style} />
         </div>
     }
 }
@@ -577,7 +577,7 @@ fn kernel_figure(r: &KernelResult, current: bool) -> Html {
                     r.measurement_gap, r.measurement_norm)}
             </p>
             // A phone scrolls the wide table sideways rather than the page.
-            <div style="overflow-x: auto; max-width: 100%">
+            <div ~style="overflow-x: auto; max-width: 100%">
             <table class="kernel-table" data-testid="kernel-table">
                 <thead><tr>
                     <th>{"method"}</th><th>{"‖R(Ax) − x‖"}</th><th>{"‖R(Ax′) − x′‖"}</th><th>{"sum"}</th>
@@ -822,7 +822,7 @@ fn kernel_page(props: &PageProps) -> Html {
                     detail={detail.as_ref().ok().cloned()} drawn={drawn_here}
                     on_settings={set_settings} on_drawn={on_drawn} />
                 // min-width 0: the results' column may be narrower than their widest row.
-                <div class="kernel-main" style="min-width: 0">
+                <div class="kernel-main" ~style="min-width: 0">
                     {status(&run, &detail, cancel)}
                     if let Some(r) = &shown {
                         if props.kernel { {kernel_figure(r, current)} } else { {details_figure(r, current)} }

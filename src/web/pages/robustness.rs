@@ -4,13 +4,14 @@
 
 use crate::classification::attack::AttackKind;
 use crate::classification::classifier::Architecture;
+use crate::classification::parts::{merge_robustness, split_digits};
 use crate::classification::robustness::AttackSummary;
 use crate::protocol::{Body, Job};
 use crate::web::app::WorkerEpoch;
-use crate::web::compute::{use_long_job, LongJob};
+use crate::web::compute::{use_pooled_job, LongJob};
 use crate::web::fetch::fetch_json;
 use crate::web::pages::attacks::attack_title;
-use crate::web::widgets::{Notice, Progress};
+use crate::web::widgets::{cancel_now, workers_text, Notice, Progress};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use yew::prelude::*;
@@ -32,12 +33,22 @@ pub struct ModelReport {
     pub attacks: BTreeMap<String, AttackSummary>,
 }
 
-/// A robustness summary measured in the worker.
+/// A robustness summary measured in the workers.
 #[derive(Clone, PartialEq)]
 struct Measured {
     correct: usize,
     count: usize,
     summaries: Vec<(AttackKind, AttackSummary)>,
+}
+
+/// The run from its parts' replies (one per worker of the pool), merged exactly.
+fn merge(bodies: Vec<Body>) -> Result<Measured, String> {
+    let run = merge_robustness(bodies).map_err(|e| e.for_people())?;
+    Ok(Measured {
+        correct: run.correct,
+        count: run.count,
+        summaries: run.summaries,
+    })
 }
 
 #[derive(Properties, PartialEq)]
@@ -62,31 +73,29 @@ pub fn robustness_panel(props: &RobustnessProps) -> Html {
         });
     }
     let count = use_state(|| 50usize);
-    let live = use_long_job(|body| match body {
-        Body::Robustness {
-            correct,
-            count,
-            summaries,
-            ..
-        } => Some(Measured {
-            correct,
-            count,
-            summaries,
-        }),
-        _ => None,
-    });
+    let live = use_pooled_job::<Measured>(merge);
     {
-        let state = live.state.clone();
-        use_effect_with((props.model, epoch), move |_| state.set(LongJob::Idle));
+        // Another model (or a restarted worker): stop a run under way and forget the last one.
+        let (state, cancel) = (live.state.clone(), live.cancel.clone());
+        use_effect_with((props.model, epoch), move |_| {
+            cancel_now(&cancel);
+            state.set(LongJob::Idle)
+        });
     }
+    // The digits in contiguous parts, one per worker of the pool.
+    let parts = split_digits(*count, live.workers, 1);
     let on_run = {
-        let (start, count, model) = (live.start.clone(), *count, props.model);
+        let (start, count, model, parts) = (live.start.clone(), *count, props.model, parts.clone());
         Callback::from(move |_: MouseEvent| {
-            let job = Job::Robustness {
-                model: model.name().to_string(),
-                count,
-            };
-            start.emit((job, count))
+            let jobs = parts
+                .iter()
+                .map(|digits| Job::Robustness {
+                    model: model.name().to_string(),
+                    count,
+                    digits: Some(digits.clone()),
+                })
+                .collect();
+            start.emit((jobs, count))
         })
     };
     let on_count = {
@@ -149,8 +158,9 @@ pub fn robustness_panel(props: &RobustnessProps) -> Html {
     };
     let live_panel = match &*live.state {
         LongJob::Running { done, total, .. } => html! {
-            <div class="row">
+            <div class="row" data-testid="robustness-running" data-workers={parts.len().to_string()}>
                 <Progress done={*done} total={*total} />
+                <span class="small muted">{workers_text(parts.len())}</span>
                 <button type="button" class="secondary" onclick={live.cancel.clone()} data-testid="robustness-cancel">{"Cancel"}</button>
             </div>
         },

@@ -9,20 +9,34 @@ use crate::classification::classifier::{Architecture, Prediction};
 use crate::classification::mnist::{Digits, HELD_OUT_COUNT, SIDE};
 use crate::classification::state::StructuralState;
 use crate::classification::structural::{
-    measure, stroke, EditStats, Patch, Tool, CHANGE_THRESHOLD, MAX_SEARCH_SIZE, RADII,
+    measure, merge_answers, split_sizes, stroke, EditStats, Patch, Tool, CHANGE_THRESHOLD,
+    MAX_SEARCH_SIZE, RADII,
 };
 use crate::protocol::{Body, Job, PatchAnswer};
 use crate::web::app::{use_query_state, Route, WorkerEpoch};
-use crate::web::compute::{use_long_job, Compute, LongJob};
+use crate::web::compute::{use_pooled_job, Compute, LongJob};
 use crate::web::export::ExportFigure;
 use crate::web::picker::{use_held_out, Gallery};
 use crate::web::widgets::{
-    control_value, paint_grey, DigitCanvas, ModelPicker, Notice, PerturbationCanvas,
-    PredictionBars, Progress,
+    cancel_now, control_value, paint_grey, workers_text, DigitCanvas, ModelPicker, Notice,
+    PerturbationCanvas, PredictionBars, Progress,
 };
 use std::cell::RefCell;
 use std::rc::Rc;
 use yew::prelude::*;
+
+/// The search's answer from its parts' answers (one per worker of the pool): the patch the
+/// whole search finds ([`merge_answers`]).
+fn merge_patch_parts(bodies: Vec<Body>) -> Result<PatchAnswer, String> {
+    let answers = bodies
+        .into_iter()
+        .map(|b| match b {
+            Body::SmallestPatch(a) => Ok(a),
+            _ => Err("a part of the patch search answered something else".to_string()),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    merge_answers(answers).map_err(|e| e.for_people())
+}
 
 /// Brush radius the editor starts with (pixels of the 28×28 image).
 const DEFAULT_RADIUS: f32 = 1.0;
@@ -427,22 +441,18 @@ pub fn structural_demo() -> Html {
         );
     }
 
-    // The patch search.
-    let search = use_long_job(|body| match body {
-        Body::SmallestPatch(answer) => Some(answer),
-        _ => None,
-    });
+    // The patch search, its sides dealt to the pool's workers.
+    let search = use_pooled_job::<PatchAnswer>(merge_patch_parts);
     let searched = use_mut_ref(|| None::<(Architecture, usize, Rc<Vec<f32>>)>);
     {
         // A new model or digit: stop a search under way and forget the last answer.
-        let (job, compute) = (search.state.clone(), compute.clone());
+        let (job, cancel) = (search.state.clone(), search.cancel.clone());
         use_effect_with((model, digit), move |_| {
-            if let LongJob::Running { id, .. } = &*job {
-                compute.cancel(*id);
-            }
+            cancel_now(&cancel);
             job.set(LongJob::Idle);
         });
     }
+    let size_parts = split_sizes(*search_size, search.workers);
     {
         let (best, searched) = (best.clone(), searched.clone());
         use_effect_with((*search.state).clone(), move |job| {
@@ -476,20 +486,26 @@ pub fn structural_demo() -> Html {
         });
     }
     let on_search = {
-        let (start, searched, original) =
-            (search.start.clone(), searched.clone(), original.clone());
+        let (start, searched, original, size_parts) = (
+            search.start.clone(),
+            searched.clone(),
+            original.clone(),
+            size_parts.clone(),
+        );
         let max_size = *search_size;
         Callback::from(move |_: MouseEvent| {
             *searched.borrow_mut() = Some((model, digit, original.clone()));
             let rows = (1..=max_size).map(|s| SIDE + 1 - s).sum();
-            start.emit((
-                Job::SmallestPatch {
+            let jobs = size_parts
+                .iter()
+                .map(|sizes| Job::SmallestPatch {
                     model: model.name().to_string(),
                     image: original.as_ref().clone(),
                     max_size,
-                },
-                rows,
-            ))
+                    sizes: sizes.clone(),
+                })
+                .collect();
+            start.emit((jobs, rows))
         })
     };
 
@@ -748,8 +764,9 @@ pub fn structural_demo() -> Html {
     let search_panel = match &*search.state {
         LongJob::Idle => html! {},
         LongJob::Running { done, total, .. } => html! {
-            <div class="row">
+            <div class="row" data-testid="patch-running" data-workers={size_parts.len().to_string()}>
                 <Progress done={*done} total={*total} />
+                <span class="small muted">{workers_text(size_parts.len())}</span>
                 <button type="button" class="secondary" onclick={search.cancel.clone()} data-testid="patch-cancel">{"Cancel"}</button>
             </div>
         },

@@ -8,13 +8,13 @@
 //! on a plot or in a table shows one held-out slice reconstructed at that rate by each method.
 
 use crate::mri::learned::sweep::{
-    losses, split_rates, NetFindings, SweepReport, MAX_NETS, MAX_RATES,
+    losses, split_rates, NetFindings, RatePoint, SweepReport, MAX_NETS, MAX_RATES,
 };
 use crate::mri::state::{rate_percent, SweepState};
 use crate::plot::{self, left_margin, linear_ticks, nice_step, place_labels, Rect, Scale, BOTTOM};
 use crate::protocol::{Body, Job, SweepJob, SweepResult, SweepSliceJob, SweepSliceResult};
 use crate::web::app::{use_query_state, Route, WorkerEpoch};
-use crate::web::compute::{use_pooled_job, Compute, LongJob};
+use crate::web::compute::{use_pooled_job_noting, Compute, LongJob};
 use crate::web::data::{load_once, Shareable};
 use crate::web::export::ExportFigure;
 use crate::web::fetch::fetch_bytes;
@@ -41,6 +41,46 @@ thread_local! {
     static REPORT: RefCell<HashMap<String, Shareable<SweepReport>>> = RefCell::new(HashMap::new());
     /// Live sweeps finished on this page, by [`job_key`].
     static LIVE: RefCell<HashMap<String, Rc<SweepResult>>> = RefCell::new(HashMap::new());
+    /// Rates the workers finished, by networks and slices ([`known_key`]): sent back with the
+    /// next sweep of those networks, so that a rate outlives a worker terminated by a cancel.
+    static FINISHED: RefCell<HashMap<String, Vec<RatePoint>>> = RefCell::new(HashMap::new());
+}
+
+fn known_key(nets: &[String], slices: usize) -> String {
+    format!("{}|{slices}", nets.join(","))
+}
+
+/// Keeps a rate a worker finished ([`Body::SweptRate`]).
+fn note(body: Body) {
+    if let Body::SweptRate {
+        nets,
+        slices,
+        point,
+    } = body
+    {
+        FINISHED.with(|f| {
+            let mut f = f.borrow_mut();
+            let points = f.entry(known_key(&nets, slices)).or_default();
+            points.retain(|p| p.rate != point.rate);
+            points.push(point);
+        });
+    }
+}
+
+/// The rates among `rates` finished before for these networks and slices.
+fn known_points(nets: &[String], slices: usize, rates: &[f64]) -> Vec<RatePoint> {
+    FINISHED.with(|f| {
+        f.borrow()
+            .get(&known_key(nets, slices))
+            .map(|points| {
+                points
+                    .iter()
+                    .filter(|p| rates.contains(&p.rate))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    })
 }
 
 async fn shipped() -> crate::Result<Rc<SweepReport>> {
@@ -555,10 +595,11 @@ pub fn sweep_demo() -> Html {
             rates: state.rates.clone(),
             slices,
             engine: engine_choice(),
+            known: Vec::new(),
         }
     });
 
-    let live = use_pooled_job::<Rc<SweepResult>>(merge);
+    let live = use_pooled_job_noting::<Rc<SweepResult>>(merge, note);
     let running_job = use_state(|| None::<SweepJob>);
     // The rate clicked, on which plot ("shipped" or "live"), with that plot's networks.
     let selected = use_state(|| None::<(&'static str, f64, Vec<String>)>);
@@ -581,6 +622,7 @@ pub fn sweep_demo() -> Html {
                     .into_iter()
                     .map(|rates| {
                         Job::Sweep(SweepJob {
+                            known: known_points(&job.nets, job.slices, &rates),
                             rates,
                             ..job.clone()
                         })
@@ -816,10 +858,7 @@ pub fn sweep_demo() -> Html {
                 let computed: f64 = res.rate_millis.iter().sum();
                 let fresh = res.rate_millis.iter().filter(|m| **m > 0.0).count();
                 let timing = if res.cached == res.job.rates.len() {
-                    format!(
-                        "Every rate came from the worker's cache ({:.0} ms).",
-                        res.millis
-                    )
+                    format!("Every rate was computed before ({:.0} ms).", res.millis)
                 } else {
                     format!(
                         "Computed in this browser's worker in {:.1} s ({:.1} s per rate{}).",
@@ -827,8 +866,8 @@ pub fn sweep_demo() -> Html {
                         computed / 1000.0 / fresh.max(1) as f64,
                         match res.cached {
                             0 => String::new(),
-                            1 => "; 1 rate from the worker's cache".to_string(),
-                            c => format!("; {c} rates from the worker's cache"),
+                            1 => "; 1 rate computed before".to_string(),
+                            c => format!("; {c} rates computed before"),
                         }
                     )
                 };

@@ -8,12 +8,14 @@
 use crate::classification::classifier::Architecture;
 use crate::classification::mnist::Digits;
 use crate::classification::state::{xi_range, UniversalState};
-use crate::classification::transfer::{TransferEntry, TransferReport};
+use crate::classification::transfer::{
+    part_units, split_digits, split_rows, TransferEntry, TransferReport,
+};
 use crate::classification::universal::{Ball, PassReport, Universal};
 use crate::plot::{left_margin, linear_ticks, nice_step, Scale, BOTTOM};
 use crate::protocol::{Body, Job, TransferResult, UniversalJob, UniversalResult};
 use crate::web::app::{use_query_state, Route, WorkerEpoch};
-use crate::web::compute::{use_long_job, Compute, LongJob};
+use crate::web::compute::{use_pooled_job, Compute, LongJob};
 use crate::web::export::ExportFigure;
 use crate::web::fetch::fetch_bytes;
 use crate::web::picker::{use_held_out, HeldOut};
@@ -181,7 +183,7 @@ fn rate_cell(v: f64, diagonal: bool) -> Html {
         crate::colour::ink_on([r, g, b])
     );
     html! {
-        <td class={classes!("rate", diagonal.then_some("diagonal"))} style={style}>{percent(v)}</td>
+        <td class={classes!("rate", diagonal.then_some("diagonal"))} ~style={style} data-rate={v.to_string()}>{percent(v)}</td>
     }
 }
 
@@ -224,18 +226,90 @@ struct TransferProps {
     ball: Ball,
 }
 
-/// The shipped transfer table at once, and recomputed in the worker on request.
+/// The whole transfer table from its parts' replies (one per worker of the pool).
+fn merge_transfer(bodies: Vec<Body>) -> Result<Rc<TransferResult>, String> {
+    let parts = bodies
+        .into_iter()
+        .map(|b| match b {
+            Body::Transfer(t) => Ok(*t),
+            _ => Err("a part of the transfer table gave another answer".to_string()),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    TransferResult::merge(parts)
+        .map(Rc::new)
+        .map_err(|e| e.for_people())
+}
+
+/// The parts of the transfer table for `workers` workers, with the units of the whole job: the
+/// shipped perturbations' table by contiguous ranges of the held-out digits (balanced to a
+/// digit), a live one by rows dealt by the report's native costs ([`split_rows`]: the slowest
+/// search bounds it, about 1.8× with 2 workers).
+fn transfer_parts(
+    report: &TransferReport,
+    ball: Ball,
+    live: bool,
+    workers: usize,
+) -> (Vec<Job>, usize) {
+    let n = report.models.len();
+    let h = report.held_out_count;
+    let (jobs, units): (Vec<Job>, Vec<usize>) = if live {
+        let search = |rows: &[usize]| -> usize {
+            rows.iter()
+                .filter_map(|&i| report.card(&report.models[i], ball))
+                .map(|c| c.search_units())
+                .sum()
+        };
+        split_rows(&report.row_costs(ball), workers)
+            .into_iter()
+            .map(|rows| {
+                let units = part_units(n, h, rows.len(), search(&rows));
+                let job = Job::Transfer {
+                    ball,
+                    live,
+                    digits: None,
+                    rows,
+                };
+                (job, units)
+            })
+            .unzip()
+    } else {
+        split_digits(h, workers)
+            .into_iter()
+            .map(|digits| {
+                let units = part_units(n, digits.len(), n, 0);
+                let job = Job::Transfer {
+                    ball,
+                    live,
+                    digits: Some(digits),
+                    rows: Vec::new(),
+                };
+                (job, units)
+            })
+            .unzip()
+    };
+    (jobs, units.iter().sum())
+}
+
+/// The shipped transfer table at once, and recomputed in the worker pool on request.
 #[function_component(TransferSection)]
 fn transfer_section(props: &TransferProps) -> Html {
-    let job = use_long_job::<Rc<TransferResult>>(|body| match body {
-        Body::Transfer(t) => Some(Rc::new(*t)),
-        _ => None,
-    });
+    let job = use_pooled_job::<Rc<TransferResult>>(merge_transfer);
+    // How many workers the running (or last) job was dealt to.
+    let parts = use_state(|| 1usize);
     let ball = props.ball;
     let n = props.report.models.len();
     let recompute = |live: bool| {
-        let start = job.start.clone();
-        Callback::from(move |_: MouseEvent| start.emit((Job::Transfer { ball, live }, n * n)))
+        let (start, report, workers, parts) = (
+            job.start.clone(),
+            props.report.clone(),
+            job.workers,
+            parts.clone(),
+        );
+        Callback::from(move |_: MouseEvent| {
+            let (jobs, total) = transfer_parts(&report, ball, live, workers);
+            parts.set(jobs.len());
+            start.emit((jobs, total))
+        })
     };
     let shipped = props.report.table(ball).map(|t| {
         let xi: Vec<f64> = props
@@ -247,11 +321,20 @@ fn transfer_section(props: &TransferProps) -> Html {
         html! { <TransferTable models={props.report.models.clone()} fooling={t.fooling.clone()} xi={xi} ball={ball} /> }
     });
     let running = matches!(&*job.state, LongJob::Running { .. });
+    let by = match *parts {
+        1 => String::new(),
+        k => format!(" ({k} workers side by side, the slowest one's time)"),
+    };
     let status = match &*job.state {
         LongJob::Idle => html! {},
         LongJob::Running { done, total, .. } => html! {
-            <div class="row" data-testid="transfer-running">
-                <span class="muted">{"Filling the table in the worker… "}</span>
+            <div class="row" data-testid="transfer-running" data-done={done.to_string()} data-workers={parts.to_string()}>
+                <span class="muted" data-testid="transfer-progress">{
+                    match *parts {
+                        1 => "Filling the table in the worker… ".to_string(),
+                        k => format!("Filling the table in {k} workers side by side… "),
+                    }
+                }</span>
                 <Progress done={*done} total={*total} />
                 <button type="button" class="secondary" data-testid="transfer-cancel" onclick={job.cancel.clone()}>{"Cancel"}</button>
             </div>
@@ -263,16 +346,16 @@ fn transfer_section(props: &TransferProps) -> Html {
             html! { <Notice kind="error">{format!("The table could not be filled: {m}")}</Notice> }
         }
         LongJob::Done(t) if t.ball == ball => html! {
-            <div data-testid="transfer-live">
-                <p class="small">{
+            <div data-testid="transfer-live" data-workers={parts.to_string()}>
+                <p class="small" data-testid="transfer-timing">{
                     if t.live {
                         format!(
-                            "Recomputed in this browser, every perturbation searched again with the shipped settings: the searches took {:.1} s, filling the {n}×{n} table on {} held-out digits {:.1} s.",
+                            "Recomputed in this browser, every perturbation searched again with the shipped settings: the searches took {:.1} s, filling the {n}×{n} table on {} held-out digits {:.1} s{by}.",
                             t.search_millis / 1000.0, t.held_out_count, t.table_millis / 1000.0
                         )
                     } else {
                         format!(
-                            "Refilled in this browser from the shipped perturbations: the {n}×{n} table on {} held-out digits took {:.1} s.",
+                            "Refilled in this browser from the shipped perturbations: the {n}×{n} table on {} held-out digits took {:.1} s{by}.",
                             t.held_out_count, t.table_millis / 1000.0
                         )
                     }

@@ -4,11 +4,12 @@
 //! A panic posts [`Body::Panicked`] before the worker dies, so the page can say so and restart it.
 
 use crate::card::ModelCard;
-use crate::classification::attack::{AttackKind, Model};
+use crate::classification::attack::AttackKind;
 use crate::classification::classifier::{Architecture, Classifier};
 use crate::classification::inference::Network;
 use crate::classification::line_search::LineSearch;
-use crate::classification::robustness::{run_attack, AttackSummary};
+use crate::classification::parts::{evaluation_batches, part_digits, robustness_reply};
+use crate::classification::robustness::{attack_digit, empty_summaries, run_attack};
 use crate::classification::training::count_correct;
 use crate::protocol::{Body, Job, Reply, Request};
 use crate::web::data::{held_out, load_once, Shareable};
@@ -26,8 +27,6 @@ use wasm_bindgen::JsCast;
 
 /// Where the worker finds the lab's files, relative to its own script.
 pub const MODEL_DIR: &str = "./static/models";
-/// Digits evaluated between two checks for cancellation.
-const CHUNK: usize = 100;
 /// Digits attacked (with every attack) between two checks for cancellation.
 const ROBUSTNESS_CHUNK: usize = 2;
 
@@ -110,14 +109,22 @@ pub async fn execute(id: u64, job: Job, progress: &dyn Fn(Body)) -> Body {
             card: m.card.clone(),
         }),
         Job::Classify { model, image } => classify(&model, &image).await,
-        Job::Evaluate { model, count } => evaluate(id, &model, count, progress).await,
+        Job::Evaluate {
+            model,
+            count,
+            digits,
+        } => evaluate(id, &model, count, digits, progress).await,
         Job::Attack {
             model,
             image,
             attack,
             seed,
         } => attack_one(&model, &image, attack, seed).await,
-        Job::Robustness { model, count } => robustness(id, &model, count, progress).await,
+        Job::Robustness {
+            model,
+            count,
+            digits,
+        } => robustness(id, &model, count, digits, progress).await,
         Job::Reconstruct(job) => {
             let cancelled = || CANCELLED.with(|c| c.borrow().contains(&id));
             mri::reconstruct(id, job, &cancelled, progress).await
@@ -145,19 +152,25 @@ pub async fn execute(id: u64, job: Job, progress: &dyn Fn(Body)) -> Body {
             let cancelled = || CANCELLED.with(|c| c.borrow().contains(&id));
             universal::universal(job, &cancelled, progress).await
         }
-        Job::Transfer { ball, live } => {
+        Job::Transfer {
+            ball,
+            live,
+            digits,
+            rows,
+        } => {
             let cancelled = || CANCELLED.with(|c| c.borrow().contains(&id));
-            universal::transfer(ball, live, &cancelled, progress).await
+            universal::transfer(ball, live, digits, rows, &cancelled, progress).await
         }
         Job::ImageTransfer { source, digit } => universal::image(&source, digit).await,
         Job::SmallestPatch {
             model,
             image,
             max_size,
+            sizes,
         } => {
             let cancelled = || CANCELLED.with(|c| c.borrow().contains(&id));
             crate::web::worker::structural::smallest_patch(
-                model, image, max_size, &cancelled, progress,
+                model, image, max_size, sizes, &cancelled, progress,
             )
             .await
         }
@@ -193,23 +206,35 @@ async fn classify(model: &str, image: &[f32]) -> Result<Body> {
     })
 }
 
-async fn evaluate(id: u64, model: &str, count: usize, progress: &dyn Fn(Body)) -> Result<Body> {
+/// The held-out evaluation over the first `count` digits, or over `digits` of them (a part of
+/// the job for the worker pool), batch by batch ([`evaluation_batches`]), with progress in
+/// digits of the part.
+async fn evaluate(
+    id: u64,
+    model: &str,
+    count: usize,
+    digits: Option<std::ops::Range<usize>>,
+    progress: &dyn Fn(Body),
+) -> Result<Body> {
+    part_digits(digits.clone(), count, usize::MAX)?;
     let loaded = model_named(model).await?;
-    let digits = held_out().await?;
-    let count = count.min(digits.len());
+    let held = held_out().await?;
+    let range = part_digits(digits, count, held.len())?;
+    let count = count.min(held.len());
     let start = now_ms();
     let mut correct = 0;
-    let indices: Vec<usize> = (0..count).collect();
-    for (k, chunk) in indices.chunks(CHUNK).enumerate() {
-        // Let other messages (a cancel, a classification) run between chunks.
+    let mut done = 0;
+    for batch in evaluation_batches(range.clone()) {
+        // Let other messages (a cancel, a classification) run between batches.
         gloo::timers::future::TimeoutFuture::new(0).await;
         if CANCELLED.with(|c| c.borrow().contains(&id)) {
             return Err(Error::Cancelled);
         }
-        correct += count_correct(&loaded.model, &digits, chunk)?;
+        correct += count_correct(&loaded.model, &held, &batch)?;
+        done += batch.len();
         progress(Body::Progress {
-            done: (k * CHUNK + chunk.len()).min(count),
-            total: count,
+            done,
+            total: range.len(),
         });
     }
     Ok(Body::Evaluated {
@@ -217,6 +242,7 @@ async fn evaluate(id: u64, model: &str, count: usize, progress: &dyn Fn(Body)) -
         correct,
         count,
         millis: now_ms() - start,
+        digits: Some(range),
     })
 }
 
@@ -240,43 +266,48 @@ async fn attack_one(model: &str, image: &[f32], attack: AttackKind, seed: u64) -
     })
 }
 
-async fn robustness(id: u64, model: &str, count: usize, progress: &dyn Fn(Body)) -> Result<Body> {
+/// The robustness run over the first `count` held-out digits, or over `digits` of them (a part
+/// of the job for the worker pool), each digit attacked with its own index as the seed
+/// ([`attack_digit`]), with progress in digits of the part; the reply carries the exact sums
+/// ([`robustness_reply`]).
+async fn robustness(
+    id: u64,
+    model: &str,
+    count: usize,
+    digits: Option<std::ops::Range<usize>>,
+    progress: &dyn Fn(Body),
+) -> Result<Body> {
+    part_digits(digits.clone(), count, usize::MAX)?;
     let loaded = model_named(model).await?;
-    let digits = held_out().await?;
-    let count = count.min(digits.len());
-    let mut summaries: Vec<(AttackKind, AttackSummary)> = AttackKind::ALL
-        .iter()
-        .map(|&a| (a, AttackSummary::default()))
-        .collect();
+    let held = held_out().await?;
+    let range = part_digits(digits, count, held.len())?;
+    let count = count.min(held.len());
+    let mut summaries = empty_summaries();
     let mut correct = 0;
-    for i in 0..count {
-        if i % ROBUSTNESS_CHUNK == 0 {
+    for (k, i) in range.clone().enumerate() {
+        if k % ROBUSTNESS_CHUNK == 0 {
             gloo::timers::future::TimeoutFuture::new(0).await;
             if CANCELLED.with(|c| c.borrow().contains(&id)) {
                 return Err(Error::Cancelled);
             }
             progress(Body::Progress {
-                done: i,
-                total: count,
+                done: k,
+                total: range.len(),
             });
         }
-        let x: Vec<f64> = digits.image(i).iter().map(|&v| v as f64).collect();
-        if loaded.network.label(&x)? != digits.label(i) {
-            continue;
-        }
-        correct += 1;
-        for (attack, summary) in summaries.iter_mut() {
-            let start = now_ms();
-            let outcome = run_attack(*attack, &loaded.network, &x, i as u64);
-            summary.add(&outcome, now_ms() - start);
+        let x: Vec<f64> = held.image(i).iter().map(|&v| v as f64).collect();
+        if attack_digit(
+            &loaded.network,
+            &x,
+            held.label(i),
+            i,
+            &mut summaries,
+            &now_ms,
+        )? {
+            correct += 1;
         }
     }
-    Ok(Body::Robustness {
-        model: model.to_string(),
-        correct,
-        count,
-        summaries,
-    })
+    Ok(robustness_reply(model, count, range, correct, summaries))
 }
 
 /// Makes a model available without fetching (used by tests and by callers holding the bytes).

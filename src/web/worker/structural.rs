@@ -11,18 +11,20 @@ use crate::{Error, Result};
 /// Longest stretch of work between two yields, milliseconds.
 const SLICE_MS: f64 = 25.0;
 
-/// Runs [`crate::protocol::Job::SmallestPatch`]: reports [`Body::Progress`] in rows of
-/// positions, stops with [`Error::Cancelled`] when `cancelled()` says so.
+/// Runs [`crate::protocol::Job::SmallestPatch`] (over `sizes` only, a part of the job for the
+/// worker pool; empty, all sides): reports [`Body::Progress`] in rows of positions, stops with
+/// [`Error::Cancelled`] when `cancelled()` says so.
 pub async fn smallest_patch(
     model: String,
     image: Vec<f32>,
     max_size: usize,
+    sizes: Vec<usize>,
     cancelled: &dyn Fn() -> bool,
     progress: &dyn Fn(Body),
 ) -> Result<Body> {
     let loaded = model_named(&model).await?;
     let start = now_ms();
-    let mut search = PatchSearch::new(&loaded.network, &image, max_size)?;
+    let mut search = PatchSearch::with_sizes(&loaded.network, &image, max_size, &sizes)?;
     let total = search.total_rows();
     progress(Body::Progress { done: 0, total });
     let mut slice = now_ms();
@@ -41,6 +43,7 @@ pub async fn smallest_patch(
     }
     let millis = now_ms() - start;
     let (original, evaluations) = (search.original_label(), search.evaluations());
+    let sizes = search.sizes().to_vec();
     Ok(Body::SmallestPatch(PatchAnswer {
         model,
         max_size,
@@ -48,5 +51,6 @@ pub async fn smallest_patch(
         found: search.finish(),
         evaluations,
         millis,
+        sizes,
     }))
 }

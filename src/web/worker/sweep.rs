@@ -1,7 +1,9 @@
 //! The compute worker's sampling-sweep jobs: the sweep of [`crate::mri::learned::sweep::Sweep`] one held-out
 //! slice at a time, with a progress report and a yield after each slice (so that a cancel gets
 //! in), every finished rate kept by (networks, slices, rate) so that a sweep asked for again, or
-//! resumed after a cancel, reuses it; and one slice at one rate by every method.
+//! resumed after a cancel, reuses it (and sent to the page, which sends it back in
+//! [`SweepJob::known`] should this worker have been terminated); and one slice at one rate by
+//! every method.
 
 use crate::mri::brain::{Role, Split};
 use crate::mri::learned::hallucination::{FirenetSetting, LARGE_SIDE};
@@ -118,6 +120,18 @@ pub async fn sweep(
     let chosen = spread(held.images.len(), job.slices)?;
     let test: Vec<&[f32]> = chosen.iter().map(|&i| &held.images[i][..]).collect();
     let n = test.len();
+    for point in &job.known {
+        if point.nets.len() != job.nets.len() || !job.rates.contains(&point.rate) {
+            return Err(Error::Input(format!(
+                "a rate computed before ({}) does not belong to this sweep",
+                point.rate
+            )));
+        }
+        POINTS.with(|p| {
+            p.borrow_mut()
+                .insert(point_key(&job.nets, n, point.rate), point.clone())
+        });
+    }
     let start = now_ms();
     let cached = job
         .rates
@@ -218,6 +232,11 @@ impl Missing<'_> {
             if let Some(p) = finished {
                 rate_millis[k] = now_ms() - since;
                 since = now_ms();
+                (self.progress)(Body::SweptRate {
+                    nets: job.nets.clone(),
+                    slices: job.slices,
+                    point: p.clone(),
+                });
                 POINTS.with(|c| c.borrow_mut().insert(point_key(&job.nets, n, p.rate), p));
             }
             gloo::timers::future::TimeoutFuture::new(0).await;

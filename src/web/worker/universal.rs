@@ -5,10 +5,11 @@
 
 use crate::classification::attack::Model;
 use crate::classification::classifier::Architecture;
-use crate::classification::transfer::{image_transfer, labels, ShippedUniversal, TransferReport};
-use crate::classification::universal::{
-    fooling_rate, random_like, Ball, Universal, UniversalSearch, MAX_SET,
+use crate::classification::transfer::{
+    fooled_count, fooling_rates, image_transfer, labels, part_units, transfer_part,
+    ShippedUniversal, TransferReport,
 };
+use crate::classification::universal::{random_like, Ball, Universal, UniversalSearch, MAX_SET};
 use crate::protocol::{Body, GridDigit, TransferResult, UniversalJob, UniversalResult};
 use crate::web::data::{held_out, load_once, universal_set, Shareable};
 use crate::web::fetch::fetch_bytes;
@@ -143,14 +144,15 @@ async fn held_out_fooling(
     v: &[f64],
     pacer: &mut Pacer<'_>,
 ) -> Result<f64> {
-    let mut fooled = 0.0;
+    let mut fooled = 0;
     for (chunk, l) in test.chunks(50).zip(test_labels.chunks(50)) {
-        fooled += fooling_rate(model, chunk, l, v)? * chunk.len() as f64;
+        fooled += fooled_count(model, chunk, l, v)?;
         if pacer.due() {
             pacer.pause().await?;
         }
     }
-    Ok(fooled / test.len().max(1) as f64)
+    // Counted, then divided once, as `fooling_rate` over all of them.
+    Ok(fooled as f64 / test.len().max(1) as f64)
 }
 
 /// The universal perturbation of one model, shipped or live, and what it does.
@@ -288,68 +290,131 @@ async fn all_models() -> Result<Vec<Rc<LoadedModel>>> {
 }
 
 /// The transfer table for `ball`, from the shipped perturbations or recomputed live with the
-/// shipped settings.
+/// shipped settings; or a part of it for the worker pool: every row on the held-out digits
+/// `digits`, or the rows `rows` (indices of the models) on all of them
+/// ([`transfer_part`] checks them). Each cell is a count of fooled digits, divided once at the
+/// end ([`fooling_rates`]), so that parts merged by [`TransferResult::merge`] give the whole
+/// table's rates exactly. Progress in the units of [`part_units`].
 pub async fn transfer(
     ball: Ball,
     live: bool,
+    digits: Option<std::ops::Range<usize>>,
+    rows: Vec<usize>,
     cancelled: &dyn Fn() -> bool,
     progress: &dyn Fn(Body),
 ) -> Result<Body> {
     let s = shipped().await?;
     let models = all_models().await?;
-    let digits = held_out().await?;
-    let test = images(&digits, digits.len());
-    let mut pacer = Pacer::new(cancelled);
+    let held = held_out().await?;
     let n = models.len();
-    let mut vs = Vec::with_capacity(n);
-    let mut xi = Vec::with_capacity(n);
+    let (digits, rows) = transfer_part(n, held.len(), digits, &rows)?;
+    let test: Vec<Vec<f64>> = digits
+        .clone()
+        .map(|i| held.image(i).iter().map(|&v| v as f64).collect())
+        .collect();
+    let mut pacer = Pacer::new(cancelled);
+    let cards = rows
+        .iter()
+        .map(|&i| {
+            let name = &models[i].card.name;
+            s.report.card(name, ball).ok_or_else(|| {
+                Error::Data(format!("no shipped {ball:?} perturbation for '{name}'"))
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let search: usize = if live {
+        cards.iter().map(|c| c.search_units()).sum()
+    } else {
+        0
+    };
+    let total = part_units(n, test.len(), rows.len(), search);
+    let report = |done: usize| {
+        progress(Body::Progress {
+            done: done.min(total),
+            total,
+        })
+    };
+    report(0);
+    let mut done = 0;
+    let mut vs = Vec::with_capacity(rows.len());
     let start = now_ms();
-    for m in &models {
+    for (&i, card) in rows.iter().zip(&cards) {
+        let m = &models[i];
         let name = &m.card.name;
-        let card = s
-            .report
-            .card(name, ball)
-            .ok_or_else(|| Error::Data(format!("no shipped {ball:?} perturbation for '{name}'")))?;
-        xi.push(card.settings.xi);
-        if live {
+        let v = if live {
             let x = images(&*universal_set().await?, card.count);
-            let (v, _) = run_search(card.settings, &m.network, x, &mut pacer, progress).await?;
-            vs.push(v);
+            let (base, budget) = (done, card.search_units());
+            // The search's images visited, as units of this part.
+            let on_search = |body: Body| {
+                if let Body::UniversalProgress {
+                    pass,
+                    visited,
+                    count,
+                    ..
+                } = body
+                {
+                    report(base + (pass.saturating_sub(1) * count + visited).min(budget));
+                }
+            };
+            let (v, _) = run_search(card.settings, &m.network, x, &mut pacer, &on_search).await?;
+            done += budget;
+            report(done);
+            v
         } else {
-            vs.push(
-                s.vectors
-                    .get(name, ball)
-                    .ok_or_else(|| Error::Data(format!("no shipped perturbation for '{name}'")))?,
-            );
+            s.vectors
+                .get(name, ball)
+                .ok_or_else(|| Error::Data(format!("no shipped perturbation for '{name}'")))?
+        };
+        if v.len() != m.network.dim() {
+            return Err(Error::Data(format!(
+                "the perturbation of '{name}' has {} values, the model takes {}",
+                v.len(),
+                m.network.dim()
+            )));
         }
+        vs.push(v);
     }
     let search_millis = if live { now_ms() - start } else { 0.0 };
     let start = now_ms();
     let mut test_labels = Vec::with_capacity(n);
     for m in &models {
-        test_labels.push(labels(&m.network, &test)?);
-        pacer.pause().await?;
+        let mut l = Vec::with_capacity(test.len());
+        for chunk in test.chunks(100) {
+            l.extend(labels(&m.network, chunk)?);
+            done += chunk.len();
+            if pacer.due() {
+                report(done);
+                pacer.pause().await?;
+            }
+        }
+        test_labels.push(l);
     }
-    let mut fooling = vec![vec![0.0; n]; n];
-    for (i, v) in vs.iter().enumerate() {
-        for (j, m) in models.iter().enumerate() {
-            fooling[i][j] =
-                held_out_fooling(&m.network, &test, &test_labels[j], v, &mut pacer).await?;
-            progress(Body::Progress {
-                done: i * n + j + 1,
-                total: n * n,
-            });
+    let mut fooled = vec![vec![0usize; n]; rows.len()];
+    for (counts, v) in fooled.iter_mut().zip(&vs) {
+        for ((count, m), l) in counts.iter_mut().zip(&models).zip(&test_labels) {
+            for (chunk, l) in test.chunks(50).zip(l.chunks(50)) {
+                *count += fooled_count(&m.network, chunk, l, v)?;
+                done += chunk.len();
+                if pacer.due() {
+                    report(done);
+                    pacer.pause().await?;
+                }
+            }
+            report(done);
         }
     }
     Ok(Body::Transfer(Box::new(TransferResult {
         ball,
         live,
         models: models.iter().map(|m| m.card.name.clone()).collect(),
-        fooling,
-        xi,
-        held_out_count: test.len(),
+        fooling: fooling_rates(&fooled, test.len()),
+        xi: cards.iter().map(|c| c.settings.xi).collect(),
+        held_out_count: held.len(),
         search_millis,
         table_millis: now_ms() - start,
+        fooled,
+        digits,
+        rows,
     })))
 }
 
