@@ -170,6 +170,25 @@ fn check_cover(ranges: &[Range<usize>], count: usize, what: &str) -> Result<()> 
     Ok(())
 }
 
+/// The digit range of each part of a job over the first `count` held-out digits of one model
+/// (each part's model, count and range, `None` for all of them), checked to be one run over all
+/// the digits; with that count.
+fn part_ranges<'a>(
+    parts: impl Iterator<Item = (&'a String, usize, Option<Range<usize>>)>,
+    what: &str,
+) -> Result<(usize, Vec<Range<usize>>)> {
+    let parts: Vec<_> = parts.collect();
+    let same: Vec<(&String, usize)> = parts.iter().map(|p| (p.0, p.1)).collect();
+    check_same(&same, what)?;
+    let count = parts[0].1;
+    let ranges: Vec<Range<usize>> = parts
+        .iter()
+        .map(|p| p.2.clone().unwrap_or(0..p.1))
+        .collect();
+    check_cover(&ranges, count, what)?;
+    Ok((count, ranges))
+}
+
 /// Checks that every part answered for the same model and number of digits.
 fn check_same(parts: &[(&String, usize)], what: &str) -> Result<()> {
     let (model, count) = *parts
@@ -205,14 +224,8 @@ pub fn merge_evaluations(bodies: Vec<Body>) -> Result<Evaluation> {
             }
         }
     }
-    let same: Vec<(&String, usize)> = parts.iter().map(|p| (&p.0, p.2)).collect();
-    check_same(&same, "evaluation")?;
-    let count = parts[0].2;
-    let ranges: Vec<Range<usize>> = parts
-        .iter()
-        .map(|p| p.4.clone().unwrap_or(0..p.2))
-        .collect();
-    check_cover(&ranges, count, "evaluation")?;
+    let (count, ranges) =
+        part_ranges(parts.iter().map(|p| (&p.0, p.2, p.4.clone())), "evaluation")?;
     if let Some((p, r)) = parts.iter().zip(&ranges).find(|(p, r)| p.1 > r.len()) {
         return Err(Error::Input(format!(
             "a part of the evaluation found {} of its {} digits correct",
@@ -253,14 +266,10 @@ pub fn merge_robustness(bodies: Vec<Body>) -> Result<RobustnessRun> {
             }
         }
     }
-    let same: Vec<(&String, usize)> = parts.iter().map(|p| (&p.0, p.2)).collect();
-    check_same(&same, "robustness run")?;
-    let count = parts[0].2;
-    let ranges: Vec<Range<usize>> = parts
-        .iter()
-        .map(|p| p.4.clone().unwrap_or(0..p.2))
-        .collect();
-    check_cover(&ranges, count, "robustness run")?;
+    let (count, ranges) = part_ranges(
+        parts.iter().map(|p| (&p.0, p.2, p.4.clone())),
+        "robustness run",
+    )?;
     let attacks: Vec<AttackKind> = parts[0].3.iter().map(|(k, _)| *k).collect();
     for ((_, correct, _, summaries, _, sums), range) in parts.iter().zip(&ranges) {
         let kinds: Vec<AttackKind> = summaries.iter().map(|(k, _)| *k).collect();

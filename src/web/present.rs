@@ -72,6 +72,8 @@ impl Reducible for Stage {
             StageAction::EndPath => {
                 s.path = None;
                 s.step = 0;
+                // Also the dismiss of a damaged path's error bar.
+                s.path_error = None;
             }
         }
         Rc::new(s)
@@ -220,7 +222,7 @@ pub fn main_controls(route: &Route) -> MainControls {
         Route::Kernel => c(Some("kernel-t"), "t", None, None),
         Route::Details => c(Some("detail-size"), "the detail's size", None, None),
         Route::Sweep => c(None, "", Some("sweep-compute"), Some("sweep-cancel")),
-        Route::Classify => c(None, "", Some("evaluate"), Some("robustness-cancel")),
+        Route::Classify => c(None, "", Some("evaluate"), Some("cancel")),
         _ => MainControls::default(),
     }
 }
