@@ -89,7 +89,10 @@ export function watch(context, { allow = [] } = {}) {
   context.pages().forEach(hookPage);
   context.on('page', hookPage);
   context.on('requestfailed', (req) => {
-    if (!allowed(req.url())) note(`request failed: ${req.method()} ${req.url()}: ${req.failure()?.errorText}`);
+    // The browser fetches the favicon after the page has loaded; a reload or a navigation at
+    // that moment aborts it (net::ERR_ABORTED), which no user sees.
+    const favicon = /\/favicon-[0-9a-f]+\.svg$/.test(req.url()) && req.failure()?.errorText === 'net::ERR_ABORTED';
+    if (!allowed(req.url()) && !favicon) note(`request failed: ${req.method()} ${req.url()}: ${req.failure()?.errorText}`);
   });
   context.on('response', (res) => {
     if (res.status() >= 400 && !allowed(res.url())) note(`HTTP ${res.status()} for ${res.url()}`);

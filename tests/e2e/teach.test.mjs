@@ -6,6 +6,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import http from 'node:http';
 import { haveDist, launch, serve, watch, noFatal, screenshotPath, FIRST, CSP_PROBE } from './helpers.mjs';
 import { PAGES, readyFor } from './pages.mjs';
 
@@ -357,11 +358,21 @@ describe('the lecturer\u2019s toolkit', { skip }, () => {
       fs.writeFileSync(screenshotPath('export-tradeoff.png'), chartPng);
 
       // The embed code works: the page in an iframe, in embed mode.
-      const frameHtml = `<!doctype html><body>${code.replace(/&amp;/g, '&amp;')}</body>`;
-      await page.setContent(frameHtml);
-      const frame = page.frameLocator('iframe');
-      await frame.getByTestId('readouts').waitFor({ timeout: FIRST });
-      assert.equal(await frame.locator('header.site-header').count(), 0, 'embed mode: no header');
+      // Pasted into a course page of its own (another origin, outside the lab's content-security
+      // policy, which would refuse the iframe's style attribute).
+      const course = http.createServer((req, res) => {
+        res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+        res.end(`<!doctype html><html lang="en"><title>Course</title><body>${code}</body></html>`);
+      });
+      await new Promise((resolve) => course.listen(0, '127.0.0.1', resolve));
+      try {
+        await page.goto(`http://127.0.0.1:${course.address().port}/`);
+        const frame = page.frameLocator('iframe');
+        await frame.getByTestId('readouts').waitFor({ timeout: FIRST });
+        assert.equal(await frame.locator('header.site-header').count(), 0, 'embed mode: no header');
+      } finally {
+        await new Promise((resolve) => course.close(resolve));
+      }
     });
   });
 });
