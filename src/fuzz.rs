@@ -1402,8 +1402,18 @@ fn check_upload(input: &[u8]) -> Result<(), String> {
     let before = LARGEST.with(Cell::get);
     let result = prepare_upload(file, n);
     let largest = LARGEST.with(Cell::get).max(before);
+    // Over the limits, or more pixels than a file this long can hold (a truncated file or a
+    // bomb under the limits): either way refused before the pixels are allocated.
+    let format = if file.starts_with(PNG_SIGNATURE) {
+        image::ImageFormat::Png
+    } else {
+        image::ImageFormat::Jpeg
+    };
     let over_limit = claimed_dimensions(file).is_some_and(|(w, h)| {
-        w.max(h) > MAX_UPLOAD_SIDE || u64::from(w) * u64::from(h) > MAX_PIXELS
+        let pixels = u64::from(w) * u64::from(h);
+        w.max(h) > MAX_UPLOAD_SIDE
+            || pixels > MAX_PIXELS
+            || pixels > crate::mri::upload::max_pixels_in(format, file.len())
     });
     match result {
         Ok(p) => {
@@ -2275,16 +2285,19 @@ mod tests {
                 "{message}"
             );
         }
-        // Within the limits (6324² ≈ 40 megapixels) a header is believed: the pixel buffer is
-        // allocated (40 MB, under the decoder's limit) and the missing data is then an error.
-        let file = png_claiming(6_324, 6_324);
-        let (verdict, largest) =
-            check_measured(Target::Upload, &[&64u32.to_le_bytes()[..], &file].concat());
-        assert!(verdict.is_ok(), "{verdict:?}");
-        assert!(
-            largest >= 6_324 * 6_324 && largest <= MAX_DECODER_ALLOC as usize,
-            "{largest}"
-        );
+        // Within the limits (6324² ≈ 40 megapixels) on a file that cannot hold so many pixels:
+        // refused too before the pixel buffer (40 MB) is allocated.
+        for file in [png_claiming(6_324, 6_324), jpeg_claiming(6_324, 6_324)] {
+            let (verdict, largest) =
+                check_measured(Target::Upload, &[&64u32.to_le_bytes()[..], &file].concat());
+            assert!(verdict.is_ok(), "{verdict:?}");
+            assert!(largest < 1 << 20, "{largest} bytes");
+            let message = prepare_upload(&file, 64).unwrap_err().to_string();
+            assert!(
+                message.contains("6324×6324") && message.contains("damaged or truncated"),
+                "{message}"
+            );
+        }
     }
 
     #[test]

@@ -50,6 +50,23 @@ fn decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Encodes a value for a query string, so that [`parse_query`] reads it back unchanged: a
+/// space becomes `+`; letters, digits, `-`, `.`, `_`, `~`, `,` and `:` stay; every other byte
+/// is written `%XX` (so `&`, `=`, `+`, `%` and `#` in typed text stay text).
+pub fn encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for &b in value.as_bytes() {
+        match b {
+            b' ' => out.push('+'),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b',' | b':' => {
+                out.push(b as char)
+            }
+            b => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
 fn hex(b: u8) -> Option<u8> {
     (b as char).to_digit(16).map(|d| d as u8)
 }
@@ -160,7 +177,7 @@ pub trait QueryState: Default {
     fn to_query(&self) -> String {
         Self::fields()
             .iter()
-            .filter_map(|f| Some(format!("{}={}", f.key, (f.write)(self)?)))
+            .filter_map(|f| Some(format!("{}={}", f.key, encode(&(f.write)(self)?))))
             .collect::<Vec<_>>()
             .join("&")
     }
@@ -380,6 +397,31 @@ pub(crate) use choice;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encoded_values_read_back_unchanged() {
+        for value in [
+            "A&B=C",
+            "%41%42",
+            "a+b c",
+            "axial 20",
+            "#/x?y=1",
+            "\u{e9}\u{1f9e0} \u{202e}",
+            "5,10,20",
+            "-1.5e-3",
+            "",
+        ] {
+            let query = format!("k={}&z=1", encode(value));
+            assert_eq!(
+                parse_query(&query),
+                vec![("k".into(), value.into()), ("z".into(), "1".into())],
+                "{value:?} as {query:?}"
+            );
+        }
+        assert_eq!(encode("axial 20"), "axial+20");
+        assert_eq!(encode("A&B=C"), "A%26B%3DC");
+        assert_eq!(encode("5,10,20"), "5,10,20");
+    }
 
     #[test]
     fn queries_parse_and_decode() {

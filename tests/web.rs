@@ -491,3 +491,20 @@ fn the_kernel_experiment_runs_in_wasm_as_natively() {
     assert!(b.sum() >= b.bound && b.triangle_holds(), "{b:?}");
     assert!(Experiment::new(&a, &x, &vec![0.0; z.len()], None).is_err());
 }
+
+/// The 61-byte PNG whose header claims 65535 × 65535 is refused in the browser (wasm32, where
+/// the decoder cannot open it at all) with its size and the limits, as natively.
+#[wasm_bindgen_test]
+fn a_png_bomb_is_refused_with_its_size_in_wasm() {
+    // A fuzz input: the working side (4 bytes, little-endian), then the file.
+    let bomb = &include_bytes!("corpus/fuzz/upload/png-65535x65535.bin")[4..];
+    let message = match barriers_lab::mri::upload::prepare_upload(bomb, 128) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("the bomb was accepted"),
+    };
+    assert!(
+        message.contains("65535×65535 pixels, 4294.8 megapixels")
+            && message.contains("the limits are 40 megapixels and 16384 pixels a side"),
+        "{message}"
+    );
+}

@@ -478,7 +478,7 @@ macro_rules! detail_fields {
                     s.$part.slice = v.to_string();
                     Ok(())
                 },
-                |s| Some(s.$part.slice.replace(' ', "+"))
+                |s| Some(s.$part.slice.clone())
             ),
             by_name!("detail", $part.detail.kind, DetailKind, |s, v| format!(
                 "Unknown detail \u{201c}{v}\u{201d} (text, lesion or drawn): showing {}.",
@@ -496,7 +496,7 @@ macro_rules! detail_fields {
                     s.$part.detail.text = v.to_uppercase();
                     Ok(())
                 },
-                |s| Some(s.$part.detail.text.replace(' ', "+"))
+                |s| Some(s.$part.detail.text.clone())
             ),
             number!("row", $part.detail.row, 0..DETAIL_GRID, |s, v| format!(
                 "The row must be a pixel of the {DETAIL_GRID}\u{b2} grid, 0 to {}, not \u{201c}{v}\u{201d}: using {}.",
@@ -792,6 +792,38 @@ mod tests {
         assert_eq!(bad.state, d);
         assert_eq!(bad.notices.len(), 5, "{:?}", bad.notices);
         assert_eq!(HallucinationState::from_query("t=2").state.strength, 1.0);
+    }
+
+    /// Text typed into the detail field goes into the link encoded: query syntax and percent
+    /// escapes in it are read back as the same text (and refused, as text the grid cannot draw),
+    /// never as other settings.
+    #[test]
+    fn typed_detail_text_is_written_into_the_link_encoded() {
+        for typed in ["A&B=C", "%41%42", "A+B", "A#B"] {
+            let mut state = KernelState::default();
+            state.settings.detail.text = typed.to_string();
+            let link = state.to_query();
+            let p = KernelState::from_query(&link);
+            assert_eq!(p.notices.len(), 1, "{typed:?} as {link:?}: {:?}", p.notices);
+            assert!(
+                p.notices[0]
+                    .starts_with(&format!("The text \u{201c}{typed}\u{201d} cannot be drawn")),
+                "{typed:?}: {:?}",
+                p.notices
+            );
+            assert_eq!(
+                p.state.settings.detail.text,
+                KernelState::default().settings.detail.text
+            );
+        }
+        let mut state = KernelState::default();
+        state.settings.detail.text = "AB 12".to_string();
+        assert!(
+            state.to_query().contains("text=AB+12"),
+            "{}",
+            state.to_query()
+        );
+        assert_round_trip(&state);
     }
 
     #[test]

@@ -134,6 +134,16 @@ pub fn prepare_upload(bytes: &[u8], n: usize) -> Result<PreparedImage> {
     })?;
     let (width, height) = decoder.dimensions();
     check_dimensions(width, height)?;
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > max_pixels_in(format, bytes.len()) {
+        return Err(input(format!(
+            "This {format_name} file is damaged or truncated: its header claims {width}×{height} \
+             pixels, which {} bytes cannot hold (a {format_name} image that size takes at least \
+             {} bytes). Please choose another file.",
+            bytes.len(),
+            pixels.div_ceil(max_pixels_in(format, 1))
+        )));
+    }
     let color = decoder.color_type();
     // A broken EXIF block is not worth refusing the picture for: use it as stored.
     let orientation = decoder
@@ -342,13 +352,46 @@ fn decoder_limits(sides: bool) -> image::Limits {
 }
 
 /// The size a file's header claims, read without the side limits (for the message that
-/// refuses it).
+/// refuses it). A PNG's is read straight from its IHDR chunk: on 32-bit targets (wasm32) the
+/// decoder refuses to open a PNG whose pixels would not fit in memory at all (65535 × 65535)
+/// before it tells anyone its size.
 fn header_dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
+    if let Some(size) = png_dimensions(bytes) {
+        return Some(size);
+    }
     let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .ok()?;
     reader.limits(decoder_limits(false));
     reader.into_dimensions().ok()
+}
+
+/// Width and height from a PNG's IHDR chunk, which must come first: the 8-byte signature, the
+/// chunk's length and type (`IHDR`), then the width and height, big-endian (PNG specification,
+/// 11.2.2). `None` if `bytes` does not start that way.
+fn png_dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
+    const SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
+    if bytes.len() < 24 || bytes[..8] != SIGNATURE || &bytes[12..16] != b"IHDR" {
+        return None;
+    }
+    let be =
+        |at: usize| u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
+    Some((be(16), be(20)))
+}
+
+/// The most pixels a file of `len` bytes can hold in `format`, whatever its content: deflate
+/// expands at most 1032:1 (a length-258 match in under 2 bits) and a PNG pixel takes at least
+/// one bit (8 pixels a byte), so a PNG holds at most `8 · 1032 · len` pixels; a JPEG codes at
+/// least one bit for each 8 × 8 block (its DC difference, even in a progressive scan), so at
+/// most `512 · len`. A header that claims more belongs to a damaged or truncated file (or a
+/// decompression bomb): it is refused before the pixel buffer is allocated.
+pub fn max_pixels_in(format: ImageFormat, len: usize) -> u64 {
+    let per_byte = if format == ImageFormat::Png {
+        8 * 1032
+    } else {
+        512
+    };
+    per_byte * len as u64
 }
 
 fn check_working_side(n: usize) -> Result<()> {
@@ -871,6 +914,59 @@ mod tests {
             message.contains("65535×65535") && message.contains("40 megapixels"),
             "{message}"
         );
+    }
+
+    /// A header within the limits on a file far too small to hold its pixels (a truncated file,
+    /// or a bomb just under the limits) is refused before the pixel buffer is allocated.
+    #[test]
+    fn headers_claiming_more_pixels_than_the_file_can_hold_are_refused() {
+        let file = png_header_only(6000, 6000);
+        let message = error_message(prepare_upload(&file, 128));
+        assert!(
+            message.contains("damaged or truncated")
+                && message.contains("6000×6000")
+                && message.contains(&format!("{} bytes cannot hold", file.len()))
+                && message.contains("at least 4361 bytes"),
+            "{message}"
+        );
+        let mut file = jpeg(16, 16, &[128u8; 16 * 16 * 3], None);
+        let sof = file.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        file[sof + 5..sof + 9].copy_from_slice(&[0x0F, 0xA0, 0x0F, 0xA0]);
+        let message = error_message(prepare_upload(&file, 128));
+        assert!(
+            message.contains("JPEG file is damaged") && message.contains("4000×4000"),
+            "{message}"
+        );
+    }
+
+    /// The bound of `max_pixels_in` holds for the most compressible real files: one flat
+    /// colour, deflated at the best level or coded at the lowest JPEG quality.
+    #[test]
+    fn the_most_compressible_real_files_are_within_the_pixel_bound() {
+        use image::codecs::png::{CompressionType, FilterType as PngFilter};
+        let (w, h) = (2000u32, 1500u32);
+        let mut flat = Vec::new();
+        PngEncoder::new_with_quality(&mut flat, CompressionType::Best, PngFilter::NoFilter)
+            .write_image(&vec![7u8; (w * h) as usize], w, h, ExtendedColorType::L8)
+            .unwrap();
+        assert!(u64::from(w * h) <= max_pixels_in(ImageFormat::Png, flat.len()));
+        let image = prepare_upload(&flat, 128).unwrap();
+        assert_eq!((image.source_width, image.source_height), (2000, 1500));
+        let mut flat = Vec::new();
+        JpegEncoder::new_with_quality(&mut flat, 1)
+            .write_image(
+                &vec![7u8; (w * h * 3) as usize],
+                w,
+                h,
+                ExtendedColorType::Rgb8,
+            )
+            .unwrap();
+        assert!(
+            u64::from(w * h) <= max_pixels_in(ImageFormat::Jpeg, flat.len()),
+            "{} bytes",
+            flat.len()
+        );
+        assert!(prepare_upload(&flat, 128).is_ok());
     }
 
     #[test]

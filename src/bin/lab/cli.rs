@@ -287,10 +287,10 @@ pub enum Command {
         /// Seed of the inputs
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// Also write the report as JSON to this file (static/reports/fuzz.json)
+        /// Also write the report as JSON under the key "fuzz" of this file, keeping its other keys (static/reports/hardening.json)
         #[arg(long)]
         json: Option<String>,
-        /// Keep the other targets already in the --json file
+        /// Keep the other targets already in the --json file's "fuzz" key
         #[arg(long)]
         add: bool,
         /// Keep each failing input as a file under DIR/<target>/ (tests/corpus/fuzz replays them)

@@ -6,7 +6,8 @@ use barriers_lab::fuzz::{self, Target};
 use serde_json::{json, Value};
 
 /// Runs `target` (`all`: every target in turn) on `iterations` inputs from `seed`; writes the
-/// report to `json` (with `add`, keeping the other targets already there) and each failing
+/// report under the key `fuzz` of the JSON file `json` (its other keys, such as the bad-input
+/// corpus's, are kept; with `add`, so are the other targets already there) and each failing
 /// input, minimized, to `corpus/<target>/` if asked. Fails if any input failed.
 pub fn fuzz(
     target: &str,
@@ -64,13 +65,19 @@ pub fn fuzz(
         reports.push(entry);
     }
     if let Some(path) = json {
-        // With --add, the targets already in the file that were not run now are kept.
-        let mut targets: Vec<Value> = match std::fs::read_to_string(path) {
-            Ok(text) if add => serde_json::from_str::<Value>(&text)?["targets"]
+        // The file's other keys are kept; with --add, so are the targets not run now.
+        let mut file = match std::fs::read_to_string(path) {
+            Ok(text) => serde_json::from_str::<Value>(&text)
+                .map_err(|e| anyhow::anyhow!("{path} is not JSON ({e}): not overwriting it"))?,
+            Err(_) => json!({}),
+        };
+        let mut targets: Vec<Value> = if add {
+            file["fuzz"]["targets"]
                 .as_array()
                 .cloned()
-                .unwrap_or_default(),
-            _ => Vec::new(),
+                .unwrap_or_default()
+        } else {
+            Vec::new()
         };
         targets.retain(|old| !reports.iter().any(|new| new["target"] == old["target"]));
         targets.extend(reports);
@@ -91,8 +98,12 @@ pub fn fuzz(
             "allocations_tracked": fuzz::allocations_tracked(),
             "targets": targets,
         });
-        crate::write_json(path, &summary)?;
-        say!("wrote {path}");
+        if !file.is_object() {
+            anyhow::bail!("{path} holds JSON that is not an object: not overwriting it");
+        }
+        file["fuzz"] = summary;
+        crate::write_json(path, &file)?;
+        say!("wrote the key \"fuzz\" of {path}");
     }
     if failed > 0 {
         anyhow::bail!("{failed} inputs failed");

@@ -283,7 +283,13 @@ pub fn classify_demo() -> Html {
             <p data-testid="evaluation">{"Cancelled. "}
                 <button type="button" class="link" onclick={on_evaluate}>{"Run again"}</button></p>
         },
-        LongJob::Failed(m) => html! { <Notice kind="error">{m.clone()}</Notice> },
+        LongJob::Failed(m) => html! {
+            <div data-testid="evaluation-failed">
+                <Notice kind="error">{m.clone()}</Notice>
+                <button type="button" class="secondary" onclick={on_evaluate} data-testid="evaluate">
+                    {"Try the measurement again"}</button>
+            </div>
+        },
     };
 
     html! {

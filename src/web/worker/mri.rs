@@ -46,7 +46,13 @@ thread_local! {
 pub(crate) async fn brain(side: usize) -> Result<Rc<BrainSlices>> {
     let url = brain_url(side);
     load_once(&BRAINS, &url.clone(), || async move {
-        let slices = BrainSlices::from_safetensors(&fetch_bytes(&url).await?)?;
+        // Name the file and the data set: "header too large" alone tells the reader nothing.
+        let slices = BrainSlices::from_safetensors(&fetch_bytes(&url).await?).map_err(|e| {
+            Error::Data(format!(
+                "the brain slices ({}) could not be read: {e}",
+                url.trim_start_matches("./")
+            ))
+        })?;
         if slices.side() != side {
             return Err(Error::Data(format!(
                 "{url} holds {0}×{0} slices",
