@@ -32,6 +32,7 @@ pub mod attack;
 pub mod classifier;
 pub mod deepfool;
 pub mod drawing;
+pub mod explanation;
 pub mod fast_gradient;
 pub mod geometry;
 pub mod inference;
