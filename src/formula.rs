@@ -118,6 +118,12 @@ pub const STRUCTURAL_SIZE: Formula = Formula {
     text: "‖x′ − x‖₂ = (Σᵢ (x′ᵢ − xᵢ)²)^½,   #{i : x′ᵢ ≠ xᵢ}",
 };
 
+/// The manipulation of an explanation (Dombrowski et al. 2019, eq. 4).
+pub const MANIPULATION: Formula = Formula {
+    tex: r"\min_{\|\delta\|_\infty \le \varepsilon,\; x + \delta \in [0,1]^{784}} \big\|\hat h(x + \delta) - \hat h_t\big\|_2^2 + \gamma \big\|g(x + \delta) - g(x)\big\|_2^2, \qquad \hat h = \frac{|h|}{\|h\|_1}, \quad h(x) = \nabla_x g_c(x)",
+    text: "min over ‖δ‖∞ ≤ ε, x + δ ∈ [0,1]⁷⁸⁴ of ‖ĥ(x + δ) − ĥₜ‖₂² + γ‖g(x + δ) − g(x)‖₂²,   ĥ = |h|/‖h‖₁,   h(x) = ∇ₓ g_c(x)",
+};
+
 /// The MRI forward model.
 pub const MRI_FORWARD: Formula = Formula {
     tex: r"y = Ax + e, \qquad A = P_\Omega F",
@@ -184,6 +190,7 @@ pub const ALL: &[Formula] = &[
     UNIVERSAL,
     LINEARITY,
     STRUCTURAL_SIZE,
+    MANIPULATION,
     MRI_FORWARD,
     FIRENET,
     WORST_CASE,

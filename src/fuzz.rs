@@ -1157,6 +1157,7 @@ fn check_url(input: &[u8]) -> Result<(), String> {
     check_state::<UniversalState>("universal", &q)?;
     check_state::<LinearityState>("linearity", &q)?;
     check_state::<StructuralState>("structural", &q)?;
+    check_state::<crate::classification::state::ExplanationState>("explanations", &q)?;
     check_state::<MriState>("mri", &q)?;
     check_state::<HallucinationState>("hallucinations", &q)?;
     check_state::<KernelState>("kernel", &q)?;
@@ -2000,6 +2001,7 @@ const PROTOCOL_WORDS: &[&str] = &[
     "transfer",
     "image_transfer",
     "smallest_patch",
+    "explain",
     "kernel",
     "sweep",
     "sweep_slice",
@@ -2067,6 +2069,14 @@ fn protocol_seeds() -> Vec<Value> {
             json!({ "kind": "sweep", "nets": ["cascade-8"], "rates": [0.05, 0.1, 0.2], "slices": 2 }),
         ),
         job(json!({ "kind": "sweep_slice", "nets": ["cascade-8"], "rate": 0.1, "slice": 0 })),
+        job(json!({
+            "kind": "explain", "model": "cnn", "image": image, "method": "gradient",
+            "target": { "source": "image", "image": image }, "steps": 30, "max_change": 0.1
+        })),
+        job(json!({
+            "kind": "explain", "model": "cnn", "image": image, "method": "gradient-times-input",
+            "target": { "source": "map", "map": image }, "steps": 300, "max_change": 0.05
+        })),
         job(json!({ "kind": "bench_engine", "repeats": 3 })),
         job(json!({ "kind": "cancel", "target": 7 })),
         json!({ "id": 7, "body": { "kind": "progress", "done": 1, "total": 2 } }),
@@ -2113,6 +2123,9 @@ fn check_protocol(input: &[u8]) -> Result<(), String> {
             }
             Job::Sweep(job) => {
                 let _ = crate::mri::learned::sweep::check_rates(&job.rates);
+            }
+            Job::Explain(job) => {
+                let _ = job.settings();
             }
             _ => {}
         }

@@ -370,6 +370,9 @@ mod tests {
             "/universal" => UniversalState::from_query(query).notices,
             "/linearity" => LinearityState::from_query(query).notices,
             "/structural" => StructuralState::from_query(query).notices,
+            "/explanations" => {
+                crate::classification::state::ExplanationState::from_query(query).notices
+            }
             "/mri" => MriState::from_query(query).notices,
             "/hallucinations" => HallucinationState::from_query(query).notices,
             "/kernel" => KernelState::from_query(query).notices,

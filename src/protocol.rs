@@ -125,6 +125,11 @@ pub enum Job {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         sizes: Vec<usize>,
     },
+    /// The manipulation of an explanation ([`crate::classification::explanation`]): an
+    /// imperceptible change of one image (784 intensities in [0, 1]) that keeps the model's
+    /// output and moves its saliency map towards a target, with [`Body::Progress`] per Adam
+    /// step; answered by [`Body::Explained`].
+    Explain(ExplainJob),
     /// A detail added to a held-out slice, `x′ = x + t·z_N` (the troublesome kernel) or
     /// `x′ = x + z` (structural details), measured with a shipped network's sampling and
     /// reconstructed from `Ax` and `Ax′` by zero-filling, FIRENET and the network, with
@@ -818,6 +823,88 @@ pub struct Reply {
     pub body: Body,
 }
 
+/// Adam steps an explanation's manipulation may take ([`ExplainJob::steps`]).
+pub const EXPLAIN_STEPS: std::ops::RangeInclusive<usize> = 10..=1000;
+
+/// What the explanation is moved towards ([`ExplainJob::target`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "source", rename_all = "snake_case")]
+pub enum ExplainTarget {
+    /// The map (of the same method) of this image, another digit: explained for its own label.
+    Image { image: Vec<f32> },
+    /// A map given as it is (784 values, drawn on the page), normalised to `|h|/‖h‖₁`.
+    Map { map: Vec<f32> },
+}
+
+/// A manipulation of an explanation ([`Job::Explain`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExplainJob {
+    pub model: String,
+    /// The image whose explanation is manipulated (784 intensities in [0, 1]).
+    pub image: Vec<f32>,
+    pub target: ExplainTarget,
+    pub method: crate::classification::explanation::Method,
+    /// Adam steps ([`EXPLAIN_STEPS`]).
+    pub steps: usize,
+    /// The bound `‖δ‖∞ ≤ ε`, in `(0, 1]`.
+    pub max_change: f64,
+}
+
+impl ExplainJob {
+    /// The job's settings (the defaults, with this job's method, steps and bound), once its
+    /// images, map and numbers are checked.
+    pub fn settings(&self) -> Result<crate::classification::explanation::ManipulationSettings> {
+        use crate::classification::classifier::check_image;
+        check_image(&self.image)?;
+        match &self.target {
+            ExplainTarget::Image { image } => check_image(image)?,
+            ExplainTarget::Map { map } => {
+                if map.len() != crate::classification::mnist::PIXELS {
+                    return Err(Error::Input(format!(
+                        "a target map has {} values, not {}",
+                        map.len(),
+                        crate::classification::mnist::PIXELS
+                    )));
+                }
+                if map.iter().any(|v| !v.is_finite()) || map.iter().all(|v| *v == 0.0) {
+                    return Err(Error::Input(
+                        "the target map is empty: draw something first".into(),
+                    ));
+                }
+            }
+        }
+        if !EXPLAIN_STEPS.contains(&self.steps) {
+            return Err(Error::Input(format!(
+                "the manipulation takes {} to {} steps, not {}",
+                EXPLAIN_STEPS.start(),
+                EXPLAIN_STEPS.end(),
+                self.steps
+            )));
+        }
+        if !(self.max_change > 0.0 && self.max_change <= 1.0) {
+            return Err(Error::Input(format!(
+                "the largest change ε is in (0, 1], not {}",
+                self.max_change
+            )));
+        }
+        Ok(crate::classification::explanation::ManipulationSettings {
+            method: self.method,
+            steps: self.steps,
+            max_change: self.max_change,
+            record_every: (self.steps / 30).max(1),
+            ..Default::default()
+        })
+    }
+}
+
+/// The answer of a manipulation ([`Job::Explain`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExplainAnswer {
+    pub model: String,
+    pub result: crate::classification::explanation::ManipulationResult,
+    pub millis: f64,
+}
+
 /// The answer of a smallest-patch search ([`Job::SmallestPatch`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PatchAnswer {
@@ -944,6 +1031,8 @@ pub enum Body {
     },
     /// The smallest label-changing patch, if any patch up to `max_size` changes the label.
     SmallestPatch(PatchAnswer),
+    /// A manipulated explanation.
+    Explained(Box<ExplainAnswer>),
     /// A detail, its kernel component and every method's reconstructions.
     Kernel(Box<KernelResult>),
     /// A sampling sweep.

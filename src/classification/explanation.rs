@@ -61,7 +61,7 @@
 //! so an `ℓ∞` change of 0.1 spread over it is a visible haze, unlike the paper's ImageNet images.
 
 use crate::classification::classifier::{argmax, Architecture, Classifier};
-use crate::classification::mnist::{CLASSES, PIXELS, SIDE};
+use crate::classification::mnist::{Digits, CLASSES, PIXELS, SIDE};
 use crate::classification::pooling::max_pool2;
 use crate::{Error, Result};
 use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Module, Shape, Tensor, Var};
@@ -87,6 +87,17 @@ impl Method {
             Method::Gradient => "gradient",
             Method::GradientTimesInput => "gradient-times-input",
         }
+    }
+
+    /// Both maps, in the page's order.
+    pub const ALL: [Method; 2] = [Method::Gradient, Method::GradientTimesInput];
+
+    /// The method called `name` ([`Method::name`]).
+    pub fn from_name(name: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|m| m.name() == name)
+            .ok_or_else(|| Error::Input(format!("no saliency map is called “{name}”")))
     }
 }
 
@@ -1224,6 +1235,162 @@ pub fn manipulate(
     run.finish()
 }
 
+/// Where `lab explanations` writes its report.
+pub const REPORT_PATH: &str = "static/reports/explanations.json";
+/// The command that writes [`REPORT_PATH`].
+pub const COMMAND: &str = "cargo run --release --bin lab -- explanations";
+/// Held-out digits the report manipulates (the first ones).
+pub const REPORT_DIGITS: usize = 10;
+
+/// The held-out digit whose explanation is the target for digit `digit`: the next one
+/// (cyclically) with another label, so that the target map is another digit's shape.
+pub fn target_digit(digits: &Digits, digit: usize) -> Result<usize> {
+    let n = digits.len();
+    if digit >= n {
+        return Err(Error::Input(format!(
+            "there is no held-out digit {digit} (0 to {})",
+            n.saturating_sub(1)
+        )));
+    }
+    (1..n)
+        .map(|k| (digit + k) % n)
+        .find(|&j| digits.label(j) != digits.label(digit))
+        .ok_or_else(|| Error::Input("every held-out digit has the same label".into()))
+}
+
+/// One manipulated digit, as the report keeps it (similarities of the ReLU network's map).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CaseSummary {
+    /// The held-out digit manipulated.
+    pub digit: usize,
+    /// The held-out digit whose map is the target ([`target_digit`]).
+    pub target_digit: usize,
+    pub label_before: usize,
+    pub label_after: usize,
+    pub pearson_before: f64,
+    pub pearson_after: f64,
+    pub cosine_before: f64,
+    pub cosine_after: f64,
+    /// `maxₖ |gₖ(x′) − gₖ(x)|`.
+    pub max_logit_change: f64,
+    pub delta_l2: f64,
+    /// `‖δ‖₂ / ‖x‖₂`.
+    pub delta_relative: f64,
+    pub delta_linf: f64,
+    /// Wall time per Adam step where it was measured.
+    pub millis_per_step: f64,
+}
+
+impl CaseSummary {
+    /// The figures of run `r` of digit `digit` towards the map of `target_digit`.
+    pub fn of(
+        digit: usize,
+        target_digit: usize,
+        r: &ManipulationResult,
+        millis_per_step: f64,
+    ) -> Self {
+        Self {
+            digit,
+            target_digit,
+            label_before: r.label_before,
+            label_after: r.label_after,
+            pearson_before: r.similarity_before.pearson,
+            pearson_after: r.similarity_after.pearson,
+            cosine_before: r.similarity_before.cosine,
+            cosine_after: r.similarity_after.cosine,
+            max_logit_change: r.max_logit_change,
+            delta_l2: r.delta_l2,
+            delta_relative: r.delta_relative,
+            delta_linf: r.delta_linf,
+            millis_per_step,
+        }
+    }
+}
+
+/// The median of `values` (the mean of the middle two for an even count); NaN when empty.
+fn median(mut values: Vec<f64>) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        0.5 * (values[n / 2 - 1] + values[n / 2])
+    }
+}
+
+/// Every case of one saliency method, summarised.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MethodReport {
+    pub method: Method,
+    pub cases: Vec<CaseSummary>,
+    /// Cases whose label stayed.
+    pub labels_kept: usize,
+    pub median_pearson_before: f64,
+    pub median_pearson_after: f64,
+    pub median_delta_relative: f64,
+    pub median_max_logit_change: f64,
+    pub largest_logit_change: f64,
+    /// The first case's run, every `record_every` steps: the similarity rising while the label
+    /// stays.
+    pub history: Vec<HistoryPoint>,
+}
+
+impl MethodReport {
+    /// The summary of `cases`, with the first case's `history`.
+    pub fn of(method: Method, cases: Vec<CaseSummary>, history: Vec<HistoryPoint>) -> Self {
+        let pick = |f: fn(&CaseSummary) -> f64| median(cases.iter().map(f).collect());
+        Self {
+            method,
+            labels_kept: cases
+                .iter()
+                .filter(|c| c.label_after == c.label_before)
+                .count(),
+            median_pearson_before: pick(|c| c.pearson_before),
+            median_pearson_after: pick(|c| c.pearson_after),
+            median_delta_relative: pick(|c| c.delta_relative),
+            median_max_logit_change: pick(|c| c.max_logit_change),
+            largest_logit_change: cases.iter().map(|c| c.max_logit_change).fold(0.0, f64::max),
+            cases,
+            history,
+        }
+    }
+}
+
+/// `static/reports/explanations.json`: the manipulation on the first [`REPORT_DIGITS`] held-out
+/// digits with the default settings, for both saliency methods.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExplanationsReport {
+    pub what: String,
+    pub command: String,
+    pub date: String,
+    pub model: Architecture,
+    /// The settings of every run (the method aside).
+    pub settings: ManipulationSettings,
+    pub methods: Vec<MethodReport>,
+}
+
+impl ExplanationsReport {
+    /// Reads and checks a report (the page's copy of the shipped one, say).
+    pub fn from_json(text: &str) -> Result<Self> {
+        let r: Self = serde_json::from_str(text)
+            .map_err(|e| Error::Input(format!("the explanations report is damaged: {e}")))?;
+        if r.methods.is_empty() || r.methods.iter().any(|m| m.cases.is_empty()) {
+            return Err(Error::Input(
+                "the explanations report has no manipulated digit".into(),
+            ));
+        }
+        Ok(r)
+    }
+
+    /// The figures of `method`, if the report has them.
+    pub fn method(&self, method: Method) -> Option<&MethodReport> {
+        self.methods.iter().find(|m| m.method == method)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1463,6 +1630,60 @@ mod tests {
         assert!((r.target.iter().sum::<f32>() - 1.0).abs() < 1e-4);
         assert!((r.manipulated_explanation.iter().sum::<f32>() - 1.0).abs() < 1e-4);
         assert_eq!(r.history.last().unwrap().step, r.settings.steps);
+    }
+
+    /// The shipped report (`lab explanations`) holds together, and its first digit's run is
+    /// reproduced: the first 30 of its 300 steps give the recorded similarities.
+    #[test]
+    fn the_shipped_report_is_consistent_and_its_first_run_reproduces() {
+        let text = std::fs::read_to_string(REPORT_PATH).unwrap();
+        let report = ExplanationsReport::from_json(&text).unwrap();
+        assert_eq!(report.model, Architecture::Cnn);
+        let digits = held_out();
+        let classifier = cnn(DType::F32);
+        for m in &report.methods {
+            assert_eq!(m.cases.len(), REPORT_DIGITS);
+            let again = MethodReport::of(m.method, m.cases.clone(), m.history.clone());
+            assert_eq!(&again, m, "{}: the summary is the cases'", m.method.name());
+            assert_eq!(m.labels_kept, m.cases.len(), "{}", m.method.name());
+            for (k, c) in m.cases.iter().enumerate() {
+                assert_eq!(c.digit, k);
+                assert_eq!(c.target_digit, target_digit(&digits, k).unwrap());
+                assert_eq!(c.label_before, digits.label(k));
+                assert!(c.pearson_after > c.pearson_before + 0.1, "{c:?}");
+                assert!(c.delta_linf <= report.settings.max_change + 1e-6, "{c:?}");
+            }
+            // Replay the first digit's run for 30 steps.
+            let settings = ManipulationSettings {
+                method: m.method,
+                ..report.settings
+            };
+            let (_, target) = explanation(
+                &classifier,
+                &digits.image(m.cases[0].target_digit),
+                None,
+                m.method,
+            )
+            .unwrap();
+            let mut run =
+                Manipulation::new(&classifier, &digits.image(0), &target, settings).unwrap();
+            for _ in 0..30 {
+                run.step().unwrap();
+            }
+            for (got, want) in run.history().iter().zip(&m.history) {
+                assert_eq!(got.step, want.step);
+                assert!(
+                    (got.relu.pearson - want.relu.pearson).abs() < 1e-3
+                        && (got.smooth.pearson - want.smooth.pearson).abs() < 1e-3,
+                    "{}: step {}: {:?} against the report's {:?}",
+                    m.method.name(),
+                    got.step,
+                    (got.relu.pearson, got.smooth.pearson),
+                    (want.relu.pearson, want.smooth.pearson)
+                );
+            }
+            assert!(run.history().len() >= 3);
+        }
     }
 
     #[test]

@@ -336,6 +336,113 @@ impl QueryState for StructuralState {
     }
 }
 
+/// Where the target map of the manipulated explanations demo comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExplainTargetChoice {
+    /// The map of the next held-out digit with another label
+    /// ([`crate::classification::explanation::target_digit`]).
+    Auto,
+    /// The map of this held-out digit.
+    Digit(usize),
+    /// A map drawn by the user.
+    Drawing,
+}
+
+impl ExplainTargetChoice {
+    fn from_value(value: &str) -> Result<Self, String> {
+        match value {
+            "auto" => Ok(Self::Auto),
+            "draw" => Ok(Self::Drawing),
+            _ => match value.parse::<usize>() {
+                Ok(i) if i < HELD_OUT_COUNT => Ok(Self::Digit(i)),
+                _ => Err(format!(
+                    "There is no target \u{201c}{value}\u{201d} (auto, draw or a held-out digit from 0 to {}): using the next digit with another label.",
+                    HELD_OUT_COUNT - 1
+                )),
+            },
+        }
+    }
+
+    fn value(self) -> String {
+        match self {
+            Self::Auto => "auto".into(),
+            Self::Digit(i) => i.to_string(),
+            Self::Drawing => "draw".into(),
+        }
+    }
+}
+
+/// The bound `‖δ‖∞ ≤ ε` the explanations demo offers.
+pub const EXPLAIN_EPS: std::ops::RangeInclusive<f64> = 0.01..=0.5;
+
+/// The URL state of the manipulated explanations demo.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExplanationState {
+    pub model: Architecture,
+    /// The held-out digit whose explanation is manipulated.
+    pub digit: usize,
+    pub target: ExplainTargetChoice,
+    pub method: crate::classification::explanation::Method,
+    /// `ε` of `‖δ‖∞ ≤ ε`.
+    pub eps: f64,
+    /// Adam steps.
+    pub steps: usize,
+}
+
+impl Default for ExplanationState {
+    fn default() -> Self {
+        Self {
+            model: Architecture::Cnn,
+            digit: 0,
+            target: ExplainTargetChoice::Auto,
+            method: crate::classification::explanation::Method::Gradient,
+            eps: 0.1,
+            steps: 300,
+        }
+    }
+}
+
+impl QueryState for ExplanationState {
+    /// `model`, `digit`, `target=auto|draw|<digit>`, `map=gradient|gradient-times-input`,
+    /// `eps` and `steps`.
+    fn fields() -> Vec<Field<Self>> {
+        use crate::classification::explanation::Method;
+        use crate::protocol::EXPLAIN_STEPS;
+        vec![
+            by_name!("model", model, Architecture, |s, v| no_model(s.model, v)),
+            number!("digit", digit, 0..HELD_OUT_COUNT, |_, v| format!(
+                "There is no held-out digit \u{201c}{v}\u{201d} (0 to {}): showing digit 0.",
+                HELD_OUT_COUNT - 1
+            )),
+            field!(
+                "target",
+                |s, v| {
+                    s.target = ExplainTargetChoice::from_value(v)?;
+                    Ok(())
+                },
+                |s| Some(s.target.value())
+            ),
+            by_name!("map", method, Method, |_, v| {
+                format!(
+                "There is no saliency map \u{201c}{v}\u{201d} (gradient or gradient-times-input): showing the gradient."
+            )
+            }),
+            number!("eps", eps, EXPLAIN_EPS, |_, v| format!(
+                "ε must lie between {} and {}, not \u{201c}{v}\u{201d}: using {}.",
+                EXPLAIN_EPS.start(),
+                EXPLAIN_EPS.end(),
+                Self::default().eps
+            )),
+            number!("steps", steps, EXPLAIN_STEPS, |_, v| format!(
+                "The manipulation takes {} to {} steps, not \u{201c}{v}\u{201d}: using {}.",
+                EXPLAIN_STEPS.start(),
+                EXPLAIN_STEPS.end(),
+                Self::default().steps
+            )),
+        ]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -433,6 +540,38 @@ mod tests {
         // ξ's range follows p: 3 is a fine ℓ₂ radius but not an ℓ∞ one.
         assert_eq!(UniversalState::from_query("p=2&xi=3").state.xi, Some(3.0));
         assert_eq!(UniversalState::from_query("p=inf&xi=3").state.xi, None);
+    }
+
+    #[test]
+    fn explanation_state_round_trips_and_falls_back() {
+        use crate::classification::explanation::Method;
+        let d = ExplanationState::default();
+        assert_eq!(
+            assert_round_trip(&d),
+            "model=cnn&digit=0&target=auto&map=gradient&eps=0.1&steps=300"
+        );
+        for target in [
+            ExplainTargetChoice::Drawing,
+            ExplainTargetChoice::Digit(1999),
+        ] {
+            let state = ExplanationState {
+                model: Architecture::Mlp,
+                digit: 7,
+                target,
+                method: Method::GradientTimesInput,
+                eps: 0.05,
+                steps: 10,
+            };
+            assert_round_trip(&state);
+        }
+        let bad = ExplanationState::from_query(
+            "model=vgg&digit=2000&target=-1&map=lrp&eps=0.9&steps=5&zoom=1",
+        );
+        assert_eq!(bad.state, d);
+        assert_eq!(bad.notices.len(), 7, "{:?}", bad.notices);
+        let bad = ExplanationState::from_query("eps=NaN&steps=1e3&target=2000");
+        assert_eq!(bad.state, d);
+        assert_eq!(bad.notices.len(), 3, "{:?}", bad.notices);
     }
 
     #[test]

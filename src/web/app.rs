@@ -5,6 +5,7 @@ use crate::route::{is_embed, Parsed, QueryState};
 use crate::web::compute::{Compute, Pool, WorkerStatus, WORKER_SCRIPT};
 use crate::web::pages::attacks::AttackDemo;
 use crate::web::pages::classify::ClassifyDemo;
+use crate::web::pages::explanations::ExplanationsDemo;
 use crate::web::pages::geometry::GeometryDemo;
 use crate::web::pages::hallucinations::HallucinationsDemo;
 use crate::web::pages::kernel::{DetailsDemo, KernelDemo};
@@ -43,6 +44,8 @@ pub enum Route {
     Structural,
     #[at("/linearity")]
     Linearity,
+    #[at("/explanations")]
+    Explanations,
     #[at("/kernel")]
     Kernel,
     #[at("/details")]
@@ -107,6 +110,12 @@ const DEMOS: &[Demo] = &[
         title: "Structural perturbations",
         blurb: "Draw a stroke or place a small patch: how small a visible change flips the label?",
         route: Some(Route::Structural),
+        part: "Classification",
+    },
+    Demo {
+        title: "Manipulated explanations",
+        blurb: "A change you barely see keeps the answer but makes the saliency map show whatever you want.",
+        route: Some(Route::Explanations),
         part: "Classification",
     },
     Demo {
@@ -322,6 +331,7 @@ fn switch(route: Route) -> Html {
         Route::Hallucinations => html! { <HallucinationsDemo /> },
         Route::Universal => html! { <UniversalDemo /> },
         Route::Structural => html! { <StructuralDemo /> },
+        Route::Explanations => html! { <ExplanationsDemo /> },
         Route::Linearity => html! { <LinearityDemo /> },
         Route::Kernel => html! { <KernelDemo /> },
         Route::Details => html! { <DetailsDemo /> },
@@ -350,6 +360,7 @@ const MENUS: &[(&str, &[(&str, Route)])] = &[
             ("Universal perturbations", Route::Universal),
             ("Linearity", Route::Linearity),
             ("Structural perturbations", Route::Structural),
+            ("Manipulated explanations", Route::Explanations),
         ],
     ),
     (

@@ -212,6 +212,12 @@ pub fn main_controls(route: &Route) -> MainControls {
             Some("find-patch"),
             Some("patch-cancel"),
         ),
+        Route::Explanations => c(
+            Some("eps-slider"),
+            "ε",
+            Some("explain-run"),
+            Some("explain-cancel"),
+        ),
         Route::Mri => c(Some("rate"), "the sampling rate", None, None),
         Route::Hallucinations => c(
             Some("strength"),

@@ -40,6 +40,7 @@ describe('Barriers Lab in the browser', { skip }, () => {
           'Universal perturbations',
           'Linearity',
           'Structural perturbations',
+          'Manipulated explanations',
           'MRI reconstruction',
           'Hallucinations',
           'The troublesome kernel',

@@ -167,11 +167,11 @@ export const CSP_PROBE = `addEventListener('securitypolicyviolation', (e) => {
   console.error('CSP violation: ' + e.violatedDirective + ' blocked ' + (e.blockedURI || 'inline') + ' at ' + e.sourceFile + ':' + e.lineNumber + (e.sample ? ' (' + e.sample + ')' : ''));
 });`;
 
-/** A fresh context (own cache, own routes) and page, watched and probed. */
-export async function openPage(browser, { allow = [], route } = {}) {
+/** A fresh context (own cache, own routes) and page at `viewport`, watched and probed. */
+export async function openPage(browser, { allow = [], route, viewport = VIEWPORT } = {}) {
   // No service worker (static/sw.js): its copy of the whole bundle would compete with the page
   // under test; tests/e2e/offline.test.mjs tests it.
-  const context = await browser.newContext({ viewport: VIEWPORT, serviceWorkers: 'block' });
+  const context = await browser.newContext({ viewport, serviceWorkers: 'block' });
   await context.addInitScript(WORKER_PROBE);
   await context.addInitScript(CSP_PROBE);
   if (route) await route(context);

@@ -55,6 +55,8 @@ pub enum Command {
     Evaluate,
     /// Softmax regression at 7×7, 14×14, 28×28 and its smallest ℓ∞ DeepFool perturbations
     Linearity,
+    /// Manipulated explanations on the shipped CNN: static/reports/explanations.json
+    Explanations,
     /// Attack every classifier: static/reports/robustness.json
     Robustness {
         /// Held-out digits to attack (all when absent)

@@ -131,7 +131,7 @@ pub fn iso_time(secs: u64) -> String {
     )
 }
 
-fn now() -> String {
+pub fn now() -> String {
     iso_time(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

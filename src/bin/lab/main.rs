@@ -5,7 +5,7 @@
 //! reconstruction networks (`train-net`), measures them and writes the shipped reports under
 //! `static/reports` (`robustness`, `linearity`, `firenet-report`, `universal --write`,
 //! `instability-report`, `warm-start-report`, `sampling-sweep`, `kernel-detail-report`,
-//! `tradeoff`), times the native code the browser runs too (`bench-*`) and FIRENET against the
+//! `tradeoff`, `explanations`), times the native code the browser runs too (`bench-*`) and FIRENET against the
 //! NumPy reference (`firenet-peers`), and fuzzes every parser of untrusted input (`fuzz`). Every command is seeded: run again, it writes the same
 //! weights and figures (measured times aside). The long runs show a progress bar with an estimate
 //! of the time left on stderr ([`progress`]) and print their figures to stdout as they go.
@@ -47,6 +47,8 @@ use barriers_lab::engine::bench::median_p95;
 mod cli;
 #[cfg(not(target_arch = "wasm32"))]
 mod engine_bench;
+#[cfg(not(target_arch = "wasm32"))]
+mod explanations;
 #[cfg(not(target_arch = "wasm32"))]
 mod firenet_peers;
 #[cfg(not(target_arch = "wasm32"))]
@@ -111,6 +113,10 @@ mod native {
             Command::Linearity => {
                 let (train_set, held_out) = load_split()?;
                 crate::linearity::linearity(&train_set, &held_out)
+            }
+            Command::Explanations => {
+                let (_, held_out) = load_split()?;
+                crate::explanations::explanations(&held_out)
             }
             Command::BenchAttacks { count } => bench_attacks(count),
             Command::Robustness { count } => robustness(count),

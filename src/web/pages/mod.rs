@@ -3,6 +3,7 @@
 //!
 //! - [`attacks`]: random noise, fast gradient and DeepFool on one digit, with the t slider;
 //! - [`classify`]: draw or pick a digit, see every model's prediction;
+//! - [`explanations`]: a saliency map moved by an imperceptible change;
 //! - [`geometry`]: the 2-D DeepFool playground;
 //! - [`hallucinations`]: the networks' worst cases beside FIRENET's;
 //! - [`kernel`]: the troublesome kernel and "Can u see it?";
@@ -17,6 +18,7 @@
 
 pub mod attacks;
 pub mod classify;
+pub mod explanations;
 pub mod geometry;
 pub mod hallucinations;
 pub mod kernel;

@@ -6,6 +6,7 @@
 //! - [`hallucinations`]: the networks' figures and the live instability search;
 //! - [`kernel`]: the kernel and details experiments;
 //! - [`structural`]: the smallest-patch search;
+//! - [`explanations`]: the manipulation of an explanation;
 //! - [`sweep`]: the live sampling sweep;
 //! - [`universal`]: the universal search and the transfer table;
 //!
@@ -14,6 +15,7 @@
 //! engine's asynchronous faces, and again on the CPU if the GPU fails; [`engine`] is the CPU
 //! engine for what stays on the CPU.
 
+pub mod explanations;
 pub mod hallucinations;
 pub mod kernel;
 pub mod mri;

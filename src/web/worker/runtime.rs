@@ -174,6 +174,10 @@ pub async fn execute(id: u64, job: Job, progress: &dyn Fn(Body)) -> Body {
             )
             .await
         }
+        Job::Explain(job) => {
+            let cancelled = || CANCELLED.with(|c| c.borrow().contains(&id));
+            crate::web::worker::explanations::explain(job, &cancelled, progress).await
+        }
         Job::Kernel(job) => {
             let cancelled = || CANCELLED.with(|c| c.borrow().contains(&id));
             crate::web::worker::kernel::kernel(id, job, &cancelled, progress).await
