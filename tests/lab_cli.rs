@@ -6,7 +6,7 @@
 use std::process::{Command, Output};
 
 /// Every subcommand of `lab`, as the README and scripts/ call them.
-const SUBCOMMANDS: [&str; 21] = [
+const SUBCOMMANDS: [&str; 22] = [
     "prepare-mnist",
     "train",
     "evaluate",
@@ -28,6 +28,7 @@ const SUBCOMMANDS: [&str; 21] = [
     "instability-report",
     "warm-start-report",
     "explanations",
+    "false-structures",
 ];
 
 fn lab(args: &[&str]) -> Output {

@@ -23,6 +23,9 @@
 //! - [`transfer`]: how perturbations carry over between networks (the transfer table);
 //! - [`linearity`]: Goodfellow et al.'s linearity argument (`ε‖w‖₁`) and the models at three resolutions;
 //! - [`structural`]: structural edits (strokes, erasing, patches) and the smallest label-changing patch;
+//! - [`false_structure`]: a faint label-dependent structure planted in the digits (Thesing, Antun &
+//!   Hansen 2019): a network trained on it follows the structure, and DeepFool's perturbation
+//!   concentrates on it;
 //!
 //! The pages' links:
 //! - [`state`]: each demo's URL state (Classify, Attacks, universal, linearity, structural), one table of settings per demo;
@@ -33,6 +36,7 @@ pub mod classifier;
 pub mod deepfool;
 pub mod drawing;
 pub mod explanation;
+pub mod false_structure;
 pub mod fast_gradient;
 pub mod geometry;
 pub mod inference;

@@ -278,6 +278,30 @@ pub enum Command {
         #[arg(long, default_value = "static/models")]
         dir: String,
     },
+    /// A faint label-dependent structure planted in the digits (Clever Hans): static/reports/false_structures.json
+    FalseStructures {
+        /// First train the planted networks, one per strength: <dir>/planted-<strength>.{safetensors,json}
+        #[arg(long)]
+        train: bool,
+        /// Held-out digits DeepFool is run on per strength
+        #[arg(long, default_value_t = 100)]
+        digits: usize,
+        /// Training epochs instead of the shipped setting (trials)
+        #[arg(long)]
+        epochs: Option<usize>,
+        /// The planted models' architecture (trials; the shipped ones are mlp-tanh)
+        #[arg(long)]
+        architecture: Option<String>,
+        /// Grey levels of faint, medium and strong instead of the shipped ones (comma-separated; trials)
+        #[arg(long)]
+        levels: Option<Names>,
+        /// Where the planted models are written and read
+        #[arg(long, default_value = "static/models")]
+        dir: String,
+        /// Where the report is written
+        #[arg(long, default_value = barriers_lab::classification::false_structure::REPORT_PATH)]
+        out: String,
+    },
     /// Fuzz the parsers of untrusted input (URL state, uploads, weights, cards, worker messages); fails if any input breaks a property
     Fuzz {
         /// The target: url, upload, weights, card, protocol or all

@@ -5,8 +5,10 @@
 //! reconstruction networks (`train-net`), measures them and writes the shipped reports under
 //! `static/reports` (`robustness`, `linearity`, `firenet-report`, `universal --write`,
 //! `instability-report`, `warm-start-report`, `sampling-sweep`, `kernel-detail-report`,
-//! `tradeoff`, `explanations`), times the native code the browser runs too (`bench-*`) and FIRENET against the
-//! NumPy reference (`firenet-peers`), and fuzzes every parser of untrusted input (`fuzz`). Every command is seeded: run again, it writes the same
+//! `tradeoff`, `explanations`, `false-structures`, `non-robust-features`), times the native
+//! code the browser runs too (`bench-*`) and FIRENET against the NumPy reference
+//! (`firenet-peers`), and fuzzes every parser of untrusted input (`fuzz`). Every command is
+//! seeded: run again, it writes the same
 //! weights and figures (measured times aside). The long runs show a progress bar with an estimate
 //! of the time left on stderr ([`progress`]) and print their figures to stdout as they go.
 
@@ -49,6 +51,8 @@ mod cli;
 mod engine_bench;
 #[cfg(not(target_arch = "wasm32"))]
 mod explanations;
+#[cfg(not(target_arch = "wasm32"))]
+mod false_structures;
 #[cfg(not(target_arch = "wasm32"))]
 mod firenet_peers;
 #[cfg(not(target_arch = "wasm32"))]
@@ -249,6 +253,37 @@ mod native {
             }
             Command::WarmStartReport { nets, dir } => {
                 crate::warm_start::warm_start_report(&dir, &nets.0)
+            }
+            Command::FalseStructures {
+                train,
+                digits,
+                epochs,
+                architecture,
+                levels,
+                dir,
+                out,
+            } => {
+                let levels = match levels {
+                    Some(names) => Some(
+                        (names.0.iter())
+                            .map(|l| l.parse::<u8>())
+                            .collect::<Result<Vec<u8>, _>>()
+                            .context("--levels are grey levels 0 to 255")?,
+                    ),
+                    None => None,
+                };
+                crate::false_structures::false_structures(&crate::false_structures::Options {
+                    train,
+                    digits,
+                    epochs,
+                    architecture: match architecture {
+                        Some(name) => Architecture::from_name(&name)?,
+                        None => barriers_lab::classification::false_structure::ARCHITECTURE,
+                    },
+                    levels,
+                    dir,
+                    out,
+                })
             }
             Command::Fuzz {
                 target,
