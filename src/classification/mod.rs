@@ -23,6 +23,7 @@
 //! - [`transfer`]: how perturbations carry over between networks (the transfer table);
 //! - [`linearity`]: Goodfellow et al.'s linearity argument (`ε‖w‖₁`) and the models at three resolutions;
 //! - [`structural`]: structural edits (strokes, erasing, patches) and the smallest label-changing patch;
+//! - [`non_robust`]: non-robust features (Ilyas et al. 2019): a set relabelled by targeted ℓ₂ PGD, and what a network trained only on it learns;
 //!
 //! The pages' links:
 //! - [`state`]: each demo's URL state (Classify, Attacks, universal, linearity, structural), one table of settings per demo;
@@ -39,6 +40,7 @@ pub mod inference;
 pub mod line_search;
 pub mod linearity;
 pub mod mnist;
+pub mod non_robust;
 pub mod parts;
 pub mod pooling;
 pub mod random_noise;
