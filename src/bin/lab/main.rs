@@ -5,7 +5,7 @@
 //! reconstruction networks (`train-net`), measures them and writes the shipped reports under
 //! `static/reports` (`robustness`, `linearity`, `firenet-report`, `universal --write`,
 //! `instability-report`, `warm-start-report`, `sampling-sweep`, `kernel-detail-report`,
-//! `tradeoff`), times the native code the browser runs too (`bench-*`) and FIRENET against the
+//! `tradeoff`, `non-robust-features`), times the native code the browser runs too (`bench-*`) and FIRENET against the
 //! NumPy reference (`firenet-peers`), and fuzzes every parser of untrusted input (`fuzz`). Every command is seeded: run again, it writes the same
 //! weights and figures (measured times aside). The long runs show a progress bar with an estimate
 //! of the time left on stderr ([`progress`]) and print their figures to stdout as they go.
@@ -59,6 +59,8 @@ mod kernel_detail;
 mod linearity;
 #[cfg(not(target_arch = "wasm32"))]
 mod mri;
+#[cfg(not(target_arch = "wasm32"))]
+mod non_robust;
 #[cfg(not(target_arch = "wasm32"))]
 mod progress;
 #[cfg(not(target_arch = "wasm32"))]
@@ -206,6 +208,43 @@ mod native {
                 } else {
                     crate::universal::universal(&train_set, &held_out, settings, count)
                 }
+            }
+            Command::NonRobustFeatures {
+                train,
+                rules,
+                epsilon,
+                steps,
+                alpha,
+                count,
+                control_count,
+                epochs,
+                batch,
+                seed,
+                probe,
+            } => {
+                let rules = (rules.0.iter())
+                    .map(|r| barriers_lab::classification::non_robust::TargetRule::from_name(r))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let pgd = barriers_lab::classification::non_robust::TargetedPgd {
+                    epsilon,
+                    alpha: alpha.unwrap_or(2.5 * epsilon / steps.max(1) as f64),
+                    steps,
+                };
+                let args: Vec<String> = std::env::args().skip(1).collect();
+                let settings = crate::non_robust::Settings {
+                    train,
+                    rules,
+                    pgd,
+                    count,
+                    control_count,
+                    epochs,
+                    batch,
+                    seed,
+                    probe,
+                    command: format!("cargo run --release --bin lab -- {}", args.join(" ")),
+                };
+                let (train_set, held_out) = load_split()?;
+                crate::non_robust::non_robust_features(&train_set, &held_out, &settings)
             }
             Command::BenchUniversal { repeats } => {
                 let (train_set, held_out) = load_split()?;
