@@ -510,6 +510,10 @@ pub struct RunReport {
     pub relabelled_accuracy: f64,
     /// Accuracy on the relabelled training images with their original labels `y`.
     pub original_label_accuracy: f64,
+    /// Share of the clean held-out digits it labels `(y + 1) mod 10`: the label that `D_det`'s
+    /// robust features (the digit's shape) teach.
+    #[serde(default)]
+    pub held_out_next_class: f64,
     /// Loss and clean held-out accuracy after each epoch.
     pub history: Vec<EpochReport>,
 }
@@ -553,6 +557,15 @@ impl NonRobustReport {
 pub fn subset_accuracy(model: &Classifier, digits: &Digits, count: usize) -> Result<f64> {
     let first: Vec<usize> = (0..count.min(digits.len())).collect();
     crate::classification::training::accuracy(model, &digits.select(&first))
+}
+
+/// Share of `digits` that `model` labels `(y + 1) mod 10`, the class after their own.
+pub fn next_class_share(model: &Classifier, digits: &Digits) -> Result<f64> {
+    let images = (0..digits.len())
+        .flat_map(|i| digits.pixels(i).to_vec())
+        .collect();
+    let next = TargetRule::Deterministic.targets(digits.labels(), 0);
+    crate::classification::training::accuracy(model, &Digits::new(images, next)?)
 }
 
 #[cfg(test)]

@@ -16,8 +16,8 @@ use barriers_lab::card::ModelCard;
 use barriers_lab::classification::classifier::{varmap_to_safetensors, Architecture, Classifier};
 use barriers_lab::classification::mnist::{Digits, SPLIT_SEED};
 use barriers_lab::classification::non_robust::{
-    paper_figures, relabel, subset_accuracy, Examples, NonRobustReport, Relabelled, RunReport,
-    TargetRule, TargetedPgd,
+    next_class_share, paper_figures, relabel, subset_accuracy, Examples, NonRobustReport,
+    Relabelled, RunReport, TargetRule, TargetedPgd,
 };
 use barriers_lab::classification::training::{accuracy, train, TrainConfig};
 use candle_core::{DType, Device};
@@ -222,12 +222,14 @@ pub fn non_robust_features(
             subset_held_out_accuracy: subset_accuracy(&model, held_out, SUBSET)?,
             relabelled_accuracy: accuracy(&model, &set.digits)?,
             original_label_accuracy: accuracy(&model, &set.with_original_labels()?)?,
+            held_out_next_class: next_class_share(&model, held_out)?,
             history: history.clone(),
         };
         say!(
-            "{name}: clean held-out accuracy {:.4} (chance 0.1, {} {source_accuracy:.4}); on its training set: {:.4} with the labels t, {:.4} with the original labels y; {:.0} s",
+            "{name}: clean held-out accuracy {:.4} (chance 0.1, {} {source_accuracy:.4}), labels (y + 1) mod 10 {:.4}; on its training set: {:.4} with the labels t, {:.4} with the original labels y; {:.0} s",
             run.held_out_accuracy,
             SOURCE.name(),
+            run.held_out_next_class,
             run.relabelled_accuracy,
             run.original_label_accuracy,
             training_seconds
@@ -307,12 +309,14 @@ fn evaluate(held_out: &Digits, source_accuracy: f64) -> anyhow::Result<()> {
         let model = load(STUDENT, &run.model)?;
         run.held_out_accuracy = accuracy(&model, held_out)?;
         run.subset_held_out_accuracy = subset_accuracy(&model, held_out, SUBSET)?;
+        run.held_out_next_class = next_class_share(&model, held_out)?;
         say!(
-            "{} ({}): clean held-out accuracy {:.4}, first {SUBSET}: {:.4} (chance {}, {} {source_accuracy:.4})",
+            "{} ({}): clean held-out accuracy {:.4}, first {SUBSET}: {:.4}, labels (y + 1) mod 10 {:.4} (chance {}, {} {source_accuracy:.4})",
             run.model,
             run.construction,
             run.held_out_accuracy,
             run.subset_held_out_accuracy,
+            run.held_out_next_class,
             report.chance,
             report.source_model
         );
