@@ -6,7 +6,7 @@
 use std::process::{Command, Output};
 
 /// Every subcommand of `lab`, as the README and scripts/ call them.
-const SUBCOMMANDS: [&str; 20] = [
+const SUBCOMMANDS: [&str; 21] = [
     "prepare-mnist",
     "train",
     "evaluate",
@@ -27,6 +27,7 @@ const SUBCOMMANDS: [&str; 20] = [
     "tradeoff",
     "instability-report",
     "warm-start-report",
+    "non-robust-features",
 ];
 
 fn lab(args: &[&str]) -> Output {
