@@ -6,7 +6,7 @@
 use std::process::{Command, Output};
 
 /// Every subcommand of `lab`, as the README and scripts/ call them.
-const SUBCOMMANDS: [&str; 22] = [
+const SUBCOMMANDS: [&str; 23] = [
     "prepare-mnist",
     "train",
     "evaluate",
@@ -29,6 +29,7 @@ const SUBCOMMANDS: [&str; 22] = [
     "warm-start-report",
     "explanations",
     "false-structures",
+    "non-robust-features",
 ];
 
 fn lab(args: &[&str]) -> Output {

@@ -26,6 +26,9 @@
 //! - [`false_structure`]: a faint label-dependent structure planted in the digits (Thesing, Antun &
 //!   Hansen 2019): a network trained on it follows the structure, and DeepFool's perturbation
 //!   concentrates on it;
+//! - [`non_robust`]: non-robust features (Ilyas et al. 2019): a set relabelled by targeted ℓ₂
+//!   PGD, and what a network trained only on it learns;
+//! - [`explanation`]: saliency maps and their manipulation (Dombrowski et al. 2019);
 //!
 //! The pages' links:
 //! - [`state`]: each demo's URL state (Classify, Attacks, universal, linearity, structural), one table of settings per demo;
@@ -43,6 +46,7 @@ pub mod inference;
 pub mod line_search;
 pub mod linearity;
 pub mod mnist;
+pub mod non_robust;
 pub mod parts;
 pub mod pooling;
 pub mod random_noise;

@@ -206,6 +206,42 @@ pub enum Command {
         #[arg(long)]
         write: bool,
     },
+    /// Non-robust features (Ilyas et al. 2019): training digits pushed by targeted l2 PGD on the cnn and relabelled, a cnn trained only on them, tested on clean digits: static/reports/non_robust_features.json
+    NonRobustFeatures {
+        /// Build the relabelled sets, train and write the models, the examples and the report (otherwise: evaluate the shipped models again and rewrite the report's accuracies)
+        #[arg(long)]
+        train: bool,
+        /// Target rules, the main experiment first (comma-separated): rand (t uniform over the other classes, D_rand) or det (t = y + 1 mod 10, D_det)
+        #[arg(long, default_value = "rand,det")]
+        rules: Names,
+        /// Radius ε of the l2 ball (pixels in [0, 1])
+        #[arg(long, default_value_t = 2.5)]
+        epsilon: f64,
+        /// PGD steps
+        #[arg(long, default_value_t = 10)]
+        steps: usize,
+        /// Step length α (default 2.5 ε / steps)
+        #[arg(long)]
+        alpha: Option<f64>,
+        /// Training digits relabelled for the main rule (all when absent)
+        #[arg(long)]
+        count: Option<usize>,
+        /// Training digits relabelled for each other rule (the controls)
+        #[arg(long, default_value_t = 2000)]
+        control_count: usize,
+        /// Training epochs of the network trained on a relabelled set
+        #[arg(long, default_value_t = 8)]
+        epochs: usize,
+        /// Digits per PGD batch
+        #[arg(long, default_value_t = 250)]
+        batch: usize,
+        /// Seed of the random targets and of the training
+        #[arg(long, default_value_t = 21)]
+        seed: u64,
+        /// Only build the sets of the first N training digits and print their statistics
+        #[arg(long, value_name = "N")]
+        probe: Option<usize>,
+    },
     /// Fixed networks against the sampling rate: static/reports/sampling_sweep.json
     SamplingSweep {
         /// Networks to sweep (comma-separated)

@@ -66,6 +66,8 @@ mod linearity;
 #[cfg(not(target_arch = "wasm32"))]
 mod mri;
 #[cfg(not(target_arch = "wasm32"))]
+mod non_robust;
+#[cfg(not(target_arch = "wasm32"))]
 mod progress;
 #[cfg(not(target_arch = "wasm32"))]
 mod setting;
@@ -216,6 +218,43 @@ mod native {
                 } else {
                     crate::universal::universal(&train_set, &held_out, settings, count)
                 }
+            }
+            Command::NonRobustFeatures {
+                train,
+                rules,
+                epsilon,
+                steps,
+                alpha,
+                count,
+                control_count,
+                epochs,
+                batch,
+                seed,
+                probe,
+            } => {
+                let rules = (rules.0.iter())
+                    .map(|r| barriers_lab::classification::non_robust::TargetRule::from_name(r))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let pgd = barriers_lab::classification::non_robust::TargetedPgd {
+                    epsilon,
+                    alpha: alpha.unwrap_or(2.5 * epsilon / steps.max(1) as f64),
+                    steps,
+                };
+                let args: Vec<String> = std::env::args().skip(1).collect();
+                let settings = crate::non_robust::Settings {
+                    train,
+                    rules,
+                    pgd,
+                    count,
+                    control_count,
+                    epochs,
+                    batch,
+                    seed,
+                    probe,
+                    command: format!("cargo run --release --bin lab -- {}", args.join(" ")),
+                };
+                let (train_set, held_out) = load_split()?;
+                crate::non_robust::non_robust_features(&train_set, &held_out, &settings)
             }
             Command::BenchUniversal { repeats } => {
                 let (train_set, held_out) = load_split()?;
