@@ -5,7 +5,7 @@
 
 use crate::card::ModelCard;
 use crate::classification::attack::AttackKind;
-use crate::classification::classifier::{Architecture, Classifier};
+use crate::classification::classifier::Classifier;
 use crate::classification::inference::Network;
 use crate::classification::line_search::LineSearch;
 use crate::classification::parts::{evaluation_batches, part_digits, robustness_reply};
@@ -335,9 +335,9 @@ fn check_model(card: ModelCard, weights: &[u8]) -> Result<LoadedModel> {
 }
 
 async fn fetch_model(name: String) -> Result<LoadedModel> {
-    let arch = Architecture::from_name(&name)?;
+    crate::card::check_model_name(&name)?;
     let card: ModelCard = fetch_json(&format!("{MODEL_DIR}/{name}.json")).await?;
-    if card.name != arch.name() {
+    if card.name != name {
         return Err(Error::Weights {
             model: name,
             reason: format!("its card describes model '{}'", card.name),
