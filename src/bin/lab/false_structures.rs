@@ -83,13 +83,7 @@ fn train_one(
     let progress = Progress::new(&format!("train {name}"), config.epochs);
     let (varmap, _model, history) = train(architecture, s, &config, train_set, held_out, |r| {
         progress.inc();
-        say!(
-            "  epoch {:>2}  loss {:.4}  held-out accuracy with the structure {:.4}  ({:.0} s)",
-            r.epoch,
-            r.mean_loss,
-            r.held_out_accuracy,
-            start.elapsed().as_secs_f64()
-        );
+        crate::progress::say_epoch(r, "held-out accuracy with the structure", start);
     })?;
     drop(progress);
     let seconds = start.elapsed().as_secs_f64();

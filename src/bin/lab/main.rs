@@ -416,13 +416,7 @@ mod native {
         let progress = Progress::new(&format!("train {}", arch.name()), config.epochs);
         let (varmap, _model, history) = train(arch, &config, &train_set, &held_out, |r| {
             progress.inc();
-            say!(
-                "  epoch {:>3}  loss {:.4}  held-out accuracy {:.4}  ({:.0} s)",
-                r.epoch,
-                r.mean_loss,
-                r.held_out_accuracy,
-                start.elapsed().as_secs_f64()
-            );
+            crate::progress::say_epoch(r, "held-out accuracy", start);
         })?;
         drop(progress);
         let seconds = start.elapsed().as_secs_f64();

@@ -194,13 +194,7 @@ pub fn non_robust_features(
         let progress = Progress::new(&format!("train {name}"), config.epochs);
         let (varmap, _, history) = train(STUDENT, &config, &set.digits, held_out, |r| {
             progress.inc();
-            say!(
-                "  epoch {:>3}  loss {:.4}  clean held-out accuracy {:.4}  ({:.0} s)",
-                r.epoch,
-                r.mean_loss,
-                r.held_out_accuracy,
-                start.elapsed().as_secs_f64()
-            );
+            crate::progress::say_epoch(r, "clean held-out accuracy", start);
         })?;
         drop(progress);
         let training_seconds = (start.elapsed().as_secs_f64() * 10.0).round() / 10.0;

@@ -68,3 +68,19 @@ impl Drop for Progress {
         *ACTIVE.lock().unwrap_or_else(PoisonError::into_inner) = None;
     }
 }
+
+/// Prints one epoch of a classifier's training ([`barriers_lab::classification::training::train`]):
+/// the mean loss, the held-out accuracy (`accuracy` says of what) and the time since `start`.
+pub fn say_epoch(
+    r: &barriers_lab::classification::training::EpochReport,
+    accuracy: &str,
+    start: std::time::Instant,
+) {
+    say!(
+        "  epoch {:>3}  loss {:.4}  {accuracy} {:.4}  ({:.0} s)",
+        r.epoch,
+        r.mean_loss,
+        r.held_out_accuracy,
+        start.elapsed().as_secs_f64()
+    );
+}
