@@ -84,7 +84,12 @@ fn attacked(body: Body) -> Option<DeepFoolView> {
 }
 
 /// What the prediction panel shows for one model.
-fn prediction_panel(run: &JobRun<Prediction>, truth: Option<usize>, testid: &'static str) -> Html {
+fn prediction_panel(
+    run: &JobRun<Prediction>,
+    truth: Option<usize>,
+    model: &str,
+    testid: &'static str,
+) -> Html {
     let state = match run {
         JobRun::Done(_) => "done",
         JobRun::Running { .. } => "running",
@@ -93,7 +98,7 @@ fn prediction_panel(run: &JobRun<Prediction>, truth: Option<usize>, testid: &'st
     };
     let body = match (run, run.shown()) {
         (JobRun::Failed(m), _) => {
-            html! { <Notice kind="error">{format!("The model could not classify the digit: {m}")}</Notice> }
+            html! { <Notice kind="error">{format!("{model} could not classify the digit: {m}")}</Notice> }
         }
         (_, Some(p)) => html! { <PredictionBars prediction={p.as_ref().clone()} truth={truth} /> },
         _ => html! { <p class="muted">{"Loading the model…"}</p> },
@@ -303,16 +308,16 @@ pub fn false_structures_demo() -> Html {
                     <DigitWithDots image={x.clone()} planted={planted_label}
                         label={format!("held-out digit #{} with {plant_text}", state.digit)} />
                     <p class="panel-label" data-testid="fs-shown">{format!("#{} (a {}), {plant_text}", state.digit, truth.unwrap_or_default())}</p>
-                    <p class="small muted">{format!("Outlined: the ten dots' places; marked: the planted one. It adds grey level {} of 255 to 4 pixels, which you will not see.", state.strength.level)}</p>
+                    <p class="small muted">{format!("Outlined: the ten dots' places; marked: the planted one. It adds grey level {} of 255 to 4 pixels{}.", state.strength.level, if state.strength.level < 16 { ", far too little to see" } else { ": look closely at the marked place" })}</p>
                 </div>
                 <div class="panel">
                     <h2>{format!("{model} (trained with dots)")}</h2>
-                    {prediction_panel(&planted_run, truth, "fs-planted")}
+                    {prediction_panel(&planted_run, truth, &model, "fs-planted")}
                     {follows}
                 </div>
                 <div class="panel">
                     <h2>{"cnn (trained normally)"}</h2>
-                    {prediction_panel(&normal_run, truth, "fs-normal")}
+                    {prediction_panel(&normal_run, truth, NORMAL_MODEL, "fs-normal")}
                 </div>
             </div>
         },
