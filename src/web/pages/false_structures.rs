@@ -420,7 +420,7 @@ pub fn false_structures_demo() -> Html {
             }
             { for parsed.notices.iter().map(|n| html! { <Notice kind="warning">{n.clone()}</Notice> }) }
             if first { {figure.clone()} }
-            <div class="fs-layout">
+            <div class={classes!("fs-layout", first.then_some("single"))}>
                 {controls}
                 if !first { {figure} }
             </div>
