@@ -124,6 +124,12 @@ pub const MANIPULATION: Formula = Formula {
     text: "min over ‖δ‖∞ ≤ ε, x + δ ∈ [0,1]⁷⁸⁴ of ‖ĥ(x + δ) − ĥₜ‖₂² + γ‖g(x + δ) − g(x)‖₂²,   ĥ = |h|/‖h‖₁,   h(x) = ∇ₓ g_c(x)",
 };
 
+/// Planting a false structure (Thesing, Antun & Hansen 2019) and DeepFool's share on it.
+pub const FALSE_STRUCTURE: Formula = Formula {
+    tex: r"x'_i = \min(x_i + s, 1) \;\; (i \in M_k), \qquad x'_i = x_i \;\; (i \notin M_k), \qquad \text{share} = \frac{\sum_{i \in U} r_i^2}{\|r\|_2^2}, \quad U = \bigcup_k M_k",
+    text: "x′ᵢ = min(xᵢ + s, 1) for i ∈ M_k, x′ᵢ = xᵢ otherwise;   share = Σ_{i∈U} rᵢ² / ‖r‖₂²,   U = ∪ₖ M_k",
+};
+
 /// The MRI forward model.
 pub const MRI_FORWARD: Formula = Formula {
     tex: r"y = Ax + e, \qquad A = P_\Omega F",
@@ -191,6 +197,7 @@ pub const ALL: &[Formula] = &[
     LINEARITY,
     STRUCTURAL_SIZE,
     MANIPULATION,
+    FALSE_STRUCTURE,
     MRI_FORWARD,
     FIRENET,
     WORST_CASE,

@@ -443,6 +443,104 @@ impl QueryState for ExplanationState {
     }
 }
 
+/// Which structure the false structures demo plants in the shown digit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlantChoice {
+    /// The digit's own label's dot (as in training).
+    Own,
+    /// No dot: the plain digit.
+    Nothing,
+    /// The dot of this label (0 to 9), whatever the digit is.
+    Label(usize),
+}
+
+impl PlantChoice {
+    fn from_value(value: &str) -> Result<Self, String> {
+        match value {
+            "true" => Ok(Self::Own),
+            "none" => Ok(Self::Nothing),
+            _ => match value.parse::<usize>() {
+                Ok(k) if k < crate::classification::mnist::CLASSES => Ok(Self::Label(k)),
+                _ => Err(format!(
+                    "There is no structure \u{201c}{value}\u{201d} to plant (true, none or a label from 0 to 9): planting the digit\u{2019}s own."
+                )),
+            },
+        }
+    }
+
+    /// The value in the link.
+    pub fn value(self) -> String {
+        match self {
+            Self::Own => "true".into(),
+            Self::Nothing => "none".into(),
+            Self::Label(k) => k.to_string(),
+        }
+    }
+
+    /// The label whose dot is planted on a digit of label `truth` (`None`: no dot).
+    pub fn planted(self, truth: usize) -> Option<usize> {
+        match self {
+            Self::Own => Some(truth),
+            Self::Nothing => None,
+            Self::Label(k) => Some(k),
+        }
+    }
+}
+
+/// The URL state of the false structures demo: the strength (and so the planted model
+/// `planted-<strength>`), the held-out digit and which dot is planted in it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FalseStructureState {
+    pub strength: crate::classification::false_structure::Strength,
+    pub digit: usize,
+    pub plant: PlantChoice,
+}
+
+impl Default for FalseStructureState {
+    fn default() -> Self {
+        Self {
+            strength: crate::classification::false_structure::STRENGTHS[2],
+            digit: 0,
+            plant: PlantChoice::Own,
+        }
+    }
+}
+
+impl QueryState for FalseStructureState {
+    /// `strength=faint|medium|strong`, `digit=<0..1999>` and `plant=true|none|<label>`.
+    fn fields() -> Vec<Field<Self>> {
+        use crate::classification::false_structure::strength;
+        vec![
+            field!(
+                "strength",
+                |s, v| {
+                    s.strength = strength(v).map_err(|_| {
+                        format!(
+                            "There is no structure strength \u{201c}{v}\u{201d} (faint, medium or strong): showing {}.",
+                            s.strength.name
+                        )
+                    })?;
+                    Ok(())
+                },
+                |s| Some(s.strength.name.to_string())
+            ),
+            number!("digit", digit, 0..HELD_OUT_COUNT, |s, v| format!(
+                "There is no held-out digit \u{201c}{v}\u{201d} (0 to {}): showing digit {}.",
+                HELD_OUT_COUNT - 1,
+                s.digit
+            )),
+            field!(
+                "plant",
+                |s, v| {
+                    s.plant = PlantChoice::from_value(v)?;
+                    Ok(())
+                },
+                |s| Some(s.plant.value())
+            ),
+        ]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -572,6 +670,36 @@ mod tests {
         let bad = ExplanationState::from_query("eps=NaN&steps=1e3&target=2000");
         assert_eq!(bad.state, d);
         assert_eq!(bad.notices.len(), 3, "{:?}", bad.notices);
+    }
+
+    #[test]
+    fn false_structure_state_round_trips_and_falls_back() {
+        use crate::classification::false_structure::STRENGTHS;
+        let d = FalseStructureState::default();
+        assert_eq!(assert_round_trip(&d), "strength=strong&digit=0&plant=true");
+        for (strength, plant) in [
+            (STRENGTHS[0], PlantChoice::Nothing),
+            (STRENGTHS[1], PlantChoice::Label(0)),
+            (STRENGTHS[2], PlantChoice::Label(9)),
+        ] {
+            assert_round_trip(&FalseStructureState {
+                strength,
+                digit: 1999,
+                plant,
+            });
+        }
+        let bad = FalseStructureState::from_query("strength=huge&digit=2000&plant=10&zoom=1");
+        assert_eq!(bad.state, d);
+        assert_eq!(bad.notices.len(), 4, "{:?}", bad.notices);
+        let bad = FalseStructureState::from_query("strength=Faint&digit=-1&plant=-1");
+        assert_eq!(bad.state, d);
+        assert_eq!(bad.notices.len(), 3, "{:?}", bad.notices);
+        let ok = FalseStructureState::from_query("strength=faint&digit=7&plant=none");
+        assert!(ok.notices.is_empty());
+        assert_eq!(ok.state.strength.name, "faint");
+        assert_eq!(ok.state.plant.planted(3), None);
+        assert_eq!(PlantChoice::Own.planted(3), Some(3));
+        assert_eq!(PlantChoice::Label(5).planted(3), Some(5));
     }
 
     #[test]

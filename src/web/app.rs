@@ -6,6 +6,7 @@ use crate::web::compute::{Compute, Pool, WorkerStatus, WORKER_SCRIPT};
 use crate::web::pages::attacks::AttackDemo;
 use crate::web::pages::classify::ClassifyDemo;
 use crate::web::pages::explanations::ExplanationsDemo;
+use crate::web::pages::false_structures::FalseStructuresDemo;
 use crate::web::pages::geometry::GeometryDemo;
 use crate::web::pages::hallucinations::HallucinationsDemo;
 use crate::web::pages::kernel::{DetailsDemo, KernelDemo};
@@ -46,6 +47,8 @@ pub enum Route {
     Linearity,
     #[at("/explanations")]
     Explanations,
+    #[at("/false-structures")]
+    FalseStructures,
     #[at("/kernel")]
     Kernel,
     #[at("/details")]
@@ -116,6 +119,12 @@ const DEMOS: &[Demo] = &[
         title: "Manipulated explanations",
         blurb: "A change you barely see keeps the answer but makes the saliency map show whatever you want.",
         route: Some(Route::Explanations),
+        part: "Classification",
+    },
+    Demo {
+        title: "False structures",
+        blurb: "A faint dot that encodes the label: the network learns the dot, not the digit.",
+        route: Some(Route::FalseStructures),
         part: "Classification",
     },
     Demo {
@@ -332,6 +341,7 @@ fn switch(route: Route) -> Html {
         Route::Universal => html! { <UniversalDemo /> },
         Route::Structural => html! { <StructuralDemo /> },
         Route::Explanations => html! { <ExplanationsDemo /> },
+        Route::FalseStructures => html! { <FalseStructuresDemo /> },
         Route::Linearity => html! { <LinearityDemo /> },
         Route::Kernel => html! { <KernelDemo /> },
         Route::Details => html! { <DetailsDemo /> },
@@ -361,6 +371,7 @@ const MENUS: &[(&str, &[(&str, Route)])] = &[
             ("Linearity", Route::Linearity),
             ("Structural perturbations", Route::Structural),
             ("Manipulated explanations", Route::Explanations),
+            ("False structures", Route::FalseStructures),
         ],
     ),
     (

@@ -218,6 +218,7 @@ pub fn main_controls(route: &Route) -> MainControls {
             Some("explain-run"),
             Some("explain-cancel"),
         ),
+        Route::FalseStructures => c(None, "", Some("fs-deepfool"), Some("fs-deepfool-cancel")),
         Route::Mri => c(Some("rate"), "the sampling rate", None, None),
         Route::Hallucinations => c(
             Some("strength"),

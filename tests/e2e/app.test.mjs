@@ -41,6 +41,7 @@ describe('Barriers Lab in the browser', { skip }, () => {
           'Linearity',
           'Structural perturbations',
           'Manipulated explanations',
+          'False structures',
           'MRI reconstruction',
           'Hallucinations',
           'The troublesome kernel',

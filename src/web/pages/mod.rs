@@ -4,6 +4,7 @@
 //! - [`attacks`]: random noise, fast gradient and DeepFool on one digit, with the t slider;
 //! - [`classify`]: draw or pick a digit, see every model's prediction;
 //! - [`explanations`]: a saliency map moved by an imperceptible change;
+//! - [`false_structures`]: a planted dot the network learns instead of the digit;
 //! - [`geometry`]: the 2-D DeepFool playground;
 //! - [`hallucinations`]: the networks' worst cases beside FIRENET's;
 //! - [`kernel`]: the troublesome kernel and "Can u see it?";
@@ -19,6 +20,7 @@
 pub mod attacks;
 pub mod classify;
 pub mod explanations;
+pub mod false_structures;
 pub mod geometry;
 pub mod hallucinations;
 pub mod kernel;
