@@ -124,6 +124,13 @@ pub const MANIPULATION: Formula = Formula {
     text: "min over ‖δ‖∞ ≤ ε, x + δ ∈ [0,1]⁷⁸⁴ of ‖ĥ(x + δ) − ĥₜ‖₂² + γ‖g(x + δ) − g(x)‖₂²,   ĥ = |h|/‖h‖₁,   h(x) = ∇ₓ g_c(x)",
 };
 
+/// The relabelled training set of the non-robust features experiment (Ilyas et al. 2019, §3.2):
+/// targeted ℓ₂ projected gradient descent towards the label `t`.
+pub const NON_ROBUST_PGD: Formula = Formula {
+    tex: r"x' \leftarrow \Pi_{\|x' - x\|_2 \le \varepsilon,\; [0,1]^{784}}\Big(x' - \alpha\, \frac{\nabla_{x'} L(f(x'), t)}{\|\nabla_{x'} L(f(x'), t)\|_2}\Big), \qquad \mathcal{D} = \{(x', t)\}, \quad t \ne y",
+    text: "x′ ← Π(x′ − α ∇L(f(x′), t)/‖∇L(f(x′), t)‖₂) onto ‖x′ − x‖₂ ≤ ε and [0,1]⁷⁸⁴,   D = {(x′, t)}, t ≠ y",
+};
+
 /// The MRI forward model.
 pub const MRI_FORWARD: Formula = Formula {
     tex: r"y = Ax + e, \qquad A = P_\Omega F",
@@ -191,6 +198,7 @@ pub const ALL: &[Formula] = &[
     LINEARITY,
     STRUCTURAL_SIZE,
     MANIPULATION,
+    NON_ROBUST_PGD,
     MRI_FORWARD,
     FIRENET,
     WORST_CASE,

@@ -373,6 +373,9 @@ mod tests {
             "/explanations" => {
                 crate::classification::state::ExplanationState::from_query(query).notices
             }
+            "/non-robust" => {
+                crate::classification::state::NonRobustState::from_query(query).notices
+            }
             "/mri" => MriState::from_query(query).notices,
             "/hallucinations" => HallucinationState::from_query(query).notices,
             "/kernel" => KernelState::from_query(query).notices,

@@ -11,6 +11,7 @@ use crate::web::pages::hallucinations::HallucinationsDemo;
 use crate::web::pages::kernel::{DetailsDemo, KernelDemo};
 use crate::web::pages::linearity::LinearityDemo;
 use crate::web::pages::mri::MriDemo;
+use crate::web::pages::non_robust::NonRobustDemo;
 use crate::web::pages::structural::StructuralDemo;
 use crate::web::pages::sweep::SweepDemo;
 use crate::web::pages::tradeoff::TradeoffDemo;
@@ -46,6 +47,8 @@ pub enum Route {
     Linearity,
     #[at("/explanations")]
     Explanations,
+    #[at("/non-robust")]
+    NonRobust,
     #[at("/kernel")]
     Kernel,
     #[at("/details")]
@@ -116,6 +119,12 @@ const DEMOS: &[Demo] = &[
         title: "Manipulated explanations",
         blurb: "A change you barely see keeps the answer but makes the saliency map show whatever you want.",
         route: Some(Route::Explanations),
+        part: "Classification",
+    },
+    Demo {
+        title: "Non-robust features",
+        blurb: "Train only on digits pushed towards wrong labels, and labelled wrongly: the network still reads clean digits.",
+        route: Some(Route::NonRobust),
         part: "Classification",
     },
     Demo {
@@ -332,6 +341,7 @@ fn switch(route: Route) -> Html {
         Route::Universal => html! { <UniversalDemo /> },
         Route::Structural => html! { <StructuralDemo /> },
         Route::Explanations => html! { <ExplanationsDemo /> },
+        Route::NonRobust => html! { <NonRobustDemo /> },
         Route::Linearity => html! { <LinearityDemo /> },
         Route::Kernel => html! { <KernelDemo /> },
         Route::Details => html! { <DetailsDemo /> },
@@ -361,6 +371,7 @@ const MENUS: &[(&str, &[(&str, Route)])] = &[
             ("Linearity", Route::Linearity),
             ("Structural perturbations", Route::Structural),
             ("Manipulated explanations", Route::Explanations),
+            ("Non-robust features", Route::NonRobust),
         ],
     ),
     (

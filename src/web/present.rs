@@ -218,6 +218,7 @@ pub fn main_controls(route: &Route) -> MainControls {
             Some("explain-run"),
             Some("explain-cancel"),
         ),
+        Route::NonRobust => c(None, "", Some("nr-measure"), Some("nr-measure-cancel")),
         Route::Mri => c(Some("rate"), "the sampling rate", None, None),
         Route::Hallucinations => c(
             Some("strength"),
