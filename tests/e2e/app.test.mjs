@@ -41,6 +41,7 @@ describe('Barriers Lab in the browser', { skip }, () => {
           'Linearity',
           'Structural perturbations',
           'Manipulated explanations',
+          'Non-robust features',
           'MRI reconstruction',
           'Hallucinations',
           'The troublesome kernel',
