@@ -355,7 +355,7 @@ fn examples_panel(props: &ExamplesProps) -> Html {
                 <div class="panel">
                     <h3>{"δ = x′ − x, magnified"}</h3>
                     <PerturbationCanvas values={Rc::new(delta)} label="the change δ, colours scaled to its largest value" />
-                    <p class="panel-label" data-testid="nr-detail-delta">{format!("‖δ‖₂ = {l2:.2}, ‖δ‖∞ = {linf:.2}")}</p>
+                    <p class="small" data-testid="nr-detail-delta">{format!("‖δ‖₂ = {l2:.2}, ‖δ‖∞ = {linf:.2}")}</p>
                 </div>
             </div>
         }
@@ -371,7 +371,6 @@ fn examples_panel(props: &ExamplesProps) -> Html {
                     html! {
                         <button type="button" class={classes!("nr-example", (i == sel).then_some("active"))}
                             data-testid="nr-example" aria-pressed={(i == sel).to_string()}
-                            aria-label={format!("example {i}: a {y} labelled {t}")}
                             onclick={Callback::from(move |_: MouseEvent| choose.emit(i))}>
                             <DigitCanvas pixels={Rc::new(px(&ex.original, i))} label={format!("example {i}: the original {y}")} />
                             <DigitCanvas pixels={Rc::new(px(&ex.perturbed, i))} label={format!("example {i}: perturbed, labelled {t}")} />
