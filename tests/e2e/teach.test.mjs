@@ -104,7 +104,7 @@ describe('the lecturer\u2019s toolkit', { skip }, () => {
           await nav.waitFor({ state: 'visible' });
           for (const summary of await nav.locator('summary').all()) await summary.click();
           const links = await nav.locator('a').allInnerTexts();
-          assert.equal(links.length, 13, links.join(', '));
+          assert.equal(links.length, 15, links.join(', '));
           await page.screenshot({ path: screenshotPath(`layout-phone-menu.png`) });
           await nav.getByText('Accuracy versus stability').click();
           await page.getByTestId('tradeoff').waitFor();
