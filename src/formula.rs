@@ -130,6 +130,13 @@ pub const FALSE_STRUCTURE: Formula = Formula {
     text: "x′ᵢ = min(xᵢ + s, 1) for i ∈ M_k, x′ᵢ = xᵢ otherwise;   share = Σ_{i∈U} rᵢ² / ‖r‖₂²,   U = ∪ₖ M_k",
 };
 
+/// The relabelled training set of the non-robust features experiment (Ilyas et al. 2019, §3.2):
+/// targeted ℓ₂ projected gradient descent towards the label `t`.
+pub const NON_ROBUST_PGD: Formula = Formula {
+    tex: r"x' \leftarrow \Pi_{\|x' - x\|_2 \le \varepsilon,\; [0,1]^{784}}\Big(x' - \alpha\, \frac{\nabla_{x'} L(f(x'), t)}{\|\nabla_{x'} L(f(x'), t)\|_2}\Big), \qquad \mathcal{D} = \{(x', t)\}, \quad t \ne y",
+    text: "x′ ← Π(x′ − α ∇L(f(x′), t)/‖∇L(f(x′), t)‖₂) onto ‖x′ − x‖₂ ≤ ε and [0,1]⁷⁸⁴,   D = {(x′, t)}, t ≠ y",
+};
+
 /// The MRI forward model.
 pub const MRI_FORWARD: Formula = Formula {
     tex: r"y = Ax + e, \qquad A = P_\Omega F",
@@ -198,6 +205,7 @@ pub const ALL: &[Formula] = &[
     STRUCTURAL_SIZE,
     MANIPULATION,
     FALSE_STRUCTURE,
+    NON_ROBUST_PGD,
     MRI_FORWARD,
     FIRENET,
     WORST_CASE,

@@ -1159,6 +1159,7 @@ fn check_url(input: &[u8]) -> Result<(), String> {
     check_state::<StructuralState>("structural", &q)?;
     check_state::<crate::classification::state::ExplanationState>("explanations", &q)?;
     check_state::<crate::classification::state::FalseStructureState>("false-structures", &q)?;
+    check_state::<crate::classification::state::NonRobustState>("non-robust", &q)?;
     check_state::<MriState>("mri", &q)?;
     check_state::<HallucinationState>("hallucinations", &q)?;
     check_state::<KernelState>("kernel", &q)?;

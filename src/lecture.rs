@@ -376,6 +376,9 @@ mod tests {
             "/false-structures" => {
                 crate::classification::state::FalseStructureState::from_query(query).notices
             }
+            "/non-robust" => {
+                crate::classification::state::NonRobustState::from_query(query).notices
+            }
             "/mri" => MriState::from_query(query).notices,
             "/hallucinations" => HallucinationState::from_query(query).notices,
             "/kernel" => KernelState::from_query(query).notices,

@@ -541,6 +541,56 @@ impl QueryState for FalseStructureState {
     }
 }
 
+/// Relabelled training digits shipped for the non-robust features page
+/// (`static/data/non-robust-examples.safetensors`).
+pub const NON_ROBUST_EXAMPLES: usize = 20;
+
+/// The URL state of the non-robust features demo.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NonRobustState {
+    /// The network trained on `D_rand` (`non-robust`) or on `D_det` (`non-robust-det`).
+    pub model: crate::classification::non_robust::TargetRule,
+    /// The clean held-out digit it classifies.
+    pub digit: usize,
+    /// The relabelled training example shown magnified.
+    pub example: usize,
+}
+
+impl Default for NonRobustState {
+    fn default() -> Self {
+        Self {
+            model: crate::classification::non_robust::TargetRule::Random,
+            digit: 0,
+            example: 0,
+        }
+    }
+}
+
+impl QueryState for NonRobustState {
+    /// `model=non-robust|non-robust-det`, `digit` and `example`.
+    fn fields() -> Vec<Field<Self>> {
+        use crate::classification::non_robust::TargetRule;
+        vec![
+            choice!(
+                "model",
+                model,
+                ["non-robust" => TargetRule::Random, "non-robust-det" => TargetRule::Deterministic],
+                |_, v| format!(
+                    "There is no model \u{201c}{v}\u{201d} (non-robust or non-robust-det): showing non-robust, trained on D_rand."
+                )
+            ),
+            number!("digit", digit, 0..HELD_OUT_COUNT, |_, v| format!(
+                "There is no held-out digit \u{201c}{v}\u{201d} (0 to {}): showing digit 0.",
+                HELD_OUT_COUNT - 1
+            )),
+            number!("example", example, 0..NON_ROBUST_EXAMPLES, |_, v| format!(
+                "There is no relabelled example \u{201c}{v}\u{201d} (0 to {}): showing example 0.",
+                NON_ROBUST_EXAMPLES - 1
+            )),
+        ]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -700,6 +750,28 @@ mod tests {
         assert_eq!(ok.state.plant.planted(3), None);
         assert_eq!(PlantChoice::Own.planted(3), Some(3));
         assert_eq!(PlantChoice::Label(5).planted(3), Some(5));
+    }
+
+    #[test]
+    fn non_robust_state_round_trips_and_falls_back() {
+        use crate::classification::non_robust::TargetRule;
+        let d = NonRobustState::default();
+        assert_eq!(assert_round_trip(&d), "model=non-robust&digit=0&example=0");
+        let state = NonRobustState {
+            model: TargetRule::Deterministic,
+            digit: 1999,
+            example: 19,
+        };
+        assert_eq!(
+            assert_round_trip(&state),
+            "model=non-robust-det&digit=1999&example=19"
+        );
+        let bad = NonRobustState::from_query("model=rand&digit=2000&example=20&zoom=1");
+        assert_eq!(bad.state, d);
+        assert_eq!(bad.notices.len(), 4, "{:?}", bad.notices);
+        let bad = NonRobustState::from_query("digit=-1&example=NaN");
+        assert_eq!(bad.state, d);
+        assert_eq!(bad.notices.len(), 2, "{:?}", bad.notices);
     }
 
     #[test]

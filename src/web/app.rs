@@ -12,6 +12,7 @@ use crate::web::pages::hallucinations::HallucinationsDemo;
 use crate::web::pages::kernel::{DetailsDemo, KernelDemo};
 use crate::web::pages::linearity::LinearityDemo;
 use crate::web::pages::mri::MriDemo;
+use crate::web::pages::non_robust::NonRobustDemo;
 use crate::web::pages::structural::StructuralDemo;
 use crate::web::pages::sweep::SweepDemo;
 use crate::web::pages::tradeoff::TradeoffDemo;
@@ -49,6 +50,8 @@ pub enum Route {
     Explanations,
     #[at("/false-structures")]
     FalseStructures,
+    #[at("/non-robust")]
+    NonRobust,
     #[at("/kernel")]
     Kernel,
     #[at("/details")]
@@ -125,6 +128,12 @@ const DEMOS: &[Demo] = &[
         title: "False structures",
         blurb: "A faint dot that encodes the label: the network learns the dot, not the digit.",
         route: Some(Route::FalseStructures),
+        part: "Classification",
+    },
+    Demo {
+        title: "Non-robust features",
+        blurb: "Train only on digits pushed towards wrong labels, and labelled wrongly: the network still reads clean digits.",
+        route: Some(Route::NonRobust),
         part: "Classification",
     },
     Demo {
@@ -342,6 +351,7 @@ fn switch(route: Route) -> Html {
         Route::Structural => html! { <StructuralDemo /> },
         Route::Explanations => html! { <ExplanationsDemo /> },
         Route::FalseStructures => html! { <FalseStructuresDemo /> },
+        Route::NonRobust => html! { <NonRobustDemo /> },
         Route::Linearity => html! { <LinearityDemo /> },
         Route::Kernel => html! { <KernelDemo /> },
         Route::Details => html! { <DetailsDemo /> },
@@ -372,6 +382,7 @@ const MENUS: &[(&str, &[(&str, Route)])] = &[
             ("Structural perturbations", Route::Structural),
             ("Manipulated explanations", Route::Explanations),
             ("False structures", Route::FalseStructures),
+            ("Non-robust features", Route::NonRobust),
         ],
     ),
     (

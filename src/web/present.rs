@@ -219,6 +219,7 @@ pub fn main_controls(route: &Route) -> MainControls {
             Some("explain-cancel"),
         ),
         Route::FalseStructures => c(None, "", Some("fs-deepfool"), Some("fs-deepfool-cancel")),
+        Route::NonRobust => c(None, "", Some("nr-measure"), Some("nr-measure-cancel")),
         Route::Mri => c(Some("rate"), "the sampling rate", None, None),
         Route::Hallucinations => c(
             Some("strength"),

@@ -42,6 +42,7 @@ describe('Barriers Lab in the browser', { skip }, () => {
           'Structural perturbations',
           'Manipulated explanations',
           'False structures',
+          'Non-robust features',
           'MRI reconstruction',
           'Hallucinations',
           'The troublesome kernel',

@@ -37,6 +37,7 @@ export const PAGES = [
   { route: 'structural', ready: predicted(RUN) },
   { route: 'explanations', ready: (page) => page.locator('[data-testid="explain-run"]:not([disabled])').waitFor({ timeout: RUN }) },
   { route: 'false-structures', ready: (page) => page.locator('[data-testid="fs-planted"][data-state="done"] [data-testid="predicted-label"]').waitFor({ timeout: RUN }) },
+  { route: 'non-robust', ready: (page) => page.locator('[data-testid="nr-model-prediction"] [data-testid="predicted-label"]').waitFor({ timeout: RUN }) },
   { route: 'mri', ready: finished('[data-testid="mri-results"]') },
   { route: 'hallucinations', ready: finished('[data-testid="halluc-results"]') },
   { route: 'kernel', ready: finished('[data-testid="kernel-results"]', '[data-testid="kernel-running"]') },

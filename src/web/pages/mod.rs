@@ -10,6 +10,7 @@
 //! - [`kernel`]: the troublesome kernel and "Can u see it?";
 //! - [`linearity`]: Goodfellow's linearity argument;
 //! - [`mri`]: FIRENET against zero-filling on brain slices, phantoms and uploads;
+//! - [`non_robust`]: a network trained only on wrongly labelled, perturbed digits;
 //! - [`robustness`]: the robustness table, live on the held-out digits;
 //! - [`speed`]: the lab against TensorFlow.js and NumPy, and the worker pool;
 //! - [`structural`]: structural edits and the smallest-patch search;
@@ -26,6 +27,7 @@ pub mod hallucinations;
 pub mod kernel;
 pub mod linearity;
 pub mod mri;
+pub mod non_robust;
 pub mod robustness;
 pub mod speed;
 pub mod structural;

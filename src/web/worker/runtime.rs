@@ -325,7 +325,16 @@ pub fn install_model(card: ModelCard, weights: &[u8]) -> Result<()> {
 
 fn check_model(card: ModelCard, weights: &[u8]) -> Result<LoadedModel> {
     let arch = card.architecture_kind()?;
-    let model = Classifier::from_safetensors(arch, weights, DType::F32, &Device::Cpu)?;
+    // An experiment's model (`non-robust`, …) is named by its card, not by its architecture.
+    let model = Classifier::from_safetensors(arch, weights, DType::F32, &Device::Cpu).map_err(
+        |e| match e {
+            Error::Weights { reason, .. } => Error::Weights {
+                model: card.name.clone(),
+                reason,
+            },
+            e => e,
+        },
+    )?;
     let network = Network::from_classifier(&model)?;
     Ok(LoadedModel {
         model,
