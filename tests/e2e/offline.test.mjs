@@ -21,7 +21,7 @@ const skip = !haveDist()
     ? `no ${MANIFEST} in the bundle: rebuild with trunk build --release (Trunk.toml runs scripts/post-build.mjs)`
     : false;
 
-/** The first copy of the bundle (22 MB over loopback, decoded and stored) takes well under this. */
+/** The first copy of the bundle (28 MB over loopback, decoded and stored) takes well under this. */
 const COPY = 120_000;
 /** A page's work (the MRI reconstruction included) takes well under this. */
 const RUN = 90_000;
