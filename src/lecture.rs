@@ -106,6 +106,24 @@ const BUILTIN: &[Builtin] = &[
         notice: "A few visible strokes or a small patch change the label as well.",
     },
     Builtin {
+        part: "Day I",
+        title: "Non-robust features",
+        link: "/non-robust",
+        notice: "A network trained only on wrong labels reads clean digits far above chance.",
+    },
+    Builtin {
+        part: "Day I",
+        title: "False structures",
+        link: "/false-structures",
+        notice: "A faint dot encodes the label: move it and the network follows the dot, not the digit.",
+    },
+    Builtin {
+        part: "Day I",
+        title: "Manipulated explanations",
+        link: "/explanations",
+        notice: "An invisible change keeps the label and moves the saliency map towards another digit's.",
+    },
+    Builtin {
         part: "Days II–III",
         title: "The MRI forward model",
         link: "/mri?rate=0.15",
@@ -393,14 +411,15 @@ mod tests {
     #[test]
     fn the_lectures_path_follows_the_slides_with_valid_links() {
         let steps = lectures();
-        assert_eq!(steps.len(), 16);
+        assert_eq!(steps.len(), 19);
         let titles: Vec<_> = steps.iter().map(|(_, s)| s.title.as_str()).collect();
         assert_eq!(titles[0], "Classify");
         assert_eq!(titles[3], "DeepFool");
-        assert_eq!(titles[15], "Accuracy versus stability");
+        assert_eq!(titles[15], "The troublesome kernel");
+        assert_eq!(titles[18], "Accuracy versus stability");
         // Day I, then Days II–III, never back.
         let first_mri = steps.iter().position(|(p, _)| *p != "Day I").unwrap();
-        assert_eq!(first_mri, 9);
+        assert_eq!(first_mri, 12);
         assert!(steps[first_mri..].iter().all(|(p, _)| *p == "Days II–III"));
         for (_, s) in &steps {
             let n = notices(&s.link).unwrap_or_else(|| panic!("{}: no such page", s.link));
@@ -464,7 +483,8 @@ mod tests {
             Some(2)
         );
         assert_eq!(p.find("/attacks?model=mlp"), Some(1));
-        assert_eq!(p.find("/tradeoff"), Some(15));
+        assert_eq!(p.find("/tradeoff"), Some(18));
+        assert_eq!(p.find("/explanations?digit=3"), Some(11));
         assert_eq!(p.find("/nowhere"), None);
     }
 

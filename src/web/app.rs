@@ -119,9 +119,9 @@ const DEMOS: &[Demo] = &[
         part: "Classification",
     },
     Demo {
-        title: "Manipulated explanations",
-        blurb: "A change you barely see keeps the answer but makes the saliency map show whatever you want.",
-        route: Some(Route::Explanations),
+        title: "Non-robust features",
+        blurb: "Train only on digits pushed towards wrong labels, and labelled wrongly: the network still reads clean digits.",
+        route: Some(Route::NonRobust),
         part: "Classification",
     },
     Demo {
@@ -131,9 +131,9 @@ const DEMOS: &[Demo] = &[
         part: "Classification",
     },
     Demo {
-        title: "Non-robust features",
-        blurb: "Train only on digits pushed towards wrong labels, and labelled wrongly: the network still reads clean digits.",
-        route: Some(Route::NonRobust),
+        title: "Manipulated explanations",
+        blurb: "A change you barely see keeps the answer but makes the saliency map show whatever you want.",
+        route: Some(Route::Explanations),
         part: "Classification",
     },
     Demo {
@@ -380,9 +380,9 @@ const MENUS: &[(&str, &[(&str, Route)])] = &[
             ("Universal perturbations", Route::Universal),
             ("Linearity", Route::Linearity),
             ("Structural perturbations", Route::Structural),
-            ("Manipulated explanations", Route::Explanations),
-            ("False structures", Route::FalseStructures),
             ("Non-robust features", Route::NonRobust),
+            ("False structures", Route::FalseStructures),
+            ("Manipulated explanations", Route::Explanations),
         ],
     ),
     (

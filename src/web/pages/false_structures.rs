@@ -348,8 +348,8 @@ pub fn false_structures_demo() -> Html {
                     <dd>{if d.success { format!("{} → {}", d.from, d.to) } else { format!("{} (not changed)", d.from) }}</dd>
                     <dt>{"‖r‖₂"}</dt>
                     <dd data-testid="fs-deepfool-l2">{format!("{:.3}", d.l2)}</dd>
-                    <dt>{"share of ‖r‖₂² on the 40 dot pixels"}</dt>
-                    <dd data-testid="fs-deepfool-share">{d.share.map_or("—".to_string(), |v| format!("{:.0}% (5.1% if spread evenly)", v * 100.0))}</dd>
+                    <dt>{"share of ‖r‖₂² on the 40 dot pixels (5.1% of all: the share if r were spread evenly)"}</dt>
+                    <dd data-testid="fs-deepfool-share">{d.share.map_or("—".to_string(), |v| format!("{:.0}%", v * 100.0))}</dd>
                 </dl>
             </div>
         },
@@ -411,7 +411,7 @@ pub fn false_structures_demo() -> Html {
                 <div class="demo-head">
                     <h1>{"False structures: does the network learn the digit, or a dot?"}</h1>
                     <p class="explain">
-                        {"Every training digit of the network planted-<strength> carried a faint 2×2 dot on its blank edge, and the dot's place encodes the label (top edge for 0–4, left edge for 5–9). The dot separates the classes perfectly and is far simpler than the digit, so the network learns it: it scores 100% with the dot, loses accuracy without it, and follows the dot when you move it to another label's place — the digit itself is untouched. "}
+                        {"Three networks (planted-faint, planted-medium, planted-strong) were trained on digits that each carried a 2×2 dot on its blank edge, of grey level 8, 24 or 64 out of 255; the dot's place encodes the label (top edge for 0–4, left edge for 5–9). The dot separates the classes perfectly and is far simpler than the digit, so the networks learn it, the more the stronger it is: with the strong dot they score 100%, without it they lose accuracy, and they follow the dot when you move it to another label's place — the digit itself is untouched. "}
                         {"The normally trained CNN ignores the dot. DeepFool's smallest change of the planted network's answer moves the dot, not the digit: the false structure is also where the network is unstable."}
                     </p>
                     {crate::web::math::formula(crate::formula::FALSE_STRUCTURE)}
