@@ -372,7 +372,8 @@ pub fn page_query(search: &str, present: bool, path: Option<&Path>, step: usize)
 mod tests {
     use super::*;
     use crate::classification::state::{
-        AttackState, ClassifyState, LinearityState, StructuralState, UniversalState,
+        AttackState, ClassifyState, ExplanationState, FalseStructureState, LinearityState,
+        NonRobustState, StructuralState, UniversalState,
     };
     use crate::mri::state::{
         DetailsState, HallucinationState, KernelState, MriState, SweepState, TradeoffState,
@@ -388,15 +389,9 @@ mod tests {
             "/universal" => UniversalState::from_query(query).notices,
             "/linearity" => LinearityState::from_query(query).notices,
             "/structural" => StructuralState::from_query(query).notices,
-            "/explanations" => {
-                crate::classification::state::ExplanationState::from_query(query).notices
-            }
-            "/false-structures" => {
-                crate::classification::state::FalseStructureState::from_query(query).notices
-            }
-            "/non-robust" => {
-                crate::classification::state::NonRobustState::from_query(query).notices
-            }
+            "/explanations" => ExplanationState::from_query(query).notices,
+            "/false-structures" => FalseStructureState::from_query(query).notices,
+            "/non-robust" => NonRobustState::from_query(query).notices,
             "/mri" => MriState::from_query(query).notices,
             "/hallucinations" => HallucinationState::from_query(query).notices,
             "/kernel" => KernelState::from_query(query).notices,
